@@ -1,0 +1,42 @@
+/* api_int.h - what the API's route files share: the call context and helpers. */
+#ifndef CAIRN_API_INT_H
+#define CAIRN_API_INT_H
+
+#include "api/api.h"
+#include "core/error.h"
+#include "core/json.h"
+
+struct api_call {
+	struct http_req *req;
+	struct http_resp *resp;
+	struct api_ctx *ctx;
+	json_t *body;    /* parsed JSON body (an empty object for GET) */
+	struct store *st;
+	json_t *reply;   /* set by the handler; NULL renders {} */
+	bool raw;        /* handler filled resp itself */
+};
+
+typedef int (*api_fn)(struct api_call *c);
+
+/* route->data points at one of these (function pointers don't fit in void *). */
+struct api_handler {
+	api_fn fn;
+};
+
+/* The generic http_fn: route->data is the api_fn. */
+int api_dispatch(struct http_req *req, struct http_resp *resp);
+
+/* Request fields: from the JSON body, else the query string. */
+int api_str(struct api_call *c, const char *key, bool required, const char **out);
+int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);
+/* Array of strings from the body, or repeated query keys; *out is owned (free the array only). */
+int api_str_list(struct api_call *c, const char *key, const char ***out, size_t *n);
+
+#define API_ROUTE(m, p, f) { .method = (m), .path = (p), .fn = api_dispatch, .data = &(const struct api_handler){ (f) } }
+
+extern const struct http_route api_tracking_routes[];
+extern const size_t api_tracking_nroutes;
+extern const struct http_route api_artifact_routes[];
+extern const size_t api_artifact_nroutes;
+
+#endif

@@ -1,0 +1,215 @@
+/* mlflow_artifacts.c - the artifact proxy API (mlflow_artifacts.proto) and runs' artifacts/list.
+ *
+ * PUT streams the body into the blob store chunk by chunk (never buffered
+ * whole); GET answers with the object's file descriptor (sendfile).
+ */
+#include "api/api_int.h"
+#include "core/path.h"
+#include "tracking/artifact.h"
+#include "tracking/tracking.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct upload {
+	struct blob_writer *w;
+	struct buf path;
+};
+
+static int upload_start(struct http_req *req, struct upload **out)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct upload *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (!u)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	buf_init(&u->path, 4096);
+	req->state = u;
+	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &u->path)))
+		return rc;
+	if ((rc = blob_writer_new(ctx->blobs, &u->w)))
+		return rc;
+	*out = u;
+	return 0;
+}
+
+static int upload_chunk(struct http_req *req, const char *data, size_t n)
+{
+	struct upload *u = req->state;
+	int rc;
+
+	if (!u && (rc = upload_start(req, &u)))
+		return rc;
+	return blob_writer_write(u->w, data, n);
+}
+
+static void upload_cleanup(struct http_req *req)
+{
+	struct upload *u = req->state;
+
+	if (!u)
+		return;
+	blob_writer_abort(u->w);
+	buf_release(&u->path);
+	free(u);
+	req->state = NULL;
+}
+
+static int upload_finish(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct upload *u = req->state;
+	char hex[SHA256_HEX_LEN + 1];
+	struct store *st = NULL;
+	int64_t size = 0;
+	int rc;
+
+	if (!u && (rc = upload_start(req, &u)))
+		return rc;
+	rc = blob_writer_commit(u->w, hex, &size);
+	u->w = NULL;
+	if (rc)
+		return rc;
+	if ((rc = store_pool_get(ctx->pool, &st)))
+		return rc;
+	rc = art_record(st, u->path.ptr, hex, size);
+	store_pool_put(ctx->pool, st);
+	if (rc)
+		return rc;
+	return http_resp_json_text(resp, 200, "{}");
+}
+
+static const char *content_type_for(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!dot)
+		return "application/octet-stream";
+	if (!strcmp(dot, ".json"))
+		return "application/json";
+	if (!strcmp(dot, ".txt") || !strcmp(dot, ".log") || !strcmp(dot, ".yaml") || !strcmp(dot, ".yml") ||
+	    !strcmp(dot, ".csv") || !strcmp(dot, ".md"))
+		return "text/plain; charset=utf-8";
+	if (!strcmp(dot, ".html"))
+		return "text/html; charset=utf-8";
+	if (!strcmp(dot, ".png"))
+		return "image/png";
+	if (!strcmp(dot, ".svg"))
+		return "image/svg+xml";
+	return "application/octet-stream";
+}
+
+static int download(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct buf path = BUF_INIT;
+	struct store *st = NULL;
+	int64_t size = 0;
+	int fd = -1, rc;
+
+	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &path)))
+		goto out;
+	if ((rc = store_pool_get(ctx->pool, &st)))
+		goto out;
+	rc = art_open(st, ctx->blobs, path.ptr, &fd, &size);
+	store_pool_put(ctx->pool, st);
+	if (rc)
+		goto out;
+	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
+out:
+	buf_release(&path);
+	return rc;
+}
+
+static int delete_artifact(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct buf path = BUF_INIT;
+	struct store *st = NULL;
+	int rc;
+
+	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &path)))
+		goto out;
+	if ((rc = store_pool_get(ctx->pool, &st)))
+		goto out;
+	rc = art_delete(st, path.ptr);
+	store_pool_put(ctx->pool, st);
+	if (!rc)
+		rc = http_resp_json_text(resp, 200, "{}");
+out:
+	buf_release(&path);
+	return rc;
+}
+
+/* GET /mlflow-artifacts/artifacts?path=dir */
+static int list_proxy(struct api_call *c)
+{
+	const char *p = "";
+	struct buf path = BUF_INIT;
+	json_t *files = NULL;
+	int rc;
+
+	if ((rc = api_str(c, "path", false, &p)) < 0)
+		return rc;
+	if ((rc = path_clean_rel(p, strlen(p), true, &path)))
+		goto out;
+	if ((rc = art_list(c->st, path.ptr, NULL, &files)))
+		goto out;
+	c->reply = json_object();
+	if (json_array_size(files))
+		cjson_set(c->reply, "files", files);
+	else
+		json_decref(files);
+out:
+	buf_release(&path);
+	return rc;
+}
+
+/* GET /mlflow/artifacts/list?run_id=...&path=sub */
+static int list_run(struct api_call *c)
+{
+	const char *run_id = NULL, *p = "";
+	struct buf base = BUF_INIT, path = BUF_INIT, sub = BUF_INIT;
+	json_t *run = NULL, *files = NULL;
+	int rc;
+
+	if ((rc = api_str(c, "run_id", false, &run_id)) < 0 ||
+	    (!run_id && (rc = api_str(c, "run_uuid", true, &run_id)) < 0) || (rc = api_str(c, "path", false, &p)) < 0)
+		return rc;
+	if ((rc = path_clean_rel(p, strlen(p), true, &sub)))
+		goto out;
+	if ((rc = trk_run_get(c->st, run_id, &run)))
+		goto out;
+	c->reply = json_pack("{s:s}", "root_uri", trk_run_artifact_uri(run));
+	if (art_uri_to_path(trk_run_artifact_uri(run), &base)) {
+		rc = 0; /* not served here: nothing to list */
+		goto out;
+	}
+	buf_puts(&path, base.ptr);
+	if (sub.len)
+		buf_printf(&path, "%s%s", path.len ? "/" : "", sub.ptr);
+	if ((rc = art_list(c->st, path.ptr, base.ptr, &files)))
+		goto out;
+	if (json_array_size(files))
+		cjson_set(c->reply, "files", files);
+	else
+		json_decref(files);
+out:
+	json_decref(run);
+	buf_release(&base);
+	buf_release(&path);
+	buf_release(&sub);
+	return rc;
+}
+
+const struct http_route api_artifact_routes[] = {
+	{ .method = "PUT", .path = "/mlflow-artifacts/artifacts/", .flags = HTTP_PREFIX | HTTP_STREAM,
+	  .fn = upload_finish, .chunk = upload_chunk, .cleanup = upload_cleanup },
+	{ .method = "GET", .path = "/mlflow-artifacts/artifacts/", .flags = HTTP_PREFIX, .fn = download },
+	{ .method = "DELETE", .path = "/mlflow-artifacts/artifacts/", .flags = HTTP_PREFIX, .fn = delete_artifact },
+	API_ROUTE("GET", "/mlflow-artifacts/artifacts", list_proxy),
+	API_ROUTE("GET", "/mlflow/artifacts/list", list_run),
+};
+const size_t api_artifact_nroutes = sizeof(api_artifact_routes) / sizeof(api_artifact_routes[0]);

@@ -1,0 +1,283 @@
+/* blob_local.c - the local-directory backend of the blob store. */
+#include "blob/blob.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct blob_store {
+	char *objdir; /* <root>/objects */
+	char *tmpdir; /* <root>/objects/tmp */
+};
+
+struct blob_writer {
+	struct blob_store *bs;
+	struct sha256_ctx *sha;
+	char *tmp_path;
+	int fd;
+	int64_t size;
+};
+
+static char *dup_join(const char *a, const char *b)
+{
+	struct buf p = BUF_INIT;
+
+	if (path_join(&p, a, b)) {
+		buf_release(&p);
+		return NULL;
+	}
+	return buf_detach(&p);
+}
+
+static void remove_stale_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+			continue;
+	}
+	closedir(d);
+}
+
+int blob_open(const char *root, struct blob_store **out)
+{
+	struct blob_store *bs = calloc(1, sizeof(*bs));
+	int rc;
+
+	if (!bs)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	bs->objdir = dup_join(root, "objects");
+	bs->tmpdir = bs->objdir ? dup_join(bs->objdir, "tmp") : NULL;
+	if (!bs->tmpdir) {
+		blob_close(bs);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	if ((rc = path_mkdirs(bs->tmpdir))) {
+		blob_close(bs);
+		return rc;
+	}
+	remove_stale_tmp(bs->tmpdir);
+	*out = bs;
+	return 0;
+}
+
+void blob_close(struct blob_store *bs)
+{
+	if (!bs)
+		return;
+	free(bs->objdir);
+	free(bs->tmpdir);
+	free(bs);
+}
+
+static int object_path(struct blob_store *bs, const char *hex, struct buf *out)
+{
+	if (!sha256_is_hex(hex))
+		return cairn_error_set(CAIRN_EINVALID, "invalid object id '%.80s'", hex);
+	buf_printf(out, "%s/%.2s/%s", bs->objdir, hex, hex + 2);
+	return buf_error(out);
+}
+
+int blob_writer_new(struct blob_store *bs, struct blob_writer **out)
+{
+	struct blob_writer *w = calloc(1, sizeof(*w));
+	struct buf p = BUF_INIT;
+
+	if (!w)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	w->bs = bs;
+	w->fd = -1;
+	w->sha = sha256_new();
+	buf_printf(&p, "%s/upload-XXXXXX", bs->tmpdir);
+	if (!w->sha || buf_error(&p)) {
+		buf_release(&p);
+		blob_writer_abort(w);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	w->tmp_path = buf_detach(&p);
+	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	if (w->fd < 0) {
+		int rc = cairn_error_set(CAIRN_EIO, "cannot create temporary object file in '%s': %s",
+					 bs->tmpdir, strerror(errno));
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		blob_writer_abort(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int blob_writer_write(struct blob_writer *w, const void *data, size_t n)
+{
+	const char *p = data;
+	size_t left = n;
+
+	while (left) {
+		ssize_t k = write(w->fd, p, left);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return cairn_error_set(CAIRN_EIO, "cannot write object: %s", strerror(errno));
+		}
+		p += k;
+		left -= (size_t)k;
+	}
+	sha256_update(w->sha, data, n);
+	w->size += (int64_t)n;
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	fsync(fd);
+	close(fd);
+	return 0;
+}
+
+int blob_writer_commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], int64_t *size)
+{
+	struct buf dst = BUF_INIT;
+	struct stat sb;
+	int rc = 0;
+
+	sha256_final_hex(w->sha, hex);
+	w->sha = NULL;
+	if (size)
+		*size = w->size;
+	if ((rc = object_path(w->bs, hex, &dst)))
+		goto out;
+	if (stat(dst.ptr, &sb) == 0 && sb.st_size == w->size) {
+		/* identical content already stored */
+		goto out;
+	}
+	if (fsync(w->fd) != 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot sync object: %s", strerror(errno));
+		goto out;
+	}
+	{
+		char *slash = strrchr(dst.ptr, '/');
+		*slash = '\0';
+		if ((rc = path_mkdirs(dst.ptr)))
+			goto out;
+		*slash = '/';
+	}
+	if (rename(w->tmp_path, dst.ptr) != 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
+		goto out;
+	}
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+	*strrchr(dst.ptr, '/') = '\0';
+	fsync_dir(dst.ptr);
+out:
+	buf_release(&dst);
+	blob_writer_abort(w);
+	return rc;
+}
+
+void blob_writer_abort(struct blob_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_path) {
+		unlink(w->tmp_path);
+		free(w->tmp_path);
+	}
+	sha256_free(w->sha);
+	free(w);
+}
+
+int blob_put(struct blob_store *bs, const void *data, size_t n, char hex[SHA256_HEX_LEN + 1])
+{
+	struct blob_writer *w;
+	int rc;
+
+	if ((rc = blob_writer_new(bs, &w)))
+		return rc;
+	if ((rc = blob_writer_write(w, data, n))) {
+		blob_writer_abort(w);
+		return rc;
+	}
+	return blob_writer_commit(w, hex, NULL);
+}
+
+int blob_open_read(struct blob_store *bs, const char *hex, int *fd, int64_t *size)
+{
+	struct buf p = BUF_INIT;
+	struct stat sb;
+	int rc;
+
+	if ((rc = object_path(bs, hex, &p)))
+		goto out;
+	*fd = open(p.ptr, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		rc = errno == ENOENT ? cairn_error_set(CAIRN_ENOTFOUND, "object '%s' is missing", hex)
+				     : cairn_error_set(CAIRN_EIO, "cannot open object '%s': %s", hex, strerror(errno));
+		goto out;
+	}
+	if (fstat(*fd, &sb) != 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot stat object '%s': %s", hex, strerror(errno));
+		close(*fd);
+		*fd = -1;
+		goto out;
+	}
+	if (size)
+		*size = sb.st_size;
+out:
+	buf_release(&p);
+	return rc;
+}
+
+bool blob_exists(struct blob_store *bs, const char *hex)
+{
+	struct buf p = BUF_INIT;
+	bool ok = object_path(bs, hex, &p) == 0 && access(p.ptr, F_OK) == 0;
+
+	buf_release(&p);
+	return ok;
+}
+
+int blob_verify(struct blob_store *bs, const char *hex)
+{
+	char got[SHA256_HEX_LEN + 1];
+	struct sha256_ctx *c;
+	char chunk[65536];
+	int fd, rc;
+	ssize_t k;
+
+	if ((rc = blob_open_read(bs, hex, &fd, NULL)))
+		return rc;
+	c = sha256_new();
+	if (!c) {
+		close(fd);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	while ((k = read(fd, chunk, sizeof(chunk))) > 0)
+		sha256_update(c, chunk, (size_t)k);
+	close(fd);
+	sha256_final_hex(c, got);
+	if (k < 0 || strcmp(got, hex))
+		return cairn_error_set(CAIRN_EIO, "object '%s' is corrupt (content hashes to %s)", hex, got);
+	return 0;
+}

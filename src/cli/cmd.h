@@ -1,0 +1,34 @@
+/* cmd.h - the CLI's subcommand table.
+ *
+ * Adding a command: write src/cli/cmd_<name>.c with one `int cmd_<name>(int
+ * argc, char **argv)` (argv[0] is the command name), add a row to the table
+ * in main.c, document it in README.md (Commands) and `cairn <name> --help`,
+ * and add tests under tests/. Commands print errors as "cairn <cmd>: <msg>"
+ * on stderr and return the exit status (0 ok, 1 failure, 2 usage error).
+ */
+#ifndef CAIRN_CLI_CMD_H
+#define CAIRN_CLI_CMD_H
+
+#include <stdbool.h>
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_server(int argc, char **argv);
+int cmd_experiments(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Print "cairn <cmd>: <message>" to stderr; returns 1. */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when argv[i] is -h or --help. */
+bool cli_is_help(const char *arg);
+/* The data root: --root value, else $CAIRN_HOME, else ./cairn-data. */
+const char *cli_default_root(void);
+
+#define CAIRN_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,132 @@
+/* cmd_server.c - `cairn server`: the MLflow-compatible tracking server. */
+#include "cli/cmd.h"
+#include "api/api.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/path.h"
+#include "core/util.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void server_usage(FILE *f)
+{
+	fprintf(f, "usage: cairn server [--host ADDR] [--port N] [--root DIR] [--threads N]\n\n"
+		   "Serve the MLflow REST API (tracking and the mlflow-artifacts proxy) so unmodified\n"
+		   "MLflow clients work: MLFLOW_TRACKING_URI=http://ADDR:PORT.\n\n"
+		   "  --host ADDR    IPv4 address to listen on (default 127.0.0.1)\n"
+		   "  --port N       port (default 5000; 0 picks a free one)\n"
+		   "  --root DIR     data directory: cairn.db and objects/ (default $CAIRN_HOME or ./cairn-data)\n"
+		   "  --threads N    worker threads (default 2 per core, at least 4)\n\n"
+		   "Stops cleanly on SIGINT or SIGTERM. CAIRN_SQLITE_SYNC=full makes every commit survive\n"
+		   "power loss (the default survives process crashes).\n");
+}
+
+/* Open the store pool and blob store under root. Shared with `cairn run`. */
+int server_open_root(const char *root, struct api_ctx *ctx)
+{
+	struct buf db = BUF_INIT;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->version = CAIRN_VERSION;
+	if ((rc = path_mkdirs(root)))
+		return rc;
+	buf_printf(&db, "sqlite:%s/cairn.db", root);
+	if ((rc = buf_error(&db)))
+		goto out;
+	if ((rc = store_pool_open(db.ptr, 16, &ctx->pool)))
+		goto out;
+	if ((rc = blob_open(root, &ctx->blobs))) {
+		store_pool_close(ctx->pool);
+		ctx->pool = NULL;
+	}
+out:
+	buf_release(&db);
+	return rc;
+}
+
+void server_close_root(struct api_ctx *ctx)
+{
+	store_pool_close(ctx->pool);
+	blob_close(ctx->blobs);
+	ctx->pool = NULL;
+	ctx->blobs = NULL;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct http_config cfg = { .host = "127.0.0.1", .port = 5000 };
+	const char *root = cli_default_root();
+	struct http_server *srv = NULL;
+	struct api_ctx ctx;
+	sigset_t set;
+	int c, sig, rc;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			cfg.host = optarg;
+			break;
+		case 'p':
+			cfg.port = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || cfg.port > 65535)
+				return cli_fail("server", "invalid port '%s'", optarg), 2;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 't':
+			cfg.threads = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || cfg.threads < 1 || cfg.threads > 256)
+				return cli_fail("server", "invalid thread count '%s'", optarg), 2;
+			break;
+		case 'h':
+			server_usage(stdout);
+			return 0;
+		default:
+			server_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		server_usage(stderr);
+		return 2;
+	}
+	/* block the stop signals in every thread; main waits for them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = server_open_root(root, &ctx)))
+		return cli_fail("server", "%s", cairn_error_msg());
+	if ((rc = http_server_new(&cfg, &srv)) || (rc = api_mount(srv, &ctx)) || (rc = http_server_start(srv))) {
+		cli_fail("server", "%s", cairn_error_msg());
+		http_server_free(srv);
+		server_close_root(&ctx);
+		return 1;
+	}
+	printf("cairn server listening on http://%s:%u (root: %s)\n", cfg.host, http_server_port(srv), root);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	cairn_log(LOG_INFO, "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_server_free(srv);
+	server_close_root(&ctx);
+	return 0;
+}

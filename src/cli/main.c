@@ -1,0 +1,74 @@
+/* main.c - cairn's entry point: one table of subcommands. */
+#include "cli/cmd.h"
+#include "core/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_cmd commands[] = {
+	{ "server", cmd_server, "run the MLflow-compatible tracking server" },
+	{ "experiments", cmd_experiments, "list, create, rename, delete experiments" },
+	{ "runs", cmd_runs, "list, show, compare, delete runs" },
+	{ "run", cmd_run, "run a command as a tracked run" },
+};
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cairn %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+bool cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+const char *cli_default_root(void)
+{
+	const char *e = getenv("CAIRN_HOME");
+
+	return e && *e ? e : "cairn-data";
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cairn <command> [options]\n\n"
+		   "cairn: one program for the ML lifecycle, speaking MLflow's REST API.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-12s %s\n", "version", "print the version");
+	fprintf(f, "\nRun 'cairn <command> --help' for a command's options.\n"
+		   "Environment: CAIRN_HOME (data root, default ./cairn-data), MLFLOW_TRACKING_URI\n"
+		   "(talk to a remote server), CAIRN_LOG=debug|info|warn|error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	cairn_log_init_from_env();
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("cairn %s\n", CAIRN_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "cairn: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,47 @@
+/* json.h - the one JSON wrapper of cairn, over jansson.
+ *
+ * Request decoding with MLflow-style validation (every failure is
+ * CAIRN_EINVALID with a message naming the field), and encoding helpers that
+ * follow protobuf's JSON mapping where MLflow does (non-finite doubles as the
+ * strings "NaN", "Infinity", "-Infinity"; int64 accepted as number or string).
+ * Values returned through json_t ** are owned by the caller (json_decref);
+ * strings returned through const char ** are borrowed from the object.
+ */
+#ifndef CAIRN_CORE_JSON_H
+#define CAIRN_CORE_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* Parse `n` bytes as one JSON object (an empty body is an empty object). */
+int cjson_parse_object(const char *data, size_t n, json_t **out);
+
+/* Field accessors. `required`: absence (or JSON null) is an error.
+ * When absent and optional they return 0 and leave *out untouched; they
+ * return 1 when the value was present and stored. */
+int cjson_get_str(json_t *obj, const char *key, bool required, const char **out);
+int cjson_get_int64(json_t *obj, const char *key, bool required, int64_t *out);
+int cjson_get_double(json_t *obj, const char *key, bool required, double *out);
+int cjson_get_bool(json_t *obj, const char *key, bool required, bool *out);
+/* An array field; absent gives 0 and *out untouched. */
+int cjson_get_array(json_t *obj, const char *key, bool required, json_t **out);
+
+/* Parse a decimal int64 string fully ("12x" fails). */
+int cjson_parse_int64(const char *s, int64_t *out);
+/* Parse a double, accepting NaN/Infinity/-Infinity spellings. */
+int cjson_parse_double(const char *s, double *out);
+
+/* A new JSON value for d: a real, or "NaN"/"Infinity"/"-Infinity". */
+json_t *cjson_double(double d);
+/* json_string that never fails on invalid UTF-8 (bytes are replaced). */
+json_t *cjson_string(const char *s);
+/* Set key to a new reference (steals v); ignores NULL v. */
+void cjson_set(json_t *obj, const char *key, json_t *v);
+
+/* Serialize compactly into b (appending). */
+int cjson_dump(const json_t *v, struct buf *b);
+
+#endif

@@ -1,0 +1,101 @@
+/* path.c - sanitising client paths and small filesystem path helpers. */
+#include "core/path.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static bool is_encoded_sep(const char *p, size_t left)
+{
+	/* %2e %2f %5c (any case), and %25 (double-encoding) */
+	if (left < 3 || p[0] != '%')
+		return false;
+	if (p[1] == '2' && (p[2] == 'e' || p[2] == 'E' || p[2] == 'f' || p[2] == 'F' || p[2] == '5'))
+		return true;
+	if (p[1] == '5' && (p[2] == 'c' || p[2] == 'C'))
+		return true;
+	return false;
+}
+
+int path_clean_rel(const char *in, size_t n, bool allow_empty, struct buf *out)
+{
+	size_t i = 0, start = out->len;
+
+	if (n && in[0] == '/')
+		return cairn_error_set(CAIRN_EINVALID, "invalid path '%.*s': absolute paths are not allowed",
+				       (int)(n > 200 ? 200 : n), in);
+	if (n >= 2 && in[1] == ':')
+		return cairn_error_set(CAIRN_EINVALID, "invalid path '%.*s': drive prefixes are not allowed",
+				       (int)(n > 200 ? 200 : n), in);
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)in[k];
+		if (c == '\\')
+			return cairn_error_set(CAIRN_EINVALID, "invalid path '%.*s': backslashes are not allowed",
+					       (int)(n > 200 ? 200 : n), in);
+		if (c < 0x20 || c == 0x7f)
+			return cairn_error_set(CAIRN_EINVALID, "invalid path: control characters are not allowed");
+		if (is_encoded_sep(in + k, n - k))
+			return cairn_error_set(CAIRN_EINVALID,
+					       "invalid path '%.*s': percent-encoded '.', '/', '\\' or '%%' is not allowed",
+					       (int)(n > 200 ? 200 : n), in);
+	}
+	while (i < n) {
+		size_t j = i;
+		while (j < n && in[j] != '/')
+			j++;
+		size_t len = j - i;
+		if (len == 0 || (len == 1 && in[i] == '.')) {
+			/* skip empty and "." components */
+		} else if (len == 2 && in[i] == '.' && in[i + 1] == '.') {
+			buf_truncate(out, start);
+			return cairn_error_set(CAIRN_EINVALID, "invalid path '%.*s': '..' is not allowed",
+					       (int)(n > 200 ? 200 : n), in);
+		} else {
+			if (out->len > start)
+				buf_putc(out, '/');
+			buf_put(out, in + i, len);
+		}
+		i = j + 1;
+	}
+	if (buf_error(out))
+		return buf_error(out);
+	if (out->len == start && !allow_empty)
+		return cairn_error_set(CAIRN_EINVALID, "invalid path: empty");
+	return 0;
+}
+
+int path_mkdirs(const char *dir)
+{
+	struct buf b = BUF_INIT;
+	int rc = 0;
+
+	if (!dir[0])
+		return 0;
+	if (buf_puts(&b, dir))
+		return buf_error(&b);
+	for (char *p = b.ptr + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(b.ptr, 0755) != 0 && errno != EEXIST) {
+				rc = cairn_error_set(CAIRN_EIO, "cannot create directory '%s': %s", b.ptr, strerror(errno));
+				break;
+			}
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int path_join(struct buf *out, const char *a, const char *b)
+{
+	buf_puts(out, a);
+	if (out->len && out->ptr[out->len - 1] != '/' && *b)
+		buf_putc(out, '/');
+	buf_puts(out, b);
+	return buf_error(out);
+}

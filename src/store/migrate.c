@@ -1,0 +1,132 @@
+/* migrate.c - versioned schema migrations, applied in order at start-up.
+ *
+ * Each entry upgrades the schema from version i to i+1. Entries are appended,
+ * never edited once released. store_migrate() runs under the backend's
+ * exclusive migration lock, so concurrent first starts do not race.
+ */
+#include "store/store_backend.h"
+#include "core/error.h"
+
+static const char *const migrations[] = {
+	/* 1: tracking */
+	"CREATE TABLE experiments ("
+	"  experiment_id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  artifact_location TEXT NOT NULL,"
+	"  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+	"  creation_time BIGINT NOT NULL,"
+	"  last_update_time BIGINT NOT NULL);"
+	"CREATE TABLE experiment_tags ("
+	"  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (experiment_id, key));"
+	"CREATE TABLE runs ("
+	"  run_uuid TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
+	"  user_id TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL,"
+	"  start_time BIGINT,"
+	"  end_time BIGINT,"
+	"  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+	"  artifact_uri TEXT NOT NULL DEFAULT '',"
+	"  deleted_time BIGINT);"
+	"CREATE INDEX runs_by_experiment ON runs(experiment_id, start_time);"
+	"CREATE TABLE params ("
+	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (run_uuid, key));"
+	"CREATE INDEX params_by_key ON params(key, value);"
+	"CREATE TABLE tags ("
+	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (run_uuid, key));"
+	"CREATE TABLE metrics ("
+	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value DOUBLE PRECISION NOT NULL,"
+	"  is_nan INTEGER NOT NULL DEFAULT 0,"
+	"  timestamp BIGINT NOT NULL,"
+	"  step BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX metrics_points ON metrics(run_uuid, key, timestamp, step, value, is_nan);"
+	"CREATE TABLE latest_metrics ("
+	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value DOUBLE PRECISION NOT NULL,"
+	"  is_nan INTEGER NOT NULL DEFAULT 0,"
+	"  timestamp BIGINT NOT NULL,"
+	"  step BIGINT NOT NULL,"
+	"  PRIMARY KEY (run_uuid, key));"
+	"CREATE INDEX latest_metrics_by_key ON latest_metrics(key, value);"
+	"CREATE TABLE datasets ("
+	"  dataset_uuid TEXT PRIMARY KEY,"
+	"  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
+	"  name TEXT NOT NULL, digest TEXT NOT NULL,"
+	"  source_type TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
+	"  schema TEXT, profile TEXT,"
+	"  UNIQUE (experiment_id, name, digest));"
+	"CREATE TABLE inputs ("
+	"  input_uuid TEXT PRIMARY KEY,"
+	"  source_type TEXT NOT NULL, source_id TEXT NOT NULL,"
+	"  destination_type TEXT NOT NULL, destination_id TEXT NOT NULL,"
+	"  UNIQUE (source_type, source_id, destination_type, destination_id));"
+	"CREATE INDEX inputs_by_destination ON inputs(destination_id);"
+	"CREATE TABLE input_tags ("
+	"  input_uuid TEXT NOT NULL REFERENCES inputs(input_uuid) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (input_uuid, name));"
+	"CREATE TABLE artifacts ("
+	"  path TEXT PRIMARY KEY,"
+	"  object TEXT NOT NULL,"
+	"  size BIGINT NOT NULL,"
+	"  mtime BIGINT NOT NULL);"
+	"INSERT INTO experiments(experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)"
+	"  VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active',"
+	"          CAST(strftime('%s','now') AS BIGINT) * 1000, CAST(strftime('%s','now') AS BIGINT) * 1000);",
+};
+
+static int schema_version(struct store *s, int *out)
+{
+	struct store_stmt *st;
+	int rc;
+
+	rc = store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+	if (rc)
+		return rc;
+	if ((rc = store_prepare(s, "SELECT version FROM schema_version", &st)))
+		return rc;
+	rc = store_step(st);
+	if (rc == STORE_ROW) {
+		*out = (int)store_col_int64(st, 0);
+		rc = 0;
+	} else if (rc == STORE_DONE) {
+		*out = 0;
+		store_reset(st);
+		return store_exec(s, "INSERT INTO schema_version VALUES (0)");
+	}
+	store_reset(st);
+	return rc;
+}
+
+int store_migrate(struct store *s)
+{
+	const int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	struct store_stmt *st;
+	int v = 0, rc;
+
+	if ((rc = schema_version(s, &v)))
+		return rc;
+	if (v > n)
+		return cairn_error_set(CAIRN_ERR,
+				       "database schema version %d is newer than this cairn (%d): upgrade cairn", v, n);
+	for (; v < n; v++) {
+		if ((rc = store_exec(s, migrations[v])))
+			return rc;
+	}
+	if ((rc = store_prepare(s, "UPDATE schema_version SET version = ?", &st)))
+		return rc;
+	store_bind_int64(st, 1, n);
+	rc = store_step(st);
+	store_reset(st);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,64 @@
+/* store.h - the metadata store: one interface over SQL backends.
+ *
+ * A struct store is one connection, used by one thread at a time; a
+ * struct store_pool hands connections to server threads. Statements use '?'
+ * placeholders and the portable SQL subset both backends accept (RETURNING,
+ * ON CONFLICT ... DO UPDATE). The SQLite backend is the default
+ * ("sqlite:PATH" or a plain path); a PostgreSQL backend is a new file
+ * implementing struct store_backend (store_backend.h).
+ *
+ * Prepared statements are cached per connection: store_prepare() returns a
+ * borrowed statement that stays valid until store_close(); call
+ * store_reset() when done with it (also done by the next store_prepare of
+ * the same SQL). A write is acknowledged only after store_commit() returns 0.
+ */
+#ifndef CAIRN_STORE_STORE_H
+#define CAIRN_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_stmt;
+struct store_pool;
+
+enum { STORE_DONE = 0, STORE_ROW = 1 };
+
+/* Open a connection; applies pending migrations (under an exclusive lock). */
+int store_open(const char *uri, struct store **out);
+void store_close(struct store *s);
+
+/* Transactions: begin_write takes the write lock up front (no upgrade deadlocks). */
+int store_begin_write(struct store *s);
+int store_begin_read(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+int store_prepare(struct store *s, const char *sql, struct store_stmt **out);
+/* Bind parameter idx (1-based). NULL text binds SQL NULL. */
+int store_bind_text(struct store_stmt *st, int idx, const char *v);
+int store_bind_textn(struct store_stmt *st, int idx, const char *v, size_t n);
+int store_bind_int64(struct store_stmt *st, int idx, int64_t v);
+int store_bind_double(struct store_stmt *st, int idx, double v);
+int store_bind_null(struct store_stmt *st, int idx);
+/* STORE_ROW, STORE_DONE, or a negative error (CAIRN_EEXISTS on a unique violation). */
+int store_step(struct store_stmt *st);
+/* Column accessors (0-based); text is borrowed until the next step/reset, "" for NULL. */
+const char *store_col_text(struct store_stmt *st, int col);
+int64_t store_col_int64(struct store_stmt *st, int col);
+double store_col_double(struct store_stmt *st, int col);
+bool store_col_is_null(struct store_stmt *st, int col);
+void store_reset(struct store_stmt *st);
+/* Run SQL without parameters or results (may hold several statements). */
+int store_exec(struct store *s, const char *sql);
+/* Number of rows changed by the last statement. */
+int64_t store_changes(struct store *s);
+
+/* Pool of connections for server threads. */
+int store_pool_open(const char *uri, unsigned max_conns, struct store_pool **out);
+int store_pool_get(struct store_pool *p, struct store **out);
+void store_pool_put(struct store_pool *p, struct store *s);
+void store_pool_close(struct store_pool *p);
+
+#endif

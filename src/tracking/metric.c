@@ -1,0 +1,212 @@
+/* metric.c - metric history, paged, and min/max-preserving server-side sampling. */
+#include "tracking/trk_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *metric_row(struct store_stmt *q, const char *key)
+{
+	json_t *m = json_object();
+
+	cjson_set(m, "key", cjson_string(key));
+	cjson_set(m, "value", cjson_double(store_col_int64(q, 1) ? NAN : store_col_double(q, 0)));
+	cjson_set(m, "timestamp", json_integer(store_col_int64(q, 2)));
+	cjson_set(m, "step", json_integer(store_col_int64(q, 3)));
+	return m;
+}
+
+int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,
+		       const char *page_token, json_t **out, char **next)
+{
+	struct store_stmt *q;
+	json_t *arr = NULL;
+	int64_t offset = 0, count = 0;
+	int rc;
+
+	*next = NULL;
+	if (!run_id || !*run_id)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+	if (!key || !*key)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+	if (max_results < 0 || max_results > TRK_MAX_HISTORY_PAGE)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results': it must be "
+						      "between 1 and %d", (long long)max_results, TRK_MAX_HISTORY_PAGE);
+	if ((rc = trk_page_token_decode(page_token ? page_token : "", &offset)))
+		return rc;
+	if ((rc = store_begin_read(st)))
+		return rc;
+	if ((rc = trk__run_lifecycle(st, run_id, NULL, NULL)))
+		goto out;
+	if ((rc = store_prepare(st, "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? "
+				    "ORDER BY timestamp, step, value LIMIT ? OFFSET ?", &q)))
+		goto out;
+	store_bind_text(q, 1, run_id);
+	store_bind_text(q, 2, key);
+	store_bind_int64(q, 3, max_results ? max_results + 1 : -1);
+	store_bind_int64(q, 4, offset);
+	arr = json_array();
+	while ((rc = store_step(q)) == STORE_ROW) {
+		if (max_results && count++ == max_results) {
+			*next = trk_page_token_encode(offset + max_results);
+			break;
+		}
+		json_array_append_new(arr, metric_row(q, key));
+	}
+	store_reset(q);
+	rc = rc < 0 ? rc : 0;
+out:
+	store_rollback(st);
+	if (rc) {
+		json_decref(arr);
+		free(*next);
+		*next = NULL;
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
+struct point {
+	int64_t step;
+	int64_t ts;
+	double v;
+	int is_nan;
+};
+
+/* Pick at most max points from pts (sorted by step): the first and last, and
+ * in each of max/2 equal step buckets the points with the lowest and the
+ * highest value, so peaks and dips survive. Marks keepers in keep[]. */
+static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsigned char *keep)
+{
+	int64_t lo = pts[0].step, hi = pts[n - 1].step, nb = max / 2 > 0 ? max / 2 : 1;
+	double width = (double)(hi - lo + 1) / (double)nb;
+	size_t i = 0;
+
+	if ((int64_t)n <= max) {
+		memset(keep, 1, n);
+		return;
+	}
+	memset(keep, 0, n);
+	for (int64_t b = 0; b < nb && i < n; b++) {
+		int64_t end = b == nb - 1 ? hi : lo + (int64_t)floor(width * (double)(b + 1)) - 1;
+		size_t imin = i, imax = i;
+		bool any = false;
+		for (; i < n && pts[i].step <= end; i++) {
+			any = true;
+			if (pts[i].is_nan)
+				continue;
+			if (pts[imin].is_nan || pts[i].v < pts[imin].v)
+				imin = i;
+			if (pts[imax].is_nan || pts[i].v > pts[imax].v)
+				imax = i;
+		}
+		if (any) {
+			keep[imin] = 1;
+			keep[imax] = 1;
+		}
+	}
+	keep[0] = 1;
+	keep[n - 1] = 1;
+}
+
+int trk_metric_history_bulk_interval(struct store *st, const char *const *run_ids, size_t n_runs,
+				     const char *key, int64_t start_step, int64_t end_step,
+				     int64_t max_results, json_t **out)
+{
+	struct point *pts = NULL;
+	unsigned char *keep = NULL;
+	size_t cap = 0;
+	json_t *arr = json_array();
+	int rc = 0;
+
+	if (!n_runs)
+		rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_ids'");
+	else if (n_runs > 100)
+		rc = cairn_error_set(CAIRN_EINVALID, "GetMetricHistoryBulkInterval request must specify at most 100 "
+						    "run_ids. Received %zu run_ids.", n_runs);
+	else if (!key || !*key)
+		rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+	else if ((start_step < 0) != (end_step < 0))
+		rc = cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
+						    "specified.");
+	else if (start_step >= 0 && end_step < start_step)
+		rc = cairn_error_set(CAIRN_EINVALID, "end_step must be greater than start_step. Found start_step=%lld "
+						    "and end_step=%lld.", (long long)start_step, (long long)end_step);
+	else if (max_results < 1 || max_results > 2500)
+		rc = cairn_error_set(CAIRN_EINVALID, "max_results must be between 1 and 2500 (got %lld)",
+				     (long long)max_results);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	if ((rc = store_begin_read(st))) {
+		json_decref(arr);
+		return rc;
+	}
+	for (size_t r = 0; r < n_runs && !rc; r++) {
+		struct store_stmt *q;
+		size_t n = 0;
+
+		if ((rc = trk__run_lifecycle(st, run_ids[r], NULL, NULL)))
+			break;
+		if ((rc = store_prepare(st, "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+					    "AND step >= ? AND step <= ? ORDER BY step, timestamp", &q)))
+			break;
+		store_bind_text(q, 1, run_ids[r]);
+		store_bind_text(q, 2, key);
+		store_bind_int64(q, 3, start_step >= 0 ? start_step : INT64_MIN);
+		store_bind_int64(q, 4, end_step >= 0 ? end_step : INT64_MAX);
+		while ((rc = store_step(q)) == STORE_ROW) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				struct point *np = realloc(pts, ncap * sizeof(*np));
+				if (!np) {
+					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+					break;
+				}
+				pts = np;
+				cap = ncap;
+			}
+			pts[n].step = store_col_int64(q, 0);
+			pts[n].ts = store_col_int64(q, 1);
+			pts[n].v = store_col_double(q, 2);
+			pts[n].is_nan = (int)store_col_int64(q, 3);
+			n++;
+		}
+		store_reset(q);
+		if (rc < 0)
+			break;
+		rc = 0;
+		if (!n)
+			continue;
+		free(keep);
+		keep = malloc(n);
+		if (!keep) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			break;
+		}
+		sample_minmax(pts, n, max_results, keep);
+		for (size_t i = 0; i < n; i++) {
+			json_t *m;
+			if (!keep[i])
+				continue;
+			m = json_object();
+			cjson_set(m, "key", cjson_string(key));
+			cjson_set(m, "value", cjson_double(pts[i].is_nan ? NAN : pts[i].v));
+			cjson_set(m, "timestamp", json_integer(pts[i].ts));
+			cjson_set(m, "step", json_integer(pts[i].step));
+			cjson_set(m, "run_id", cjson_string(run_ids[r]));
+			json_array_append_new(arr, m);
+		}
+	}
+	store_rollback(st);
+	free(pts);
+	free(keep);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* trk_int.h - helpers shared inside the tracking subsystem (not public). */
+#ifndef CAIRN_TRACKING_INT_H
+#define CAIRN_TRACKING_INT_H
+
+#include "tracking/tracking.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/json.h"
+
+/* Run a prepared statement to completion (no rows expected). */
+int trk__exec1(struct store *st, const char *sql, const char *const *texts, size_t n);
+/* Truncate s to at most max_chars UTF-8 characters into out. */
+void trk__truncate_utf8(const char *s, size_t max_chars, struct buf *out);
+/* Parse an experiment id string into an integer; CAIRN_EINVALID/ENOTFOUND on junk. */
+int trk__parse_exp_id(const char *id, int64_t *out);
+/* Append {key, value} objects for rows (key, value) of a prepared statement. */
+int trk__kv_rows(struct store_stmt *q, json_t *arr);
+/* Start/finish a transaction around a function body. */
+int trk__commit_or_rollback(struct store *st, int rc);
+/* Load a run's lifecycle ("active"/"deleted"); CAIRN_ENOTFOUND when absent. */
+int trk__run_lifecycle(struct store *st, const char *run_id, struct buf *stage, int64_t *exp_id);
+/* Validate a run id's form (^[a-zA-Z0-9][\w\-]{0,255}$). */
+int trk__validate_run_id(const char *run_id);
+/* Build the RunInfo object of the current row of SELECT TRK__RUN_COLS. */
+json_t *trk__run_info_row(struct store_stmt *q);
+
+struct search_sql;
+/* Bind a compiled search's values starting at *idx (advanced). */
+void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx);
+
+#define TRK__RUN_COLS \
+	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, " \
+	"r.lifecycle_stage, r.artifact_uri"
+
+#endif

@@ -1,0 +1,160 @@
+"""GET metrics/get-history-bulk-interval (the UI's sampled chart endpoint), via raw HTTP.
+
+MLflow samples *steps*: up to max_results evenly spaced steps from the union of the runs'
+steps in [start_step, end_step], plus every run's first and last step.  It does not keep
+value extremes; cairn's min/max-preserving buckets are checked by the cairn_only tests.
+"""
+
+import pytest
+from mlflow.entities import Metric
+
+from helpers import assert_error
+
+PATH = "metrics/get-history-bulk-interval"
+
+
+def _log(client, rid, key, values, first_step=0, stride=1):
+    metrics = [Metric(key, float(v), 1_000_000 + i, first_step + i * stride) for i, v in enumerate(values)]
+    client.log_batch(rid, metrics=metrics)
+    return {first_step + i * stride: float(v) for i, v in enumerate(values)}
+
+
+def _get(api, run_ids, key, **extra):
+    r = api.get(PATH, dict({"run_ids": run_ids, "metric_key": key}, **extra))
+    assert r.status_code == 200, r.text[:500]
+    return r.json().get("metrics", [])
+
+
+def _by_run(points):
+    out = {}
+    for p in points:
+        out.setdefault(p["run_id"], []).append(p)
+    return out
+
+
+def test_short_history_is_returned_whole(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    logged = _log(client, rid, "s", [3, 1, 4, 1, 5, 9, 2, 6])
+    pts = _get(api, [rid], "s", max_results=100)
+    assert [p["step"] for p in pts] == list(range(8))
+    for p in pts:
+        assert p["run_id"] == rid and p["key"] == "s"
+        assert p["value"] == logged[p["step"]]
+        assert p["timestamp"] == 1_000_000 + p["step"]
+    # default max_results (2500) also returns everything
+    assert len(_get(api, [rid], "s")) == 8
+
+
+def test_sampling_keeps_ends_and_spread(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    n, k = 1000, 50
+    logged = _log(client, rid, "long", [(i * 37) % 101 for i in range(n)])
+    pts = _get(api, [rid], "long", max_results=k)
+    steps = [p["step"] for p in pts]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert steps[0] == 0 and steps[-1] == n - 1          # first and last step always kept
+    assert k // 2 <= len(steps) <= 2 * k + 2              # sampled, not everything
+    assert max(b - a for a, b in zip(steps, steps[1:])) <= 2 * n // k  # evenly spread
+    for p in pts:
+        assert p["value"] == logged[p["step"]]
+
+
+def test_step_range(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    _log(client, rid, "r", list(range(300)))
+    pts = _get(api, [rid], "r", start_step=100, end_step=109, max_results=50)
+    assert [p["step"] for p in pts] == list(range(100, 110))
+    pts = _get(api, [rid], "r", start_step=50, end_step=250, max_results=20)
+    steps = [p["step"] for p in pts]
+    assert all(50 <= s <= 250 for s in steps)
+    assert steps[0] == 50 and steps[-1] == 250
+    assert 10 <= len(steps) <= 42
+
+
+def test_several_runs(api, client, exp_id):
+    a = client.create_run(exp_id).info.run_id
+    b = client.create_run(exp_id).info.run_id
+    la = _log(client, a, "m", [i % 7 for i in range(1000)])
+    lb = _log(client, b, "m", list(range(100)), first_step=1, stride=3)  # steps 1..298
+    runs = _by_run(_get(api, [a, b], "m", max_results=50))
+    assert set(runs) == {a, b}
+    sa = [p["step"] for p in runs[a]]
+    sb = [p["step"] for p in runs[b]]
+    assert sa[0] == 0 and sa[-1] == 999
+    assert sb[0] == 1 and sb[-1] == 298
+    assert all(s in lb for s in sb) and all(s in la for s in sa)
+    assert all(p["value"] == lb[p["step"]] for p in runs[b])
+    assert len(sa) <= 2 * 50 + 2
+
+
+def test_missing_key_or_unknown_run_is_empty(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    assert _get(api, [rid], "never") == []
+    assert _get(api, ["0123456789abcdef0123456789abcdef"], "never") == []
+
+
+@pytest.mark.parametrize("params", [
+    {"metric_key": "m", "start_step": 3},                    # only one end of the range
+    {"metric_key": "m", "end_step": 3},
+    {"metric_key": "m", "start_step": 5, "end_step": 3},      # inverted range
+    {"metric_key": "m", "max_results": 0},
+    {"metric_key": "m", "max_results": 2501},
+    {"metric_key": "m", "max_results": "abc"},
+    {},                                                       # no metric_key
+])
+def test_bad_arguments(api, client, exp_id, params):
+    rid = client.create_run(exp_id).info.run_id
+    assert_error(api.get(PATH, dict({"run_ids": [rid]}, **params)), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_run_ids_required_and_bounded(api):
+    assert_error(api.get(PATH, {"metric_key": "m"}), 400, "INVALID_PARAMETER_VALUE")
+    ids = [f"r{i:03d}" for i in range(101)]
+    assert_error(api.get(PATH, {"run_ids": ids, "metric_key": "m"}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_max_results_2500_is_accepted(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    _log(client, rid, "x", [1, 2, 3])
+    assert len(_get(api, [rid], "x", max_results=2500)) == 3
+
+
+def test_ajax_prefix_serves_the_same(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    _log(client, rid, "aj", list(range(20)))
+    r = api.get("/ajax-api/2.0/mlflow/" + PATH, {"run_ids": [rid], "metric_key": "aj", "max_results": 100})
+    assert r.status_code == 200, r.text
+    assert [p["step"] for p in r.json()["metrics"]] == list(range(20))
+
+
+@pytest.mark.cairn_only
+def test_sampling_keeps_bucket_extremes(api, client, exp_id):
+    """cairn keeps each bucket's min and max value: isolated spikes and dips survive."""
+    rid = client.create_run(exp_id).info.run_id
+    n, k = 1000, 50
+    values = [0.0] * n
+    spikes = {100: 100.0, 300: 150.0, 500: 120.0, 700: 110.0, 900: 130.0}
+    dips = {200: -100.0, 400: -50.0, 600: -70.0, 800: -90.0}
+    for s, v in list(spikes.items()) + list(dips.items()):
+        values[s] = v
+    _log(client, rid, "spiky", values)
+    pts = _get(api, [rid], "spiky", max_results=k)
+    got = {p["step"]: p["value"] for p in pts}
+    for s, v in list(spikes.items()) + list(dips.items()):
+        assert got.get(s) == v, f"extreme at step {s} ({v}) lost in sampling"
+    assert len(pts) <= 2 * k + 2
+    assert min(got) == 0 and max(got) == n - 1
+
+
+@pytest.mark.cairn_only
+def test_sampling_keeps_extremes_within_range(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    values = [float(i % 10) for i in range(2000)]
+    values[1234] = 999.0
+    values[1567] = -999.0
+    _log(client, rid, "w", values)
+    pts = _get(api, [rid], "w", start_step=1000, end_step=1999, max_results=20)
+    got = {p["step"]: p["value"] for p in pts}
+    assert got.get(1234) == 999.0 and got.get(1567) == -999.0
+    assert all(1000 <= s <= 1999 for s in got)
+    assert len(pts) <= 2 * 20 + 2
