@@ -12,13 +12,28 @@
 #include "store/store.h"
 #include "blob/blob.h"
 
+#define CAIRN_VERSION_STRING "0.1.0"
+
 struct api_ctx {
 	struct store_pool *pool;   /* metadata connections */
 	struct blob_store *blobs;  /* artifact objects */
 	const char *version;       /* reported by /version */
 };
 
+/* Open the metadata store (<root>/cairn.db, migrated) and the blob store
+ * (<root>/objects) under root, creating root if needed. */
+int api_ctx_open(const char *root, struct api_ctx *ctx);
+void api_ctx_close(struct api_ctx *ctx);
+
 /* Mount every MLflow-compatible route on s. ctx must outlive the server. */
 int api_mount(struct http_server *s, struct api_ctx *ctx);
+
+/* Call a JSON API route in-process, as if it came over HTTP (the CLI's local
+ * mode). path is relative to /api/2.0 (e.g. "/mlflow/runs/search"); all
+ * arguments travel in the JSON body. *status gets the HTTP status and out the
+ * response body (an MLflow error body on failure). Returns 0 when a response
+ * was produced (check *status), or CAIRN_ENOTFOUND for an unknown route. */
+int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const char *body,
+	       int *status, struct buf *out);
 
 #endif

@@ -36,6 +36,8 @@ int api_str_list(struct api_call *c, const char *key, const char ***out, size_t 
 
 extern const struct http_route api_tracking_routes[];
 extern const size_t api_tracking_nroutes;
+extern const struct http_route api_root_routes_artifacts[];
+extern const size_t api_root_routes_artifacts_n;
 extern const struct http_route api_artifact_routes[];
 extern const size_t api_artifact_nroutes;
 

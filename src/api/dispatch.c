@@ -1,8 +1,28 @@
 /* dispatch.c - the one dispatcher of JSON API routes, and mounting. */
 #include "api/api_int.h"
+#include "core/path.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* A JSON body must say so, as MLflow requires; curl's default for -d
+ * (form-urlencoded) and a missing type are accepted so `curl -d '{...}'` works. */
+static int check_content_type(struct http_req *req)
+{
+	const char *ct = http_req_header(req, "Content-Type");
+	size_t n;
+
+	if (!req->body.len || !ct || !*ct)
+		return 0;
+	n = strcspn(ct, ";");
+	while (n && ct[n - 1] == ' ')
+		n--;
+	if ((n == 16 && !strncasecmp(ct, "application/json", n)) ||
+	    (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n)))
+		return 0;
+	return cairn_error_set(CAIRN_EINVALID, "Bad Request. Content-Type must be one of ['application/json'].");
+}
 
 int api_dispatch(struct http_req *req, struct http_resp *resp)
 {
@@ -10,6 +30,8 @@ int api_dispatch(struct http_req *req, struct http_resp *resp)
 	api_fn fn = ((const struct api_handler *)req->route->data)->fn;
 	int rc;
 
+	if ((rc = check_content_type(req)))
+		return rc;
 	if ((rc = cjson_parse_object(req->body.ptr, req->body.len, &c.body)))
 		return rc;
 	if ((rc = store_pool_get(c.ctx->pool, &c.st)))
@@ -147,10 +169,74 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 	int rc;
 
 	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), ctx)) ||
+	    (rc = http_server_mount(s, "", api_root_routes_artifacts, api_root_routes_artifacts_n, ctx)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)))
 		return rc;
 	return 0;
+}
+
+int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const char *body,
+	       int *status, struct buf *out)
+{
+	const struct http_route *tables[] = { api_tracking_routes, api_artifact_routes };
+	const size_t sizes[] = { api_tracking_nroutes, api_artifact_nroutes };
+	struct http_req req = { .method = method, .path = path, .rest = "", .ctx = ctx };
+	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
+	int rc;
+
+	for (size_t t = 0; t < 2 && !req.route; t++)
+		for (size_t i = 0; i < sizes[t]; i++)
+			if (tables[t][i].fn == api_dispatch && !strcmp(tables[t][i].path, path) &&
+			    !strcmp(tables[t][i].method, method)) {
+				req.route = &tables[t][i];
+				break;
+			}
+	if (!req.route)
+		return cairn_error_set(CAIRN_ENOTFOUND, "no endpoint for %s '%s'", method, path);
+	buf_init(&req.body, 0);
+	if (body)
+		buf_puts(&req.body, body);
+	cairn_error_clear();
+	rc = api_dispatch(&req, &resp);
+	if (rc)
+		http_resp_error(&resp, rc, cairn_error_msg());
+	*status = resp.status;
+	buf_put(out, resp.body.ptr, resp.body.len);
+	buf_release(&resp.body);
+	buf_release(&req.body);
+	return buf_error(out);
+}
+
+int api_ctx_open(const char *root, struct api_ctx *ctx)
+{
+	struct buf db = BUF_INIT;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->version = CAIRN_VERSION_STRING;
+	if ((rc = path_mkdirs(root)))
+		return rc;
+	buf_printf(&db, "sqlite:%s/cairn.db", root);
+	if ((rc = buf_error(&db)))
+		goto out;
+	if ((rc = store_pool_open(db.ptr, 16, &ctx->pool)))
+		goto out;
+	if ((rc = blob_open(root, &ctx->blobs))) {
+		store_pool_close(ctx->pool);
+		ctx->pool = NULL;
+	}
+out:
+	buf_release(&db);
+	return rc;
+}
+
+void api_ctx_close(struct api_ctx *ctx)
+{
+	store_pool_close(ctx->pool);
+	blob_close(ctx->blobs);
+	ctx->pool = NULL;
+	ctx->blobs = NULL;
 }

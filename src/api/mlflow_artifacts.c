@@ -204,6 +204,49 @@ out:
 	return rc;
 }
 
+/* GET /get-artifact?run_uuid=ID&path=P (the MLflow UI's download route). */
+static int get_artifact(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+	const char *run_id = http_req_query(req, "run_uuid"), *p = http_req_query(req, "path");
+	struct buf base = BUF_INIT, path = BUF_INIT;
+	struct store *st = NULL;
+	json_t *run = NULL;
+	int64_t size = 0;
+	int fd = -1, rc;
+
+	if (!run_id)
+		run_id = http_req_query(req, "run_id");
+	if (!run_id || !*run_id)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_uuid'");
+	if (!p || !*p)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'path'");
+	if ((rc = path_clean_rel(p, strlen(p), false, &path)))
+		goto out;
+	if ((rc = store_pool_get(ctx->pool, &st)))
+		goto out;
+	if ((rc = trk_run_get(st, run_id, &run)) || (rc = art_uri_to_path(trk_run_artifact_uri(run), &base)))
+		goto out;
+	if (base.len)
+		buf_putc(&base, '/');
+	buf_puts(&base, path.ptr);
+	if ((rc = buf_error(&base)) || (rc = art_open(st, ctx->blobs, base.ptr, &fd, &size)))
+		goto out;
+	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
+out:
+	if (st)
+		store_pool_put(ctx->pool, st);
+	json_decref(run);
+	buf_release(&base);
+	buf_release(&path);
+	return rc;
+}
+
+const struct http_route api_root_routes_artifacts[] = {
+	{ .method = "GET", .path = "/get-artifact", .fn = get_artifact },
+};
+const size_t api_root_routes_artifacts_n = 1;
+
 const struct http_route api_artifact_routes[] = {
 	{ .method = "PUT", .path = "/mlflow-artifacts/artifacts/", .flags = HTTP_PREFIX | HTTP_STREAM,
 	  .fn = upload_finish, .chunk = upload_chunk, .cleanup = upload_cleanup },

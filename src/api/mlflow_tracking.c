@@ -60,8 +60,12 @@ static int page_args(struct api_call *c, const char *view_key, struct trk_page *
 
 	memset(pg, 0, sizeof(*pg));
 	*order = NULL;
-	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0 ||
-	    (rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
+	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0)
+		return rc;
+	if (rc == 1 && pg->max_results < 1)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied: it must "
+						      "be at least 1", (long long)pg->max_results);
+	if ((rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
 	    (rc = api_str(c, "filter", false, &pg->filter)) < 0 ||
 	    (rc = api_str(c, view_key, false, &view)) < 0 || (rc = trk_parse_view(view, &pg->view)) < 0)
 		return rc;
@@ -342,6 +346,25 @@ out:
 	return rc;
 }
 
+static int search_datasets(struct api_call *c)
+{
+	const char **ids = NULL;
+	size_t n = 0;
+	json_t *list = NULL;
+	int rc;
+
+	if ((rc = api_str_list(c, "experiment_ids", &ids, &n)) || (rc = trk_search_datasets(c->st, ids, n, &list)))
+		goto out;
+	c->reply = json_object();
+	if (json_array_size(list))
+		cjson_set(c->reply, "dataset_summaries", list);
+	else
+		json_decref(list);
+out:
+	free(ids);
+	return rc;
+}
+
 /* ---- metrics ---- */
 
 static int metric_history(struct api_call *c)
@@ -385,6 +408,26 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/* POST /mlflow/logged-models/search. MLflow 3 clients call it when listing or
+ * downloading run artifacts (a run may own logged models). Logged models
+ * themselves arrive with the model registry; until then no run has any, so
+ * the true answer is an empty page. The request is still validated. */
+static int logged_models_search(struct api_call *c)
+{
+	json_t *exps = NULL;
+	const char *filter = NULL;
+	int64_t max = 0;
+	int rc;
+
+	if ((rc = cjson_get_array(c->body, "experiment_ids", false, &exps)) < 0 ||
+	    (rc = api_str(c, "filter", false, &filter)) < 0 || (rc = api_int64(c, "max_results", false, &max)) < 0)
+		return rc;
+	if (max < 0)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results'", (long long)max);
+	c->reply = json_pack("{s:[]}", "models");
+	return 0;
+}
+
 const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/experiments/create", exp_create),
 	API_ROUTE("GET", "/mlflow/experiments/get", exp_get),
@@ -410,5 +453,7 @@ const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/runs/search", run_search),
 	API_ROUTE("GET", "/mlflow/metrics/get-history", metric_history),
 	API_ROUTE("GET", "/mlflow/metrics/get-history-bulk-interval", metric_bulk_interval),
+	API_ROUTE("POST", "/mlflow/logged-models/search", logged_models_search),
+	API_ROUTE("POST", "/mlflow/experiments/search-datasets", search_datasets),
 };
 const size_t api_tracking_nroutes = sizeof(api_tracking_routes) / sizeof(api_tracking_routes[0]);

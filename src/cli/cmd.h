@@ -29,6 +29,7 @@ bool cli_is_help(const char *arg);
 /* The data root: --root value, else $CAIRN_HOME, else ./cairn-data. */
 const char *cli_default_root(void);
 
-#define CAIRN_VERSION "0.1.0"
+#include "api/api.h"
+#define CAIRN_VERSION CAIRN_VERSION_STRING
 
 #endif

@@ -3,7 +3,6 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/path.h"
 #include "core/util.h"
 
 #include <getopt.h>
@@ -24,38 +23,6 @@ static void server_usage(FILE *f)
 		   "  --threads N    worker threads (default 2 per core, at least 4)\n\n"
 		   "Stops cleanly on SIGINT or SIGTERM. CAIRN_SQLITE_SYNC=full makes every commit survive\n"
 		   "power loss (the default survives process crashes).\n");
-}
-
-/* Open the store pool and blob store under root. Shared with `cairn run`. */
-int server_open_root(const char *root, struct api_ctx *ctx)
-{
-	struct buf db = BUF_INIT;
-	int rc;
-
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->version = CAIRN_VERSION;
-	if ((rc = path_mkdirs(root)))
-		return rc;
-	buf_printf(&db, "sqlite:%s/cairn.db", root);
-	if ((rc = buf_error(&db)))
-		goto out;
-	if ((rc = store_pool_open(db.ptr, 16, &ctx->pool)))
-		goto out;
-	if ((rc = blob_open(root, &ctx->blobs))) {
-		store_pool_close(ctx->pool);
-		ctx->pool = NULL;
-	}
-out:
-	buf_release(&db);
-	return rc;
-}
-
-void server_close_root(struct api_ctx *ctx)
-{
-	store_pool_close(ctx->pool);
-	blob_close(ctx->blobs);
-	ctx->pool = NULL;
-	ctx->blobs = NULL;
 }
 
 int cmd_server(int argc, char **argv)
@@ -114,12 +81,12 @@ int cmd_server(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((rc = server_open_root(root, &ctx)))
+	if ((rc = api_ctx_open(root, &ctx)))
 		return cli_fail("server", "%s", cairn_error_msg());
 	if ((rc = http_server_new(&cfg, &srv)) || (rc = api_mount(srv, &ctx)) || (rc = http_server_start(srv))) {
 		cli_fail("server", "%s", cairn_error_msg());
 		http_server_free(srv);
-		server_close_root(&ctx);
+		api_ctx_close(&ctx);
 		return 1;
 	}
 	printf("cairn server listening on http://%s:%u (root: %s)\n", cfg.host, http_server_port(srv), root);
@@ -127,6 +94,6 @@ int cmd_server(int argc, char **argv)
 	sigwait(&set, &sig);
 	cairn_log(LOG_INFO, "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_free(srv);
-	server_close_root(&ctx);
+	api_ctx_close(&ctx);
 	return 0;
 }

@@ -52,6 +52,8 @@ static const struct {
 	{ CAIRN_EBUSY, 503, "TEMPORARILY_UNAVAILABLE", "busy" },
 	{ CAIRN_EUNSUPPORTED, 501, "NOT_IMPLEMENTED", "not implemented" },
 	{ CAIRN_EPERM, 403, "PERMISSION_DENIED", "permission denied" },
+	{ CAIRN_ENOROUTE, 404, "ENDPOINT_NOT_FOUND", "no such endpoint" },
+	{ CAIRN_EMETHOD, 405, "BAD_REQUEST", "method not allowed" },
 };
 
 static int err_index(int code)

@@ -27,6 +27,8 @@ enum cairn_err {
 	CAIRN_EBUSY = -9,      /* try again later (locked database) */
 	CAIRN_EUNSUPPORTED = -10, /* not implemented */
 	CAIRN_EPERM = -11,     /* not allowed */
+	CAIRN_ENOROUTE = -12,  /* no HTTP endpoint at that path */
+	CAIRN_EMETHOD = -13,   /* endpoint exists, method not allowed */
 };
 
 /* Record a printf-style message for `code` and return `code`. */

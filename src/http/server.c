@@ -150,6 +150,8 @@ int http_resp_fd(struct http_resp *resp, int fd, uint64_t size, const char *cont
 
 const char *http_req_query(struct http_req *req, const char *key)
 {
+	if (!req->conn) /* in-process call: no query string */
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
@@ -176,12 +178,16 @@ int http_req_query_each(struct http_req *req, const char *key, void (*fn)(void *
 {
 	struct each_ctx e = { key, fn, ud, 0 };
 
+	if (!req->conn)
+		return 0;
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_cb, &e);
 	return e.count;
 }
 
 const char *http_req_header(struct http_req *req, const char *name)
 {
+	if (!req->conn)
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -271,9 +277,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char msg[512];
 		snprintf(msg, sizeof(msg), st->method_mismatch ? "method %s is not allowed for '%.300s'"
 							       : "no endpoint for %s '%.300s'", method, url);
-		http_resp_error(&resp, CAIRN_ENOTFOUND, msg);
-		if (st->method_mismatch)
-			resp.status = 405;
+		http_resp_error(&resp, st->method_mismatch ? CAIRN_EMETHOD : CAIRN_ENOROUTE, msg);
 	} else if (st->too_big) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->cfg.max_body);

@@ -96,6 +96,15 @@ void trk__truncate_utf8(const char *s, size_t max_chars, struct buf *out)
 	buf_put(out, s, i);
 }
 
+size_t trk__utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 int trk__exec1(struct store *st, const char *sql, const char *const *texts, size_t n)
 {
 	struct store_stmt *q;

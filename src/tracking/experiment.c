@@ -96,7 +96,11 @@ static int set_exp_tag(struct store *st, int64_t id, const char *key, const char
 
 	if ((rc = trk_validate_key("tag", key)))
 		return rc;
-	trk__truncate_utf8(value, TRK_MAX_EXPERIMENT_TAG_VALUE, &v);
+	/* experiment tags over the limit are rejected, not truncated (as MLflow) */
+	if (trk__utf8_len(value) > TRK_MAX_EXPERIMENT_TAG_VALUE)
+		return cairn_error_set(CAIRN_EINVALID, "Experiment tag '%.250s' had value length %zu, which exceeded "
+						      "length limit of %d", key, trk__utf8_len(value), TRK_MAX_EXPERIMENT_TAG_VALUE);
+	buf_puts(&v, value);
 	if ((rc = store_prepare(st, "INSERT INTO experiment_tags(experiment_id, key, value) VALUES (?, ?, ?) "
 				    "ON CONFLICT(experiment_id, key) DO UPDATE SET value = excluded.value", &q)))
 		goto out;

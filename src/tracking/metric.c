@@ -74,24 +74,34 @@ struct point {
 	int is_nan;
 };
 
-/* Pick at most max points from pts (sorted by step): the first and last, and
- * in each of max/2 equal step buckets the points with the lowest and the
- * highest value, so peaks and dips survive. Marks keepers in keep[]. */
+/* Pick at most max points from pts (sorted by step) into keep[]: about half
+ * the budget goes to evenly spaced points (first and last included), so the
+ * curve's shape is covered; the rest to the lowest and highest point of equal
+ * step buckets, so peaks and dips survive (MLflow's sampling keeps only the
+ * evenly spaced steps and loses spikes). */
 static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsigned char *keep)
 {
-	int64_t lo = pts[0].step, hi = pts[n - 1].step, nb = max / 2 > 0 ? max / 2 : 1;
-	double width = (double)(hi - lo + 1) / (double)nb;
+	int64_t even, nb;
 	size_t i = 0;
+	double width;
 
 	if ((int64_t)n <= max) {
 		memset(keep, 1, n);
 		return;
 	}
 	memset(keep, 0, n);
+	even = max < 4 ? max : max / 2 + 1;
+	for (int64_t k = 0; k < even; k++)
+		keep[even == 1 ? n - 1 : (size_t)((double)k * (double)(n - 1) / (double)(even - 1) + 0.5)] = 1;
+	nb = (max - even) / 2;
+	if (nb < 1)
+		return;
+	width = (double)(pts[n - 1].step - pts[0].step + 1) / (double)nb;
 	for (int64_t b = 0; b < nb && i < n; b++) {
-		int64_t end = b == nb - 1 ? hi : lo + (int64_t)floor(width * (double)(b + 1)) - 1;
+		int64_t end = b == nb - 1 ? pts[n - 1].step : pts[0].step + (int64_t)(width * (double)(b + 1)) - 1;
 		size_t imin = i, imax = i;
 		bool any = false;
+
 		for (; i < n && pts[i].step <= end; i++) {
 			any = true;
 			if (pts[i].is_nan)
@@ -106,8 +116,6 @@ static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsign
 			keep[imax] = 1;
 		}
 	}
-	keep[0] = 1;
-	keep[n - 1] = 1;
 }
 
 int trk_metric_history_bulk_interval(struct store *st, const char *const *run_ids, size_t n_runs,
@@ -148,8 +156,7 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 		struct store_stmt *q;
 		size_t n = 0;
 
-		if ((rc = trk__run_lifecycle(st, run_ids[r], NULL, NULL)))
-			break;
+		/* unknown runs simply have no points (as MLflow answers) */
 		if ((rc = store_prepare(st, "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
 					    "AND step >= ? AND step <= ? ORDER BY step, timestamp", &q)))
 			break;

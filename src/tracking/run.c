@@ -245,6 +245,11 @@ int trk_run_create(struct store *st, const char *experiment_id, const char *user
 			have_name_tag = true;
 			if (!run_name || !*run_name)
 				run_name = v;
+			else if (strcmp(run_name, v))
+				return cairn_error_set(CAIRN_EINVALID,
+						       "Both 'run_name' argument and 'mlflow.runName' tag are specified, but "
+						       "with different values (run_name='%.250s', mlflow.runName='%.250s').",
+						       run_name, v);
 		}
 	}
 	if (run_name && *run_name)
@@ -405,7 +410,7 @@ static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 						      "tags. Please split up tags across multiple requests and try again.",
 				       TRK_MAX_BATCH_TAGS, nt);
 	if (nm + np + nt > TRK_MAX_BATCH_TOTAL)
-		return cairn_error_set(CAIRN_EINVALID, "A batch logging request can contain at most %d metrics, params "
+		return cairn_error_set(CAIRN_EINVALID, "A batch logging request can contain at most %d metrics, params, "
 						      "and tags in total. Got %zu.", TRK_MAX_BATCH_TOTAL, nm + np + nt);
 	json_array_foreach(metrics, i, e) {
 		const char *k = NULL;
@@ -414,7 +419,12 @@ static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 		if (!json_is_object(e))
 			return cairn_error_set(CAIRN_EINVALID, "Invalid value for parameter 'metrics': expected objects");
 		if ((rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_double(e, "value", true, &v)) < 0 ||
-		    (rc = cjson_get_int64(e, "timestamp", false, &x)) < 0 || (rc = cjson_get_int64(e, "step", false, &x)) < 0)
+		    (rc = cjson_get_int64(e, "timestamp", true, &x)) < 0)
+			return rc;
+		if (x < 0)
+			return cairn_error_set(CAIRN_EINVALID, "Invalid timestamp %lld for metric '%.250s': it must be a "
+							      "non-negative number of milliseconds", (long long)x, k);
+		if ((rc = cjson_get_int64(e, "step", false, &x)) < 0)
 			return rc;
 		if ((rc = trk_validate_key("metric", k)))
 			return rc;
@@ -766,6 +776,67 @@ out:
 		json_decref(arr);
 		free(*next);
 		*next = NULL;
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
+int trk_search_datasets(struct store *st, const char *const *experiment_ids, size_t n_exp, json_t **out)
+{
+	struct buf sql = BUF_INIT;
+	struct store_stmt *q;
+	json_t *arr = NULL;
+	int rc;
+
+	if (n_exp > 20)
+		return cairn_error_set(CAIRN_EINVALID, "SearchDatasets request cannot specify more than 20 "
+						      "experiment_ids. Received %zu experiment_ids.", n_exp);
+	for (size_t i = 0; i < n_exp; i++) {
+		int64_t x;
+		if (cjson_parse_int64(experiment_ids[i], &x))
+			return cairn_error_set(CAIRN_EINVALID, "Invalid experiment id '%.80s'", experiment_ids[i]);
+	}
+	buf_puts(&sql, "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value FROM datasets d "
+		       "JOIN inputs i ON i.source_type = 'DATASET' AND i.source_id = d.dataset_uuid "
+		       "AND i.destination_type = 'RUN' "
+		       "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context' "
+		       "WHERE d.experiment_id IN (");
+	for (size_t i = 0; i < n_exp; i++)
+		buf_puts(&sql, i ? ", ?" : "?");
+	buf_puts(&sql, n_exp ? ")" : "NULL)");
+	buf_puts(&sql, " ORDER BY d.experiment_id, d.name, d.digest, t.value");
+	if ((rc = buf_error(&sql)))
+		goto out;
+	if ((rc = store_begin_read(st)))
+		goto out;
+	if ((rc = store_prepare(st, sql.ptr, &q)))
+		goto done;
+	for (size_t i = 0; i < n_exp; i++) {
+		int64_t x = 0;
+		cjson_parse_int64(experiment_ids[i], &x);
+		store_bind_int64(q, (int)i + 1, x);
+	}
+	arr = json_array();
+	while ((rc = store_step(q)) == STORE_ROW) {
+		json_t *o = json_object();
+		char id[32];
+		snprintf(id, sizeof(id), "%lld", (long long)store_col_int64(q, 0));
+		cjson_set(o, "experiment_id", json_string(id));
+		cjson_set(o, "name", cjson_string(store_col_text(q, 1)));
+		cjson_set(o, "digest", cjson_string(store_col_text(q, 2)));
+		if (!store_col_is_null(q, 3))
+			cjson_set(o, "context", cjson_string(store_col_text(q, 3)));
+		json_array_append_new(arr, o);
+	}
+	store_reset(q);
+	rc = rc < 0 ? rc : 0;
+done:
+	store_rollback(st);
+out:
+	buf_release(&sql);
+	if (rc) {
+		json_decref(arr);
 		return rc;
 	}
 	*out = arr;

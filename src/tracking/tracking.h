@@ -76,6 +76,10 @@ int trk_log_inputs(struct store *st, const char *run_id, json_t *datasets);
 int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n_exp,
 		   const struct trk_page *pg, json_t **out, char **next);
 
+/* Distinct (experiment, dataset name, digest, context) used by runs of the
+ * given experiments (at most 20). *out: array of DatasetSummary. */
+int trk_search_datasets(struct store *st, const char *const *experiment_ids, size_t n_exp, json_t **out);
+
 /* ---- metric history ---- */
 /* *out: array of Metric ordered by (timestamp, step). */
 int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,

@@ -11,6 +11,8 @@
 int trk__exec1(struct store *st, const char *sql, const char *const *texts, size_t n);
 /* Truncate s to at most max_chars UTF-8 characters into out. */
 void trk__truncate_utf8(const char *s, size_t max_chars, struct buf *out);
+/* Number of UTF-8 characters in s. */
+size_t trk__utf8_len(const char *s);
 /* Parse an experiment id string into an integer; CAIRN_EINVALID/ENOTFOUND on junk. */
 int trk__parse_exp_id(const char *id, int64_t *out);
 /* Append {key, value} objects for rows (key, value) of a prepared statement. */

@@ -133,8 +133,9 @@ def test_sampling_keeps_bucket_extremes(api, client, exp_id):
     rid = client.create_run(exp_id).info.run_id
     n, k = 1000, 50
     values = [0.0] * n
-    spikes = {100: 100.0, 300: 150.0, 500: 120.0, 700: 110.0, 900: 130.0}
-    dips = {200: -100.0, 400: -50.0, 600: -70.0, 800: -90.0}
+    # off MLflow's even step grid (every 20th step here), so plain step sampling misses them
+    spikes = {113: 100.0, 317: 150.0, 529: 120.0, 731: 110.0, 947: 130.0}
+    dips = {211: -100.0, 433: -50.0, 617: -70.0, 853: -90.0}
     for s, v in list(spikes.items()) + list(dips.items()):
         values[s] = v
     _log(client, rid, "spiky", values)

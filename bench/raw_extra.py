@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""raw_extra.py - server-side (raw HTTP) figures that bench_tracking.py only measures through
+the MLflow client: search_runs with filter+order, the full metric history, artifact up/download.
+
+    MLFLOW_TRACKING_URI=http://127.0.0.1:PORT python3 bench/raw_extra.py --bench-json B.json
+
+Run it right after bench_tracking.py against the *same* server: it reuses the data that run
+created (the "bench-search-<tag>" experiment and the "history" run of "bench-<tag>", tag taken
+from B.json's experiments) and issues exactly the requests the client would, minus the client:
+  * runs/search   - same body as client.search_runs(..., filter, order_by, max_results=100),
+                    one requests.Session (keep-alive), median of --search-reps;
+  * get-history   - GET metrics/get-history?max_results=25000 + page_token until done (what the
+                    client does), bodies parsed with json.loads, median of --history-reps;
+  * artifacts     - `curl -T FILE` PUT of --artifact-mb MB to /api/2.0/mlflow-artifacts/artifacts/
+                    and `curl -o` GET back (curl: no Python on the data path), median of 3.
+Prints one JSON object (and writes --out).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def med_ms(xs):
+    xs = sorted(xs)
+    return {"median_ms": round(statistics.median(xs) * 1000, 2), "min_ms": round(xs[0] * 1000, 2),
+            "n": len(xs)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench-json", required=True, help="bench_tracking.py output of the same server")
+    ap.add_argument("--search-reps", type=int, default=20)
+    ap.add_argument("--history-reps", type=int, default=5)
+    ap.add_argument("--artifact-mb", type=float, default=None,
+                    help="MiB; default: the size bench_tracking.py used")
+    ap.add_argument("--artifact-reps", type=int, default=3)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    uri = os.environ["MLFLOW_TRACKING_URI"].rstrip("/")
+    api = uri + "/api/2.0/mlflow"
+    with open(args.bench_json) as f:
+        bench = json.load(f)
+    bres = bench["results"]
+    s = requests.Session()
+    res = {}
+
+    def call(method, path, **kw):
+        r = s.request(method, f"{api}/{path}", timeout=600, **kw)
+        r.raise_for_status()
+        return r
+
+    exps = call("POST", "experiments/search",
+                json={"max_results": 1000, "filter": "name LIKE 'bench-%'"}).json().get("experiments", [])
+    search_exp = next((e for e in exps if e["name"].startswith("bench-search-")), None)
+    main_exp = next((e for e in exps if not e["name"].startswith("bench-search-")), None)
+
+    # --- search_runs, filter + order, max 100 --------------------------------------------
+    if search_exp and "search_runs_filtered_100" in bres:
+        body = {"experiment_ids": [search_exp["experiment_id"]],
+                "filter": "metrics.acc > 0.5 and params.lr = '0.01'",
+                "run_view_type": "ACTIVE_ONLY", "max_results": 100, "order_by": ["metrics.acc DESC"]}
+        n = len(call("POST", "runs/search", json=body).json().get("runs", []))
+        lat = []
+        for _ in range(args.search_reps):
+            t0 = time.perf_counter()
+            call("POST", "runs/search", json=body).json()
+            lat.append(time.perf_counter() - t0)
+        res["raw_search_runs_filtered_100"] = dict(med_ms(lat), runs_returned=n)
+        body = {"experiment_ids": [search_exp["experiment_id"]], "run_view_type": "ACTIVE_ONLY",
+                "max_results": 1000}
+        lat = []
+        for _ in range(max(3, args.search_reps // 4)):
+            t0 = time.perf_counter()
+            call("POST", "runs/search", json=body).json()
+            lat.append(time.perf_counter() - t0)
+        res["raw_search_runs_unfiltered_1000"] = med_ms(lat)
+        log(f"[raw-extra] search: {res['raw_search_runs_filtered_100']['median_ms']} ms")
+
+    # --- metric history, paged as the client pages it ------------------------------------
+    if main_exp and "get_metric_history" in bres:
+        runs = call("POST", "runs/search", json={
+            "experiment_ids": [main_exp["experiment_id"]], "max_results": 10,
+            "filter": "attributes.run_name = 'history'"}).json().get("runs", [])
+        if runs:
+            rid = runs[0]["info"]["run_id"]
+
+            def history():
+                pts, tok, nbytes, reqs = 0, None, 0, 0
+                while True:
+                    params = {"run_id": rid, "metric_key": "hist", "max_results": 25000}
+                    if tok:
+                        params["page_token"] = tok
+                    r = call("GET", "metrics/get-history", params=params)
+                    nbytes += len(r.content)
+                    reqs += 1
+                    d = r.json()
+                    pts += len(d.get("metrics", []))
+                    tok = d.get("next_page_token")
+                    if not tok:
+                        return pts, nbytes, reqs
+
+            pts, nbytes, reqs = history()
+            lat = []
+            for _ in range(args.history_reps):
+                t0 = time.perf_counter()
+                history()
+                lat.append(time.perf_counter() - t0)
+            res["raw_get_metric_history"] = dict(med_ms(lat), points=pts, requests=reqs,
+                                                 response_MB=round(nbytes / 1e6, 2))
+            log(f"[raw-extra] history: {res['raw_get_metric_history']['median_ms']} ms, {pts} points")
+
+    # --- artifacts with curl ------------------------------------------------------------
+    mb = args.artifact_mb
+    if mb is None and "artifact_file_MB" in bres:
+        mb = bench["meta"]["args"]["artifact_mb"]  # what bench_tracking.py used (MiB)
+    if mb:
+        size = int(mb * 1024 * 1024)
+        tmp = tempfile.mkdtemp(prefix="bench-raw-art-")
+        path = os.path.join(tmp, "blob.bin")
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        base = uri + "/api/2.0/mlflow-artifacts/artifacts/bench-raw"
+        up, down = [], []
+        for r in range(args.artifact_reps):
+            url = f"{base}/rep{r}/blob.bin"
+            t = subprocess.run(["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{time_total}",
+                                "-T", path, url], check=True, capture_output=True, text=True)
+            up.append(float(t.stdout))
+            dst = os.path.join(tmp, "dl.bin")
+            t = subprocess.run(["curl", "-sS", "-f", "-o", dst, "-w", "%{time_total}", url],
+                               check=True, capture_output=True, text=True)
+            down.append(float(t.stdout))
+            assert os.path.getsize(dst) == size, (os.path.getsize(dst), size)
+            os.remove(dst)
+        os.remove(path)
+        os.rmdir(tmp)
+        res["raw_artifact_upload_MB_per_s"] = round(size / 1e6 / statistics.median(up), 1)
+        res["raw_artifact_download_MB_per_s"] = round(size / 1e6 / statistics.median(down), 1)
+        res["raw_artifact_file_MB"] = round(size / 1e6, 1)
+        log(f"[raw-extra] artifacts: up {res['raw_artifact_upload_MB_per_s']} MB/s, "
+            f"down {res['raw_artifact_download_MB_per_s']} MB/s")
+
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1239 @@
+/* search.c - MLflow's search grammar: a hand-written scanner and parser that
+ * compiles run and experiment filters and order_by clauses into SQL.
+ *
+ * The grammar (mlflow/utils/search_utils.py: SearchUtils and
+ * SearchExperimentsUtils) is
+ *     filter  := clause { AND clause }            AND in any case
+ *     clause  := ident comparator value
+ *     ident   := [type '.'] key                   no type: an attribute
+ *     type    := word | `word`
+ *     key     := word { '.' word } | `...` | "..."
+ *     value   := '...' | "..." | number | '(' string { ',' string } [','] ')'
+ *     order   := ident [ASC | DESC]
+ * Inside quotes a doubled quote, or a backslash before the quote, stands for
+ * the quote itself (MLflow keeps such escapes verbatim in the value; cairn
+ * undoes them, so that 'it''s' and "it's" match the same tag).
+ *
+ * Checks run in MLflow's order (identifier, then the value's type, then the
+ * comparator) so the first error reported is the one MLflow reports, with
+ * MLflow's message text; Python sets in those messages print as sorted lists.
+ * Each clause becomes one self-contained predicate (an EXISTS subquery, or a
+ * comparison on a column of `r` / `e`) and each literal a bind.
+ *
+ * Deliberate differences from MLflow: a clause must be joined to the next by
+ * AND and the filter may not end with AND (MLflow silently accepts both);
+ * order_by may carry surrounding blanks; duplicate order_by keys are an
+ * INVALID_PARAMETER_VALUE (MLflow: an internal error); NaN metrics satisfy
+ * only '!=' (MLflow's SQL store compares the stored 0 instead); IN lists of
+ * dataset values keep upper-case entries (MLflow drops them, a MySQL
+ * workaround meant for run ids only).
+ */
+#include "tracking/search.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEARCH_MAX_CLAUSES 250  /* SQLite refuses expressions deeper than 1000 */
+#define SEARCH_MAX_ORDER 50     /* each key is two ORDER BY terms */
+#define SEARCH_MAX_BINDS 20000  /* SQLite allows 32766 parameters; leave the caller room */
+#define ECHO 200                /* at most this many bytes of input are quoted in a message */
+
+enum ent { ENT_METRIC, ENT_PARAM, ENT_TAG, ENT_ATTR, ENT_DATASET };
+
+enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_LIKE, OP_ILIKE, OP_IN, OP_NOT_IN, OP_BAD };
+
+static const char *const op_text[] = { "=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN" };
+/* The order in which Python's sorted() lists comparators. */
+static const enum op op_sorted[] = { OP_NE, OP_LT, OP_LE, OP_EQ, OP_GT, OP_GE, OP_ILIKE, OP_IN, OP_LIKE, OP_NOT_IN };
+
+#define OPB(o) (1u << (o))
+#define OPS_NUM (OPB(OP_EQ) | OPB(OP_NE) | OPB(OP_LT) | OPB(OP_LE) | OPB(OP_GT) | OPB(OP_GE))
+#define OPS_STR (OPB(OP_EQ) | OPB(OP_NE) | OPB(OP_LIKE) | OPB(OP_ILIKE))
+#define OPS_LIST (OPS_STR | OPB(OP_IN) | OPB(OP_NOT_IN))
+
+struct entity {
+	const char *name; /* as written before the dot */
+	enum ent ent;     /* what it names */
+};
+
+static const struct entity run_entities[] = {
+	{ "metric", ENT_METRIC },    { "metrics", ENT_METRIC },    { "parameter", ENT_PARAM },
+	{ "parameters", ENT_PARAM }, { "param", ENT_PARAM },        { "params", ENT_PARAM },
+	{ "tag", ENT_TAG },          { "tags", ENT_TAG },           { "attribute", ENT_ATTR },
+	{ "attr", ENT_ATTR },        { "attributes", ENT_ATTR },    { "run", ENT_ATTR },
+	{ "dataset", ENT_DATASET },  { "datasets", ENT_DATASET },
+};
+
+static const struct entity exp_entities[] = {
+	{ "attribute", ENT_ATTR }, { "tag", ENT_TAG }, { "tags", ENT_TAG },
+};
+
+struct attr {
+	const char *key; /* as written in a filter or order_by */
+	const char *col; /* the column it reads */
+	bool number;     /* numeric (metric comparators) rather than string */
+	bool filter;     /* may appear in a filter */
+	bool order;      /* may appear in an order_by */
+};
+
+/* In ASCII order, as MLflow's messages list them. */
+static const struct attr run_attrs[] = {
+	{ "Created", "r.start_time", true, true, true },
+	{ "Run Name", "r.name", false, true, false },
+	{ "Run name", "r.name", false, true, false },
+	{ "artifact_uri", "r.artifact_uri", false, true, true },
+	{ "created", "r.start_time", true, true, true },
+	{ "end_time", "r.end_time", true, true, true },
+	{ "run name", "r.name", false, true, false },
+	{ "run_id", "r.run_uuid", false, true, true },
+	{ "run_name", "r.name", false, true, true },
+	{ "start_time", "r.start_time", true, true, true },
+	{ "status", "r.status", false, true, true },
+	{ "user_id", "r.user_id", false, true, true },
+};
+
+static const struct attr exp_attrs[] = {
+	{ "creation_time", "e.creation_time", true, true, true },
+	{ "experiment_id", "e.experiment_id", true, false, true },
+	{ "last_update_time", "e.last_update_time", true, true, true },
+	{ "name", "e.name", false, true, true },
+};
+
+struct grammar {
+	bool exp;                   /* experiments (else runs) */
+	const struct entity *ents;  /* entity type names */
+	size_t nents;
+	const struct attr *attrs;   /* attribute keys */
+	size_t nattrs;
+};
+
+static const struct grammar run_grammar = {
+	false, run_entities, sizeof(run_entities) / sizeof(run_entities[0]),
+	run_attrs, sizeof(run_attrs) / sizeof(run_attrs[0]),
+};
+
+static const struct grammar exp_grammar = {
+	true, exp_entities, sizeof(exp_entities) / sizeof(exp_entities[0]),
+	exp_attrs, sizeof(exp_attrs) / sizeof(exp_attrs[0]),
+};
+
+struct parser {
+	const char *s;              /* the text: a whole filter, or one order_by entry */
+	size_t pos;                 /* scanning position in s */
+	const struct grammar *g;    /* runs or experiments */
+	struct search_sql *out;     /* where SQL and binds go */
+};
+
+struct ident {
+	size_t start, end;          /* span in the parser's text */
+	bool has_type;              /* written as <type>.<key> */
+	struct buf type;            /* the type, backticks removed */
+	struct buf key;             /* the key, quotes removed */
+	enum ent ent;               /* resolved entity */
+	const struct attr *attr;    /* resolved attribute, for ENT_ATTR */
+};
+
+enum vkind {
+	VAL_STRING, /* '...' or "..." */
+	VAL_NUMBER, /* a numeric literal */
+	VAL_LIST,   /* ( ... ) */
+	VAL_WORD,   /* an unquoted or backticked name: MLflow's "not quoted" case */
+	VAL_OTHER,  /* anything else that runs up to a blank */
+};
+
+struct value {
+	enum vkind kind;
+	size_t start, end;          /* span in the parser's text */
+	struct buf text;            /* VAL_STRING: the unescaped string */
+	bool is_int;                /* VAL_NUMBER: an integer literal that fits int64 */
+	int64_t i;                  /* VAL_NUMBER, when is_int */
+	double d;                   /* VAL_NUMBER */
+	struct buf items;           /* VAL_LIST: the strings, each NUL-terminated */
+	size_t nitems;              /* VAL_LIST: how many */
+};
+
+/* Record an INVALID_PARAMETER_VALUE message and return CAIRN_EINVALID. */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cairn_error_set(CAIRN_EINVALID, "%s", msg);
+}
+
+static int echo(size_t n)
+{
+	return n > ECHO ? ECHO : (int)n;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Python's \w for ASCII, and every byte of a UTF-8 sequence. */
+static bool is_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c >= 0x80;
+}
+
+static bool is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_quote(unsigned char c)
+{
+	return c == '\'' || c == '"' || c == '`';
+}
+
+static void skip_ws(struct parser *p)
+{
+	while (is_space((unsigned char)p->s[p->pos]))
+		p->pos++;
+}
+
+/* Length of the word at p->s + at (0 when none). */
+static size_t word_len(const struct parser *p, size_t at)
+{
+	size_t n = 0;
+
+	while (is_word((unsigned char)p->s[at + n]))
+		n++;
+	return n;
+}
+
+static bool word_is(const struct parser *p, size_t at, size_t n, const char *kw)
+{
+	return n == strlen(kw) && !strncasecmp(p->s + at, kw, n);
+}
+
+/* Scan the quoted token at p->pos (its first byte is the quote) into out and
+ * move past it. A doubled quote, or for ' and " a backslash before the quote,
+ * stands for the quote. Like sqlparse's regular expressions, a string that
+ * would run off the end falls back to ending at its last escaped quote. */
+static int scan_quoted(struct parser *p, struct buf *out)
+{
+	const char q = p->s[p->pos];
+	size_t i = p->pos + 1, mark = 0, mark_len = 0;
+	bool marked = false, mark_bs = false;
+
+	for (;;) {
+		char c = p->s[i];
+
+		if (!c) {
+			if (!marked)
+				return bad("Invalid filter string: unterminated quoted string %.*s",
+					   echo(i - p->pos), p->s + p->pos);
+			/* back off the last escape: its quote closes the token */
+			buf_truncate(out, mark_len);
+			if (mark_bs)
+				buf_putc(out, '\\');
+			i = mark;
+			break;
+		}
+		if (c == q && p->s[i + 1] == q) {
+			marked = true, mark = i, mark_len = out->len, mark_bs = false;
+			buf_putc(out, q);
+			i += 2;
+		} else if (c == q) {
+			break;
+		} else if (c == '\\' && q != '`' && p->s[i + 1] == q) {
+			marked = true, mark = i + 1, mark_len = out->len, mark_bs = true;
+			buf_putc(out, q);
+			i += 2;
+		} else {
+			buf_putc(out, c);
+			i++;
+		}
+	}
+	p->pos = i + 1;
+	return buf_error(out);
+}
+
+static void ident_init(struct ident *id)
+{
+	memset(id, 0, sizeof(*id));
+	buf_init(&id->type, 0);
+	buf_init(&id->key, 0);
+}
+
+static void ident_release(struct ident *id)
+{
+	buf_release(&id->type);
+	buf_release(&id->key);
+}
+
+static void value_init(struct value *v)
+{
+	memset(v, 0, sizeof(*v));
+	buf_init(&v->text, 0);
+	buf_init(&v->items, 0);
+}
+
+static void value_release(struct value *v)
+{
+	buf_release(&v->text);
+	buf_release(&v->items);
+}
+
+static int bad_identifier(const struct parser *p, size_t start)
+{
+	size_t n = p->pos - start + (p->s[p->pos] ? 1 : 0);
+
+	return bad("Invalid identifier '%.*s'. Columns should be specified as 'attribute.<key>', "
+		   "'metric.<key>', 'tag.<key>', 'dataset.<key>', or 'param.<key>'.",
+		   echo(n), p->s + start);
+}
+
+/* Parse [type '.'] key at p->pos. Syntax only: resolve_ident() gives meaning. */
+static int parse_ident(struct parser *p, struct ident *id)
+{
+	size_t start = p->pos;
+	unsigned char c = (unsigned char)p->s[p->pos];
+	struct buf *first = &id->key;
+	char quote = 0;
+	int rc;
+
+	id->start = start;
+	if (c == '`' || c == '"') {
+		quote = (char)c;
+		if ((rc = scan_quoted(p, first)))
+			return rc;
+	} else if (is_word(c)) {
+		size_t n = word_len(p, p->pos);
+		buf_put(first, p->s + p->pos, n);
+		p->pos += n;
+	} else {
+		return bad("Invalid comparison clause. Expected 'Identifier' found '%.*s'",
+			   echo(strlen(p->s + start)), p->s + start);
+	}
+	if (p->s[p->pos] != '.') {
+		id->end = p->pos;
+		return buf_error(first);
+	}
+
+	/* <type>.<key>: the part read so far is the type */
+	id->has_type = true;
+	if (quote == '"') /* never an entity type: MLflow reports it with its quotes */
+		buf_put(&id->type, p->s + start, p->pos - start);
+	else
+		buf_put(&id->type, first->ptr, first->len);
+	buf_clear(first);
+	p->pos++;
+	c = (unsigned char)p->s[p->pos];
+	if (c == '`' || c == '"') {
+		if ((rc = scan_quoted(p, &id->key)))
+			return rc;
+		c = (unsigned char)p->s[p->pos];
+		if (is_word(c) || c == '.' || is_quote(c))
+			return bad_identifier(p, start);
+	} else if (is_word(c)) {
+		for (;;) {
+			size_t n = word_len(p, p->pos);
+
+			buf_put(&id->key, p->s + p->pos, n);
+			p->pos += n;
+			if (p->s[p->pos] != '.')
+				break;
+			if (!is_word((unsigned char)p->s[p->pos + 1]))
+				return bad_identifier(p, start);
+			buf_putc(&id->key, '.');
+			p->pos++;
+		}
+		if (is_quote((unsigned char)p->s[p->pos]))
+			return bad_identifier(p, start);
+	} else {
+		return bad_identifier(p, start);
+	}
+	id->end = p->pos;
+	if ((rc = buf_error(&id->type)))
+		return rc;
+	return buf_error(&id->key);
+}
+
+/* Append ['k1', 'k2', ...]: the attribute keys allowed in a filter or order_by. */
+static void put_attr_keys(struct buf *b, const struct grammar *g, bool order)
+{
+	bool any = false;
+
+	buf_putc(b, '[');
+	for (size_t i = 0; i < g->nattrs; i++) {
+		if (order ? !g->attrs[i].order : !g->attrs[i].filter)
+			continue;
+		buf_printf(b, "%s'%s'", any ? ", " : "", g->attrs[i].key);
+		any = true;
+	}
+	buf_putc(b, ']');
+}
+
+/* Give the parsed identifier its entity and, for attributes, its column. */
+static int resolve_ident(struct parser *p, struct ident *id, bool order)
+{
+	const struct grammar *g = p->g;
+	size_t i;
+
+	id->ent = ENT_ATTR;
+	if (id->has_type) {
+		for (i = 0; i < g->nents; i++)
+			if (!strcmp(id->type.ptr, g->ents[i].name))
+				break;
+		if (i == g->nents) {
+			if (g->exp)
+				return bad("Invalid entity type '%.*s'. Valid entity types are "
+					   "('attribute', 'tag', 'tags')", echo(id->type.len), id->type.ptr);
+			return bad("Invalid entity type '%.*s'. Valid values are "
+				   "['metric', 'parameter', 'tag', 'attribute', 'dataset']",
+				   echo(id->type.len), id->type.ptr);
+		}
+		id->ent = g->ents[i].ent;
+	}
+	if (id->ent == ENT_ATTR) {
+		struct buf keys = BUF_INIT;
+		int rc;
+
+		for (i = 0; i < g->nattrs; i++) {
+			const struct attr *a = &g->attrs[i];
+			if ((order ? a->order : a->filter) && !strcmp(id->key.ptr, a->key)) {
+				id->attr = a;
+				return 0;
+			}
+		}
+		put_attr_keys(&keys, g, order);
+		rc = bad("Invalid attribute key '%.*s' specified. Valid keys are '%s'", echo(id->key.len),
+			 id->key.ptr, keys.ptr);
+		buf_release(&keys);
+		return rc;
+	}
+	if (id->ent == ENT_DATASET && strcmp(id->key.ptr, "name") && strcmp(id->key.ptr, "digest") &&
+	    strcmp(id->key.ptr, "context"))
+		return bad("Invalid dataset key '%.*s' specified. Valid keys are '['context', 'digest', 'name']'",
+			   echo(id->key.len), id->key.ptr);
+	return 0;
+}
+
+/* Parse a comparator; unknown ones come back as OP_BAD with their span. */
+static int parse_comparator(struct parser *p, const struct ident *id, enum op *op, size_t *start, size_t *end)
+{
+	unsigned char c;
+
+	skip_ws(p);
+	c = (unsigned char)p->s[p->pos];
+	*start = p->pos;
+	*op = OP_BAD;
+	if (!c)
+		return bad("Invalid comparison clause '%.*s': missing comparator", echo(id->end - id->start),
+			   p->s + id->start);
+	if (strchr("<>=!~", c)) {
+		static const enum op sym[] = { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
+		size_t n = 0;
+
+		while (p->s[p->pos + n] && strchr("<>=!~", p->s[p->pos + n]))
+			n++;
+		for (size_t i = 0; i < sizeof(sym) / sizeof(sym[0]); i++)
+			if (n == strlen(op_text[sym[i]]) && !strncmp(p->s + p->pos, op_text[sym[i]], n))
+				*op = sym[i];
+		p->pos += n;
+	} else if (is_word(c) && !is_digit(c)) {
+		size_t n = word_len(p, p->pos);
+
+		if (word_is(p, p->pos, n, "LIKE"))
+			*op = OP_LIKE;
+		else if (word_is(p, p->pos, n, "ILIKE"))
+			*op = OP_ILIKE;
+		else if (word_is(p, p->pos, n, "IN"))
+			*op = OP_IN;
+		p->pos += n;
+		if (word_is(p, *start, n, "NOT")) { /* NOT IN, or some NOT <word> to report */
+			size_t at = p->pos, m;
+
+			while (is_space((unsigned char)p->s[at]))
+				at++;
+			m = word_len(p, at);
+			if (m && at > p->pos) {
+				if (word_is(p, at, m, "IN"))
+					*op = OP_NOT_IN;
+				p->pos = at + m;
+			}
+		}
+	} else {
+		return bad("Invalid comparison clause. Expected comparison found '%.*s'",
+			   echo(strlen(p->s + p->pos)), p->s + p->pos);
+	}
+	*end = p->pos;
+	return 0;
+}
+
+/* sqlparse's numbers: -?\d+(\.\d+)?E-?\d+, -?(\d+\.\d*|\.\d+) or -?\d+, not
+ * followed by a word character. Returns the length, 0 if none. */
+static size_t number_len(const char *s)
+{
+	size_t i = 0, ip = 0, fp = 0;
+	bool dot = false;
+
+	if (s[i] == '-')
+		i++;
+	while (is_digit((unsigned char)s[i]))
+		i++, ip++;
+	if (s[i] == '.') {
+		dot = true;
+		i++;
+		while (is_digit((unsigned char)s[i]))
+			i++, fp++;
+	}
+	if (!ip && !fp)
+		return 0;
+	if ((s[i] == 'e' || s[i] == 'E') && ip && (!dot || fp)) {
+		size_t j = i + 1;
+
+		if (s[j] == '-')
+			j++;
+		if (is_digit((unsigned char)s[j])) {
+			while (is_digit((unsigned char)s[j]))
+				j++;
+			i = j;
+		}
+	}
+	if (is_word((unsigned char)s[i]) || s[i] == '.')
+		return 0;
+	return i;
+}
+
+/* Convert the number literal s[0..n) (already checked by number_len). */
+static int number_value(const char *s, size_t n, struct value *v)
+{
+	struct buf tmp = BUF_INIT;
+	char *end;
+	int rc;
+
+	buf_put(&tmp, s, n);
+	if ((rc = buf_error(&tmp))) {
+		buf_release(&tmp);
+		return rc;
+	}
+	v->d = strtod(tmp.ptr, &end); /* overflow gives +-HUGE_VAL, as Python's float() */
+	v->is_int = false;
+	if (!memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
+		long long x;
+
+		errno = 0;
+		x = strtoll(tmp.ptr, &end, 10);
+		if (errno != ERANGE && *end == '\0') {
+			v->is_int = true;
+			v->i = (int64_t)x;
+		}
+	}
+	buf_release(&tmp);
+	return 0;
+}
+
+/* Find the end of a parenthesised list (p->pos is at '('), honouring quotes;
+ * its items are read later by list_items(), once the value is known to be
+ * wanted as a list. */
+static int scan_list(struct parser *p)
+{
+	struct buf scratch = BUF_INIT;
+	int depth = 0, rc = 0;
+
+	for (;;) {
+		char c = p->s[p->pos];
+
+		if (!c) {
+			rc = bad("While parsing a list in the query, expected a non-empty list of string values, "
+				 "but got ill-formed list.");
+			break;
+		}
+		if (c == '\'' || c == '"' || c == '`') {
+			buf_clear(&scratch);
+			if ((rc = scan_quoted(p, &scratch))) {
+				rc = bad("While parsing a list in the query, expected a non-empty list of string "
+					 "values, but got ill-formed list.");
+				break;
+			}
+			continue;
+		}
+		p->pos++;
+		if (c == '(')
+			depth++;
+		else if (c == ')' && --depth == 0)
+			break;
+	}
+	buf_release(&scratch);
+	return rc;
+}
+
+/* Parse the value after a comparator. */
+static int parse_value(struct parser *p, const struct ident *id, size_t op_end, struct value *v)
+{
+	unsigned char c;
+	size_t n;
+	int rc = 0;
+
+	skip_ws(p);
+	c = (unsigned char)p->s[p->pos];
+	v->start = p->pos;
+	if (!c)
+		return bad("Invalid comparison clause '%.*s': missing value", echo(op_end - id->start),
+			   p->s + id->start);
+	if (c == '\'' || c == '"') {
+		v->kind = VAL_STRING;
+		rc = scan_quoted(p, &v->text);
+	} else if (c == '`') {
+		v->kind = VAL_WORD;
+		rc = scan_quoted(p, &v->text);
+	} else if (c == '(') {
+		v->kind = VAL_LIST;
+		rc = scan_list(p);
+	} else if ((n = number_len(p->s + p->pos))) {
+		v->kind = VAL_NUMBER;
+		rc = number_value(p->s + p->pos, n, v);
+		p->pos += n;
+	} else if (is_word(c) || c == '-' || c == '.' || c == '+') {
+		v->kind = is_word(c) && !is_digit(c) ? VAL_WORD : VAL_OTHER;
+		for (c = (unsigned char)p->s[p->pos]; is_word(c) || c == '.' || c == '-' || c == '+';
+		     c = (unsigned char)p->s[++p->pos])
+			;
+	} else {
+		return bad("Invalid comparison clause. Expected value token found '%.*s'",
+			   echo(strlen(p->s + p->pos)), p->s + p->pos);
+	}
+	v->end = p->pos;
+	return rc;
+}
+
+static int bad_list(const char *what)
+{
+	return bad("While parsing a list in the query, expected %s", what);
+}
+
+/* Read the strings of a VAL_LIST into v->items (Python literal_eval rules:
+ * quoted strings separated by commas, a trailing comma allowed). */
+static int list_items(struct parser *p, struct value *v)
+{
+	size_t save = p->pos, i = v->start + 1, end = v->end - 1;
+	int rc = 0;
+
+	for (;;) {
+		unsigned char c;
+
+		while (i < end && is_space((unsigned char)p->s[i]))
+			i++;
+		if (i == end)
+			break;
+		c = (unsigned char)p->s[i];
+		if (c != '\'' && c != '"') {
+			if (c == ',' || c == '(' || c == ')' || c == '`')
+				rc = bad_list("a non-empty list of string values, but got ill-formed list.");
+			else
+				rc = bad("While parsing a list in the query, expected string value, punctuation, "
+					 "or whitespace, but got different type in list: %.*s",
+					 echo(v->end - v->start), p->s + v->start);
+			goto out;
+		}
+		p->pos = i;
+		if ((rc = scan_quoted(p, &v->items)))
+			goto out;
+		buf_putc(&v->items, '\0');
+		v->nitems++;
+		i = p->pos;
+		while (i < end && is_space((unsigned char)p->s[i]))
+			i++;
+		if (i == end)
+			break;
+		if (p->s[i] != ',') {
+			rc = bad_list("a non-empty list of string values, but got ill-formed list.");
+			goto out;
+		}
+		i++;
+	}
+	if (!v->nitems)
+		rc = bad_list("a non-empty list of string values, but got empty list");
+	else
+		rc = buf_error(&v->items);
+out:
+	p->pos = save;
+	return rc;
+}
+
+static void put_ops(struct buf *b, unsigned mask)
+{
+	bool any = false;
+
+	buf_putc(b, '[');
+	for (size_t i = 0; i < sizeof(op_sorted) / sizeof(op_sorted[0]); i++) {
+		if (!(mask & OPB(op_sorted[i])))
+			continue;
+		buf_printf(b, "%s'%s'", any ? ", " : "", op_text[op_sorted[i]]);
+		any = true;
+	}
+	buf_putc(b, ']');
+}
+
+/* The comparator as MLflow prints it: upper-cased. */
+static void put_op_raw(struct buf *b, const struct parser *p, size_t start, size_t end)
+{
+	for (size_t i = start; i < end && i - start < 40; i++) {
+		char c = p->s[i];
+		buf_putc(b, c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c);
+	}
+}
+
+static int bad_op(const struct parser *p, size_t start, size_t end, unsigned mask)
+{
+	struct buf raw = BUF_INIT, ops = BUF_INIT;
+	int rc;
+
+	put_op_raw(&raw, p, start, end);
+	put_ops(&ops, mask);
+	rc = bad("Invalid comparator '%s' not one of '%s'", raw.ptr, ops.ptr);
+	buf_release(&raw);
+	buf_release(&ops);
+	return rc;
+}
+
+/* Check the value's type, then the comparator, in MLflow's order; read a list's items. */
+static int check_clause(struct parser *p, const struct ident *id, enum op op, size_t op_start, size_t op_end,
+			struct value *v)
+{
+	const char *vraw = p->s + v->start;
+	int vn = echo(v->end - v->start);
+	unsigned mask;
+	int rc;
+
+	switch (id->ent) {
+	case ENT_METRIC:
+		if (v->kind != VAL_NUMBER)
+			return bad("Expected numeric value type for metric. Found %.*s", vn, vraw);
+		mask = OPS_NUM;
+		break;
+	case ENT_PARAM:
+	case ENT_TAG:
+		if (v->kind == VAL_WORD)
+			goto not_quoted;
+		if (v->kind != VAL_STRING)
+			return bad("Expected a quoted string value for %s (e.g. 'my-value'). Got value %.*s",
+				   id->ent == ENT_PARAM ? "parameter" : "tag", vn, vraw);
+		mask = OPS_STR;
+		break;
+	case ENT_ATTR:
+		if (id->attr->number) {
+			if (v->kind != VAL_NUMBER)
+				return bad("Expected numeric value type for numeric attribute: %s. Found %.*s",
+					   id->attr->key, vn, vraw);
+			mask = OPS_NUM;
+			break;
+		}
+		if (v->kind == VAL_WORD)
+			goto not_quoted;
+		if (v->kind == VAL_LIST) {
+			if (strcmp(id->attr->key, "run_id"))
+				return bad("Only the 'run_id' attribute supports comparison with a list of quoted "
+					   "string values.");
+			if ((rc = list_items(p, v)))
+				return rc;
+		} else if (v->kind != VAL_STRING) {
+			return bad("Expected a quoted string value for attributes. Got value %.*s", vn, vraw);
+		}
+		mask = p->g->exp ? OPS_STR : OPS_LIST;
+		break;
+	case ENT_DATASET:
+		if (v->kind == VAL_WORD)
+			goto not_quoted;
+		if (v->kind == VAL_LIST) {
+			if ((rc = list_items(p, v)))
+				return rc;
+		} else if (v->kind != VAL_STRING) {
+			return bad("Expected a quoted string value for dataset attributes. Got value %.*s", vn, vraw);
+		}
+		mask = OPS_LIST;
+		break;
+	default:
+		CAIRN_BUG("unknown entity");
+	}
+
+	if (op == OP_BAD || !(mask & OPB(op))) {
+		if (p->g->exp) { /* MLflow's experiment store words these differently */
+			struct buf raw = BUF_INIT;
+
+			put_op_raw(&raw, p, op_start, op_end);
+			rc = bad("Invalid comparator for %s: %s",
+				 id->ent == ENT_TAG ? "tag" : id->attr->number ? "numeric attribute" : "string attribute",
+				 raw.ptr);
+			buf_release(&raw);
+			return rc;
+		}
+		return bad_op(p, op_start, op_end, mask);
+	}
+	if (v->kind == VAL_LIST && op != OP_IN && op != OP_NOT_IN)
+		return bad("Invalid comparator '%s' for a list of values: use IN or NOT IN", op_text[op]);
+	if (v->kind != VAL_LIST && (op == OP_IN || op == OP_NOT_IN))
+		return bad("Expected a list of quoted string values for '%s' (e.g. ('a', 'b')). Got value %.*s",
+			   op_text[op], vn, vraw);
+	if (op == OP_LIKE || op == OP_ILIKE) {
+		size_t n = 0;
+
+		while (n < v->text.len && v->text.ptr[v->text.len - 1 - n] == '\\')
+			n++;
+		if (n % 2)
+			return bad("Invalid %s pattern '%.*s': it ends with the escape character '\\'",
+				   op_text[op], echo(v->text.len), v->text.ptr);
+	}
+	return 0;
+
+not_quoted:
+	return bad("Parameter value is either not quoted or unidentified quote types used for string value "
+		   "%.*s. Use either single or double quotes.", vn, vraw);
+}
+
+/* ---- SQL emission ---- */
+
+static int bind_new(struct search_sql *q, struct search_bind **out)
+{
+	struct search_bind *nb;
+
+	if (q->nbinds >= SEARCH_MAX_BINDS)
+		return bad("Invalid search: more than %d values in the filter and order_by", SEARCH_MAX_BINDS);
+	/* capacity is 4, 8, 16...: grow when nbinds reaches it (nbinds is the only count kept) */
+	if (q->nbinds == 0 || (q->nbinds >= 4 && !(q->nbinds & (q->nbinds - 1)))) {
+		size_t cap = q->nbinds ? q->nbinds * 2 : 4;
+
+		nb = realloc(q->binds, cap * sizeof(*nb));
+		if (!nb)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		q->binds = nb;
+	}
+	*out = &q->binds[q->nbinds++];
+	memset(*out, 0, sizeof(**out));
+	return 0;
+}
+
+static int bind_text(struct search_sql *q, const char *s, size_t n)
+{
+	struct search_bind *b;
+	int rc;
+
+	if ((rc = bind_new(q, &b)))
+		return rc;
+	b->type = SEARCH_BIND_TEXT;
+	b->text = malloc(n + 1);
+	if (!b->text)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	memcpy(b->text, s, n);
+	b->text[n] = '\0';
+	return 0;
+}
+
+static int bind_number(struct search_sql *q, const struct value *v, bool as_double)
+{
+	struct search_bind *b;
+	int rc;
+
+	if ((rc = bind_new(q, &b)))
+		return rc;
+	if (v->is_int && !as_double) {
+		b->type = SEARCH_BIND_INT64;
+		b->i = v->i;
+	} else {
+		b->type = SEARCH_BIND_DOUBLE;
+		b->d = v->d;
+	}
+	return 0;
+}
+
+/* Append one literal character of a LIKE pattern to a GLOB pattern. */
+static void glob_literal(struct buf *b, char c)
+{
+	if (c == '*' || c == '?' || c == '[')
+		buf_printf(b, "[%c]", c);
+	else
+		buf_putc(b, c);
+}
+
+/* A LIKE pattern ('%', '_', backslash escapes) as the equivalent GLOB pattern. */
+static void like_to_glob(const char *pat, size_t n, struct buf *b)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (pat[i] == '\\' && i + 1 < n)
+			glob_literal(b, pat[++i]);
+		else if (pat[i] == '%')
+			buf_putc(b, '*');
+		else if (pat[i] == '_')
+			buf_putc(b, '?');
+		else
+			glob_literal(b, pat[i]);
+	}
+}
+
+/* MLflow keeps only run ids that Python's str.islower() accepts (run ids are
+ * lower-case hex; this keeps MySQL's case-insensitive IN honest). */
+static bool py_islower(const char *s)
+{
+	bool cased = false;
+
+	for (; *s; s++) {
+		if (*s >= 'A' && *s <= 'Z')
+			return false;
+		if (*s >= 'a' && *s <= 'z')
+			cased = true;
+	}
+	return cased;
+}
+
+/* Append "<col> <op> ?" (or its dialect's spelling) and bind the value.
+ *
+ * LIKE must be case-sensitive and ILIKE case-insensitive. PostgreSQL has both
+ * operators, with '\' as LIKE's default escape. SQLite's LIKE ignores ASCII
+ * case and has no ILIKE, so LIKE becomes GLOB over a converted pattern (GLOB
+ * is case-sensitive and, unlike PRAGMA case_sensitive_like, needs no
+ * connection state) and ILIKE becomes lower() LIKE lower() with '\' as
+ * escape, which is what SQLAlchemy emits for ilike() there. */
+static int emit_cmp(struct parser *p, struct buf *sql, const char *col, enum op op, const struct value *v,
+		    bool as_double)
+{
+	struct search_sql *q = p->out;
+	bool pg = q->dialect == SEARCH_DIALECT_POSTGRES;
+	struct buf glob = BUF_INIT;
+	int rc;
+
+	switch (op) {
+	case OP_LIKE:
+		if (pg) {
+			buf_printf(sql, "%s LIKE ?", col);
+			return bind_text(q, v->text.ptr, v->text.len);
+		}
+		buf_printf(sql, "%s GLOB ?", col);
+		like_to_glob(v->text.ptr, v->text.len, &glob);
+		rc = buf_error(&glob) ? buf_error(&glob) : bind_text(q, glob.ptr, glob.len);
+		buf_release(&glob);
+		return rc;
+	case OP_ILIKE:
+		buf_printf(sql, pg ? "%s ILIKE ?" : "lower(%s) LIKE lower(?) ESCAPE '\\'", col);
+		return bind_text(q, v->text.ptr, v->text.len);
+	case OP_IN:
+	case OP_NOT_IN: {
+		const char *it = v->items.ptr;
+		bool run_id = !strcmp(col, "r.run_uuid");
+		size_t kept = 0, mark = sql->len;
+
+		buf_printf(sql, "%s %s (", col, op_text[op]);
+		for (size_t i = 0; i < v->nitems; i++, it += strlen(it) + 1) {
+			if (run_id && !py_islower(it))
+				continue;
+			buf_puts(sql, kept++ ? ", ?" : "?");
+			if ((rc = bind_text(q, it, strlen(it))))
+				return rc;
+		}
+		buf_putc(sql, ')');
+		if (!kept) { /* nothing left: IN () matches nothing, NOT IN () everything */
+			buf_truncate(sql, mark);
+			buf_puts(sql, op == OP_IN ? "1 = 0" : "1 = 1");
+		}
+		return 0;
+	}
+	case OP_BAD:
+		CAIRN_BUG("unchecked comparator");
+	default:
+		buf_printf(sql, "%s %s ?", col, op_text[op]);
+		if (v->kind == VAL_NUMBER)
+			return bind_number(q, v, as_double);
+		return bind_text(q, v->text.ptr, v->text.len);
+	}
+}
+
+#define RUN_INPUTS \
+	"FROM inputs i %s WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' " \
+	"AND i.destination_id = r.run_uuid AND "
+
+/* The WHERE predicate of one checked clause. */
+static int emit_clause(struct parser *p, const struct ident *id, enum op op, const struct value *v)
+{
+	struct buf *sql = &p->out->where;
+	const char *tbl, *alias;
+	struct buf col = BUF_INIT;
+	int rc;
+
+	switch (id->ent) {
+	case ENT_ATTR:
+		return emit_cmp(p, sql, id->attr->col, op, v, false);
+	case ENT_METRIC:
+		buf_puts(sql, "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND ");
+		if ((rc = bind_text(p->out, id->key.ptr, id->key.len)))
+			return rc;
+		/* a NaN is unequal to everything and neither above nor below anything */
+		buf_puts(sql, op == OP_NE ? "(m.is_nan = 1 OR " : "m.is_nan = 0 AND ");
+		if ((rc = emit_cmp(p, sql, "m.value", op, v, true)))
+			return rc;
+		buf_puts(sql, op == OP_NE ? "))" : ")");
+		return 0;
+	case ENT_DATASET:
+		if (!strcmp(id->key.ptr, "context")) {
+			buf_printf(sql, "EXISTS (SELECT 1 " RUN_INPUTS "it.name = 'mlflow.data.context' AND ",
+				   "JOIN input_tags it ON it.input_uuid = i.input_uuid");
+			rc = emit_cmp(p, sql, "it.value", op, v, false);
+		} else {
+			buf_printf(sql, "EXISTS (SELECT 1 " RUN_INPUTS,
+				   "JOIN datasets d ON d.dataset_uuid = i.source_id");
+			buf_printf(&col, "d.%s", id->key.ptr);
+			rc = buf_error(&col) ? buf_error(&col) : emit_cmp(p, sql, col.ptr, op, v, false);
+		}
+		buf_putc(sql, ')');
+		buf_release(&col);
+		return rc;
+	case ENT_PARAM:
+	case ENT_TAG:
+		break;
+	}
+
+	if (p->g->exp) {
+		buf_puts(sql, "EXISTS (SELECT 1 FROM experiment_tags et WHERE et.experiment_id = e.experiment_id "
+			      "AND et.key = ? AND ");
+		alias = "et";
+	} else {
+		tbl = id->ent == ENT_PARAM ? "params" : "tags";
+		alias = id->ent == ENT_PARAM ? "p" : "t";
+		buf_printf(sql, "EXISTS (SELECT 1 FROM %s %s WHERE %s.run_uuid = r.run_uuid AND %s.key = ? AND ",
+			   tbl, alias, alias, alias);
+	}
+	if ((rc = bind_text(p->out, id->key.ptr, id->key.len)))
+		return rc;
+	buf_printf(&col, "%s.value", alias);
+	rc = buf_error(&col) ? buf_error(&col) : emit_cmp(p, sql, col.ptr, op, v, false);
+	buf_putc(sql, ')');
+	buf_release(&col);
+	return rc;
+}
+
+static int parse_clause(struct parser *p)
+{
+	struct ident id;
+	struct value v;
+	size_t op_start = 0, op_end = 0;
+	enum op op;
+	int rc;
+
+	ident_init(&id);
+	value_init(&v);
+	if ((rc = parse_ident(p, &id)) || (rc = resolve_ident(p, &id, false)))
+		goto out;
+	if ((rc = parse_comparator(p, &id, &op, &op_start, &op_end)))
+		goto out;
+	if ((rc = parse_value(p, &id, op_end, &v)))
+		goto out;
+	if ((rc = check_clause(p, &id, op, op_start, op_end, &v)))
+		goto out;
+	rc = emit_clause(p, &id, op, &v);
+out:
+	ident_release(&id);
+	value_release(&v);
+	return rc;
+}
+
+static int compile_filter(const struct grammar *g, const char *filter, struct search_sql *out)
+{
+	struct parser p = { filter, 0, g, out };
+	int rc;
+
+	if (!filter || !*filter)
+		return buf_puts(&out->where, "1=1") ? buf_error(&out->where) : 0;
+	skip_ws(&p);
+	if (!filter[p.pos])
+		return bad("Invalid filter '%.*s'. Could not be parsed.", echo(strlen(filter)), filter);
+	for (int n = 1;; n++) {
+		size_t w;
+
+		if (n > SEARCH_MAX_CLAUSES)
+			return bad("Invalid filter: more than %d clauses", SEARCH_MAX_CLAUSES);
+		if ((rc = parse_clause(&p)))
+			return rc;
+		skip_ws(&p);
+		if (!filter[p.pos])
+			break;
+		w = word_len(&p, p.pos);
+		if (!word_is(&p, p.pos, w, "AND"))
+			return bad("Invalid clause(s) in filter string: '%.*s'. Clauses must be joined by AND "
+				   "(OR and parentheses are not supported)",
+				   echo(w ? w : 1), filter + p.pos);
+		p.pos += w;
+		skip_ws(&p);
+		if (!filter[p.pos])
+			return bad("Invalid filter '%.*s': it ends with AND", echo(strlen(filter)), filter);
+		buf_puts(&out->where, " AND ");
+	}
+	return buf_error(&out->where);
+}
+
+/* Append the ORDER BY terms of one resolved key. */
+static int emit_order(struct parser *p, const struct ident *id, bool asc)
+{
+	struct buf *sql = &p->out->order;
+	const char *dir = asc ? "ASC" : "DESC";
+	int rc;
+
+	if (sql->len)
+		buf_puts(sql, ", ");
+	if (id->ent == ENT_ATTR) {
+		if (p->g->exp) /* experiments' columns are NOT NULL */
+			buf_printf(sql, "%s %s", id->attr->col, dir);
+		else
+			buf_printf(sql, "%s IS NULL, %s %s", id->attr->col, id->attr->col, dir);
+		return 0;
+	}
+	if (id->ent == ENT_METRIC) {
+		/* numbers, then NaN, then runs without the metric, in both directions */
+		buf_printf(sql, "COALESCE((SELECT m.is_nan FROM latest_metrics m WHERE m.run_uuid = r.run_uuid "
+				"AND m.key = ?), 2), (SELECT m.value FROM latest_metrics m WHERE "
+				"m.run_uuid = r.run_uuid AND m.key = ?) %s", dir);
+	} else {
+		const char *tbl = id->ent == ENT_PARAM ? "params" : "tags";
+
+		buf_printf(sql, "(SELECT x.value FROM %s x WHERE x.run_uuid = r.run_uuid AND x.key = ?) IS NULL, "
+				"(SELECT x.value FROM %s x WHERE x.run_uuid = r.run_uuid AND x.key = ?) %s",
+			   tbl, tbl, dir);
+	}
+	if ((rc = bind_text(p->out, id->key.ptr, id->key.len)))
+		return rc;
+	return bind_text(p->out, id->key.ptr, id->key.len);
+}
+
+static void put_pylist(struct buf *b, const char *const *items, size_t n)
+{
+	buf_putc(b, '[');
+	for (size_t i = 0; i < n && b->len < ECHO * 2; i++)
+		buf_printf(b, "%s'%.*s'", i ? ", " : "", echo(strlen(items[i] ? items[i] : "")),
+			   items[i] ? items[i] : "");
+	buf_putc(b, ']');
+}
+
+/* Whether "<entity>:<key>" is among the NUL-separated entries of seen. */
+static bool seen_has(const struct buf *seen, const char *entry)
+{
+	for (size_t at = 0; at < seen->len; at += strlen(seen->ptr + at) + 1)
+		if (!strcmp(seen->ptr + at, entry))
+			return true;
+	return false;
+}
+
+static int compile_order(const struct grammar *g, const char *const *order_by, size_t n_order,
+			 struct search_sql *out)
+{
+	struct buf seen = BUF_INIT;  /* "<entity>:<key>" of each key so far, NUL-separated */
+	struct buf entry = BUF_INIT;
+	int rc = 0;
+
+	if (n_order > SEARCH_MAX_ORDER)
+		return bad("Invalid order_by: more than %d clauses", SEARCH_MAX_ORDER);
+	for (size_t i = 0; i < n_order && !rc; i++) {
+		const char *s = order_by[i] ? order_by[i] : "";
+		struct parser p = { s, 0, g, out };
+		struct ident id;
+		bool asc = true;
+		size_t w;
+
+		ident_init(&id);
+		skip_ws(&p);
+		if ((rc = parse_ident(&p, &id))) {
+			if (rc == CAIRN_EINVALID)
+				rc = bad("Invalid order_by clause '%.*s'. Could not be parsed.", echo(strlen(s)), s);
+			goto next;
+		}
+		skip_ws(&p);
+		if ((w = word_len(&p, p.pos))) {
+			if (word_is(&p, p.pos, w, "DESC")) {
+				asc = false;
+			} else if (!word_is(&p, p.pos, w, "ASC")) {
+				rc = bad("Invalid ordering key in order_by clause '%.*s'.", echo(strlen(s)), s);
+				goto next;
+			}
+			p.pos += w;
+			skip_ws(&p);
+		}
+		if (s[p.pos]) {
+			rc = bad("Invalid order_by clause '%.*s'. Could not be parsed.", echo(strlen(s)), s);
+			goto next;
+		}
+		if ((rc = resolve_ident(&p, &id, true)))
+			goto next;
+		if (g->exp && id.ent != ENT_ATTR) {
+			rc = bad("Invalid order_by entity: tag");
+			goto next;
+		}
+		if (id.ent == ENT_DATASET) {
+			rc = bad("Invalid identifier type 'dataset'");
+			goto next;
+		}
+		/* the same key twice (aliases included) is refused, as MLflow does */
+		buf_clear(&entry);
+		buf_printf(&entry, "%d:%s", (int)id.ent, id.ent == ENT_ATTR ? id.attr->col : id.key.ptr);
+		if ((rc = buf_error(&entry)))
+			goto next;
+		if (seen_has(&seen, entry.ptr)) {
+			struct buf list = BUF_INIT;
+
+			put_pylist(&list, order_by, n_order);
+			rc = bad("`order_by` contains duplicate fields: %s", list.ptr);
+			buf_release(&list);
+			goto next;
+		}
+		buf_put(&seen, entry.ptr, entry.len + 1);
+		rc = emit_order(&p, &id, asc);
+next:
+		ident_release(&id);
+	}
+	if (!rc && !(rc = buf_error(&seen)))
+		rc = buf_error(&out->order);
+	buf_release(&seen);
+	buf_release(&entry);
+	return rc;
+}
+
+void search_sql_init(struct search_sql *q)
+{
+	memset(q, 0, sizeof(*q));
+	buf_init(&q->where, 0);
+	buf_init(&q->order, 0);
+	q->dialect = SEARCH_DIALECT_SQLITE;
+}
+
+void search_sql_release(struct search_sql *q)
+{
+	enum search_dialect d = q->dialect;
+
+	for (size_t i = 0; i < q->nbinds; i++)
+		free(q->binds[i].text);
+	free(q->binds);
+	buf_release(&q->where);
+	buf_release(&q->order);
+	search_sql_init(q);
+	q->dialect = d;
+}
+
+static int compile(const struct grammar *g, const char *filter, const char *const *order_by, size_t n_order,
+		   struct search_sql *out)
+{
+	int rc;
+
+	search_sql_release(out);
+	if ((rc = compile_filter(g, filter, out)) || (rc = compile_order(g, order_by, n_order, out)))
+		search_sql_release(out);
+	return rc;
+}
+
+int search_compile_runs(const char *filter, const char *const *order_by, size_t n_order, struct search_sql *out)
+{
+	return compile(&run_grammar, filter, order_by, n_order, out);
+}
+
+int search_compile_experiments(const char *filter, const char *const *order_by, size_t n_order,
+			       struct search_sql *out)
+{
+	return compile(&exp_grammar, filter, order_by, n_order, out);
+}
