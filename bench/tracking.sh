@@ -113,7 +113,7 @@ run_bench() {
 	if [[ $extra == 1 ]]; then
 		local xargs=()
 		for a in "${pass[@]+"${pass[@]}"}"; do
-			[[ "$a" == --quick ]] && xargs=(--search-reps 5 --history-reps 2 --artifact-reps 1)
+			[[ "$a" == --quick ]] && xargs=(--search-reps 5 --history-reps 2 --artifact-reps 1 --lean-runs 20 --lean-log-metric 100 --lean-batches 10)
 		done
 		if ! MLFLOW_TRACKING_URI="$uri" "$PY" bench/raw_extra.py --bench-json "$WORK/$name.json" \
 			"${xargs[@]+"${xargs[@]}"}" --out "$WORK/$name-extra.json" >/dev/null 2>>"$WORK/$name.log"; then

@@ -50,8 +50,8 @@ run_node() {
 	local log=$LOG_DIR/node.log rc
 	tests/integration/node/run.sh >"$log" 2>&1; rc=$?
 	tail -12 "$log"
-	record node "$rc" "$(num "$(grep -E '^# pass' "$log" | tail -1)" '[0-9]+')" \
-		"$(num "$(grep -E '^# fail' "$log" | tail -1)" '[0-9]+')"
+	record node "$rc" "$(num "$(grep -E '^(# |ℹ )pass' "$log" | tail -1)" '[0-9]+')" \
+		"$(num "$(grep -E '^(# |ℹ )fail' "$log" | tail -1)" '[0-9]+')"
 }
 
 run_summary_suite() { # name script  (script prints "N passed, N failed")

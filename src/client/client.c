@@ -52,7 +52,7 @@ static const struct {
 } code_map[] = {
 	{ "RESOURCE_DOES_NOT_EXIST", CAIRN_ENOTFOUND },
 	{ "NOT_FOUND", CAIRN_ENOTFOUND },
-	{ "ENDPOINT_NOT_FOUND", CAIRN_ENOTFOUND },
+	{ "ENDPOINT_NOT_FOUND", CAIRN_ENOROUTE },
 	{ "RESOURCE_ALREADY_EXISTS", CAIRN_EEXISTS },
 	{ "INVALID_PARAMETER_VALUE", CAIRN_EINVALID },
 	{ "BAD_REQUEST", CAIRN_EINVALID },
@@ -78,6 +78,8 @@ static int code_for(const char *mlflow_code, long status)
 	case 401:
 	case 403:
 		return CAIRN_EPERM;
+	case 405:
+		return CAIRN_EMETHOD;
 	case 409:
 		return CAIRN_ECONFLICT;
 	case 413:

@@ -227,6 +227,15 @@ void cjson_set(json_t *obj, const char *key, json_t *v)
 		json_object_set_new(obj, key, v);
 }
 
+void cjson_set_repeated(json_t *obj, const char *key, json_t *arr)
+{
+	if (arr && json_is_array(arr) && json_array_size(arr) == 0) {
+		json_decref(arr);
+		return;
+	}
+	cjson_set(obj, key, arr);
+}
+
 /* Shortest "%.Ng" that reads back as the same double (what Python's repr prints). */
 static void put_double(struct buf *b, double d)
 {

@@ -40,6 +40,9 @@ json_t *cjson_double(double d);
 json_t *cjson_string(const char *s);
 /* Set key to a new reference (steals v); ignores NULL v. */
 void cjson_set(json_t *obj, const char *key, json_t *v);
+/* Like cjson_set, but an empty array is dropped instead (protobuf's JSON
+ * mapping omits empty repeated fields, and MLflow's responses follow it). */
+void cjson_set_repeated(json_t *obj, const char *key, json_t *arr);
 
 /* Serialize compactly into b (appending). */
 int cjson_dump(const json_t *v, struct buf *b);

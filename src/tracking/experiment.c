@@ -21,7 +21,7 @@ static int exp_tags(struct store *st, int64_t id, json_t *o)
 	}
 	store_bind_int64(q, 1, id);
 	rc = trk__kv_rows(q, arr);
-	cjson_set(o, "tags", arr);
+	cjson_set_repeated(o, "tags", arr);
 	return rc;
 }
 

@@ -48,7 +48,7 @@ static int load_kv(struct store *st, const char *sql, const char *run_id, json_t
 	}
 	store_bind_text(q, 1, run_id);
 	rc = trk__kv_rows(q, arr);
-	cjson_set(data, field, arr);
+	cjson_set_repeated(data, field, arr);
 	return rc;
 }
 
@@ -58,10 +58,11 @@ static int load_metrics(struct store *st, const char *run_id, json_t *data)
 	json_t *arr = json_array();
 	int rc;
 
-	cjson_set(data, "metrics", arr);
 	if ((rc = store_prepare(st, "SELECT key, value, is_nan, timestamp, step FROM latest_metrics "
-				    "WHERE run_uuid = ? ORDER BY key", &q)))
+				    "WHERE run_uuid = ? ORDER BY key", &q))) {
+		json_decref(arr);
 		return rc;
+	}
 	store_bind_text(q, 1, run_id);
 	while ((rc = store_step(q)) == STORE_ROW) {
 		json_t *m = json_object();
@@ -72,6 +73,7 @@ static int load_metrics(struct store *st, const char *run_id, json_t *data)
 		json_array_append_new(arr, m);
 	}
 	store_reset(q);
+	cjson_set_repeated(data, "metrics", arr);
 	return rc < 0 ? rc : 0;
 }
 
@@ -81,13 +83,14 @@ static int load_inputs(struct store *st, const char *run_id, json_t *run)
 	json_t *inputs = json_object(), *arr = json_array();
 	int rc;
 
-	cjson_set(inputs, "dataset_inputs", arr);
 	cjson_set(run, "inputs", inputs);
 	if ((rc = store_prepare(st, "SELECT i.input_uuid, d.name, d.digest, d.source_type, d.source, d.schema, "
 				    "d.profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
 				    "WHERE i.destination_id = ? AND i.destination_type = 'RUN' "
-				    "AND i.source_type = 'DATASET' ORDER BY d.name, d.digest", &q)))
+				    "AND i.source_type = 'DATASET' ORDER BY d.name, d.digest", &q))) {
+		json_decref(arr);
 		return rc;
+	}
 	store_bind_text(q, 1, run_id);
 	while ((rc = store_step(q)) == STORE_ROW) {
 		json_t *di = json_object(), *ds = json_object(), *tags = json_array();
@@ -100,7 +103,7 @@ static int load_inputs(struct store *st, const char *run_id, json_t *run)
 			cjson_set(ds, "schema", cjson_string(store_col_text(q, 5)));
 		if (!store_col_is_null(q, 6))
 			cjson_set(ds, "profile", cjson_string(store_col_text(q, 6)));
-		cjson_set(di, "tags", tags);
+		cjson_set(di, "tags", tags); /* emptied below when the input has no tags */
 		cjson_set(di, "dataset", ds);
 		json_array_append_new(arr, di);
 		trc = store_prepare(st, "SELECT name, value FROM input_tags WHERE input_uuid = ? ORDER BY name", &tq);
@@ -115,6 +118,14 @@ static int load_inputs(struct store *st, const char *run_id, json_t *run)
 		}
 	}
 	store_reset(q);
+	{
+		size_t i;
+		json_t *di;
+		json_array_foreach(arr, i, di)
+			if (!json_array_size(json_object_get(di, "tags")))
+				json_object_del(di, "tags");
+	}
+	cjson_set_repeated(inputs, "dataset_inputs", arr);
 	cjson_set(run, "outputs", json_object());
 	return rc < 0 ? rc : 0;
 }

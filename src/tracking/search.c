@@ -20,8 +20,9 @@
  * Each clause becomes one self-contained predicate (an EXISTS subquery, or a
  * comparison on a column of `r` / `e`) and each literal a bind.
  *
- * Deliberate differences from MLflow: a clause must be joined to the next by
- * AND and the filter may not end with AND (MLflow silently accepts both);
+ * Deliberate differences from MLflow: two clauses must have an AND between
+ * them (MLflow silently accepts "a = 1 b = 2"); a list value needs IN or NOT
+ * IN, and IN or NOT IN a list (MLflow fails later, in its SQL layer);
  * order_by may carry surrounding blanks; duplicate order_by keys are an
  * INVALID_PARAMETER_VALUE (MLflow: an internal error); NaN metrics satisfy
  * only '!=' (MLflow's SQL store compares the stored 0 instead); IN lists of
@@ -335,7 +336,7 @@ static int parse_ident(struct parser *p, struct ident *id)
 		if ((rc = scan_quoted(p, &id->key)))
 			return rc;
 		c = (unsigned char)p->s[p->pos];
-		if (is_word(c) || c == '.' || is_quote(c))
+		if (c == '.' || is_quote(c))
 			return bad_identifier(p, start);
 	} else if (is_word(c)) {
 		for (;;) {
@@ -1037,37 +1038,45 @@ out:
 	return rc;
 }
 
+/* filter := [AND...] clause { AND [AND...] clause } [AND...]: like MLflow, stray
+ * ANDs are ignored, but two clauses must have an AND between them. */
 static int compile_filter(const struct grammar *g, const char *filter, struct search_sql *out)
 {
 	struct parser p = { filter, 0, g, out };
-	int rc;
+	bool need_and = false;
+	int n = 0, rc;
 
 	if (!filter || !*filter)
 		return buf_puts(&out->where, "1=1") ? buf_error(&out->where) : 0;
 	skip_ws(&p);
 	if (!filter[p.pos])
 		return bad("Invalid filter '%.*s'. Could not be parsed.", echo(strlen(filter)), filter);
-	for (int n = 1;; n++) {
+	for (;;) {
 		size_t w;
 
-		if (n > SEARCH_MAX_CLAUSES)
-			return bad("Invalid filter: more than %d clauses", SEARCH_MAX_CLAUSES);
-		if ((rc = parse_clause(&p)))
-			return rc;
 		skip_ws(&p);
 		if (!filter[p.pos])
 			break;
 		w = word_len(&p, p.pos);
-		if (!word_is(&p, p.pos, w, "AND"))
+		if (word_is(&p, p.pos, w, "AND")) {
+			p.pos += w;
+			need_and = false;
+			continue;
+		}
+		if (need_and)
 			return bad("Invalid clause(s) in filter string: '%.*s'. Clauses must be joined by AND "
 				   "(OR and parentheses are not supported)",
 				   echo(w ? w : 1), filter + p.pos);
-		p.pos += w;
-		skip_ws(&p);
-		if (!filter[p.pos])
-			return bad("Invalid filter '%.*s': it ends with AND", echo(strlen(filter)), filter);
-		buf_puts(&out->where, " AND ");
+		if (++n > SEARCH_MAX_CLAUSES)
+			return bad("Invalid filter: more than %d clauses", SEARCH_MAX_CLAUSES);
+		if (n > 1)
+			buf_puts(&out->where, " AND ");
+		if ((rc = parse_clause(&p)))
+			return rc;
+		need_and = true;
 	}
+	if (!n)
+		buf_puts(&out->where, "1=1");
 	return buf_error(&out->where);
 }
 

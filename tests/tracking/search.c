@@ -237,7 +237,7 @@ Test(tracking_search, bind_types)
 	cr_assert_eq(search_compile_runs("metrics.m > 1 AND start_time > 2 AND end_time < 2.5 AND "
 					 "created = 99999999999999999999 AND params.p = 'v'",
 					 ORDER("metrics.m DESC"), &q), 0);
-	cr_assert_eq(q.nbinds, 8);
+	cr_assert_eq(q.nbinds, 9);
 	cr_expect_eq(q.binds[0].type, SEARCH_BIND_TEXT);
 	cr_expect_str_eq(q.binds[0].text, "m");
 	cr_expect_eq(q.binds[1].type, SEARCH_BIND_DOUBLE); /* metrics compare as doubles */
@@ -251,6 +251,7 @@ Test(tracking_search, bind_types)
 	cr_expect_str_eq(q.binds[5].text, "p");
 	cr_expect_str_eq(q.binds[6].text, "v");
 	cr_expect_str_eq(q.binds[7].text, "m"); /* order_by's binds come after the filter's */
+	cr_expect_str_eq(q.binds[8].text, "m");
 	search_sql_release(&q);
 }
 
@@ -575,6 +576,18 @@ Test(tracking_search, conjunctions)
 	EXPECT_RUNS("metrics.acc > 0.4 AND metrics.acc < 0.4", "");
 	EXPECT_RUNS("params.opt='sgd'AND status='KILLED'", "r3");
 	EXPECT_RUNS("  \tmetrics.acc\n>\n0.8  ", "r0");
+	EXPECT_RUNS("metrics.`val loss`>1.5", "r1");
+	EXPECT_RUNS("tags.`with space`LIKE 'y'", "r1");
+}
+
+Test(tracking_search, stray_ands_are_ignored_as_mlflow_does)
+{
+	EXPECT_RUNS("metrics.acc > 0.8 AND", "r0");
+	EXPECT_RUNS("metrics.acc > 0.8 and  ", "r0");
+	EXPECT_RUNS("AND metrics.acc > 0.8", "r0");
+	EXPECT_RUNS("metrics.acc > 0.6 AND AND tags.team = 'vision'", "r2");
+	EXPECT_RUNS("AND", "r0,r1,r2,r3,r4");
+	EXPECT_EXPS("name = 'exp-one' AND", "1");
 }
 
 Test(tracking_search, many_clauses_execute)
@@ -781,7 +794,8 @@ Test(tracking_search, bad_identifiers)
 	BAD("datasets.foo = 'x'", "Invalid dataset key 'foo' specified. Valid keys are '['context', 'digest', 'name']'");
 	BAD("metrics. > 1", "Invalid identifier 'metrics. '");
 	BAD("metrics.a. > 1", "Invalid identifier");
-	BAD("metrics.`a`b > 1", "Invalid identifier");
+	BAD("metrics.`a`b > 1", "Expected value token found '> 1'");
+	BAD("metrics.`a`. > 1", "Invalid identifier");
 	BAD("metrics.a`b` > 1", "Invalid identifier");
 	BAD("(metrics.acc > 0.5)", "Expected 'Identifier' found '(metrics.acc > 0.5)'");
 	BAD("= 1", "Expected 'Identifier'");
@@ -792,10 +806,8 @@ Test(tracking_search, bad_structure)
 {
 	BAD("metrics.acc > 0.5 OR metrics.acc < 0.1", "Invalid clause(s) in filter string: 'OR'");
 	BAD("metrics.acc > 0.5 metrics.acc < 0.1", "Clauses must be joined by AND");
-	BAD("metrics.acc > 0.5 AND", "it ends with AND");
-	BAD("metrics.acc > 0.5 AND   ", "it ends with AND");
-	BAD("AND metrics.acc > 0.5", "Invalid attribute key 'AND'");
-	BAD("metrics.acc > 0.5 AND AND metrics.b > 1", "Invalid attribute key 'AND'");
+	BAD("metrics.acc > 0.5 AND = 1", "Expected 'Identifier' found '= 1'");
+	BAD("ANDY = 'x'", "Invalid attribute key 'ANDY'");
 	BAD("metrics.acc > 0.5;", "Invalid clause(s) in filter string: ';'");
 	BAD("metrics.acc > 0.5) ", "Invalid clause(s) in filter string: ')'");
 	BAD("metrics.acc", "Invalid comparison clause 'metrics.acc': missing comparator");
