@@ -392,8 +392,7 @@ static int signal_setup(sigset_t *set, int *sfd)
 		sigaddset(set, sigs[i]);
 	}
 	sigaddset(set, SIGTTOU); /* lets tcsetpgrp() work from the background */
-	signal(SIGPIPE, SIG_IGN);
-	/* block before any thread exists (the local server's), so every thread inherits it */
+	/* block before the local server's threads exist, so every thread inherits it */
 	if (pthread_sigmask(SIG_BLOCK, set, NULL))
 		return cairn_error_set(CAIRN_ERR, "cannot block signals");
 	sigdelset(set, SIGTTOU);
@@ -553,10 +552,9 @@ int cmd_run(int argc, char **argv)
 		exp_arg = "0";
 
 	rc = 1;
-	if (signal_setup(&set, &sfd)) {
-		cli_fail("run", "%s", cairn_error_msg());
-		goto cleanup;
-	}
+	/* an inherited SIG_IGN would make children unwaitable */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
 	if (client_open_default(o.uri, o.root, cli_default_root(), &cl) ||
 	    client_experiment_ensure(cl, exp_arg, &exp_id, &created) || run_create(cl, &o, cmd, exp_id, &run)) {
 		cli_fail("run", "%s", cairn_error_msg());
@@ -569,6 +567,9 @@ int cmd_run(int argc, char **argv)
 	if (!o.quiet)
 		fprintf(stderr, "cairn run: run %s in experiment %s\n", run_id, exp_id);
 
+	/* from here on SIGINT/SIGTERM/SIGHUP are for the child (before this, they stop cairn) */
+	if (signal_setup(&set, &sfd))
+		goto fail_run;
 	/* the child's environment and streams */
 	if (client_serve_uri(cl, &serve_uri) || proc_env_init(&env, environ) ||
 	    proc_env_set(&env, "MLFLOW_TRACKING_URI", serve_uri) || proc_env_set(&env, "MLFLOW_RUN_ID", run_id) ||

@@ -2,6 +2,8 @@
 
 import json
 import os
+import pty
+import select
 import re
 import signal
 import subprocess
@@ -395,10 +397,13 @@ def test_run_command_not_found(target, uniq, workdir):
     assert find_run(target, exp)["info"]["status"] == "FAILED"
 
 
-def test_run_unknown_experiment_id_fails(target, workdir):
-    r = target.cli("run", "-e", "987654321", "--", "true", cwd=workdir)
-    # an all-digit name that is no id creates an experiment of that name
+def test_run_numeric_name_creates_experiment(target, workdir):
+    # an all-digit -e that is no experiment id creates an experiment of that name
+    name = str(900000000 + int(time.time() * 1000) % 99999999)
+    r = target.cli("run", "-e", name, "--", "true", cwd=workdir)
     assert r.rc == 0, r
+    assert f"created experiment '{name}'" in r.err, r
+    assert find_run(target, name)["info"]["status"] == "FINISHED"
 
 
 def _start_run_bg(target, exp, script, workdir):
@@ -470,3 +475,57 @@ def test_run_mlflow_child(target, uniq, workdir):
     r = target.cli("runs", "show", rid[:8])
     assert re.search(r"^\s+rmse\s+0\.25\s+\(step 2\)$", r.out, re.M), r
     assert "model/notes.txt" in r.out and "stdout.txt" in r.out, r
+
+
+def _pty_run(argv, inputs, env, cwd):
+    """Run argv on a pseudo-terminal; inputs: [(seconds to wait, bytes to type)]."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execve(argv[0], argv, env)
+    out = b""
+
+    def drain(seconds):
+        nonlocal out
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    d = os.read(fd, 4096)
+                except OSError:
+                    return False
+                if not d:
+                    return False
+                out += d
+        return True
+
+    for wait, data in inputs:
+        deadline = time.monotonic() + wait
+        while b"ready" not in out and time.monotonic() < deadline:
+            drain(0.1)
+        drain(0.3)
+        os.write(fd, data)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and drain(0.2):
+        pass
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out.decode("utf-8", "replace")
+
+
+def test_run_on_a_terminal(target, uniq, workdir):
+    """With a terminal, the command gets it: it can read input, and Ctrl-C reaches it."""
+    env = base_env()
+    exp = uniq("tty")
+    argv = [cairn_bin(), "run"] + target.args + ["-e", exp, "--", "sh", "-c",
+                                                  "echo ready; read x; echo got=$x"]
+    rc, out = _pty_run(argv, [(20, b"hello\n")], env, workdir)
+    assert rc == 0 and "got=hello" in out, (rc, out)
+    assert "got=hello" in artifact_text(target, find_run(target, exp), "stdout.txt")
+
+    exp = uniq("tty")
+    argv = [cairn_bin(), "run"] + target.args + ["-e", exp, "--", "sh", "-c", "echo ready; sleep 60"]
+    rc, out = _pty_run(argv, [(20, b"\x03")], env, workdir)
+    assert rc == 130, (rc, out)
+    assert find_run(target, exp)["info"]["status"] == "KILLED"

@@ -15,6 +15,7 @@ Server under test:
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,6 +150,8 @@ class _Server:
         if problems:
             problems.append(f"--- server stderr ({self.stderr_path}), last lines ---\n"
                             + self.tail(120))
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)  # kept for post-mortems otherwise
         return problems
 
 

@@ -45,7 +45,7 @@ if [[ ! -f "$_cairn_env_stamp" || ! -f "$MLFLOW_SRC/mlflow/version.py" \
   touch "$_cairn_env_stamp"
 fi
 
-if ! dpkg-query -W -f='${Status}' python3-pytest 2>/dev/null | grep -q "install ok installed"; then
+if [[ "$(id -u)" == 0 ]] && ! dpkg-query -W -f='${Status}' python3-pytest 2>/dev/null | grep -q "install ok installed"; then
   for _cairn_env_try in 1 2 3 4 5 6 7 8 9 10; do
     if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
          python3-pytest >/tmp/cairn-pytest-install.log 2>&1; then

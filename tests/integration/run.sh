@@ -24,8 +24,9 @@ unavailable() {
 
 # shellcheck source=mlflow_env.sh
 . "$HERE/mlflow_env.sh" || unavailable "could not prepare the MLflow client (mlflow_env.sh)"
-"$PY" -c "import mlflow, mlflow.tracking, pandas, requests, pytest" 2>/tmp/cairn-it-import.err ||
-  unavailable "cannot import mlflow/pandas/requests/pytest with $PY: $(tail -1 /tmp/cairn-it-import.err)"
+if ! err="$("$PY" -c "import mlflow, mlflow.tracking, pandas, requests, pytest" 2>&1)"; then
+  unavailable "cannot import mlflow/pandas/requests/pytest with $PY: $(tail -1 <<<"$err")"
+fi
 
 export PYTHONDONTWRITEBYTECODE=1
 "$PY" -m pytest -q tests/integration -p no:cacheprovider "$@"

@@ -111,6 +111,7 @@ class Server {
     }
     if (SANITIZER.test(this.tail(100000))) problems.push('sanitizer report in the server stderr');
     if (problems.length) throw new Error(`${problems.join('; ')}\n--- ${this.stderrPath} ---\n${this.tail(120)}`);
+    fs.rmSync(this.tmp, { recursive: true, force: true }); // kept for post-mortems otherwise
   }
 }
 
