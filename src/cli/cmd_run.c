@@ -33,6 +33,7 @@
 
 #define RUN_TAG_MAX 5000     /* longest command line stored in cairn.command */
 #define RUN_DRAIN_MS 200     /* after the command exits, wait this long for output its children still write */
+#define RUN_DRAIN_MAX_NS (2 * 1000000000LL) /* and stop listening to them after this long */
 
 extern char **environ;
 
@@ -328,6 +329,7 @@ static int supervise(struct child *ch, int sfd, struct pump *out, struct pump *e
 	struct signalfd_siginfo si;
 	struct pollfd pfd[3];
 	struct pump *pumps[3];
+	int64_t done_ns = 0;
 	nfds_t n;
 	ssize_t r;
 	int k;
@@ -348,12 +350,14 @@ static int supervise(struct child *ch, int sfd, struct pump *out, struct pump *e
 			pfd[n] = (struct pollfd){ .fd = err->in, .events = POLLIN };
 			pumps[n++] = err;
 		}
+		if (ch->done && !done_ns)
+			done_ns = cairn_mono_ns();
 		k = poll(pfd, n, ch->done ? RUN_DRAIN_MS : -1);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return cairn_error_set(CAIRN_EIO, "poll: %s", strerror(errno));
-		if (k == 0) {
+		if (k == 0 || (done_ns && cairn_mono_ns() - done_ns > RUN_DRAIN_MAX_NS)) {
 			/* the command is gone; what still holds the pipes is a leftover background process */
 			if (out->in >= 0)
 				close(out->in);

@@ -362,7 +362,6 @@ int http_server_start(struct http_server *s)
 				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
 				MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
 				MHD_OPTION_CONNECTION_LIMIT, 1024u,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,

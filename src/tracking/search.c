@@ -819,7 +819,7 @@ static int bind_new(struct search_sql *q, struct search_bind **out)
 
 static int bind_text(struct search_sql *q, const char *s, size_t n)
 {
-	struct search_bind *b;
+	struct search_bind *b = NULL;
 	int rc;
 
 	if ((rc = bind_new(q, &b)))
@@ -835,7 +835,7 @@ static int bind_text(struct search_sql *q, const char *s, size_t n)
 
 static int bind_number(struct search_sql *q, const struct value *v, bool as_double)
 {
-	struct search_bind *b;
+	struct search_bind *b = NULL;
 	int rc;
 
 	if ((rc = bind_new(q, &b)))
