@@ -499,20 +499,45 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t now)
+/* Read a validated metric's fields (NaN becomes value 0 with is_nan 1, as stored). */
+static void metric_fields(json_t *m, int64_t now, double *v, int *is_nan, int64_t *ts, int64_t *step)
+{
+	*v = 0;
+	*ts = now;
+	*step = 0;
+	cjson_get_double(m, "value", true, v);
+	cjson_get_int64(m, "timestamp", false, ts);
+	cjson_get_int64(m, "step", false, step);
+	*is_nan = isnan(*v);
+	if (*is_nan)
+		*v = 0;
+}
+
+/* MLflow's "latest" order: higher step, then later timestamp, then larger value. */
+static bool metric_newer(json_t *a, json_t *b, int64_t now)
+{
+	double va, vb;
+	int na, nb;
+	int64_t ta, tb, sa, sb;
+
+	metric_fields(a, now, &va, &na, &ta, &sa);
+	metric_fields(b, now, &vb, &nb, &tb, &sb);
+	if (sa != sb)
+		return sa > sb;
+	if (ta != tb)
+		return ta > tb;
+	return va > vb;
+}
+
+static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t now, bool latest)
 {
 	struct store_stmt *q;
 	const char *key = json_string_value(json_object_get(m, "key"));
-	double v = 0;
-	int64_t ts = now, step = 0;
+	double v;
+	int64_t ts, step;
 	int is_nan, rc;
 
-	cjson_get_double(m, "value", true, &v);
-	cjson_get_int64(m, "timestamp", false, &ts);
-	cjson_get_int64(m, "step", false, &step);
-	is_nan = isnan(v);
-	if (is_nan)
-		v = 0;
+	metric_fields(m, now, &v, &is_nan, &ts, &step);
 	if ((rc = store_prepare(st, "INSERT INTO metrics(run_uuid, key, value, is_nan, timestamp, step) "
 				    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", &q)))
 		return rc;
@@ -524,8 +549,8 @@ static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t n
 	store_bind_int64(q, 6, step);
 	rc = store_step(q);
 	store_reset(q);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || !latest)
+		return rc < 0 ? rc : 0;
 	if ((rc = store_prepare(st, "INSERT INTO latest_metrics(run_uuid, key, value, is_nan, timestamp, step) "
 				    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_uuid, key) DO UPDATE SET "
 				    "value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, "
@@ -548,8 +573,8 @@ static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t n
 int trk_log_batch(struct store *st, const char *run_id, json_t *metrics, json_t *params, json_t *tags)
 {
 	int64_t now = cairn_now_ms();
+	json_t *e, *best = NULL;
 	size_t i;
-	json_t *e;
 	int rc;
 
 	if (!run_id || !*run_id)
@@ -565,8 +590,17 @@ int trk_log_batch(struct store *st, const char *run_id, json_t *metrics, json_t 
 		if ((rc = put_param(st, run_id, json_string_value(json_object_get(e, "key")), v ? v : "")))
 			goto out;
 	}
+	/* only the newest point of each key in the batch can become the latest value */
+	best = json_object();
 	json_array_foreach(metrics, i, e) {
-		if ((rc = put_metric(st, run_id, e, now)))
+		const char *k = json_string_value(json_object_get(e, "key"));
+		json_t *cur = json_object_get(best, k);
+		if (!cur || metric_newer(e, json_array_get(metrics, (size_t)json_integer_value(cur)), now))
+			json_object_set_new(best, k, json_integer((json_int_t)i));
+	}
+	json_array_foreach(metrics, i, e) {
+		json_t *b = json_object_get(best, json_string_value(json_object_get(e, "key")));
+		if ((rc = put_metric(st, run_id, e, now, (size_t)json_integer_value(b) == i)))
 			goto out;
 	}
 	json_array_foreach(tags, i, e) {
@@ -575,6 +609,7 @@ int trk_log_batch(struct store *st, const char *run_id, json_t *metrics, json_t 
 			goto out;
 	}
 out:
+	json_decref(best);
 	return trk__commit_or_rollback(st, rc);
 }
 

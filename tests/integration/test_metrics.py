@@ -195,3 +195,15 @@ def test_metric_key_charset(client, exp_id):
     for k in keys:
         client.log_metric(rid, k, 1.0)
     assert sorted(client.get_run(rid).data.metrics) == sorted(keys)
+
+
+def test_latest_value_within_one_batch(client, exp_id):
+    # several points of one key in a single log_batch: the latest is still the max
+    # step, then max timestamp, whatever their order in the batch
+    rid = client.create_run(exp_id).info.run_id
+    client.log_batch(rid, metrics=[Metric("a", 1.0, 10, 5), Metric("a", 9.0, 99, 2),
+                                   Metric("a", 3.0, 11, 5), Metric("b", 7.0, 1, 0)])
+    assert client.get_run(rid).data.metrics == {"a": 3.0, "b": 7.0}
+    client.log_batch(rid, metrics=[Metric("a", 0.0, 5, 4)])      # older step: not latest
+    assert client.get_run(rid).data.metrics["a"] == 3.0
+    assert len(client.get_metric_history(rid, "a")) == 4
