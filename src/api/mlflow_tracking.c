@@ -371,19 +371,17 @@ static int metric_history(struct api_call *c)
 {
 	const char *id, *key = NULL, *token = NULL;
 	int64_t max = 0;
-	json_t *list;
-	char *next = NULL;
 	int rc;
 
 	if ((rc = run_id_arg(c, &id)) || (rc = api_str(c, "metric_key", true, &key)) < 0 ||
 	    (rc = api_str(c, "page_token", false, &token)) < 0 || (rc = api_int64(c, "max_results", false, &max)) < 0)
 		return rc;
-	if ((rc = trk_metric_history(c->st, id, key, max, token, &list, &next)))
+	buf_clear(&c->resp->body);
+	if ((rc = trk_metric_history(c->st, id, key, max, token, &c->resp->body)))
 		return rc;
-	c->reply = json_pack("{s:o}", "metrics", list);
-	if (next)
-		cjson_set(c->reply, "next_page_token", json_string(next));
-	free(next);
+	c->raw = true;
+	c->resp->status = 200;
+	c->resp->content_type = "application/json";
 	return 0;
 }
 

@@ -237,7 +237,7 @@ void cjson_set_repeated(json_t *obj, const char *key, json_t *arr)
 }
 
 /* Shortest "%.Ng" that reads back as the same double (what Python's repr prints). */
-static void put_double(struct buf *b, double d)
+void cjson_put_double(struct buf *b, double d)
 {
 	char tmp[40];
 
@@ -256,7 +256,7 @@ static void put_double(struct buf *b, double d)
 		buf_puts(b, ".0");
 }
 
-static void put_string(struct buf *b, const char *s, size_t n)
+void cjson_put_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, run = 0;
@@ -307,7 +307,7 @@ static void put_value(struct buf *b, const json_t *v, int depth)
 		json_object_foreach((json_t *)v, key, e) {
 			if (i++)
 				buf_putc(b, ',');
-			put_string(b, key, strlen(key));
+			cjson_put_string(b, key, strlen(key));
 			buf_putc(b, ':');
 			put_value(b, e, depth + 1);
 		}
@@ -323,13 +323,13 @@ static void put_value(struct buf *b, const json_t *v, int depth)
 		buf_putc(b, ']');
 		break;
 	case JSON_STRING:
-		put_string(b, json_string_value(v), json_string_length(v));
+		cjson_put_string(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
 		buf_printf(b, "%lld", (long long)json_integer_value(v));
 		break;
 	case JSON_REAL:
-		put_double(b, json_real_value(v));
+		cjson_put_double(b, json_real_value(v));
 		break;
 	case JSON_TRUE:
 		buf_puts(b, "true");

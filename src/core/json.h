@@ -44,6 +44,12 @@ void cjson_set(json_t *obj, const char *key, json_t *v);
  * mapping omits empty repeated fields, and MLflow's responses follow it). */
 void cjson_set_repeated(json_t *obj, const char *key, json_t *arr);
 
+/* Encoder primitives, for responses too large to build as jansson objects
+ * first (100,000-point metric histories): append one JSON double (protobuf
+ * spelling for non-finite values) or one JSON string to b. */
+void cjson_put_double(struct buf *b, double d);
+void cjson_put_string(struct buf *b, const char *s, size_t n);
+
 /* Serialize compactly into b (appending). */
 int cjson_dump(const json_t *v, struct buf *b);
 

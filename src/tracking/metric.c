@@ -5,26 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *metric_row(struct store_stmt *q, const char *key)
-{
-	json_t *m = json_object();
-
-	cjson_set(m, "key", cjson_string(key));
-	cjson_set(m, "value", cjson_double(store_col_int64(q, 1) ? NAN : store_col_double(q, 0)));
-	cjson_set(m, "timestamp", json_integer(store_col_int64(q, 2)));
-	cjson_set(m, "step", json_integer(store_col_int64(q, 3)));
-	return m;
-}
-
 int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,
-		       const char *page_token, json_t **out, char **next)
+		       const char *page_token, struct buf *out)
 {
 	struct store_stmt *q;
-	json_t *arr = NULL;
+	struct buf prefix = BUF_INIT;
 	int64_t offset = 0, count = 0;
+	char *next = NULL;
 	int rc;
 
-	*next = NULL;
 	if (!run_id || !*run_id)
 		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
 	if (!key || !*key)
@@ -36,8 +25,7 @@ int trk_metric_history(struct store *st, const char *run_id, const char *key, in
 		return rc;
 	if ((rc = store_begin_read(st)))
 		return rc;
-	if ((rc = trk__run_lifecycle(st, run_id, NULL, NULL)))
-		goto out;
+	/* an unknown run has no history (MLflow answers an empty list too) */
 	if ((rc = store_prepare(st, "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? "
 				    "ORDER BY timestamp, step, value LIMIT ? OFFSET ?", &q)))
 		goto out;
@@ -45,26 +33,37 @@ int trk_metric_history(struct store *st, const char *run_id, const char *key, in
 	store_bind_text(q, 2, key);
 	store_bind_int64(q, 3, max_results ? max_results + 1 : -1);
 	store_bind_int64(q, 4, offset);
-	arr = json_array();
+	/* every point repeats the key: encode it once */
+	buf_puts(&prefix, "{\"key\":");
+	cjson_put_string(&prefix, key, strlen(key));
+	buf_puts(&prefix, ",\"value\":");
+	buf_puts(out, "{\"metrics\":[");
 	while ((rc = store_step(q)) == STORE_ROW) {
-		if (max_results && count++ == max_results) {
-			*next = trk_page_token_encode(offset + max_results);
+		if (max_results && count == max_results) {
+			next = trk_page_token_encode(offset + max_results);
 			break;
 		}
-		json_array_append_new(arr, metric_row(q, key));
+		if (count++)
+			buf_putc(out, ',');
+		buf_put(out, prefix.ptr, prefix.len);
+		cjson_put_double(out, store_col_int64(q, 1) ? NAN : store_col_double(q, 0));
+		buf_printf(out, ",\"timestamp\":%lld,\"step\":%lld}", (long long)store_col_int64(q, 2),
+			   (long long)store_col_int64(q, 3));
 	}
 	store_reset(q);
-	rc = rc < 0 ? rc : 0;
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	buf_putc(out, ']');
+	if (next)
+		buf_printf(out, ",\"next_page_token\":\"%s\"", next);
+	buf_putc(out, '}');
+	rc = buf_error(out);
 out:
 	store_rollback(st);
-	if (rc) {
-		json_decref(arr);
-		free(*next);
-		*next = NULL;
-		return rc;
-	}
-	*out = arr;
-	return 0;
+	buf_release(&prefix);
+	free(next);
+	return rc;
 }
 
 struct point {

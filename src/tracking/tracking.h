@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "store/store.h"
 
 /* MLflow's limits (mlflow/utils/validation.py). */
@@ -81,9 +82,12 @@ int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n
 int trk_search_datasets(struct store *st, const char *const *experiment_ids, size_t n_exp, json_t **out);
 
 /* ---- metric history ---- */
-/* *out: array of Metric ordered by (timestamp, step). */
+/* Append the GetMetricHistory response, {"metrics": [Metric...],
+ * "next_page_token": ...}, ordered by (timestamp, step), to out. Written
+ * directly as JSON text: histories run to millions of points. max_results 0:
+ * every point. */
 int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,
-		       const char *page_token, json_t **out, char **next);
+		       const char *page_token, struct buf *out);
 /* Sample one key across runs into at most max_results points per run; every
  * bucket keeps its min and max value so spikes survive. start/end_step < 0:
  * the whole range. *out: array of MetricWithRunId. */
