@@ -70,6 +70,14 @@ mkdir -p bench/results
 results="${results:-bench/results/tracking-$day$quick.json}"
 
 WORK="$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/cairn-bench-XXXXXX")"
+# Run a private copy of the binary: a rebuild of build/cairn during the run changes nothing,
+# and the results record exactly what was measured.
+cp "$CAIRN_BIN" "$WORK/cairn-bin"
+cairn_sha="$(sha256sum "$WORK/cairn-bin" | cut -c1-16)"
+cairn_mtime="$(date -r "$CAIRN_BIN" +%FT%T)"
+cairn_commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+cairn_dirty="$(git status --porcelain -- . ':!bench' 2>/dev/null | grep -q . && echo yes || echo no)"
+started="$(date +%T)"
 CAIRN_PGID=""
 MLFLOW_DIR=""
 cleanup() {
@@ -129,7 +137,7 @@ run_bench() {
 port="$(free_port)"
 mkdir -p "$WORK/cairn"
 # setsid: the server leads its own process group, so stopping it touches nothing else.
-setsid "$CAIRN_BIN" server --host 127.0.0.1 --port "$port" --root "$WORK/cairn/root" \
+setsid "$WORK/cairn-bin" server --host 127.0.0.1 --port "$port" --root "$WORK/cairn/root" \
 	>"$WORK/cairn/server.log" 2>&1 </dev/null &
 CAIRN_PGID=$!
 ok=0
@@ -188,10 +196,11 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true)
 mem="$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || true)"
 echo >&2
 "$PY" bench/summarize_tracking.py "${sum_args[@]}" "${disk_args[@]+"${disk_args[@]}"}" \
-	--meta "date=$day" --meta "time=$(date +%T)" --meta "cpus=$(nproc)" --meta "cpu=$cpu" \
-	--meta "mem=$mem" --meta "kernel=$(uname -r)" --meta "anchor_configs=$configs" \
-	--meta "bench_flags=${pass[*]-}" --meta "cairn_commit=$(git rev-parse --short HEAD 2>/dev/null || echo ?)" \
-	--meta "cairn_tree_dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \
+	--meta "date=$day" --meta "started=$started" --meta "finished=$(date +%T)" --meta "cpus=$(nproc)" \
+	--meta "cpu=$cpu" --meta "mem=$mem" --meta "kernel=$(uname -r)" --meta "anchor_configs=$configs" \
+	--meta "bench_flags=${pass[*]-}" --meta "cairn_commit=$cairn_commit" \
+	--meta "cairn_tree_dirty_outside_bench=$cairn_dirty" --meta "cairn_binary_sha256_16=$cairn_sha" \
+	--meta "cairn_binary_mtime=$cairn_mtime" \
 	--out "$results"
 echo
 echo "raw JSON: $results"

@@ -2,6 +2,7 @@
 #include "store/store_backend.h"
 #include "core/error.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,15 @@ struct sq_conn {
 	unsigned ncache;
 	unsigned long tick;
 };
+
+/* Process-wide SQLite settings, once, before the library initialises:
+ * memory statistics off (they take a global mutex on every allocation). */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+
+static void sq_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 static bool sq_accepts(const char *uri)
 {
@@ -75,6 +85,7 @@ static int sq_open(const char *uri, void **impl)
 
 	if (!c)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	pthread_once(&sq_config_once, sq_config);
 	rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot open database '%s': %s", path,
