@@ -227,19 +227,6 @@ cleanup:
 	return rc;
 }
 
-static int add_tag(json_t *tags, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	json_t *t;
-
-	if (!eq || eq == kv)
-		return CAIRN_EINVALID;
-	t = json_pack("{s:s%, s:s}", "key", kv, (size_t)(eq - kv), "value", eq + 1);
-	if (!t || json_array_append_new(tags, t))
-		return CAIRN_ENOMEM;
-	return 0;
-}
-
 int cmd_experiments(int argc, char **argv)
 {
 	enum { O_URI = 256, O_ROOT, O_VIEW, O_FILTER, O_LOC, O_TAG, O_JSON };
@@ -288,7 +275,7 @@ int cmd_experiments(int argc, char **argv)
 			create_only = true;
 			break;
 		case O_TAG:
-			if (add_tag(o.tags, optarg)) {
+			if (client_tag_append(o.tags, optarg)) {
 				rc = usage_error("invalid --tag '%s': expected KEY=VALUE", optarg);
 				goto out;
 			}

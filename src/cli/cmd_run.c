@@ -462,19 +462,6 @@ static int run_finish(struct client *cl, const char *run_id, const char *status)
 			   NULL);
 }
 
-static int add_tag_opt(json_t *tags, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	json_t *t;
-
-	if (!eq || eq == kv)
-		return CAIRN_EINVALID;
-	t = json_pack("{s:s%, s:s}", "key", kv, (size_t)(eq - kv), "value", eq + 1);
-	if (!t || json_array_append_new(tags, t))
-		return CAIRN_ENOMEM;
-	return 0;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	enum { O_URI = 256, O_ROOT, O_TAG };
@@ -522,7 +509,7 @@ int cmd_run(int argc, char **argv)
 			o.name = optarg;
 			break;
 		case O_TAG:
-			if (add_tag_opt(o.tags, optarg)) {
+			if (client_tag_append(o.tags, optarg)) {
 				rc = usage_error("invalid --tag '%s': expected KEY=VALUE", optarg);
 				goto cleanup;
 			}

@@ -764,3 +764,16 @@ cleanup:
 	json_decref(batch);
 	return rc;
 }
+
+int client_tag_append(json_t *tags, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	json_t *t;
+
+	if (!eq || eq == kv)
+		return CAIRN_EINVALID;
+	t = json_pack("{s:s%, s:s}", "key", kv, (size_t)(eq - kv), "value", eq + 1);
+	if (!t || json_array_append_new(tags, t))
+		return CAIRN_ENOMEM;
+	return 0;
+}

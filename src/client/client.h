@@ -71,6 +71,10 @@ int client_experiment_ensure(struct client *cl, const char *id_or_name, char **i
 
 /* Find a run by its id, or by a unique prefix of it (at least 4 hex digits),
  * searching every experiment. *run gets the Run object. */
+/* Append {"key": K, "value": V} parsed from "K=V" to tags. CAIRN_EINVALID
+ * when there is no '=' or the key is empty (the CLI's --tag option). */
+int client_tag_append(json_t *tags, const char *kv);
+
 int client_run_find(struct client *cl, const char *id_or_prefix, json_t **run);
 
 #endif

@@ -246,3 +246,26 @@ void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx
 			store_bind_int64(q, (*idx)++, b->i);
 	}
 }
+
+int trk__sql_exp_in(struct buf *sql, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t x;
+		if (cjson_parse_int64(ids[i], &x))
+			return cairn_error_set(CAIRN_EINVALID, "Invalid experiment id '%.80s'", ids[i]);
+	}
+	buf_putc(sql, '(');
+	for (size_t i = 0; i < n; i++)
+		buf_puts(sql, i ? ", ?" : "?");
+	buf_puts(sql, n ? ")" : "NULL)");
+	return buf_error(sql);
+}
+
+void trk__bind_exp_in(struct store_stmt *q, const char *const *ids, size_t n, int *idx)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t x = 0;
+		cjson_parse_int64(ids[i], &x);
+		store_bind_int64(q, (*idx)++, x);
+	}
+}

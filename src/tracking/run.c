@@ -762,23 +762,13 @@ int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n
 						    "be at most %d, and at least 1", (long long)max, TRK_MAX_SEARCH_RESULTS);
 		goto out;
 	}
-	for (size_t i = 0; i < n_exp; i++) {
-		int64_t x;
-		if (cjson_parse_int64(experiment_ids[i], &x)) {
-			rc = cairn_error_set(CAIRN_EINVALID, "Invalid experiment id '%.80s'", experiment_ids[i]);
-			goto out;
-		}
-	}
 	if ((rc = trk_page_token_decode(pg->page_token ? pg->page_token : "", &offset)))
 		goto out;
 	if ((rc = search_compile_runs(pg->filter, pg->order_by, pg->n_order, &s)))
 		goto out;
-	buf_puts(&sql, "SELECT " TRK__RUN_COLS " FROM runs r WHERE r.experiment_id IN (");
-	for (size_t i = 0; i < n_exp; i++)
-		buf_puts(&sql, i ? ", ?" : "?");
-	if (!n_exp)
-		buf_puts(&sql, "NULL");
-	buf_puts(&sql, ")");
+	buf_puts(&sql, "SELECT " TRK__RUN_COLS " FROM runs r WHERE r.experiment_id IN ");
+	if ((rc = trk__sql_exp_in(&sql, experiment_ids, n_exp)))
+		goto out;
 	if (pg->view == TRK_ACTIVE_ONLY)
 		buf_puts(&sql, " AND r.lifecycle_stage = 'active'");
 	else if (pg->view == TRK_DELETED_ONLY)
@@ -793,11 +783,7 @@ int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n
 		goto out;
 	if ((rc = store_prepare(st, sql.ptr, &q)))
 		goto done;
-	for (size_t i = 0; i < n_exp; i++) {
-		int64_t x = 0;
-		cjson_parse_int64(experiment_ids[i], &x);
-		store_bind_int64(q, idx++, x);
-	}
+	trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
 	trk__bind_search(q, &s, &idx);
 	store_bind_int64(q, idx++, max + 1);
 	store_bind_int64(q, idx++, offset);
@@ -838,19 +824,13 @@ int trk_search_datasets(struct store *st, const char *const *experiment_ids, siz
 	if (n_exp > 20)
 		return cairn_error_set(CAIRN_EINVALID, "SearchDatasets request cannot specify more than 20 "
 						      "experiment_ids. Received %zu experiment_ids.", n_exp);
-	for (size_t i = 0; i < n_exp; i++) {
-		int64_t x;
-		if (cjson_parse_int64(experiment_ids[i], &x))
-			return cairn_error_set(CAIRN_EINVALID, "Invalid experiment id '%.80s'", experiment_ids[i]);
-	}
 	buf_puts(&sql, "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value FROM datasets d "
 		       "JOIN inputs i ON i.source_type = 'DATASET' AND i.source_id = d.dataset_uuid "
 		       "AND i.destination_type = 'RUN' "
 		       "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context' "
-		       "WHERE d.experiment_id IN (");
-	for (size_t i = 0; i < n_exp; i++)
-		buf_puts(&sql, i ? ", ?" : "?");
-	buf_puts(&sql, n_exp ? ")" : "NULL)");
+		       "WHERE d.experiment_id IN ");
+	if ((rc = trk__sql_exp_in(&sql, experiment_ids, n_exp)))
+		goto out;
 	buf_puts(&sql, " ORDER BY d.experiment_id, d.name, d.digest, t.value");
 	if ((rc = buf_error(&sql)))
 		goto out;
@@ -858,10 +838,9 @@ int trk_search_datasets(struct store *st, const char *const *experiment_ids, siz
 		goto out;
 	if ((rc = store_prepare(st, sql.ptr, &q)))
 		goto done;
-	for (size_t i = 0; i < n_exp; i++) {
-		int64_t x = 0;
-		cjson_parse_int64(experiment_ids[i], &x);
-		store_bind_int64(q, (int)i + 1, x);
+	{
+		int idx = 1;
+		trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
 	}
 	arr = json_array();
 	while ((rc = store_step(q)) == STORE_ROW) {

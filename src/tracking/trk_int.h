@@ -26,6 +26,12 @@ int trk__validate_run_id(const char *run_id);
 /* Build the RunInfo object of the current row of SELECT TRK__RUN_COLS. */
 json_t *trk__run_info_row(struct store_stmt *q);
 
+/* Check experiment ids are integers, then append "(?, ?, ...)" (or "(NULL)"
+ * when empty) to sql. */
+int trk__sql_exp_in(struct buf *sql, const char *const *ids, size_t n);
+/* Bind the ids of trk__sql_exp_in from *idx on (advanced). */
+void trk__bind_exp_in(struct store_stmt *q, const char *const *ids, size_t n, int *idx);
+
 struct search_sql;
 /* Bind a compiled search's values starting at *idx (advanced). */
 void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx);
