@@ -5,7 +5,7 @@
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      benchmarks against ../shared/anchors (see bench/README.md)
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libcrypto uuid libcurl
+PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 SECS="${FUZZ_SECONDS:-30}"
 OUT=build/fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags libmicrohttpd jansson sqlite3 libcrypto uuid libcurl)"
-LIBS="$(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto uuid libcurl) -pthread -lm"
+CFLAGS="-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl)"
+LIBS="$(pkg-config --libs libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl) -pthread -lm"
 SRC=$(ls src/*/*.c | grep -v src/cli/)
 mkdir -p "$OUT/obj"
 OBJS=()

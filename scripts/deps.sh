@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|test|demo]
 set -eu
 what="${1:-build}"
-pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libsqlite3-dev libssl-dev
 uuid-dev libcurl4-openssl-dev"
 case "$what" in
   test) pkgs="$pkgs libcriterion-dev clang libclang-rt-14-dev python3-pytest python3-requests
