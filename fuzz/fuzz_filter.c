@@ -1,13 +1,15 @@
 /* fuzz_filter.c - libFuzzer target for the search grammar (src/tracking/search.c).
  *
  * The input is split at NUL bytes: the first piece is the filter, the others
- * (up to 8) are order_by entries. Each is compiled for runs and experiments,
- * for both SQL dialects, and the result is checked: success leaves one bind
+ * (up to 8) are order_by entries. Each is compiled for runs, experiments,
+ * registered models, model versions and logged models, for both SQL
+ * dialects, and the result is checked: success leaves one bind
  * per '?' and SQL made only of cairn's own text (no input byte is ever pasted
  * in), and the SQLite SQL must prepare and run against the real schema (an
  * in-memory store); failure is CAIRN_EINVALID with a message and leaves
  * nothing behind. Built and run by fuzz/run.sh (make fuzz).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,24 @@ static size_t count_placeholders(const struct buf *b)
 	return n;
 }
 
-static void check(int rc, const struct search_sql *q, bool has_filter)
+/* One search: its compiler, and the query its SQL goes into. */
+struct target {
+	int (*compile)(const char *, const char *const *, size_t, struct search_sql *);
+	const char *head;     /* SELECT ... FROM ... */
+	const char *tail;     /* a last ORDER BY term, or NULL: order is complete */
+	bool hides_prompts;   /* an empty filter still restricts */
+};
+
+static const struct target targets[] = {
+	{ search_compile_runs, "SELECT r.run_uuid FROM runs r", "r.run_uuid", false },
+	{ search_compile_experiments, "SELECT e.experiment_id FROM experiments e", "e.experiment_id", false },
+	{ search_compile_registered_models, "SELECT m.name FROM registered_models m", NULL, true },
+	{ search_compile_model_versions,
+	  "SELECT m.name, v.version FROM model_versions v JOIN registered_models m ON m.id = v.model", NULL, true },
+	{ search_compile_logged_models, "SELECT lm.model_id FROM logged_models lm", NULL, false },
+};
+
+static void check(int rc, const struct search_sql *q, bool has_filter, const struct target *t)
 {
 	if (rc == 0) {
 		if (count_placeholders(&q->where) + count_placeholders(&q->order) != q->nbinds) {
@@ -43,7 +62,9 @@ static void check(int rc, const struct search_sql *q, bool has_filter)
 				q->where.ptr, q->order.ptr);
 			abort();
 		}
-		if (!q->where.len || (!has_filter && strcmp(q->where.ptr, "1=1")))
+		if (!q->where.len || (!has_filter && !t->hides_prompts && strcmp(q->where.ptr, "1=1")))
+			abort();
+		if (!t->tail && !q->order.len) /* these searches give a complete order */
 			abort();
 		for (size_t i = 0; i < q->nbinds; i++)
 			if (q->binds[i].type == SEARCH_BIND_TEXT && !q->binds[i].text)
@@ -59,7 +80,7 @@ static void check(int rc, const struct search_sql *q, bool has_filter)
 }
 
 /* Prepare and run the compiled query over the (empty) schema: it must be valid SQL. */
-static void execute(const struct search_sql *q, bool exp)
+static void execute(const struct search_sql *q, const struct target *t)
 {
 	static struct store *db;
 	struct buf sql = BUF_INIT;
@@ -70,9 +91,8 @@ static void execute(const struct search_sql *q, bool exp)
 		fprintf(stderr, "store_open: %s\n", cairn_error_msg());
 		abort();
 	}
-	buf_printf(&sql, exp ? "SELECT e.experiment_id FROM experiments e WHERE (%s) ORDER BY %s%se.experiment_id"
-			     : "SELECT r.run_uuid FROM runs r WHERE (%s) ORDER BY %s%sr.run_uuid",
-		   q->where.ptr, q->order.ptr, q->order.len ? ", " : "");
+	buf_printf(&sql, "%s WHERE (%s) ORDER BY %s%s%s", t->head, q->where.ptr, q->order.ptr,
+		   q->order.len && t->tail ? ", " : "", t->tail ? t->tail : "");
 	if (buf_error(&sql))
 		abort();
 	if ((rc = store_prepare(db, sql.ptr, &st))) {
@@ -123,14 +143,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc;
 
 		q.dialect = dialect ? SEARCH_DIALECT_POSTGRES : SEARCH_DIALECT_SQLITE;
-		rc = search_compile_runs(s, order, n_order, &q);
-		check(rc, &q, s[0] != '\0');
-		if (!rc && !dialect)
-			execute(&q, false);
-		rc = search_compile_experiments(s, order, n_order, &q);
-		check(rc, &q, s[0] != '\0');
-		if (!rc && !dialect)
-			execute(&q, true);
+		for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+			rc = targets[t].compile(s, order, n_order, &q);
+			check(rc, &q, s[0] != '\0', &targets[t]);
+			if (!rc && !dialect)
+				execute(&q, &targets[t]);
+		}
 	}
 	search_sql_release(&q);
 	free(s);

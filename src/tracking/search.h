@@ -13,6 +13,11 @@
  *     SELECT ... FROM runs r WHERE r.experiment_id IN (...) AND <lifecycle>
  *       AND (<where>) ORDER BY <order>, r.start_time DESC, r.run_uuid
  * Experiments: alias `e` over the experiments table.
+ * Registered models, model versions and logged models: see their functions
+ * below; for them `order` is complete (default order and tie-breakers
+ * included, never empty), so the caller appends just "ORDER BY <order>".
+ * In every case the binds go in order: where's, then order's, then the
+ * caller's own (LIMIT, OFFSET) after them.
  *
  * Semantics that differ between SQL engines are resolved per dialect (set
  * search_sql.dialect before compiling; SQLite is the default):
@@ -64,5 +69,62 @@ int search_compile_runs(const char *filter, const char *const *order_by, size_t 
 /* Compile an experiments filter and order_by list. */
 int search_compile_experiments(const char *filter, const char *const *order_by, size_t n_order,
 			       struct search_sql *out);
+
+/* Registered models (SearchRegisteredModels). Alias `m` over
+ * registered_models; the caller builds
+ *     SELECT ... FROM registered_models m WHERE (<where>) ORDER BY <order>
+ * Filter: name (= != LIKE ILIKE), tags.<key> / tag.<key> (= != LIKE ILIKE,
+ * over registered_model_tags with model = m.id); entity types attribute, tag,
+ * tags. Prompts are hidden as MLflow does: <where> also requires that the
+ * model carry no tag mlflow.prompt.is_prompt = 'true', unless the first
+ * clause on that tag is "= 'true'" or "!= 'false'" (value in any case);
+ * otherwise the clauses on that tag are ignored. So <where> is never "1=1".
+ * order_by (MLflow's SQL store): name, timestamp, last_updated_timestamp
+ * [ASC|DESC], the two latter both on m.last_updated_time (creation_timestamp
+ * is refused, as MLflow's server does). <order> ends with "m.name ASC" unless
+ * name was ordered on. */
+int search_compile_registered_models(const char *filter, const char *const *order_by, size_t n_order,
+				     struct search_sql *out);
+/* Model versions (SearchModelVersions). Alias `v` over model_versions and `m`
+ * over registered_models; the caller builds
+ *     SELECT ... FROM model_versions v JOIN registered_models m ON m.id = v.model
+ *       WHERE <its own conditions, e.g. v.current_stage != 'Deleted_Internal'>
+ *       AND (<where>) ORDER BY <order>
+ * Filter: name (m.name), run_id (v.run_id; also IN a list, whose entries not
+ * in lower case are dropped as MLflow does; NOT IN is refused as by MLflow),
+ * source_path (v.source), all with = != LIKE ILIKE; version_number (v.version,
+ * numeric comparators; a quoted number is taken as the number); tags.<key>
+ * (model_version_tags, model = v.model AND version = v.version). Prompts are
+ * hidden as for registered models, by the version tags: every version of a
+ * model any of whose versions is tagged mlflow.prompt.is_prompt = 'true'.
+ * order_by: name, version_number, creation_timestamp, last_updated_timestamp;
+ * none given means "last_updated_timestamp DESC, name ASC, version_number
+ * DESC". <order> then ends with "m.name ASC" and "v.version DESC" unless
+ * those were ordered on. */
+int search_compile_model_versions(const char *filter, const char *const *order_by, size_t n_order,
+				  struct search_sql *out);
+/* MLflow 3 logged models (SearchLoggedModels). Alias `lm` over logged_models;
+ * the caller builds
+ *     SELECT ... FROM logged_models lm WHERE lm.experiment_id IN (...)
+ *       AND lm.lifecycle_stage = 'active' AND (<where>) ORDER BY <order>
+ * Filter (entity types attributes, metrics, params, tags, as MLflow's SQL
+ * store): string attributes name, model_id, model_type, source_run_id, status
+ * (= != LIKE ILIKE IN NOT IN, lists allowed); numeric creation_time /
+ * creation_timestamp (lm.creation_time), last_updated_time /
+ * last_updated_timestamp (lm.last_updated_time); metrics.<key> (numeric; the
+ * latest value in logged_model_metrics: greatest timestamp, then step; NaN
+ * satisfies only !=); params.<key>, tags.<key> (as string attributes). status
+ * compares MLflow's short names READY, PENDING, FAILED, UNSPECIFIED (the
+ * stored LOGGED_MODEL_* names and 0-3 are taken as those). The request's
+ * `datasets` filter is not supported here.
+ * order_by entries are "<field_name> [ASC|DESC]" (ASC by default), made by
+ * the API layer from MLflow's {field_name, ascending} objects; field_name is
+ * taken verbatim (no quoting): an attribute key above or metrics.<key>
+ * (dataset_name / dataset_digest are not supported). NULLs (and rows lacking
+ * the metric) sort last, NaN metrics just before them; status sorts in enum
+ * order (UNSPECIFIED, PENDING, READY, FAILED). <order> ends with
+ * "lm.creation_time DESC" and "lm.model_id ASC" unless those were ordered on. */
+int search_compile_logged_models(const char *filter, const char *const *order_by, size_t n_order,
+				 struct search_sql *out);
 
 #endif
