@@ -40,5 +40,11 @@ extern const struct http_route api_root_routes_artifacts[];
 extern const size_t api_root_routes_artifacts_n;
 extern const struct http_route api_artifact_routes[];
 extern const size_t api_artifact_nroutes;
+extern const struct http_route api_logged_model_routes[];
+extern const size_t api_logged_model_nroutes;
+extern const struct http_route api_registry_routes[];
+extern const size_t api_registry_nroutes;
+extern const struct http_route api_cairn_registry_routes[];
+extern const size_t api_cairn_registry_nroutes;
 
 #endif

@@ -176,7 +176,12 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 	    (rc = http_server_mount(s, "/api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)))
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_registry_routes, api_registry_nroutes, ctx)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_registry_routes, api_registry_nroutes, ctx)) ||
+	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx)))
 		return rc;
 	return 0;
 }
@@ -184,13 +189,15 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const char *body,
 	       int *status, struct buf *out)
 {
-	const struct http_route *tables[] = { api_tracking_routes, api_artifact_routes };
-	const size_t sizes[] = { api_tracking_nroutes, api_artifact_nroutes };
+	const struct http_route *tables[] = { api_tracking_routes, api_artifact_routes, api_logged_model_routes,
+					      api_registry_routes, api_cairn_registry_routes };
+	const size_t sizes[] = { api_tracking_nroutes, api_artifact_nroutes, api_logged_model_nroutes,
+				 api_registry_nroutes, api_cairn_registry_nroutes };
 	struct http_req req = { .method = method, .path = path, .rest = "", .ctx = ctx };
 	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
 	int rc;
 
-	for (size_t t = 0; t < 2 && !req.route; t++)
+	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]) && !req.route; t++)
 		for (size_t i = 0; i < sizes[t]; i++)
 			if (tables[t][i].fn == api_dispatch && !strcmp(tables[t][i].path, path) &&
 			    !strcmp(tables[t][i].method, method)) {

@@ -1,5 +1,6 @@
 /* mlflow_tracking.c - MLflow tracking REST handlers (service.proto) and their route table. */
 #include "api/api_int.h"
+#include "tracking/logged_model.h"
 #include "tracking/tracking.h"
 
 #include <stdlib.h>
@@ -249,6 +250,10 @@ static int log_metric(struct api_call *c)
 		      json_object_get(c->body, "value"), "timestamp", json_object_get(c->body, "timestamp"));
 	if (json_object_get(c->body, "step"))
 		json_object_set(m, "step", json_object_get(c->body, "step"));
+	/* MLflow 3: a metric may name the logged model (and dataset) it measures */
+	for (const char *const *k = (const char *const[]){ "model_id", "dataset_name", "dataset_digest", NULL }; *k; k++)
+		if (json_is_string(json_object_get(c->body, *k)))
+			json_object_set(m, *k, json_object_get(c->body, *k));
 	arr = json_pack("[o]", m);
 	rc = trk_log_batch(c->st, id, arr, NULL, NULL);
 	json_decref(arr);
@@ -311,12 +316,15 @@ static int log_batch(struct api_call *c)
 static int log_inputs(struct api_call *c)
 {
 	const char *id;
-	json_t *datasets = NULL;
+	json_t *datasets = NULL, *models = NULL;
 	int rc;
 
-	if ((rc = run_id_arg(c, &id)) || (rc = cjson_get_array(c->body, "datasets", false, &datasets)) < 0)
+	if ((rc = run_id_arg(c, &id)) || (rc = cjson_get_array(c->body, "datasets", false, &datasets)) < 0 ||
+	    (rc = cjson_get_array(c->body, "models", false, &models)) < 0)
 		return rc;
-	return trk_log_inputs(c->st, id, datasets);
+	if ((rc = trk_log_inputs(c->st, id, datasets)))
+		return rc;
+	return json_array_size(models) ? trk_log_model_inputs(c->st, id, models) : 0;
 }
 
 static int run_search(struct api_call *c)
@@ -406,26 +414,6 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-/* POST /mlflow/logged-models/search. MLflow 3 clients call it when listing or
- * downloading run artifacts (a run may own logged models). Logged models
- * themselves arrive with the model registry; until then no run has any, so
- * the true answer is an empty page. The request is still validated. */
-static int logged_models_search(struct api_call *c)
-{
-	json_t *exps = NULL;
-	const char *filter = NULL;
-	int64_t max = 0;
-	int rc;
-
-	if ((rc = cjson_get_array(c->body, "experiment_ids", false, &exps)) < 0 ||
-	    (rc = api_str(c, "filter", false, &filter)) < 0 || (rc = api_int64(c, "max_results", false, &max)) < 0)
-		return rc;
-	if (max < 0)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results'", (long long)max);
-	c->reply = json_pack("{s:[]}", "models");
-	return 0;
-}
-
 const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/experiments/create", exp_create),
 	API_ROUTE("GET", "/mlflow/experiments/get", exp_get),
@@ -451,7 +439,6 @@ const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/runs/search", run_search),
 	API_ROUTE("GET", "/mlflow/metrics/get-history", metric_history),
 	API_ROUTE("GET", "/mlflow/metrics/get-history-bulk-interval", metric_bulk_interval),
-	API_ROUTE("POST", "/mlflow/logged-models/search", logged_models_search),
 	API_ROUTE("POST", "/mlflow/experiments/search-datasets", search_datasets),
 };
 const size_t api_tracking_nroutes = sizeof(api_tracking_routes) / sizeof(api_tracking_routes[0]);

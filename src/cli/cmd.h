@@ -21,6 +21,7 @@ int cmd_server(int argc, char **argv);
 int cmd_experiments(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_models(int argc, char **argv);
 
 /* Print "cairn <cmd>: <message>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,7 @@ static const struct cli_cmd commands[] = {
 	{ "experiments", cmd_experiments, "list, create, rename, delete experiments" },
 	{ "runs", cmd_runs, "list, show, compare, delete runs" },
 	{ "run", cmd_run, "run a command as a tracked run" },
+	{ "models", cmd_models, "model registry: list, show, alias, promote through gates, lineage, audit" },
 };
 
 int cli_fail(const char *cmd, const char *fmt, ...)

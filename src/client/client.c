@@ -287,7 +287,8 @@ static int remote_call(struct client *cl, const char *method, const char *path, 
 	int rc;
 
 	buf_init(&out, CLIENT_REPLY_MAX);
-	buf_printf(&url, "%s/api/2.0%s", cl->target.ptr, path);
+	/* paths under /api/ (cairn's own /api/cairn/v1 routes) are taken as they are */
+	buf_printf(&url, strncmp(path, "/api/", 5) ? "%s/api/2.0%s" : "%s%s", cl->target.ptr, path);
 	if (!strcmp(method, "GET")) {
 		if ((rc = query_from_json(body, &url)))
 			goto cleanup;
@@ -326,6 +327,8 @@ static int local_call(struct client *cl, const char *method, const char *path, j
 	buf_init(&out, CLIENT_REPLY_MAX);
 	if ((rc = cjson_dump(body, &text)))
 		goto cleanup;
+	if (!strncmp(path, "/api/cairn/v1/", 14)) /* api_invoke knows route paths, not mounts */
+		path += strlen("/api/cairn/v1");
 	if ((rc = api_invoke(&cl->ctx, method, path, text.ptr, &status, &out)))
 		goto cleanup;
 	rc = reply_finish(status, &out, path, reply);

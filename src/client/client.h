@@ -42,8 +42,9 @@ bool client_is_remote(const struct client *cl);
 /* The server URI, or the local root, for messages (borrowed). */
 const char *client_target(const struct client *cl);
 
-/* Call a JSON route: method "GET" or "POST", path relative to /api/2.0 (e.g.
- * "/mlflow/runs/search"). body is stolen (may be NULL: an empty object); for
+/* Call a JSON route: method "GET", "POST", "PATCH" or "DELETE", path relative
+ * to /api/2.0 (e.g. "/mlflow/runs/search"), or cairn's own routes written in
+ * full ("/api/cairn/v1/registry/promote"). body is stolen (may be NULL: an empty object); for
  * GET its fields travel as the query string (arrays as repeated keys). On
  * success *reply (when reply is not NULL) gets the reply object, owned by the
  * caller. A NULL body from a failed json_pack is reported as CAIRN_ENOMEM. */

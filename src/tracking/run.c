@@ -1,6 +1,7 @@
 /* run.c - runs: create, get, update, delete/restore, log-batch, tags, inputs, search. */
 #include "tracking/trk_int.h"
 #include "tracking/search.h"
+#include "tracking/logged_model.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -127,6 +128,8 @@ static int load_inputs(struct store *st, const char *run_id, json_t *run)
 	}
 	cjson_set_repeated(inputs, "dataset_inputs", arr);
 	cjson_set(run, "outputs", json_object());
+	if (rc >= 0)
+		rc = trk__run_model_io(st, run_id, inputs, json_object_get(run, "outputs"));
 	return rc < 0 ? rc : 0;
 }
 
@@ -549,6 +552,8 @@ static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t n
 	store_bind_int64(q, 6, step);
 	rc = store_step(q);
 	store_reset(q);
+	if (rc >= 0 && (rc = trk__logged_model_metric(st, run_id, m, v, is_nan, ts, step)))
+		return rc;
 	if (rc < 0 || !latest)
 		return rc < 0 ? rc : 0;
 	if ((rc = store_prepare(st, "INSERT INTO latest_metrics(run_uuid, key, value, is_nan, timestamp, step) "

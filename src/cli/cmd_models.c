@@ -1,0 +1,596 @@
+/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage and audit of registered models. */
+#include "cli/cmd.h"
+#include "client/client.h"
+#include "client/table.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/json.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_GATE_FAILED 3
+
+static void models_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cairn models list [--filter EXPR] [--json]\n"
+		"       cairn models show NAME[/VERSION|@ALIAS] [--json]\n"
+		"       cairn models alias set NAME ALIAS VERSION\n"
+		"       cairn models alias delete NAME ALIAS\n"
+		"       cairn models promote NAME --from ALIAS|VERSION --to ALIAS [--require EXPR]... [--json]\n"
+		"       cairn models lineage NAME/VERSION|NAME@ALIAS [--json]\n"
+		"       cairn models audit [NAME] [--max N] [--json]\n\n"
+		"The model registry of a local data root or a tracking server.\n\n"
+		"  list      registered models: name, latest version, aliases, last update\n"
+		"  show      a model (its versions and aliases) or one version\n"
+		"  alias     point an alias (e.g. champion) at a version, or remove it\n"
+		"  promote   move alias --to onto the version named by --from when every\n"
+		"            --require holds; prints the compared values. Exit 0: promoted;\n"
+		"            3: a requirement failed, nothing changed; 2: bad expression or\n"
+		"            unknown model, version or alias\n"
+		"  lineage   where a version came from: its run, params, metrics, dataset\n"
+		"            inputs with digests, git commit, parent run\n"
+		"  audit     who moved which alias, transitioned, created or deleted what, when\n\n"
+		"Requirements compare the candidate's run metrics (metrics.X) with those of the\n"
+		"version currently holding the --to alias (<to>.metrics.X), with numbers,\n"
+		"+ - * /, and/or/not. With no incumbent yet, comparisons against it hold.\n\n"
+		"options:\n"
+		"  --filter EXPR         list: MLflow filter, e.g. \"name LIKE 'churn%%'\"\n"
+		"  --from, --to, --require  promote (see above)\n"
+		"  --user NAME           promote/alias: who acts (default $USER), for the audit log\n"
+		"  --max N               audit: at most N entries (default 50)\n"
+		"  --json                print JSON\n"
+		"  --tracking-uri URI    talk to this tracking server (default $MLFLOW_TRACKING_URI)\n"
+		"  --root DIR            use this local data root (default $CAIRN_HOME or ./cairn-data)\n"
+		"  -h, --help            show this help\n\n"
+		"examples:\n"
+		"  cairn models alias set churn champion 3\n"
+		"  cairn models promote churn --from challenger --to champion \\\n"
+		"      --require \"metrics.auc >= champion.metrics.auc\" --require \"metrics.latency_ms < 50\"\n"
+		"  cairn models lineage churn/3\n");
+}
+
+struct mopts {
+	const char *uri, *root, *filter, *from, *to, *user;
+	const char **require;
+	size_t n_require;
+	long max;
+	bool json;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cairn models: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see cairn models --help)\n");
+	return 2;
+}
+
+static int fail(int code)
+{
+	cli_fail("models", "%s", cairn_error_msg());
+	return code == CAIRN_EINVALID || code == CAIRN_ENOTFOUND ? 2 : 1;
+}
+
+static void print_json(json_t *v)
+{
+	struct buf b = BUF_INIT;
+
+	if (!cjson_dump(v, &b))
+		printf("%s\n", b.ptr);
+	buf_release(&b);
+}
+
+static int render(struct table *t)
+{
+	struct buf out = BUF_INIT;
+	int rc = table_render(t, table_term_width(), 48, &out, NULL);
+
+	if (!rc)
+		fputs(out.ptr, stdout);
+	buf_release(&out);
+	return rc;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void aliases_text(json_t *aliases, struct buf *b)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(aliases, i, a) {
+		if (json_is_string(a))
+			buf_printf(b, "%s%s", i ? "," : "", json_string_value(a));
+		else
+			buf_printf(b, "%s%s=v%s", i ? "," : "", jstr(a, "alias"), jstr(a, "version"));
+	}
+}
+
+static int models_list(struct client *cl, const struct mopts *o)
+{
+	json_t *reply = NULL, *body = json_pack("{s:i}", "max_results", 1000), *m;
+	struct table t;
+	size_t i;
+	int rc;
+
+	if (o->filter)
+		cjson_set(body, "filter", json_string(o->filter));
+	if ((rc = client_call(cl, "GET", "/mlflow/registered-models/search", body, &reply)))
+		return fail(rc);
+	if (o->json) {
+		print_json(reply);
+		json_decref(reply);
+		return 0;
+	}
+	table_init(&t, 5, 1);
+	table_add(&t, "NAME");
+	table_add(&t, "LATEST");
+	table_add(&t, "ALIASES");
+	table_add(&t, "UPDATED");
+	table_add(&t, "DESCRIPTION");
+	json_array_foreach(json_object_get(reply, "registered_models"), i, m) {
+		struct buf a = BUF_INIT, tm = BUF_INIT;
+		long latest = 0;
+		size_t j;
+		json_t *v;
+
+		json_array_foreach(json_object_get(m, "latest_versions"), j, v) {
+			long n = strtol(jstr(v, "version"), NULL, 10);
+			latest = n > latest ? n : latest;
+		}
+		aliases_text(json_object_get(m, "aliases"), &a);
+		table_fmt_time(json_integer_value(json_object_get(m, "last_updated_timestamp")), &tm);
+		table_add(&t, jstr(m, "name"));
+		if (latest)
+			table_addf(&t, "%ld", latest);
+		else
+			table_add(&t, "-");
+		table_add(&t, a.len ? a.ptr : "-");
+		table_add(&t, tm.ptr);
+		table_add(&t, *jstr(m, "description") ? jstr(m, "description") : "-");
+		buf_release(&a);
+		buf_release(&tm);
+	}
+	rc = render(&t);
+	table_release(&t);
+	json_decref(reply);
+	return rc ? fail(rc) : 0;
+}
+
+/* NAME/VERSION or NAME@ALIAS → the ModelVersion; *name gets NAME (free()). */
+static int version_ref(struct client *cl, const char *ref, json_t **mv)
+{
+	const char *sep = ref + strcspn(ref, "/@");
+	char *name;
+	int rc;
+
+	if (!*sep || sep == ref || !sep[1])
+		return cairn_error_set(CAIRN_EINVALID, "'%s' is not NAME/VERSION or NAME@ALIAS", ref);
+	name = strndup(ref, (size_t)(sep - ref));
+	if (!name)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (*sep == '@')
+		rc = client_call(cl, "GET", "/mlflow/registered-models/alias",
+				 json_pack("{s:s,s:s}", "name", name, "alias", sep + 1), mv);
+	else
+		rc = client_call(cl, "GET", "/mlflow/model-versions/get",
+				 json_pack("{s:s,s:s}", "name", name, "version", sep + 1), mv);
+	free(name);
+	if (!rc) {
+		json_t *v = json_incref(json_object_get(*mv, "model_version"));
+		json_decref(*mv);
+		*mv = v;
+	}
+	return rc;
+}
+
+static void version_table(json_t *versions, struct table *t)
+{
+	size_t i;
+	json_t *v;
+
+	table_init(t, 6, 1);
+	table_add(t, "VERSION");
+	table_add(t, "ALIASES");
+	table_add(t, "STAGE");
+	table_add(t, "RUN");
+	table_add(t, "CREATED");
+	table_add(t, "SOURCE");
+	json_array_foreach(versions, i, v) {
+		struct buf a = BUF_INIT, tm = BUF_INIT;
+		aliases_text(json_object_get(v, "aliases"), &a);
+		table_fmt_time(json_integer_value(json_object_get(v, "creation_timestamp")), &tm);
+		table_add(t, jstr(v, "version"));
+		table_add(t, a.len ? a.ptr : "-");
+		table_add(t, jstr(v, "current_stage"));
+		table_add(t, *jstr(v, "run_id") ? jstr(v, "run_id") : "-");
+		table_add(t, tm.ptr);
+		table_add(t, jstr(v, "source"));
+		buf_release(&a);
+		buf_release(&tm);
+	}
+}
+
+static int models_show(struct client *cl, const struct mopts *o, const char *ref)
+{
+	json_t *reply = NULL, *versions = NULL;
+	struct table t;
+	int rc;
+
+	if (strpbrk(ref, "/@")) {
+		if ((rc = version_ref(cl, ref, &reply)))
+			return fail(rc);
+		if (o->json) {
+			print_json(reply);
+		} else {
+			versions = json_pack("[O]", reply);
+			version_table(versions, &t);
+			rc = render(&t);
+			table_release(&t);
+		}
+		json_decref(reply);
+		json_decref(versions);
+		return rc ? fail(rc) : 0;
+	}
+	if ((rc = client_call(cl, "GET", "/mlflow/registered-models/get", json_pack("{s:s}", "name", ref), &reply)))
+		return fail(rc);
+	{
+		char flt[600];
+		snprintf(flt, sizeof(flt), "name = '%s'", ref);
+		rc = client_call(cl, "GET", "/mlflow/model-versions/search",
+				 json_pack("{s:s,s:[s]}", "filter", flt, "order_by", "version_number DESC"), &versions);
+	}
+	if (rc) {
+		json_decref(reply);
+		return fail(rc);
+	}
+	if (o->json) {
+		json_t *all = json_pack("{s:O,s:O}", "registered_model", json_object_get(reply, "registered_model"),
+					"model_versions", json_object_get(versions, "model_versions") ?
+								  json_object_get(versions, "model_versions") : json_null());
+		print_json(all);
+		json_decref(all);
+	} else {
+		json_t *rm = json_object_get(reply, "registered_model");
+		printf("name:        %s\n", jstr(rm, "name"));
+		if (*jstr(rm, "description"))
+			printf("description: %s\n", jstr(rm, "description"));
+		version_table(json_object_get(versions, "model_versions"), &t);
+		rc = render(&t);
+		table_release(&t);
+	}
+	json_decref(reply);
+	json_decref(versions);
+	return rc ? fail(rc) : 0;
+}
+
+static int models_alias(struct client *cl, const struct mopts *o, int argc, char **argv)
+{
+	int rc;
+
+	if (argc >= 1 && !strcmp(argv[0], "set")) {
+		if (argc != 4)
+			return usage_error("%s", "alias set needs NAME ALIAS VERSION");
+		rc = client_call(cl, "POST", "/mlflow/registered-models/alias",
+				 json_pack("{s:s,s:s,s:s,s:s}", "name", argv[1], "alias", argv[2], "version", argv[3],
+					   "user_id", o->user), NULL);
+		if (!rc)
+			printf("%s@%s -> version %s\n", argv[1], argv[2], argv[3]);
+	} else if (argc >= 1 && !strcmp(argv[0], "delete")) {
+		if (argc != 3)
+			return usage_error("%s", "alias delete needs NAME ALIAS");
+		rc = client_call(cl, "DELETE", "/mlflow/registered-models/alias",
+				 json_pack("{s:s,s:s,s:s}", "name", argv[1], "alias", argv[2], "user_id", o->user), NULL);
+	} else {
+		return usage_error("%s", "alias needs 'set' or 'delete'");
+	}
+	return rc ? fail(rc) : 0;
+}
+
+static void num_text(json_t *v, struct buf *b)
+{
+	if (json_is_number(v))
+		buf_printf(b, "%.6g", json_number_value(v));
+	else if (json_is_string(v))
+		buf_puts(b, json_string_value(v));
+	else
+		buf_puts(b, "-");
+}
+
+static int models_promote(struct client *cl, const struct mopts *o, const char *name)
+{
+	json_t *body, *req = json_array(), *reply = NULL, *c;
+	struct table t;
+	size_t i;
+	int rc;
+
+	if (!o->from || !o->to) {
+		json_decref(req);
+		return usage_error("%s", "promote needs --from and --to");
+	}
+	for (i = 0; i < o->n_require; i++)
+		json_array_append_new(req, json_string(o->require[i]));
+	body = json_pack("{s:s,s:s,s:s,s:o,s:s}", "name", name, "from", o->from, "to", o->to, "require", req,
+			 "user_id", o->user);
+	if ((rc = client_call(cl, "POST", "/api/cairn/v1/registry/promote", body, &reply)))
+		return fail(rc);
+	if (o->json) {
+		print_json(reply);
+	} else {
+		json_t *cand = json_object_get(reply, "candidate"), *inc = json_object_get(reply, "incumbent");
+		table_init(&t, 5, 1);
+		table_add(&t, "REQUIREMENT");
+		table_add(&t, "CANDIDATE");
+		table_add(&t, "OP");
+		table_add(&t, "INCUMBENT");
+		table_add(&t, "RESULT");
+		json_array_foreach(json_object_get(reply, "checks"), i, c) {
+			struct buf l = BUF_INIT, r = BUF_INIT;
+			num_text(json_object_get(c, "left"), &l);
+			num_text(json_object_get(c, "right"), &r);
+			table_add(&t, jstr(c, "expr"));
+			table_add(&t, l.ptr);
+			table_add(&t, jstr(c, "op"));
+			table_add(&t, r.ptr);
+			if (json_is_true(json_object_get(c, "holds")))
+				table_add(&t, *jstr(c, "note") ? "ok (no incumbent)" : "ok");
+			else
+				table_addf(&t, "FAILED%s%s", *jstr(c, "note") ? ": " : "", jstr(c, "note"));
+			buf_release(&l);
+			buf_release(&r);
+		}
+		printf("candidate: %s version %s (run %s)\n", name, jstr(cand, "version"), jstr(cand, "run_id"));
+		if (json_is_object(inc))
+			printf("incumbent: %s@%s = version %s (run %s)\n", name, o->to, jstr(inc, "version"),
+			       jstr(inc, "run_id"));
+		else
+			printf("incumbent: none (%s is not set)\n", o->to);
+		if (json_array_size(json_object_get(reply, "checks")))
+			render(&t);
+		table_release(&t);
+	}
+	if (json_is_true(json_object_get(reply, "promoted"))) {
+		if (!o->json)
+			printf("promoted: %s@%s -> version %s\n", name, o->to,
+			       jstr(json_object_get(reply, "candidate"), "version"));
+		rc = 0;
+	} else {
+		if (!o->json)
+			printf("not promoted: a requirement failed; %s@%s is unchanged\n", name, o->to);
+		rc = EXIT_GATE_FAILED;
+	}
+	json_decref(reply);
+	return rc;
+}
+
+static json_t *find_kv(json_t *arr, const char *key)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(arr, i, e)
+		if (!strcmp(jstr(e, "key"), key))
+			return json_object_get(e, "value");
+	return NULL;
+}
+
+static void print_kv(const char *title, json_t *arr)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_array_size(arr))
+		return;
+	printf("%s:\n", title);
+	json_array_foreach(arr, i, e) {
+		struct buf v = BUF_INIT;
+		num_text(json_object_get(e, "value"), &v);
+		printf("  %-28s %s\n", jstr(e, "key"), v.ptr);
+		buf_release(&v);
+	}
+}
+
+static int models_lineage(struct client *cl, const struct mopts *o, const char *ref)
+{
+	json_t *mv = NULL, *run = NULL, *out = NULL, *data, *tags, *inputs;
+	const char *run_id, *parent;
+	size_t i;
+	json_t *d;
+	int rc;
+
+	if ((rc = version_ref(cl, ref, &mv)))
+		return fail(rc);
+	run_id = jstr(mv, "run_id");
+	if (*run_id && (rc = client_call(cl, "GET", "/mlflow/runs/get", json_pack("{s:s}", "run_id", run_id), &run))) {
+		json_decref(mv);
+		return fail(rc);
+	}
+	run = run ? json_incref(json_object_get(run, "run")) : NULL;
+	data = json_object_get(run, "data");
+	tags = json_object_get(data, "tags");
+	inputs = json_object_get(json_object_get(run, "inputs"), "dataset_inputs");
+	parent = json_string_value(find_kv(tags, "mlflow.parentRunId"));
+	if (o->json) {
+		out = json_pack("{s:O,s:O}", "model_version", mv, "run", run ? run : json_null());
+		cjson_set(out, "git_commit", json_incref(find_kv(tags, "mlflow.source.git.commit") ?
+							 find_kv(tags, "mlflow.source.git.commit") : json_null()));
+		cjson_set(out, "parent_run_id", parent ? json_string(parent) : json_null());
+		print_json(out);
+		json_decref(out);
+	} else {
+		json_t *commit = find_kv(tags, "mlflow.source.git.commit");
+		json_t *src = find_kv(tags, "mlflow.source.name");
+		printf("model:    %s version %s (%s)\n", jstr(mv, "name"), jstr(mv, "version"), jstr(mv, "current_stage"));
+		printf("source:   %s\n", jstr(mv, "source"));
+		if (*jstr(mv, "model_id"))
+			printf("model id: %s\n", jstr(mv, "model_id"));
+		if (!run) {
+			printf("run:      none (the version names no run)\n");
+		} else {
+			json_t *info = json_object_get(run, "info");
+			printf("run:      %s (%s, experiment %s, %s)\n", run_id, jstr(info, "run_name"),
+			       jstr(info, "experiment_id"), jstr(info, "status"));
+			printf("git:      %s\n", commit ? json_string_value(commit) : "-");
+			if (src)
+				printf("code:     %s\n", json_string_value(src));
+			printf("parent:   %s\n", parent ? parent : "-");
+			print_kv("params", json_object_get(data, "params"));
+			print_kv("metrics", json_object_get(data, "metrics"));
+			if (json_array_size(inputs)) {
+				printf("datasets:\n");
+				json_array_foreach(inputs, i, d) {
+					json_t *ds = json_object_get(d, "dataset");
+					json_t *ctx = find_kv(json_object_get(d, "tags"), "mlflow.data.context");
+					printf("  %-20s digest %-10s %s%s%s\n", jstr(ds, "name"), jstr(ds, "digest"),
+					       jstr(ds, "source_type"), ctx ? " context=" : "",
+					       ctx ? json_string_value(ctx) : "");
+				}
+			}
+		}
+	}
+	json_decref(mv);
+	json_decref(run);
+	return 0;
+}
+
+static int models_audit(struct client *cl, const struct mopts *o, const char *name)
+{
+	json_t *reply = NULL, *body = json_pack("{s:i}", "max_results", (int)(o->max > 0 ? o->max : 50)), *e;
+	struct table t;
+	size_t i;
+	int rc;
+
+	if (name)
+		cjson_set(body, "name", json_string(name));
+	if ((rc = client_call(cl, "GET", "/api/cairn/v1/registry/audit", body, &reply)))
+		return fail(rc);
+	if (o->json) {
+		print_json(reply);
+		json_decref(reply);
+		return 0;
+	}
+	table_init(&t, 6, 2);
+	table_add(&t, "TIME");
+	table_add(&t, "ACTION");
+	table_add(&t, "MODEL");
+	table_add(&t, "VERSION");
+	table_add(&t, "ALIAS");
+	table_add(&t, "USER");
+	json_array_foreach(json_object_get(reply, "entries"), i, e) {
+		struct buf tm = BUF_INIT;
+		table_fmt_time(json_integer_value(json_object_get(e, "time")), &tm);
+		table_add(&t, tm.ptr);
+		table_add(&t, jstr(e, "action"));
+		table_add(&t, jstr(e, "model"));
+		if (json_is_integer(json_object_get(e, "version")))
+			table_addf(&t, "%lld", (long long)json_integer_value(json_object_get(e, "version")));
+		else
+			table_add(&t, "-");
+		table_add(&t, *jstr(e, "alias") ? jstr(e, "alias") : "-");
+		table_add(&t, *jstr(e, "user") ? jstr(e, "user") : "-");
+		buf_release(&tm);
+	}
+	rc = render(&t);
+	table_release(&t);
+	json_decref(reply);
+	return rc ? fail(rc) : 0;
+}
+
+int cmd_models(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tracking-uri", required_argument, NULL, 'U' }, { "root", required_argument, NULL, 'R' },
+		{ "filter", required_argument, NULL, 'f' },       { "from", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },           { "require", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' },         { "max", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },               { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mopts o = { 0 };
+	struct client *cl = NULL;
+	const char *sub;
+	int c, rc;
+
+	o.user = getenv("USER") ? getenv("USER") : "";
+	o.require = calloc((size_t)argc + 1, sizeof(*o.require));
+	if (!o.require)
+		return cli_fail("models", "out of memory");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1 || optind < argc) {
+		if (c == -1) { /* a positional: keep it and go on parsing options after it */
+			optind++;
+			continue;
+		}
+		switch (c) {
+		case 'U': o.uri = optarg; break;
+		case 'R': o.root = optarg; break;
+		case 'f': o.filter = optarg; break;
+		case 'F': o.from = optarg; break;
+		case 'T': o.to = optarg; break;
+		case 'r': o.require[o.n_require++] = optarg; break;
+		case 'u': o.user = optarg; break;
+		case 'm': o.max = strtol(optarg, NULL, 10); break;
+		case 'j': o.json = true; break;
+		case 'h': models_usage(stdout); free(o.require); return 0;
+		default: free(o.require); return usage_error("%s", "bad option");
+		}
+	}
+	/* positionals: everything in argv[1..] that is not an option or its value */
+	{
+		char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+		int n = 0;
+
+		if (!pos) {
+			free(o.require);
+			return cli_fail("models", "out of memory");
+		}
+		for (int i = 1; i < argc; i++) {
+			const char *a = argv[i];
+			if (!strncmp(a, "--", 2) && strcmp(a, "--json") && !strchr(a, '=')) {
+				i++; /* an option with its value */
+				continue;
+			}
+			if (a[0] == '-' && a[1])
+				continue;
+			pos[n++] = argv[i];
+		}
+		if (n == 0) {
+			models_usage(stderr);
+			free(pos);
+			free(o.require);
+			return 2;
+		}
+		sub = pos[0];
+		if ((rc = client_open_default(o.uri, o.root, cli_default_root(), &cl))) {
+			rc = fail(rc);
+			goto out;
+		}
+		if (!strcmp(sub, "list") && n == 1)
+			rc = models_list(cl, &o);
+		else if (!strcmp(sub, "show") && n == 2)
+			rc = models_show(cl, &o, pos[1]);
+		else if (!strcmp(sub, "alias"))
+			rc = models_alias(cl, &o, n - 1, pos + 1);
+		else if (!strcmp(sub, "promote") && n == 2)
+			rc = models_promote(cl, &o, pos[1]);
+		else if (!strcmp(sub, "lineage") && n == 2)
+			rc = models_lineage(cl, &o, pos[1]);
+		else if (!strcmp(sub, "audit") && n <= 2)
+			rc = models_audit(cl, &o, n == 2 ? pos[1] : NULL);
+		else
+			rc = usage_error("unknown or incomplete subcommand '%s'", sub);
+out:
+		client_free(cl);
+		free(pos);
+	}
+	free(o.require);
+	return rc;
+}
