@@ -289,3 +289,23 @@ def test_promote_bad_input(api, client, model, exp_id):
     assert_error(_promote(api, name=model, **{"from": "nope", "to": "champion", "require": []}), 404,
                  "RESOURCE_DOES_NOT_EXIST")
     assert client.get_registered_model(model).aliases == {}
+
+
+def test_sklearn_log_model_registered_and_loaded_by_alias(client, request, tmp_path):
+    """MLflow 3: log_model(registered_model_name=...) then pyfunc.load_model('models:/name@alias')."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    name = unique_name(request, "-sk")
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
+    y = np.array([0, 1, 1, 0])
+    model = LogisticRegression().fit(X, y)
+    with mlflow.start_run():
+        mlflow.log_metric("auc", 0.9)
+        info = mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+    mv = client.get_model_version(name, "1")
+    assert mv.source == f"models:/{info.model_id}" and mv.run_id == info.run_id
+    client.set_registered_model_alias(name, "champion", "1")
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    assert list(loaded.predict(X)) == list(model.predict(X))
+    assert list(mlflow.pyfunc.load_model(f"models:/{name}/1").predict(X)) == list(model.predict(X))
