@@ -413,7 +413,11 @@ static int models_lineage(struct client *cl, const struct mopts *o, const char *
 		json_decref(mv);
 		return fail(rc);
 	}
-	run = run ? json_incref(json_object_get(run, "run")) : NULL;
+	if (run) {
+		json_t *r = json_incref(json_object_get(run, "run"));
+		json_decref(run);
+		run = r;
+	}
 	data = json_object_get(run, "data");
 	tags = json_object_get(data, "tags");
 	inputs = json_object_get(json_object_get(run, "inputs"), "dataset_inputs");
