@@ -34,6 +34,37 @@ echo
 echo "== cairn runs list -e demo --order 'metrics.auc DESC'"
 "$CAIRN" runs list --tracking-uri "$URI" -e demo --order "metrics.auc DESC"
 echo
+echo "== the model registry: every run registered a version of breast-cancer"
+"$CAIRN" models show breast-cancer --tracking-uri "$URI"
+V1=$("$CAIRN" models show breast-cancer --tracking-uri "$URI" --json | $PY -c 'import json,sys; print(min(int(v["version"]) for v in json.load(sys.stdin)["model_versions"]))')
+VN=$("$CAIRN" models show breast-cancer --tracking-uri "$URI" --json | $PY -c 'import json,sys; print(max(int(v["version"]) for v in json.load(sys.stdin)["model_versions"]))')
+echo
+echo "== cairn models alias set breast-cancer champion $V1; ... challenger $VN"
+"$CAIRN" models alias set breast-cancer champion "$V1" --tracking-uri "$URI"
+"$CAIRN" models alias set breast-cancer challenger "$VN" --tracking-uri "$URI"
+echo
+echo "== cairn models promote breast-cancer --from challenger --to champion --require 'metrics.auc >= champion.metrics.auc'"
+set +e
+"$CAIRN" models promote breast-cancer --from challenger --to champion --tracking-uri "$URI" \
+	--require "metrics.auc >= champion.metrics.auc" --require "metrics.val_loss <= champion.metrics.val_loss * 1.5"
+echo "(exit status $?: 0 promoted, 3 a requirement failed)"
+set -e
+echo
+echo "== cairn models lineage breast-cancer@champion"
+"$CAIRN" models lineage breast-cancer@champion --tracking-uri "$URI"
+echo
+echo "== load models:/breast-cancer@champion with the unmodified MLflow client and predict"
+MLFLOW_TRACKING_URI="$URI" $PY - <<'PYEOF'
+import warnings; warnings.filterwarnings("ignore")
+import mlflow.pyfunc
+from sklearn.datasets import load_breast_cancer
+X = load_breast_cancer(as_frame=True).data.iloc[:5]
+print("predictions:", list(mlflow.pyfunc.load_model("models:/breast-cancer@champion").predict(X)))
+PYEOF
+echo
+echo "== cairn models audit breast-cancer"
+"$CAIRN" models audit breast-cancer --tracking-uri "$URI" --max 6
+echo
 echo "== the same through the REST API"
 echo "curl -s $URI/api/2.0/mlflow/experiments/search -d '{\"max_results\":5}'"
 curl -s "$URI/api/2.0/mlflow/experiments/search" -H 'Content-Type: application/json' -d '{"max_results":5}'

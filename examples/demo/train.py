@@ -4,7 +4,8 @@
 Trains scikit-learn's SGDClassifier on the breast-cancer dataset that ships with
 scikit-learn, epoch by epoch, against whatever MLFLOW_TRACKING_URI points at
 (`cairn server` in `make demo`). Logs params, per-epoch metrics, the dataset as
-a run input, and the model as an MLflow model directory artifact.
+a run input, and the model through MLflow 3's log_model, registered in the model
+registry (one version per run).
 """
 import os
 import warnings
@@ -14,7 +15,7 @@ import mlflow
 import mlflow.data
 import numpy as np
 import pandas as pd
-import pickle
+import mlflow.sklearn
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
@@ -22,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 EXPERIMENT = os.environ.get("CAIRN_DEMO_EXPERIMENT", "demo")
+MODEL = os.environ.get("CAIRN_DEMO_MODEL", "breast-cancer")
 
 
 def train(alpha, epochs=15, seed=0):
@@ -49,17 +51,12 @@ def train(alpha, epochs=15, seed=0):
                 "accuracy": accuracy_score(y_test, proba > 0.5),
                 "auc": roc_auc_score(y_test, proba),
             }, step=epoch)
-        # an MLflow model directory (MLmodel + pickled model), logged as artifacts
-        with tempfile.TemporaryDirectory() as tmp:
-            model_dir = os.path.join(tmp, "model")
-            os.makedirs(model_dir)
-            with open(os.path.join(model_dir, "model.pkl"), "wb") as f:
-                pickle.dump({"scaler": scaler, "model": clf}, f)
-            with open(os.path.join(model_dir, "MLmodel"), "w") as f:
-                f.write("artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.pkl\n"
-                        "    serialization_format: cloudpickle\n"
-                        f"run_id: {run.info.run_id}\n")
-            mlflow.log_artifacts(model_dir, artifact_path="model")
+        # an MLflow model (MLmodel, pickle, environment) through the MLflow 3 logged-models
+        # API, registered as a new version of MODEL in cairn's registry
+        from sklearn.pipeline import make_pipeline
+        pipeline = make_pipeline(scaler, clf)
+        mlflow.sklearn.log_model(pipeline, name="model", registered_model_name=MODEL,
+                                 input_example=X_test.iloc[:2])
         mlflow.log_dict({"features": list(data.feature_names)}, "features.json")
         mlflow.set_tag("demo", "true")
         return run.info.run_id

@@ -7,6 +7,8 @@
 #include "core/json.h"
 
 #include <getopt.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,7 +525,11 @@ int cmd_models(int argc, char **argv)
 	const char *sub;
 	int c, rc;
 
-	o.user = getenv("USER") ? getenv("USER") : "";
+	o.user = getenv("USER");
+	if (!o.user || !*o.user) {
+		struct passwd *pw = getpwuid(getuid());
+		o.user = pw ? pw->pw_name : "";
+	}
 	o.require = calloc((size_t)argc + 1, sizeof(*o.require));
 	if (!o.require)
 		return cli_fail("models", "out of memory");
