@@ -5,13 +5,16 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "model/mlmodel.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXIT_GATE_FAILED 3
 
@@ -24,7 +27,9 @@ static void models_usage(FILE *f)
 		"       cairn models alias delete NAME ALIAS\n"
 		"       cairn models promote NAME --from ALIAS|VERSION --to ALIAS [--require EXPR]... [--json]\n"
 		"       cairn models lineage NAME/VERSION|NAME@ALIAS [--json]\n"
-		"       cairn models audit [NAME] [--max N] [--json]\n\n"
+		"       cairn models audit [NAME] [--max N] [--json]\n"
+		"       cairn models log FILE --flavor xgboost|sklearn [--signature-from CSV]\n"
+		"                        [--run ID | -e EXP] [--register NAME]\n\n"
 		"The model registry of a local data root or a tracking server.\n\n"
 		"  list      registered models: name, latest version, aliases, last update\n"
 		"  show      a model (its versions and aliases) or one version\n"
@@ -35,7 +40,11 @@ static void models_usage(FILE *f)
 		"            unknown model, version or alias\n"
 		"  lineage   where a version came from: its run, params, metrics, dataset\n"
 		"            inputs with digests, git commit, parent run\n"
-		"  audit     who moved which alias, transitioned, created or deleted what, when\n\n"
+		"  audit     who moved which alias, transitioned, created or deleted what, when\n"
+		"  log       turn a bare model file (XGBoost .json/.ubj/.xgb, scikit-learn .pkl)\n"
+		"            into an MLflow model directory (MLmodel, the file, requirements.txt)\n"
+		"            logged as artifact 'model' of a run (a new one in -e EXP unless --run),\n"
+		"            optionally registered as a new version of --register NAME\n\n"
 		"Requirements compare the candidate's run metrics (metrics.X) with those of the\n"
 		"version currently holding the --to alias (<to>.metrics.X), with numbers,\n"
 		"+ - * /, and/or/not. With no incumbent yet, comparisons against it hold.\n\n"
@@ -44,6 +53,11 @@ static void models_usage(FILE *f)
 		"  --from, --to, --require  promote (see above)\n"
 		"  --user NAME           promote/alias: who acts (default $USER), for the audit log\n"
 		"  --max N               audit: at most N entries (default 50)\n"
+		"  --flavor F            log: xgboost or sklearn\n"
+		"  --signature-from CSV  log: infer the input signature from a CSV with a header\n"
+		"  --run ID              log: attach to this run instead of creating one\n"
+		"  -e, --experiment EXP  log: experiment of the new run (default: Default)\n"
+		"  --register NAME       log: register the model (created if missing)\n"
 		"  --json                print JSON\n"
 		"  --tracking-uri URI    talk to this tracking server (default $MLFLOW_TRACKING_URI)\n"
 		"  --root DIR            use this local data root (default $CAIRN_HOME or ./cairn-data)\n"
@@ -52,11 +66,13 @@ static void models_usage(FILE *f)
 		"  cairn models alias set churn champion 3\n"
 		"  cairn models promote churn --from challenger --to champion \\\n"
 		"      --require \"metrics.auc >= champion.metrics.auc\" --require \"metrics.latency_ms < 50\"\n"
-		"  cairn models lineage churn/3\n");
+		"  cairn models lineage churn/3\n"
+		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn\n");
 }
 
 struct mopts {
 	const char *uri, *root, *filter, *from, *to, *user;
+	const char *flavor, *signature_csv, *run, *experiment, *register_name;
 	const char **require;
 	size_t n_require;
 	long max;
@@ -510,6 +526,140 @@ static int models_audit(struct client *cl, const struct mopts *o, const char *na
 	return rc ? fail(rc) : 0;
 }
 
+/* Read a whole file into b (at most max bytes). */
+static int read_file(const char *path, size_t max, struct buf *b)
+{
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return cairn_error_set(CAIRN_ENOTFOUND, "cannot open '%s': %m", path);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (b->len + n > max) {
+			fclose(f);
+			return cairn_error_set(CAIRN_ETOOBIG, "'%s' is larger than %zu bytes", path, max);
+		}
+		buf_put(b, chunk, n);
+	}
+	fclose(f);
+	return buf_error(b);
+}
+
+/* Upload text as artifact `name` through a temporary file. */
+static int upload_text(struct client *cl, const char *artifact_uri, const char *name, const char *text, size_t n)
+{
+	FILE *f = tmpfile();
+	int rc;
+
+	if (!f)
+		return cairn_error_set(CAIRN_EIO, "cannot create a temporary file: %m");
+	if (fwrite(text, 1, n, f) != n || fflush(f)) {
+		fclose(f);
+		return cairn_error_set(CAIRN_EIO, "cannot write a temporary file: %m");
+	}
+	rc = client_upload_fd(cl, artifact_uri, name, fileno(f));
+	fclose(f);
+	return rc;
+}
+
+static int models_log(struct client *cl, const struct mopts *o, const char *file)
+{
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	struct mlmodel *m = NULL;
+	struct buf text = BUF_INIT, name = BUF_INIT;
+	json_t *run = NULL, *reply = NULL, *inputs = NULL;
+	const char *artifact_uri, *run_id;
+	bool created = false;
+	int fd = -1, rc;
+
+	if (!o->flavor)
+		return usage_error("%s", "log needs --flavor xgboost|sklearn");
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "cannot open '%s': %m", file);
+		goto out;
+	}
+	if ((rc = mlmodel_new_for_file(o->flavor, base, &m)))
+		goto out;
+	if (o->signature_csv) {
+		if ((rc = read_file(o->signature_csv, (size_t)64 << 20, &text)) ||
+		    (rc = mlmodel_signature_from_csv(text.ptr, text.len, &inputs)) ||
+		    (rc = mlmodel_set_signature(m, inputs, NULL, NULL)))
+			goto out;
+		buf_clear(&text);
+	}
+	/* the run: given, or a new one */
+	if (o->run) {
+		rc = client_call(cl, "GET", "/mlflow/runs/get", json_pack("{s:s}", "run_id", o->run), &run);
+	} else {
+		char *eid = NULL;
+		bool made = false;
+		if ((rc = client_experiment_ensure(cl, o->experiment ? o->experiment : "0", &eid, &made)))
+			goto out;
+		rc = client_call(cl, "POST", "/mlflow/runs/create",
+				 json_pack("{s:s,s:s,s:I,s:s}", "experiment_id", eid, "user_id", o->user, "start_time",
+					   (json_int_t)time(NULL) * 1000, "run_name", base), &run);
+		free(eid);
+		created = !rc;
+	}
+	if (rc)
+		goto out;
+	run_id = jstr(json_object_get(json_object_get(run, "run"), "info"), "run_id");
+	artifact_uri = jstr(json_object_get(json_object_get(run, "run"), "info"), "artifact_uri");
+	free(m->run_id);
+	m->run_id = strdup(run_id);
+	free(m->artifact_path);
+	m->artifact_path = strdup("model");
+	if (!m->run_id || !m->artifact_path) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = mlmodel_write(m, &text)))
+		goto out;
+	buf_printf(&name, "model/%s", base);
+	if ((rc = buf_error(&name)) || (rc = client_upload_fd(cl, artifact_uri, name.ptr, fd)) ||
+	    (rc = upload_text(cl, artifact_uri, "model/MLmodel", text.ptr, text.len)))
+		goto out;
+	{
+		const char *req = !strcmp(o->flavor, "xgboost") ? "mlflow\nxgboost\n" : "mlflow\nscikit-learn\ncloudpickle\n";
+		if ((rc = upload_text(cl, artifact_uri, "model/requirements.txt", req, strlen(req))))
+			goto out;
+	}
+	printf("logged %s as runs:/%s/model\n", file, run_id);
+	if (o->register_name) {
+		char src[400];
+		rc = client_call(cl, "POST", "/mlflow/registered-models/create",
+				 json_pack("{s:s}", "name", o->register_name), NULL);
+		if (rc && rc != CAIRN_EEXISTS)
+			goto out;
+		snprintf(src, sizeof(src), "runs:/%s/model", run_id);
+		if ((rc = client_call(cl, "POST", "/mlflow/model-versions/create",
+				      json_pack("{s:s,s:s,s:s,s:s}", "name", o->register_name, "source", src, "run_id",
+						run_id, "user_id", o->user), &reply)))
+			goto out;
+		printf("registered %s version %s\n", o->register_name,
+		       jstr(json_object_get(reply, "model_version"), "version"));
+	}
+	if (created)
+		rc = client_call(cl, "POST", "/mlflow/runs/update",
+				 json_pack("{s:s,s:s,s:I}", "run_id", run_id, "status", "FINISHED", "end_time",
+					   (json_int_t)time(NULL) * 1000), NULL);
+out:
+	if (rc && created && run) /* leave no RUNNING run behind */
+		client_call(cl, "POST", "/mlflow/runs/update",
+			    json_pack("{s:s,s:s}", "run_id", jstr(json_object_get(json_object_get(run, "run"), "info"),
+								    "run_id"), "status", "FAILED"), NULL);
+	if (fd >= 0)
+		close(fd);
+	mlmodel_free(m);
+	json_decref(run);
+	json_decref(reply);
+	json_decref(inputs);
+	buf_release(&text);
+	buf_release(&name);
+	return rc ? fail(rc) : 0;
+}
+
 int cmd_models(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -518,6 +668,9 @@ int cmd_models(int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' },           { "require", required_argument, NULL, 'r' },
 		{ "user", required_argument, NULL, 'u' },         { "max", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },               { "help", no_argument, NULL, 'h' },
+		{ "flavor", required_argument, NULL, 'L' },       { "signature-from", required_argument, NULL, 'S' },
+		{ "run", required_argument, NULL, 'N' },          { "experiment", required_argument, NULL, 'e' },
+		{ "register", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mopts o = { 0 };
@@ -534,7 +687,7 @@ int cmd_models(int argc, char **argv)
 	if (!o.require)
 		return cli_fail("models", "out of memory");
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1 || optind < argc) {
+	while ((c = getopt_long(argc, argv, "+he:", longopts, NULL)) != -1 || optind < argc) {
 		if (c == -1) { /* a positional: keep it and go on parsing options after it */
 			optind++;
 			continue;
@@ -549,6 +702,11 @@ int cmd_models(int argc, char **argv)
 		case 'u': o.user = optarg; break;
 		case 'm': o.max = strtol(optarg, NULL, 10); break;
 		case 'j': o.json = true; break;
+		case 'L': o.flavor = optarg; break;
+		case 'S': o.signature_csv = optarg; break;
+		case 'N': o.run = optarg; break;
+		case 'e': o.experiment = optarg; break;
+		case 'G': o.register_name = optarg; break;
 		case 'h': models_usage(stdout); free(o.require); return 0;
 		default: free(o.require); return usage_error("%s", "bad option");
 		}
@@ -566,6 +724,10 @@ int cmd_models(int argc, char **argv)
 			const char *a = argv[i];
 			if (!strncmp(a, "--", 2) && strcmp(a, "--json") && !strchr(a, '=')) {
 				i++; /* an option with its value */
+				continue;
+			}
+			if (!strcmp(a, "-e")) {
+				i++;
 				continue;
 			}
 			if (a[0] == '-' && a[1])
@@ -593,6 +755,8 @@ int cmd_models(int argc, char **argv)
 			rc = models_promote(cl, &o, pos[1]);
 		else if (!strcmp(sub, "lineage") && n == 2)
 			rc = models_lineage(cl, &o, pos[1]);
+		else if (!strcmp(sub, "log") && n == 2)
+			rc = models_log(cl, &o, pos[1]);
 		else if (!strcmp(sub, "audit") && n <= 2)
 			rc = models_audit(cl, &o, n == 2 ? pos[1] : NULL);
 		else

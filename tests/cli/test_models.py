@@ -105,3 +105,31 @@ def test_models_alias_errors(target, churn):
     assert r.rc == 2, r
     r = target.cli("models", "alias", "delete", name, "champion")
     assert r.rc == 0, r
+
+
+def test_models_log_sklearn_and_register(target, uniq, tmp_path):
+    import subprocess
+    import os
+    py = os.environ.get("PY", "/usr/bin/python3")
+    subprocess.run([py, "-c", (
+        "import pickle, pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X = pd.DataFrame({'a': [0.0, 1.0, 0.9, 0.1], 'b': [1, 0, 0, 1], 'c': ['x', 'y', 'x', 'y']})\n"
+        f"pickle.dump(LogisticRegression().fit(X[['a', 'b']], [0, 1, 1, 0]), open('{tmp_path}/model.pkl', 'wb'))\n"
+        f"X.to_csv('{tmp_path}/train.csv', index=False)\n")], check=True)
+    name = uniq("logged")
+    r = target.cli("models", "log", str(tmp_path / "model.pkl"), "--flavor", "sklearn",
+                   "--signature-from", str(tmp_path / "train.csv"), "--register", name, "-e", uniq("exp"))
+    assert r.rc == 0 and "registered" in r.out, r
+    mv = target.api.get("model-versions/get", {"name": name, "version": "1"})["model_version"]
+    run = target.api.run(mv["run_id"])
+    assert run["info"]["status"] == "FINISHED"
+    text = target.api.artifact(f"{run['info']['artifact_uri'].split(':/', 1)[1]}/model/MLmodel").text
+    assert "sklearn" in text and "python_function" in text and '"name": "c"' in text and '"type": "string"' in text
+    # a bad flavor or a missing file changes nothing
+    r = target.cli("models", "log", str(tmp_path / "model.pkl"), "--flavor", "onnx", "--register", name)
+    assert r.rc == 2, r
+    r = target.cli("models", "log", str(tmp_path / "nope.pkl"), "--flavor", "sklearn", "--register", name)
+    assert r.rc == 2, r
+    r = target.api.get("model-versions/search", {"filter": f"name = '{name}'"})
+    assert len(r["model_versions"]) == 1
