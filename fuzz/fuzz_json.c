@@ -26,7 +26,20 @@ static const char *const routes[][2] = {
 	{ "GET", "/mlflow/metrics/get-history" },   { "GET", "/mlflow/metrics/get-history-bulk-interval" },
 	{ "POST", "/mlflow/experiments/update" },   { "POST", "/mlflow/runs/delete-tag" },
 	{ "GET", "/mlflow/runs/get" },              { "POST", "/mlflow/experiments/search-datasets" },
+	/* registry: bodies lacking a name get "fz", a model with versions 1 and 2 */
+	{ "POST", "/mlflow/registered-models/create" }, { "GET", "/mlflow/registered-models/search" },
+	{ "POST", "/mlflow/registered-models/rename" }, { "PATCH", "/mlflow/registered-models/update" },
+	{ "POST", "/mlflow/registered-models/get-latest-versions" }, { "POST", "/mlflow/registered-models/alias" },
+	{ "GET", "/mlflow/registered-models/alias" },   { "DELETE", "/mlflow/registered-models/alias" },
+	{ "POST", "/mlflow/registered-models/set-tag" }, { "POST", "/mlflow/model-versions/create" },
+	{ "GET", "/mlflow/model-versions/search" },     { "GET", "/mlflow/model-versions/get-download-uri" },
+	{ "POST", "/mlflow/model-versions/transition-stage" }, { "POST", "/mlflow/model-versions/set-tag" },
+	{ "DELETE", "/mlflow/model-versions/delete" },  { "POST", "/registry/promote" },
+	{ "GET", "/registry/resolve" },                 { "GET", "/registry/audit" },
+	{ "POST", "/mlflow/logged-models" },            { "POST", "/mlflow/logged-models/search" },
+	{ "POST", "/mlflow/runs/outputs" },
 };
+#define FIRST_REGISTRY_ROUTE 16
 
 static void setup(void)
 {
@@ -39,6 +52,16 @@ static void setup(void)
 		fprintf(stderr, "fuzz setup: %s\n", cairn_error_msg());
 		abort();
 	}
+	if (api_invoke(&ctx, "POST", "/mlflow/registered-models/create", "{\"name\":\"fz\"}", &status, &out) ||
+	    status != 200)
+		abort();
+	for (int i = 0; i < 2; i++) {
+		buf_clear(&out);
+		if (api_invoke(&ctx, "POST", "/mlflow/model-versions/create", "{\"name\":\"fz\",\"source\":\"s3://b/m\"}",
+			       &status, &out) || status != 200)
+			abort();
+	}
+	buf_clear(&out);
 	if (api_invoke(&ctx, "POST", "/mlflow/runs/create", "{\"experiment_id\":\"0\"}", &status, &out) || status != 200)
 		abort();
 	r = json_loads(out.ptr, 0, NULL);
@@ -66,6 +89,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (cjson_parse_object((const char *)data + 1, size - 1, &o) == 0) {
 		if (!(pick & 0x80))
 			json_object_set_new(o, "run_id", json_string(run_id));
+		if ((pick & 0x7f) % (sizeof(routes) / sizeof(routes[0])) >= FIRST_REGISTRY_ROUTE &&
+		    !json_object_get(o, "name"))
+			json_object_set_new(o, "name", json_string("fz"));
 		cjson_dump(o, &body);
 		json_decref(o);
 	} else {

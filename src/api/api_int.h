@@ -32,6 +32,12 @@ int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);
 /* Array of strings from the body, or repeated query keys; *out is owned (free the array only). */
 int api_str_list(struct api_call *c, const char *key, const char ***out, size_t *n);
 
+struct trk_page;
+/* Paging arguments of a search: max_results (>= 1), page_token, filter,
+ * order_by and, when view_key is not NULL, the view named by that key.
+ * *order (free() it) holds the order_by strings pg points at. */
+int api_page_args(struct api_call *c, const char *view_key, struct trk_page *pg, const char ***order);
+
 #define API_ROUTE(m, p, f) { .method = (m), .path = (p), .fn = api_dispatch, .data = &(const struct api_handler){ (f) } }
 
 extern const struct http_route api_tracking_routes[];

@@ -1,5 +1,6 @@
 /* dispatch.c - the one dispatcher of JSON API routes, and mounting. */
 #include "api/api_int.h"
+#include "tracking/tracking.h"
 #include "core/path.h"
 
 #include <stdlib.h>
@@ -249,4 +250,26 @@ void api_ctx_close(struct api_ctx *ctx)
 	blob_close(ctx->blobs);
 	ctx->pool = NULL;
 	ctx->blobs = NULL;
+}
+
+int api_page_args(struct api_call *c, const char *view_key, struct trk_page *pg, const char ***order)
+{
+	const char *view = NULL;
+	int rc;
+
+	memset(pg, 0, sizeof(*pg));
+	*order = NULL;
+	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0)
+		return rc;
+	if (rc == 1 && pg->max_results < 1)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied: it must "
+						      "be at least 1", (long long)pg->max_results);
+	if ((rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
+	    (rc = api_str(c, "filter", false, &pg->filter)) < 0 ||
+	    (view_key && ((rc = api_str(c, view_key, false, &view)) < 0 || (rc = trk_parse_view(view, &pg->view)) < 0)))
+		return rc;
+	if ((rc = api_str_list(c, "order_by", order, &pg->n_order)) < 0)
+		return rc;
+	pg->order_by = *order;
+	return 0;
 }

@@ -82,25 +82,6 @@ static int rm_delete(struct api_call *c)
 	return reg_model_delete(c->st, name, who(c));
 }
 
-static int page(struct api_call *c, struct trk_page *pg, const char ***order)
-{
-	int rc;
-
-	memset(pg, 0, sizeof(*pg));
-	*order = NULL;
-	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0)
-		return rc;
-	if (rc == 1 && pg->max_results < 1)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value for request parameter max_results. It must be at "
-						      "least 1, but got value %lld", (long long)pg->max_results);
-	if ((rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
-	    (rc = api_str(c, "filter", false, &pg->filter)) < 0 ||
-	    (rc = api_str_list(c, "order_by", order, &pg->n_order)) < 0)
-		return rc;
-	pg->order_by = *order;
-	return 0;
-}
-
 static int search(struct api_call *c, bool versions)
 {
 	struct trk_page pg;
@@ -109,7 +90,7 @@ static int search(struct api_call *c, bool versions)
 	char *next = NULL;
 	int rc;
 
-	if ((rc = page(c, &pg, &order)))
+	if ((rc = api_page_args(c, NULL, &pg, &order)))
 		goto out;
 	rc = versions ? reg_version_search(c->st, &pg, &list, &next) : reg_model_search(c->st, &pg, &list, &next);
 	if (rc)

@@ -53,29 +53,6 @@ static int exp_get_by_name(struct api_call *c)
 	return exp_wrap(c, e);
 }
 
-/* Common page arguments: max_results, page_token, filter, order_by, view_type. */
-static int page_args(struct api_call *c, const char *view_key, struct trk_page *pg, const char ***order)
-{
-	const char *view = NULL;
-	int rc;
-
-	memset(pg, 0, sizeof(*pg));
-	*order = NULL;
-	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0)
-		return rc;
-	if (rc == 1 && pg->max_results < 1)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied: it must "
-						      "be at least 1", (long long)pg->max_results);
-	if ((rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
-	    (rc = api_str(c, "filter", false, &pg->filter)) < 0 ||
-	    (rc = api_str(c, view_key, false, &view)) < 0 || (rc = trk_parse_view(view, &pg->view)) < 0)
-		return rc;
-	if ((rc = api_str_list(c, "order_by", order, &pg->n_order)) < 0)
-		return rc;
-	pg->order_by = *order;
-	return 0;
-}
-
 static int exp_search(struct api_call *c)
 {
 	struct trk_page pg;
@@ -84,7 +61,7 @@ static int exp_search(struct api_call *c)
 	char *next = NULL;
 	int rc;
 
-	if ((rc = page_args(c, "view_type", &pg, &order)) ||
+	if ((rc = api_page_args(c, "view_type", &pg, &order)) ||
 	    (rc = trk_experiment_search(c->st, &pg, &list, &next)))
 		goto out;
 	c->reply = json_pack("{s:o}", "experiments", list);
@@ -336,7 +313,7 @@ static int run_search(struct api_call *c)
 	char *next = NULL;
 	int rc;
 
-	if ((rc = page_args(c, "run_view_type", &pg, &order)) || (rc = api_str_list(c, "experiment_ids", &exps, &nexp)))
+	if ((rc = api_page_args(c, "run_view_type", &pg, &order)) || (rc = api_str_list(c, "experiment_ids", &exps, &nexp)))
 		goto out;
 	if ((rc = trk_run_search(c->st, exps, nexp, &pg, &runs, &next)))
 		goto out;
