@@ -116,6 +116,7 @@ def test_alias_on_unknown_version(api, model):
     assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
 
 
+@pytest.mark.cairn_only  # MLflow 3.5 keeps a dangling alias pointing at the deleted version
 def test_deleting_version_drops_its_aliases(client, model):
     client.create_model_version(model, "s3://b/m")
     client.set_registered_model_alias(model, "champion", "1")
@@ -208,7 +209,7 @@ def test_malformed_registered_model_filter(api):
 
 def test_unknown_version_errors(api, model):
     assert_error(api.get("model-versions/get", {"name": model, "version": "9"}), 404, "RESOURCE_DOES_NOT_EXIST")
-    assert_error(api.post("model-versions/create", {"name": model + "-nope", "source": "s3://b"}), 404,
+    assert_error(api.post("model-versions/create", {"name": model + "-nope", "source": "s3://b/m"}), 404,
                  "RESOURCE_DOES_NOT_EXIST")
     assert_error(api.request("DELETE", "model-versions/delete", json={"name": model, "version": "9"}), 404,
                  "RESOURCE_DOES_NOT_EXIST")
