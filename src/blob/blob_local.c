@@ -2,6 +2,7 @@
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/path.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct blob_store {
@@ -37,15 +39,21 @@ static char *dup_join(const char *a, const char *b)
 	return buf_detach(&p);
 }
 
-static void remove_stale_tmp(const char *dir)
+/* Remove temporary files, all of them or those older than min_age seconds. */
+static void remove_stale_tmp(const char *dir, time_t min_age)
 {
 	DIR *d = opendir(dir);
+	time_t now = time(NULL);
 	struct dirent *e;
+	struct stat sb;
 
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
+			continue;
+		if (min_age && (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+				now - sb.st_mtime < min_age))
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
 			continue;
@@ -54,6 +62,11 @@ static void remove_stale_tmp(const char *dir)
 }
 
 int blob_open(const char *root, struct blob_store **out)
+{
+	return blob_open_flags(root, 0, out);
+}
+
+int blob_open_flags(const char *root, unsigned flags, struct blob_store **out)
 {
 	struct blob_store *bs = calloc(1, sizeof(*bs));
 	int rc;
@@ -70,7 +83,7 @@ int blob_open(const char *root, struct blob_store **out)
 		blob_close(bs);
 		return rc;
 	}
-	remove_stale_tmp(bs->tmpdir);
+	remove_stale_tmp(bs->tmpdir, (flags & BLOB_SHARED) ? 86400 : 0);
 	*out = bs;
 	return 0;
 }
@@ -153,7 +166,21 @@ static int fsync_dir(const char *path)
 	return 0;
 }
 
+static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const char *expect, int64_t *size);
+
 int blob_writer_commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], int64_t *size)
+{
+	return commit(w, hex, NULL, size);
+}
+
+int blob_writer_commit_as(struct blob_writer *w, const char *expect, int64_t *size)
+{
+	char hex[SHA256_HEX_LEN + 1];
+
+	return commit(w, hex, expect, size);
+}
+
+static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const char *expect, int64_t *size)
 {
 	struct buf dst = BUF_INIT;
 	struct stat sb;
@@ -161,6 +188,10 @@ int blob_writer_commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], int6
 
 	sha256_final_hex(w->sha, hex);
 	w->sha = NULL;
+	if (expect && strcmp(hex, expect)) {
+		rc = cairn_error_set(CAIRN_ECONFLICT, "content of object %s hashes to %s", expect, hex);
+		goto out;
+	}
 	if (size)
 		*size = w->size;
 	if ((rc = object_path(w->bs, hex, &dst)))
@@ -169,7 +200,7 @@ int blob_writer_commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], int6
 		/* identical content already stored */
 		goto out;
 	}
-	if (fsync(w->fd) != 0) {
+	if (fchmod(w->fd, 0444) != 0 || fsync(w->fd) != 0) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot sync object: %s", strerror(errno));
 		goto out;
 	}
@@ -280,4 +311,133 @@ int blob_verify(struct blob_store *bs, const char *hex)
 	if (k < 0 || strcmp(got, hex))
 		return cairn_error_set(CAIRN_EIO, "object '%s' is corrupt (content hashes to %s)", hex, got);
 	return 0;
+}
+
+int blob_path(struct blob_store *bs, const char *hex, struct buf *out)
+{
+	return object_path(bs, hex, out);
+}
+
+/* Create the shard directory of an object path (the part before the last '/'). */
+static int mkdir_shard(char *path)
+{
+	char *slash = strrchr(path, '/');
+	int rc;
+
+	*slash = '\0';
+	rc = mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : path_mkdirs(path);
+	*slash = '/';
+	return rc;
+}
+
+int blob_adopt(struct blob_store *bs, const char *src, const char *hex, enum blob_adopt how)
+{
+	struct buf dst = BUF_INIT, tmp = BUF_INIT;
+	int rc, sfd = -1, tfd = -1;
+
+	if ((rc = object_path(bs, hex, &dst)))
+		goto out;
+	if (access(dst.ptr, F_OK) == 0)
+		goto out;
+	if ((rc = mkdir_shard(dst.ptr)))
+		goto out;
+	if (how == BLOB_HARDLINK) {
+		if (link(src, dst.ptr) != 0 && errno != EEXIST) {
+			rc = errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP
+				     ? cairn_error_set(CAIRN_EUNSUPPORTED, "cannot hard-link '%s' into the cache: %s", src,
+						       strerror(errno))
+				     : cairn_error_set(CAIRN_EIO, "cannot link '%s' into the cache: %s", src, strerror(errno));
+			goto out;
+		}
+		if (chmod(dst.ptr, 0444) != 0)
+			rc = cairn_error_set(CAIRN_EIO, "cannot protect object '%s': %s", hex, strerror(errno));
+		goto out;
+	}
+	sfd = open(src, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", src, strerror(errno));
+		goto out;
+	}
+	buf_printf(&tmp, "%s/clone-XXXXXX", bs->tmpdir);
+	if ((rc = buf_error(&tmp)))
+		goto out;
+	tfd = mkostemp(tmp.ptr, O_CLOEXEC);
+	if (tfd < 0) {
+		buf_clear(&tmp);
+		rc = cairn_error_set(CAIRN_EIO, "cannot create temporary object file in '%s': %s", bs->tmpdir,
+				     strerror(errno));
+		goto out;
+	}
+	if ((rc = fs_clone_fd(sfd, tfd)))
+		goto out;
+	if (fchmod(tfd, 0444) != 0 || rename(tmp.ptr, dst.ptr) != 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
+		goto out;
+	}
+	buf_clear(&tmp);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (tmp.len)
+		unlink(tmp.ptr);
+	buf_release(&tmp);
+	buf_release(&dst);
+	return rc;
+}
+
+int blob_remove(struct blob_store *bs, const char *hex)
+{
+	struct buf p = BUF_INIT;
+	int rc;
+
+	if ((rc = object_path(bs, hex, &p)) == 0 && unlink(p.ptr) != 0 && errno != ENOENT)
+		rc = cairn_error_set(CAIRN_EIO, "cannot remove object '%s': %s", hex, strerror(errno));
+	buf_release(&p);
+	return rc;
+}
+
+static bool is_hex_name(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == n;
+}
+
+int blob_list(struct blob_store *bs, int (*fn)(const char *hex, void *arg), void *arg)
+{
+	DIR *top = opendir(bs->objdir), *sub;
+	struct dirent *e, *f;
+	char hex[SHA256_HEX_LEN + 1];
+	int rc = 0;
+
+	if (!top)
+		return cairn_error_set(CAIRN_EIO, "cannot list '%s': %s", bs->objdir, strerror(errno));
+	while (!rc && (e = readdir(top))) {
+		int fd;
+
+		if (!is_hex_name(e->d_name, 2))
+			continue;
+		fd = openat(dirfd(top), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || !(sub = fdopendir(fd))) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (!rc && (f = readdir(sub))) {
+			if (!is_hex_name(f->d_name, SHA256_HEX_LEN - 2))
+				continue;
+			memcpy(hex, e->d_name, 2);
+			memcpy(hex + 2, f->d_name, SHA256_HEX_LEN - 2);
+			hex[SHA256_HEX_LEN] = '\0';
+			rc = fn(hex, arg);
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return rc;
 }

@@ -22,6 +22,7 @@ int cmd_experiments(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 /* Print "cairn <cmd>: <message>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -4,6 +4,7 @@
 #include "client/table.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/json.h"
 #include "model/mlmodel.h"
 
@@ -526,26 +527,6 @@ static int models_audit(struct client *cl, const struct mopts *o, const char *na
 	return rc ? fail(rc) : 0;
 }
 
-/* Read a whole file into b (at most max bytes). */
-static int read_file(const char *path, size_t max, struct buf *b)
-{
-	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (!f)
-		return cairn_error_set(CAIRN_ENOTFOUND, "cannot open '%s': %m", path);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (b->len + n > max) {
-			fclose(f);
-			return cairn_error_set(CAIRN_ETOOBIG, "'%s' is larger than %zu bytes", path, max);
-		}
-		buf_put(b, chunk, n);
-	}
-	fclose(f);
-	return buf_error(b);
-}
-
 /* Upload text as artifact `name` through a temporary file. */
 static int upload_text(struct client *cl, const char *artifact_uri, const char *name, const char *text, size_t n)
 {
@@ -582,7 +563,7 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 	if ((rc = mlmodel_new_for_file(o->flavor, base, &m)))
 		goto out;
 	if (o->signature_csv) {
-		if ((rc = read_file(o->signature_csv, (size_t)64 << 20, &text)) ||
+		if ((rc = fs_read_file(o->signature_csv, (size_t)64 << 20, &text)) ||
 		    (rc = mlmodel_signature_from_csv(text.ptr, text.len, &inputs)) ||
 		    (rc = mlmodel_set_signature(m, inputs, NULL, NULL)))
 			goto out;

@@ -13,6 +13,7 @@ static const struct cli_cmd commands[] = {
 	{ "runs", cmd_runs, "list, show, compare, delete runs" },
 	{ "run", cmd_run, "run a command as a tracked run" },
 	{ "models", cmd_models, "model registry: list, show, alias, promote through gates, lineage, audit" },
+	{ "data", cmd_data, "version data: add, status, checkout, push/pull to remotes, gc" },
 };
 
 int cli_fail(const char *cmd, const char *fmt, ...)

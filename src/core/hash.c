@@ -76,3 +76,55 @@ int sha256_is_hex(const char *s)
 			return 0;
 	return i == SHA256_HEX_LEN;
 }
+
+/* MD5 shares the EVP plumbing: an md5_ctx is the same wrapper. */
+struct md5_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct md5_ctx *md5_new(void)
+{
+	struct md5_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->md = EVP_MD_CTX_new();
+	if (!c->md || EVP_DigestInit_ex(c->md, EVP_md5(), NULL) != 1) {
+		EVP_MD_CTX_free(c->md);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void md5_update(struct md5_ctx *c, const void *data, size_t n)
+{
+	EVP_DigestUpdate(c->md, data, n);
+}
+
+void md5_final_hex(struct md5_ctx *c, char hex[MD5_HEX_LEN + 1])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	EVP_DigestFinal_ex(c->md, d, &n);
+	to_hex(d, n, hex);
+	md5_free(c);
+}
+
+void md5_free(struct md5_ctx *c)
+{
+	if (!c)
+		return;
+	EVP_MD_CTX_free(c->md);
+	free(c);
+}
+
+void md5_hex(const void *data, size_t n, char hex[MD5_HEX_LEN + 1])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dn = 0;
+
+	EVP_Digest(data, n, d, &dn, EVP_md5(), NULL);
+	to_hex(d, dn, hex);
+}

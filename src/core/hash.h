@@ -1,4 +1,4 @@
-/* hash.h - SHA-256 (OpenSSL), streaming and one-shot, as 64 lowercase hex chars. */
+/* hash.h - SHA-256 (and MD5 for DVC) via OpenSSL, streaming and one-shot, as lowercase hex. */
 #ifndef CAIRN_CORE_HASH_H
 #define CAIRN_CORE_HASH_H
 
@@ -17,5 +17,15 @@ void sha256_free(struct sha256_ctx *c);
 void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_LEN + 1]);
 /* True when s is exactly 64 lowercase hex digits. */
 int sha256_is_hex(const char *s);
+
+/* MD5, only to read and verify DVC's caches; never an identity of cairn's own. */
+#define MD5_HEX_LEN 32
+struct md5_ctx;
+struct md5_ctx *md5_new(void);
+void md5_update(struct md5_ctx *c, const void *data, size_t n);
+/* Write the hex digest (33 bytes with NUL) and free the context. */
+void md5_final_hex(struct md5_ctx *c, char hex[MD5_HEX_LEN + 1]);
+void md5_free(struct md5_ctx *c);
+void md5_hex(const void *data, size_t n, char hex[MD5_HEX_LEN + 1]);
 
 #endif

@@ -1,0 +1,270 @@
+/* link.c - moving content between the workspace and the cache: reflink, hard link or copy, verified. */
+#include "data/data_int.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int parse_links(const char *spec, enum link_kind *links, int *n)
+{
+	const char *p = spec;
+
+	*n = 0;
+	while (*p) {
+		size_t k = strcspn(p, ",");
+		enum link_kind kind;
+
+		if (k == 7 && !strncmp(p, "reflink", k))
+			kind = LINK_REFLINK;
+		else if (k == 8 && !strncmp(p, "hardlink", k))
+			kind = LINK_HARDLINK;
+		else if (k == 4 && !strncmp(p, "copy", k))
+			kind = LINK_COPY;
+		else
+			return cairn_error_set(CAIRN_EINVALID,
+					       "cache.type '%s': each entry must be reflink, hardlink or copy", spec);
+		for (int i = 0; i < *n; i++)
+			if (links[i] == kind)
+				return cairn_error_set(CAIRN_EINVALID, "cache.type '%s' names a strategy twice", spec);
+		links[(*n)++] = kind;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	if (!*n)
+		return cairn_error_set(CAIRN_EINVALID, "cache.type is empty");
+	return 0;
+}
+
+/* Copy src into the cache through a blob writer, which hashes on the way. */
+static int insert_copy(struct data_repo *r, const char *abs, const char *hex)
+{
+	struct blob_writer *w = NULL;
+	char *chunk = NULL;
+	ssize_t k;
+	int fd, rc;
+
+	fd = open(abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", abs, strerror(errno));
+	if ((rc = blob_writer_new(r->cache, &w)))
+		goto out;
+	if (!(chunk = malloc(1 << 20))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	while ((k = read(fd, chunk, 1 << 20)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", abs, strerror(errno));
+			goto out;
+		}
+		if ((rc = blob_writer_write(w, chunk, (size_t)k)))
+			goto out;
+	}
+	rc = blob_writer_commit_as(w, hex, NULL);
+	w = NULL;
+	if (rc == CAIRN_ECONFLICT)
+		rc = cairn_error_set(CAIRN_ECONFLICT, "'%s' changed while it was being added; add it again", abs);
+out:
+	blob_writer_abort(w);
+	free(chunk);
+	close(fd);
+	return rc;
+}
+
+int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned mode)
+{
+	int rc = CAIRN_EUNSUPPORTED;
+
+	if (blob_exists(r->cache, hex))
+		return 0;
+	for (int i = 0; i < r->nlinks && rc == CAIRN_EUNSUPPORTED; i++) {
+		switch (r->links[i]) {
+		case LINK_REFLINK:
+			rc = blob_adopt(r->cache, abs, hex, BLOB_CLONE);
+			break;
+		case LINK_HARDLINK:
+			/* an executable file would share its mode with the object: copy it */
+			if (mode == 0644)
+				rc = blob_adopt(r->cache, abs, hex, BLOB_HARDLINK);
+			break;
+		case LINK_COPY:
+			rc = insert_copy(r, abs, hex);
+			break;
+		}
+	}
+	if (rc == CAIRN_EUNSUPPORTED)
+		rc = cairn_error_set(CAIRN_EUNSUPPORTED,
+				     "no cache.type strategy could store '%s' (add copy to cache.type)", abs);
+	return rc;
+}
+
+int cache_check(struct data_repo *r, const char *hex)
+{
+	char got[SHA256_HEX_LEN + 1];
+	struct buf p = BUF_INIT;
+	struct stat sb;
+	int fd = -1, rc;
+
+	if ((rc = blob_path(r->cache, hex, &p)))
+		goto out;
+	if (stat(p.ptr, &sb) != 0) {
+		rc = errno == ENOENT ? cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache", hex)
+				     : cairn_error_set(CAIRN_EIO, "cannot stat cache object %s: %s", hex, strerror(errno));
+		goto out;
+	}
+	if (statcache_get(r->sc, &sb, got) && !strcmp(got, hex))
+		goto out;
+	fd = open(p.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot open cache object %s: %s", hex, strerror(errno));
+		goto out;
+	}
+	if ((rc = fs_hash_fd(fd, got, NULL)))
+		goto out;
+	if (strcmp(got, hex)) {
+		rc = cairn_error_set(CAIRN_EIO,
+				     "cache object %s is corrupt (its content hashes to %s); remove it and run "
+				     "`cairn data pull` to fetch a good copy",
+				     hex, got);
+		goto out;
+	}
+	statcache_put(r->sc, &sb, hex, false);
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_release(&p);
+	return rc;
+}
+
+/* Create the folder that will hold abs. */
+static int mkparent(const char *abs)
+{
+	const char *slash = strrchr(abs, '/');
+	struct buf d = BUF_INIT;
+	int rc;
+
+	if (!slash || slash == abs)
+		return 0;
+	buf_put(&d, abs, (size_t)(slash - abs));
+	rc = buf_error(&d) ? buf_error(&d) : path_mkdirs(d.ptr);
+	buf_release(&d);
+	return rc;
+}
+
+int cache_materialize(struct data_repo *r, const char *hex, const char *abs, unsigned mode)
+{
+	struct buf obj = BUF_INIT, tmp = BUF_INIT;
+	int rc, tfd = -1, sfd = -1;
+	struct stat sb;
+
+	if ((rc = cache_check(r, hex)) || (rc = blob_path(r->cache, hex, &obj)) || (rc = mkparent(abs)))
+		goto out;
+	rc = CAIRN_EUNSUPPORTED;
+	for (int i = 0; i < r->nlinks && rc == CAIRN_EUNSUPPORTED; i++) {
+		if (r->links[i] == LINK_HARDLINK && mode != 0644)
+			continue;
+		if ((rc = fs_tmp_beside(abs, &tmp, &tfd)))
+			goto out;
+		if (r->links[i] == LINK_HARDLINK) {
+			close(tfd);
+			tfd = -1;
+			unlink(tmp.ptr);
+			if (link(obj.ptr, tmp.ptr) != 0) {
+				int e = errno;
+				buf_clear(&tmp);
+				rc = e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP
+					     ? CAIRN_EUNSUPPORTED
+					     : cairn_error_set(CAIRN_EIO, "cannot link '%s': %s", abs, strerror(e));
+				continue;
+			}
+		} else {
+			sfd = open(obj.ptr, O_RDONLY | O_CLOEXEC);
+			if (sfd < 0) {
+				rc = cairn_error_set(CAIRN_EIO, "cannot open cache object %s: %s", hex, strerror(errno));
+				goto out;
+			}
+			if (r->links[i] == LINK_REFLINK) {
+				rc = fs_clone_fd(sfd, tfd);
+			} else {
+				struct sha256_ctx *c = sha256_new();
+				char got[SHA256_HEX_LEN + 1];
+				if (!c) {
+					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+					goto out;
+				}
+				if ((rc = fs_copy_fd(sfd, tfd, c, NULL))) {
+					sha256_free(c);
+					goto out;
+				}
+				sha256_final_hex(c, got);
+				if (strcmp(got, hex))
+					rc = cairn_error_set(CAIRN_EIO,
+							     "cache object %s is corrupt (its content hashes to %s)", hex,
+							     got);
+			}
+			close(sfd);
+			sfd = -1;
+			if (!rc && fchmod(tfd, mode) != 0)
+				rc = cairn_error_set(CAIRN_EIO, "cannot set the mode of '%s': %s", abs, strerror(errno));
+			close(tfd);
+			tfd = -1;
+			if (rc) {
+				unlink(tmp.ptr);
+				buf_clear(&tmp);
+				if (rc == CAIRN_EUNSUPPORTED)
+					continue;
+				goto out;
+			}
+		}
+		if (rename(tmp.ptr, abs) != 0) {
+			rc = cairn_error_set(CAIRN_EIO, "cannot write '%s': %s", abs, strerror(errno));
+			goto out;
+		}
+		buf_clear(&tmp);
+		rc = 0;
+	}
+	if (rc == CAIRN_EUNSUPPORTED)
+		rc = cairn_error_set(CAIRN_EUNSUPPORTED, "no cache.type strategy could write '%s'", abs);
+	if (!rc && stat(abs, &sb) == 0)
+		statcache_put(r->sc, &sb, hex, true);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (tmp.len)
+		unlink(tmp.ptr);
+	buf_release(&tmp);
+	buf_release(&obj);
+	return rc;
+}
+
+int cache_read(struct data_repo *r, const char *hex, size_t max, struct buf *out)
+{
+	char got[SHA256_HEX_LEN + 1];
+	struct buf p = BUF_INIT;
+	int rc;
+
+	if ((rc = blob_path(r->cache, hex, &p)))
+		goto out;
+	if ((rc = fs_read_file(p.ptr, max, out))) {
+		if (rc == CAIRN_ENOTFOUND)
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache", hex);
+		goto out;
+	}
+	sha256_hex(out->ptr, out->len, got);
+	if (strcmp(got, hex))
+		rc = cairn_error_set(CAIRN_EIO, "cache object %s is corrupt (its content hashes to %s)", hex, got);
+out:
+	buf_release(&p);
+	return rc;
+}
