@@ -8,6 +8,7 @@
 #include "data/data.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,12 +135,15 @@ static int log_inputs(const struct dopts *o, json_t *added)
 	for (size_t i = 0; i < json_array_size(added); i++) {
 		json_t *a = json_array_get(added, i);
 		char digest[33], *src, *profile;
+		json_t *so = json_pack("{s:s,s:s,s:s}", "uri", js(a, "path"), "sha256", js(a, "sha256"), "pointer",
+				       js(a, "pointer"));
+		json_t *po = json_pack("{s:I,s:I,s:s}", "size_bytes", (json_int_t)ji(a, "size"), "num_files",
+				       (json_int_t)ji(a, "nfiles"), "type", js(a, "type"));
 		snprintf(digest, sizeof(digest), "%.32s", js(a, "sha256"));
-		src = json_dumps(json_pack("{s:s,s:s,s:s}", "uri", js(a, "path"), "sha256", js(a, "sha256"), "pointer",
-					   js(a, "pointer")), JSON_COMPACT | JSON_SORT_KEYS);
-		profile = json_dumps(json_pack("{s:I,s:I,s:s}", "size_bytes", (json_int_t)ji(a, "size"), "num_files",
-					       (json_int_t)ji(a, "nfiles"), "type", js(a, "type")),
-				     JSON_COMPACT | JSON_SORT_KEYS);
+		src = so ? json_dumps(so, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		profile = po ? json_dumps(po, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(so);
+		json_decref(po);
 		json_array_append_new(datasets,
 				      json_pack("{s:[{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s}}", "tags", "key", "mlflow.data.context",
 						"value", "data", "dataset", "name", js(a, "path"), "digest", digest,
@@ -395,6 +399,8 @@ int cmd_data(int argc, char **argv)
 		return 0;
 	}
 	sub = argv[1];
+	/* past a file-size limit, fail the write (EFBIG) instead of dying */
+	signal(SIGXFSZ, SIG_IGN);
 	o.revs = calloc((size_t)argc, sizeof(char *));
 	if (!o.revs)
 		return cli_fail("data", "out of memory");
