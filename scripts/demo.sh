@@ -27,6 +27,17 @@ for _ in $(seq 100); do
 done
 curl -sf "$URI/health" >/dev/null || { cat /tmp/cairn-demo-server.log; exit 1; }
 
+echo "== cairn data: version the training data (pointer file for git, cache, remote)"
+WS=$(mktemp -d /tmp/cairn-demo-ws.XXXXXX)
+git init -q "$WS"
+mkdir -p "$WS/data"
+$PY -c 'from sklearn.datasets import load_breast_cancer; load_breast_cancer(as_frame=True).frame.to_csv("'"$WS"'/data/breast_cancer.csv", index=False)'
+(cd "$WS" && "$CAIRN" data add data/breast_cancer.csv --log --tracking-uri "$URI" -e demo-data &&
+	cat data/breast_cancer.csv.cairn &&
+	"$CAIRN" data remote add storage "$WS/../$(basename "$WS")-remote" --default &&
+	"$CAIRN" data push && "$CAIRN" data status)
+echo
+
 echo "== training with the unmodified MLflow client (MLFLOW_TRACKING_URI=$URI)"
 MLFLOW_TRACKING_URI="$URI" $PY examples/demo/train.py
 

@@ -186,9 +186,11 @@ static int print_add(const struct dopts *o, json_t *rep)
 			printf("%s %s (%s) -> %s\n", json_is_true(json_object_get(a, "changed")) ? "added" : "unchanged",
 			       js(a, "path"), sz, js(a, "pointer"));
 	}
-	if (json_array_size(added))
-		printf("commit the pointer files and .gitignore with git (git add %s .gitignore ...)\n",
-		       js(json_array_get(added, 0), "pointer"));
+	if (json_array_size(added)) {
+		const char *ptr = js(json_array_get(added, 0), "pointer"), *slash = strrchr(ptr, '/');
+		printf("commit the pointer files and .gitignore with git (git add %s %.*s%s.gitignore ...)\n", ptr,
+		       slash ? (int)(slash - ptr) : 0, ptr, slash ? "/" : "");
+	}
 	return 0;
 }
 
