@@ -352,11 +352,12 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 	} else if (!strcmp(sub, "import-dvc")) {
 		if (n)
 			exit_code = usage_error("import-dvc takes no paths");
-		else if (!(rc = data_import_dvc(r, o->dvc_dir, &rep)) && !o->json) {
+		else if (!(rc = data_import_dvc(r, o->dvc_dir, &rep))) {
 			json_t *e;
 			size_t i;
-			json_array_foreach(json_object_get(rep, "imported"), i, e)
-				printf("imported %s -> %s\n", js(e, "path"), js(e, "pointer"));
+			if (!o->json)
+				json_array_foreach(json_object_get(rep, "imported"), i, e)
+					printf("imported %s -> %s\n", js(e, "path"), js(e, "pointer"));
 			json_array_foreach(json_object_get(rep, "failed"), i, e)
 				cli_fail("data", "%s: %s", js(e, "path"), js(e, "error"));
 			exit_code = json_array_size(json_object_get(rep, "failed")) ? 1 : 0;

@@ -115,11 +115,7 @@ static int insert_one(size_t i, void *arg)
 	struct buf abs = BUF_INIT;
 	int rc;
 
-	buf_puts(&abs, j->base);
-	if (e->path[0]) {
-		buf_putc(&abs, '/');
-		buf_puts(&abs, e->path);
-	}
+	dentry_abs(j->base, e, &abs);
 	rc = buf_error(&abs) ? buf_error(&abs) : cache_insert(j->r, abs.ptr, e->hex, e->mode);
 	buf_release(&abs);
 	return rc;

@@ -213,11 +213,7 @@ static int write_one(size_t i, void *arg)
 	struct buf abs = BUF_INIT;
 	int rc;
 
-	buf_puts(&abs, j->d->abs.ptr);
-	if (e->path[0]) {
-		buf_putc(&abs, '/');
-		buf_puts(&abs, e->path);
-	}
+	dentry_abs(j->d->abs.ptr, e, &abs);
 	rc = buf_error(&abs) ? buf_error(&abs) : cache_materialize(j->r, e->hex, abs.ptr, e->mode);
 	if (rc) {
 		pthread_mutex_lock(&j->mu);

@@ -52,6 +52,8 @@ struct dlist {
 void dlist_release(struct dlist *l);
 int dlist_push(struct dlist *l, const char *path, size_t n);
 void dlist_sort(struct dlist *l);
+/* "<base>/<e->path>" (or base itself for a single file's empty path) into out. */
+int dentry_abs(const char *base, const struct dentry *e, struct buf *out);
 /* Binary search by path in a sorted list; NULL when absent. */
 struct dentry *dlist_find(const struct dlist *l, const char *path);
 

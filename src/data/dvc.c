@@ -95,6 +95,12 @@ static int walk(const char *root, struct buf *rel, json_t *files, int depth)
 			break;
 		}
 		st = lstat(p.ptr, &sb);
+		if (st == 0 && S_ISDIR(sb.st_mode)) {
+			/* a folder DVC tracks (<name>.dvc beside it) holds data, not .dvc files */
+			buf_puts(&p, ".dvc");
+			if (!buf_error(&p) && access(p.ptr, F_OK) == 0)
+				st = -1;
+		}
 		buf_release(&p);
 		if (st != 0)
 			continue;

@@ -39,6 +39,17 @@ int dlist_push(struct dlist *l, const char *path, size_t n)
 	return 0;
 }
 
+int dentry_abs(const char *base, const struct dentry *e, struct buf *out)
+{
+	buf_clear(out);
+	buf_puts(out, base);
+	if (e->path[0]) {
+		buf_putc(out, '/');
+		buf_puts(out, e->path);
+	}
+	return buf_error(out);
+}
+
 static int cmp_dentry(const void *a, const void *b)
 {
 	return strcmp(((const struct dentry *)a)->path, ((const struct dentry *)b)->path);

@@ -209,11 +209,7 @@ static int hash_one(size_t i, void *arg)
 	struct buf abs = BUF_INIT;
 	int rc;
 
-	buf_puts(&abs, j->base);
-	if (e->path[0]) {
-		buf_putc(&abs, '/');
-		buf_puts(&abs, e->path);
-	}
+	dentry_abs(j->base, e, &abs);
 	if (!(rc = buf_error(&abs))) {
 		if (!e->has_stat) {
 			if (stat(abs.ptr, &e->sb) != 0)
