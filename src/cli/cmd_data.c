@@ -243,8 +243,12 @@ static int print_checkout(const struct dopts *o, json_t *rep)
 	size_t i, k;
 
 	json_array_foreach(json_object_get(rep, "checkout"), i, e) {
-		json_array_foreach(json_object_get(e, "failed"), k, f)
-			cli_fail("data", "%s: %s: %s", js(e, "path"), js(f, "path"), js(f, "error"));
+		json_array_foreach(json_object_get(e, "failed"), k, f) {
+			if (!strcmp(js(f, "path"), "."))
+				cli_fail("data", "%s: %s", js(e, "path"), js(f, "error"));
+			else
+				cli_fail("data", "%s: %s: %s", js(e, "path"), js(f, "path"), js(f, "error"));
+		}
 		if (!o->json)
 			printf("%s: %lld written, %lld deleted, %lld unchanged%s\n", js(e, "path"), ji(e, "written"),
 			       ji(e, "deleted"), ji(e, "unchanged"),

@@ -377,8 +377,21 @@ int data_checkout(struct data_repo *r, char *const *targets, size_t n, json_t **
 
 	if ((rc = pointer_targets(r, targets, n, &files)))
 		goto done;
-	for (size_t i = 0; !rc && i < json_array_size(files); i++)
-		rc = checkout_one(r, json_string_value(json_array_get(files, i)), out, &failed);
+	/* one pointer's failure (a change that would be lost, a broken pointer)
+	 * is reported and the others are still checked out */
+	for (size_t i = 0; !rc && i < json_array_size(files); i++) {
+		const char *f = json_string_value(json_array_get(files, i));
+		rc = checkout_one(r, f, out, &failed);
+		if (rc && rc != CAIRN_ENOMEM) {
+			json_array_append_new(out, json_pack("{s:s,s:s,s:I,s:I,s:I,s:[{s:s,s:s}]}", "path", f, "pointer", f,
+							     "written", (json_int_t)0, "deleted", (json_int_t)0,
+							     "unchanged", (json_int_t)0, "failed", "path", ".", "error",
+							     cairn_error_msg()));
+			failed++;
+			cairn_error_clear();
+			rc = 0;
+		}
+	}
 	if (!rc)
 		*report = json_pack("{s:O,s:I}", "checkout", out, "failed", (json_int_t)failed);
 done:

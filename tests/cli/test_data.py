@@ -475,3 +475,13 @@ def test_targets_by_folder_and_subdir_cwd(ws):
     assert {e["path"] for e in json.loads(r.out)["entries"]} == {"data/raw.csv", "data/images"}
     r = data(ws / "data/images", "status", "--json", "--no-remote", "../raw.csv")
     assert [e["path"] for e in json.loads(r.out)["entries"]] == ["data/raw.csv"]
+
+
+def test_one_pointer_failing_does_not_stop_the_others(ws):
+    data(ws, "add", "data/images", "data/raw.csv")
+    write(str(ws / "data/images/0.jpg"), "uncached edit\n")
+    os.remove(ws / "data/raw.csv")
+    r = data(ws, "checkout", ok=False)
+    assert r.rc == 1 and "data/images" in r.err and "--force" in r.err, r
+    assert (ws / "data/raw.csv").read_text() == "a,b\n1,2\n"
+    assert (ws / "data/images/0.jpg").read_text() == "uncached edit\n"
