@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # t_* variables are set by timeit/repeat through printf -v
 # bench/data.sh - `cairn data` add/status/checkout against plain-tool anchors, same run.
 #
 #   bench/data.sh            # full sizes (~3-5 min on 2 cores, needs ~6 GiB free in BENCH_TMP)
@@ -24,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-[[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
 CAIRN_BIN="${CAIRN_BIN:-build/cairn}"
 if [[ ! -x "$CAIRN_BIN" && "$CAIRN_BIN" == build/cairn ]]; then make -s build/cairn; fi
 [[ -x "$CAIRN_BIN" ]] || { echo "data.sh: $CAIRN_BIN not built (make -s build/cairn)" >&2; exit 2; }

@@ -25,6 +25,10 @@ int blob_open(const char *root, struct blob_store **out);
  * remote, a workspace cache), so only temporary files older than a day are
  * removed at open. */
 #define BLOB_SHARED 1u
+/* BLOB_NOSYNC: do not fsync each object (a workspace cache, whose content
+ * can be recreated and is checked by hash before use; the caller may
+ * blob_sync() once at the end). */
+#define BLOB_NOSYNC 2u
 int blob_open_flags(const char *root, unsigned flags, struct blob_store **out);
 void blob_close(struct blob_store *bs);
 
@@ -57,6 +61,8 @@ int blob_path(struct blob_store *bs, const char *hex, struct buf *out);
  * an existing object is left alone (0). Copying is blob_writer's job. */
 enum blob_adopt { BLOB_CLONE, BLOB_HARDLINK };
 int blob_adopt(struct blob_store *bs, const char *src, const char *hex, enum blob_adopt how);
+/* Flush everything written to the store's filesystem (syncfs). */
+void blob_sync(struct blob_store *bs);
 /* Remove an object (absent is fine). */
 int blob_remove(struct blob_store *bs, const char *hex);
 /* Call fn for every object id in the store (stops at fn's first non-zero). */

@@ -6,6 +6,7 @@
 #include "core/path.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,11 @@
 struct blob_store {
 	char *objdir; /* <root>/objects */
 	char *tmpdir; /* <root>/objects/tmp */
+	unsigned flags;
+	/* open handles on the 256 shard folders (-1: not opened yet), so an
+	 * existence check is one short lookup instead of a whole path walk */
+	int shard_fd[256];
+	pthread_mutex_t mu;
 };
 
 struct blob_writer {
@@ -73,6 +79,10 @@ int blob_open_flags(const char *root, unsigned flags, struct blob_store **out)
 
 	if (!bs)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	bs->flags = flags;
+	for (int i = 0; i < 256; i++)
+		bs->shard_fd[i] = -1;
+	pthread_mutex_init(&bs->mu, NULL);
 	bs->objdir = dup_join(root, "objects");
 	bs->tmpdir = bs->objdir ? dup_join(bs->objdir, "tmp") : NULL;
 	if (!bs->tmpdir) {
@@ -92,6 +102,10 @@ void blob_close(struct blob_store *bs)
 {
 	if (!bs)
 		return;
+	for (int i = 0; i < 256; i++)
+		if (bs->shard_fd[i] >= 0)
+			close(bs->shard_fd[i]);
+	pthread_mutex_destroy(&bs->mu);
 	free(bs->objdir);
 	free(bs->tmpdir);
 	free(bs);
@@ -167,6 +181,7 @@ static int fsync_dir(const char *path)
 }
 
 static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const char *expect, int64_t *size);
+static int mkdir_shard(char *path);
 
 int blob_writer_commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], int64_t *size)
 {
@@ -200,25 +215,23 @@ static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const cha
 		/* identical content already stored */
 		goto out;
 	}
-	if (fchmod(w->fd, 0444) != 0 || fsync(w->fd) != 0) {
+	if (fchmod(w->fd, 0444) != 0 || (!(w->bs->flags & BLOB_NOSYNC) && fsync(w->fd) != 0)) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot sync object: %s", strerror(errno));
 		goto out;
 	}
-	{
-		char *slash = strrchr(dst.ptr, '/');
-		*slash = '\0';
-		if ((rc = path_mkdirs(dst.ptr)))
-			goto out;
-		*slash = '/';
-	}
 	if (rename(w->tmp_path, dst.ptr) != 0) {
-		rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
-		goto out;
+		/* the shard folder is made on first use */
+		if (errno != ENOENT || (rc = mkdir_shard(dst.ptr)) || rename(w->tmp_path, dst.ptr) != 0) {
+			if (!rc)
+				rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
+			goto out;
+		}
 	}
 	free(w->tmp_path);
 	w->tmp_path = NULL;
 	*strrchr(dst.ptr, '/') = '\0';
-	fsync_dir(dst.ptr);
+	if (!(w->bs->flags & BLOB_NOSYNC))
+		fsync_dir(dst.ptr);
 out:
 	buf_release(&dst);
 	blob_writer_abort(w);
@@ -280,13 +293,32 @@ out:
 	return rc;
 }
 
+/* The open handle of shard folder "ab" (hex[0..1]); -1 when it does not exist yet. */
+static int shard(struct blob_store *bs, const char *hex)
+{
+	int i = (int)strtol((char[3]){ hex[0], hex[1], 0 }, NULL, 16), fd;
+
+	pthread_mutex_lock(&bs->mu);
+	fd = bs->shard_fd[i];
+	if (fd < 0) {
+		struct buf p = BUF_INIT;
+		buf_printf(&p, "%s/%.2s", bs->objdir, hex);
+		fd = buf_error(&p) ? -1 : open(p.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bs->shard_fd[i] = fd;
+		buf_release(&p);
+	}
+	pthread_mutex_unlock(&bs->mu);
+	return fd;
+}
+
 bool blob_exists(struct blob_store *bs, const char *hex)
 {
-	struct buf p = BUF_INIT;
-	bool ok = object_path(bs, hex, &p) == 0 && access(p.ptr, F_OK) == 0;
+	int fd;
 
-	buf_release(&p);
-	return ok;
+	if (!sha256_is_hex(hex))
+		return false;
+	fd = shard(bs, hex);
+	return fd >= 0 && faccessat(fd, hex + 2, F_OK, 0) == 0;
 }
 
 int blob_verify(struct blob_store *bs, const char *hex)
@@ -385,6 +417,16 @@ out:
 	buf_release(&tmp);
 	buf_release(&dst);
 	return rc;
+}
+
+void blob_sync(struct blob_store *bs)
+{
+	int fd = open(bs->objdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
 }
 
 int blob_remove(struct blob_store *bs, const char *hex)

@@ -144,7 +144,7 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 			rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", t->rel, strerror(errno));
 			goto out;
 		}
-		l.v[0].sb = sb;
+		l.v[0].key = fkey_of(&sb);
 		l.v[0].has_stat = true;
 		l.v[0].size = sb.st_size;
 		l.v[0].mode = (sb.st_mode & 0111) ? 0755 : 0644;
@@ -165,6 +165,7 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 	if (t->is_dir) {
 		if ((rc = manifest_format(&l, &text)) || (rc = blob_put(r->cache, text.ptr, text.len, p.hex)))
 			goto out;
+		atomic_store(&r->cache_written, true);
 		buf_clear(&text);
 	} else {
 		memcpy(p.hex, l.v[0].hex, sizeof(p.hex));

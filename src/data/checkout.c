@@ -81,7 +81,7 @@ static int wsdiff_compute(struct data_repo *r, const char *file, struct wsdiff *
 	} else if (S_ISREG(sb.st_mode)) {
 		if ((rc = dlist_push(&d->have, "", 0)))
 			return rc;
-		d->have.v[0].sb = sb;
+		d->have.v[0].key = fkey_of(&sb);
 		d->have.v[0].has_stat = true;
 		d->have.v[0].size = sb.st_size;
 		d->have.v[0].mode = (sb.st_mode & 0111) ? 0755 : 0644;
@@ -104,7 +104,69 @@ static void add_str(json_t *arr, const char *s)
 	json_array_append_new(arr, json_string(s[0] ? s : "."));
 }
 
-static int status_one(struct data_repo *r, const char *file, struct blob_store *remote, json_t *entries)
+/* Which objects a store has. A big folder is checked against one listing of
+ * the store (a few hundred directory reads, then a sorted array of digests)
+ * instead of one lookup per file. */
+struct have {
+	struct blob_store *bs;
+	unsigned char (*v)[32]; /* sorted binary digests; NULL until listed */
+	size_t n, cap;
+	bool listed;
+};
+
+static void unhex32(const char *hex, unsigned char out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		int a = hex[2 * i], b = hex[2 * i + 1];
+		out[i] = (unsigned char)(((a <= '9' ? a - '0' : a - 'a' + 10) << 4) | (b <= '9' ? b - '0' : b - 'a' + 10));
+	}
+}
+
+static int have_add(const char *hex, void *arg)
+{
+	struct have *h = arg;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 4096;
+		void *v = realloc(h->v, cap * 32);
+		if (!v)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		h->v = v;
+		h->cap = cap;
+	}
+	unhex32(hex, h->v[h->n++]);
+	return 0;
+}
+
+static int cmp32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static bool has(struct have *h, const char *hex, size_t batch)
+{
+	unsigned char key[32];
+
+	if (!h->listed && batch > 1000) {
+		h->listed = true;
+		if (blob_list(h->bs, have_add, h) == 0)
+			qsort(h->v, h->n, 32, cmp32);
+		else {
+			free(h->v);
+			h->v = NULL;
+			h->n = h->cap = 0;
+			h->listed = false;
+			cairn_error_clear();
+		}
+	}
+	if (!h->listed)
+		return blob_exists(h->bs, hex);
+	unhex32(hex, key); /* hex comes from a parsed pointer or manifest: valid */
+	return h->n && bsearch(key, h->v, h->n, 32, cmp32) != NULL;
+}
+
+static int status_one(struct data_repo *r, const char *file, struct have *cache, struct have *remote,
+		      json_t *entries)
 {
 	struct wsdiff d;
 	json_t *added = json_array(), *modified = json_array(), *deleted = json_array(), *e;
@@ -114,15 +176,15 @@ static int status_one(struct data_repo *r, const char *file, struct blob_store *
 
 	if ((rc = wsdiff_compute(r, file, &d)))
 		goto out;
-	if (!blob_exists(r->cache, d.p.hex))
+	if (!has(cache, d.p.hex, d.want.n))
 		not_in_cache++;
-	if (remote && !blob_exists(remote, d.p.hex))
+	if (remote->bs && !has(remote, d.p.hex, d.want.n))
 		not_pushed++;
 	if (d.p.is_dir)
 		for (size_t i = 0; i < d.want.n; i++) {
-			if (!blob_exists(r->cache, d.want.v[i].hex))
+			if (!has(cache, d.want.v[i].hex, d.want.n))
 				not_in_cache++;
-			if (remote && !blob_exists(remote, d.want.v[i].hex))
+			if (remote->bs && !has(remote, d.want.v[i].hex, d.want.n))
 				not_pushed++;
 		}
 	if (d.exists && kind_matches(&d) && !d.no_manifest) {
@@ -155,7 +217,7 @@ static int status_one(struct data_repo *r, const char *file, struct blob_store *
 	e = json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "path", d.p.data, "pointer", file, "state", state, "type",
 		      d.p.is_dir ? "dir" : "file", "not_in_cache", (json_int_t)not_in_cache, "manifest_missing",
 		      d.no_manifest);
-	if (remote)
+	if (remote->bs)
 		json_object_set_new(e, "not_pushed", json_integer(not_pushed));
 	if (d.p.is_dir) {
 		json_object_set(e, "added", added);
@@ -173,7 +235,7 @@ out:
 
 int data_status(struct data_repo *r, char *const *targets, size_t n, json_t **report)
 {
-	struct blob_store *remote = NULL;
+	struct have cache = { .bs = r->cache }, remote = { 0 };
 	const char *rname = NULL, *url = NULL;
 	json_t *files = NULL, *entries = json_array();
 	int rc;
@@ -183,14 +245,16 @@ int data_status(struct data_repo *r, char *const *targets, size_t n, json_t **re
 	/* the remote is looked at when one is named or a default is set */
 	if (!r->o.no_remote &&
 	    (r->o.remote || json_object_get(json_object_get(r->config, "core"), "remote")) &&
-	    (rc = remote_open(r, r->o.remote, false, &remote, &rname, &url)))
+	    (rc = remote_open(r, r->o.remote, false, &remote.bs, &rname, &url)))
 		goto out;
 	for (size_t i = 0; !rc && i < json_array_size(files); i++)
-		rc = status_one(r, json_string_value(json_array_get(files, i)), remote, entries);
+		rc = status_one(r, json_string_value(json_array_get(files, i)), &cache, &remote, entries);
 	if (!rc)
 		*report = json_pack("{s:O,s:o}", "entries", entries, "remote", rname ? json_string(rname) : json_null());
 out:
-	blob_close(remote);
+	free(cache.v);
+	free(remote.v);
+	blob_close(remote.bs);
 	json_decref(files);
 	json_decref(entries);
 	return rc;

@@ -3,6 +3,7 @@
 #define CAIRN_DATA_DATA_INT_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -30,7 +31,22 @@ struct data_repo {
 	char *cwd;         /* absolute */
 	enum link_kind links[3];
 	int nlinks;
+	atomic_bool no_reflink;     /* the filesystem refused a clone once: stop trying */
+	atomic_bool cache_written;  /* flush the cache's filesystem at close */
 };
+
+/* What the stat cache keys on: a file's identity and the stat fields that
+ * change when its content does. */
+struct fkey {
+	uint64_t dev, ino;
+	int64_t size, mtime_ns;
+};
+
+static inline struct fkey fkey_of(const struct stat *sb)
+{
+	return (struct fkey){ (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (int64_t)sb->st_size,
+			      (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec };
+}
 
 /* One file: in a scan of the workspace or a manifest. path is relative to
  * the tracked directory (or the file's own name for a single file). */
@@ -39,7 +55,7 @@ struct dentry {
 	char hex[SHA256_HEX_LEN + 1];
 	int64_t size;
 	unsigned mode;     /* 0644 or 0755 */
-	struct stat sb;    /* valid when has_stat */
+	struct fkey key;   /* valid when has_stat */
 	bool has_stat;
 };
 
@@ -86,10 +102,10 @@ int pointer_targets(struct data_repo *r, char *const *targets, size_t n, json_t 
 
 /* statcache.c: (dev, inode, size, mtime_ns) -> sha256, in .cairn/tmp/statcache */
 int statcache_open(const char *path, struct statcache **out);
-bool statcache_get(struct statcache *sc, const struct stat *sb, char hex[SHA256_HEX_LEN + 1]);
+bool statcache_get(struct statcache *sc, const struct fkey *k, char hex[SHA256_HEX_LEN + 1]);
 /* Remember sb -> hex; trusted: cairn wrote the file itself (skips the
  * racy-timestamp rule for files modified this very moment). */
-void statcache_put(struct statcache *sc, const struct stat *sb, const char *hex, bool trusted);
+void statcache_put(struct statcache *sc, const struct fkey *k, const char *hex, bool trusted);
 int statcache_save(struct statcache *sc);
 void statcache_close(struct statcache *sc);
 
@@ -105,7 +121,7 @@ int scan_dir(const char *abs_dir, struct dlist *l);
  * a progress line. base is the absolute directory the paths are under. */
 int scan_hash(struct data_repo *r, const char *base, struct dlist *l, const char *label);
 /* Hash one file by absolute path through the stat cache. */
-int data_hash_file(struct data_repo *r, const char *abs, struct stat *sb, char hex[SHA256_HEX_LEN + 1]);
+int data_hash_file(struct data_repo *r, const char *abs, struct fkey *k, char hex[SHA256_HEX_LEN + 1]);
 
 /* link.c */
 /* Put the file at abs (hashed to hex) into the cache by the configured strategy. */

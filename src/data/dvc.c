@@ -636,6 +636,7 @@ int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report)
 	int rc;
 
 	*report = NULL;
+	atomic_store(&r->cache_written, true);
 	if (!dvc_dir || !dvc_dir[0])
 		buf_printf(&dd, "%s/.dvc", r->root);
 	else if (dvc_dir[0] == '/')

@@ -80,6 +80,17 @@ out:
 	return rc;
 }
 
+/* Remember a cache object's stat, so checking it later costs a stat, not a read. */
+static void remember_object(struct data_repo *r, const char *hex)
+{
+	struct buf p = BUF_INIT;
+	struct stat sb;
+
+	if (!blob_path(r->cache, hex, &p) && stat(p.ptr, &sb) == 0)
+		statcache_put(r->sc, &(struct fkey[]){ fkey_of(&sb) }[0], hex, true);
+	buf_release(&p);
+}
+
 int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned mode)
 {
 	int rc = CAIRN_EUNSUPPORTED;
@@ -89,7 +100,11 @@ int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned
 	for (int i = 0; i < r->nlinks && rc == CAIRN_EUNSUPPORTED; i++) {
 		switch (r->links[i]) {
 		case LINK_REFLINK:
+			if (atomic_load(&r->no_reflink))
+				break;
 			rc = blob_adopt(r->cache, abs, hex, BLOB_CLONE);
+			if (rc == CAIRN_EUNSUPPORTED)
+				atomic_store(&r->no_reflink, true);
 			break;
 		case LINK_HARDLINK:
 			/* an executable file would share its mode with the object: copy it */
@@ -104,6 +119,10 @@ int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned
 	if (rc == CAIRN_EUNSUPPORTED)
 		rc = cairn_error_set(CAIRN_EUNSUPPORTED,
 				     "no cache.type strategy could store '%s' (add copy to cache.type)", abs);
+	if (!rc) {
+		atomic_store(&r->cache_written, true);
+		remember_object(r, hex);
+	}
 	return rc;
 }
 
@@ -111,6 +130,7 @@ int cache_check(struct data_repo *r, const char *hex)
 {
 	char got[SHA256_HEX_LEN + 1];
 	struct buf p = BUF_INIT;
+	struct fkey key;
 	struct stat sb;
 	int fd = -1, rc;
 
@@ -121,7 +141,8 @@ int cache_check(struct data_repo *r, const char *hex)
 				     : cairn_error_set(CAIRN_EIO, "cannot stat cache object %s: %s", hex, strerror(errno));
 		goto out;
 	}
-	if (statcache_get(r->sc, &sb, got) && !strcmp(got, hex))
+	key = fkey_of(&sb);
+	if (statcache_get(r->sc, &key, got) && !strcmp(got, hex))
 		goto out;
 	fd = open(p.ptr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -137,7 +158,7 @@ int cache_check(struct data_repo *r, const char *hex)
 				     hex, got);
 		goto out;
 	}
-	statcache_put(r->sc, &sb, hex, false);
+	statcache_put(r->sc, &key, hex, false);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -155,7 +176,8 @@ static int mkparent(const char *abs)
 	if (!slash || slash == abs)
 		return 0;
 	buf_put(&d, abs, (size_t)(slash - abs));
-	rc = buf_error(&d) ? buf_error(&d) : path_mkdirs(d.ptr);
+	/* the parent usually exists: one mkdir says so; else make the chain */
+	rc = buf_error(&d) ? buf_error(&d) : mkdir(d.ptr, 0755) == 0 || errno == EEXIST ? 0 : path_mkdirs(d.ptr);
 	buf_release(&d);
 	return rc;
 }
@@ -166,11 +188,26 @@ int cache_materialize(struct data_repo *r, const char *hex, const char *abs, uns
 	int rc, tfd = -1, sfd = -1;
 	struct stat sb;
 
-	if ((rc = cache_check(r, hex)) || (rc = blob_path(r->cache, hex, &obj)) || (rc = mkparent(abs)))
+	/* links share the object's bytes, so check the object first; a copy
+	 * checks the bytes it copies */
+	for (int i = 0; i < r->nlinks; i++) {
+		if ((r->links[i] == LINK_REFLINK && atomic_load(&r->no_reflink)) ||
+		    (r->links[i] == LINK_HARDLINK && mode != 0644))
+			continue;
+		if (r->links[i] != LINK_COPY && (rc = cache_check(r, hex)))
+			goto out;
+		break;
+	}
+	if (!blob_exists(r->cache, hex)) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache (cairn data pull)", hex);
+		goto out;
+	}
+	if ((rc = blob_path(r->cache, hex, &obj)) || (rc = mkparent(abs)))
 		goto out;
 	rc = CAIRN_EUNSUPPORTED;
 	for (int i = 0; i < r->nlinks && rc == CAIRN_EUNSUPPORTED; i++) {
-		if (r->links[i] == LINK_HARDLINK && mode != 0644)
+		if ((r->links[i] == LINK_HARDLINK && mode != 0644) ||
+		    (r->links[i] == LINK_REFLINK && atomic_load(&r->no_reflink)))
 			continue;
 		if ((rc = fs_tmp_beside(abs, &tmp, &tfd)))
 			goto out;
@@ -194,6 +231,8 @@ int cache_materialize(struct data_repo *r, const char *hex, const char *abs, uns
 			}
 			if (r->links[i] == LINK_REFLINK) {
 				rc = fs_clone_fd(sfd, tfd);
+				if (rc == CAIRN_EUNSUPPORTED)
+					atomic_store(&r->no_reflink, true);
 			} else {
 				struct sha256_ctx *c = sha256_new();
 				char got[SHA256_HEX_LEN + 1];
@@ -235,7 +274,7 @@ int cache_materialize(struct data_repo *r, const char *hex, const char *abs, uns
 	if (rc == CAIRN_EUNSUPPORTED)
 		rc = cairn_error_set(CAIRN_EUNSUPPORTED, "no cache.type strategy could write '%s'", abs);
 	if (!rc && stat(abs, &sb) == 0)
-		statcache_put(r->sc, &sb, hex, true);
+		statcache_put(r->sc, &(struct fkey[]){ fkey_of(&sb) }[0], hex, true);
 out:
 	if (sfd >= 0)
 		close(sfd);

@@ -75,23 +75,27 @@ int manifest_format(const struct dlist *l, struct buf *out)
 		const struct dentry *e = &l->v[i];
 		if (strchr(e->path, '\n'))
 			return cairn_error_set(CAIRN_EINVALID, "file name with a newline cannot be tracked: '%s'", e->path);
+		if (i && strcmp(l->v[i - 1].path, e->path) >= 0)
+			return cairn_error_set(CAIRN_ERR, "internal error: manifest entries out of order at '%s'", e->path);
 		buf_printf(out, "%s %lld %o %s\n", e->hex, (long long)e->size, e->mode, e->path);
 	}
 	return buf_error(out);
 }
 
-/* Parse an unsigned decimal (or octal when base 8) field ending at a space. */
-static int parse_num(const char **p, const char *end, int base, long long max, long long *v)
+/* Parse an unsigned decimal field ending at a space, in its one canonical
+ * form (no leading zeros), up to max. */
+static int parse_num(const char **p, const char *end, long long max, long long *v)
 {
 	const char *s = *p;
 	long long x = 0;
 
-	if (s >= end || *s < '0' || *s > (base == 8 ? '7' : '9'))
+	if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] != ' '))
 		return -1;
-	while (s < end && *s >= '0' && *s <= (base == 8 ? '7' : '9')) {
-		x = x * base + (*s - '0');
-		if (x > max)
+	while (s < end && *s >= '0' && *s <= '9') {
+		int d = *s - '0';
+		if (x > (max - d) / 10)
 			return -1;
+		x = x * 10 + d;
 		s++;
 	}
 	if (s >= end || *s != ' ')
@@ -134,11 +138,14 @@ int manifest_parse(const char *text, size_t n, struct dlist *out)
 				break;
 			}
 			p += SHA256_HEX_LEN + 1;
-			if (parse_num(&p, eol, 10, INT64_MAX / 2, &size) || parse_num(&p, eol, 8, 07777, &mode) ||
-			    (mode != 0644 && mode != 0755)) {
+			mode = 0;
+			if (parse_num(&p, eol, INT64_MAX / 2, &size) || eol - p < 4 ||
+			    (memcmp(p, "644 ", 4) && memcmp(p, "755 ", 4)) || size > INT64_MAX / 2 - out->bytes) {
 				rc = cairn_error_set(CAIRN_EINVALID, "manifest line %zu: bad size or mode", line);
 				break;
 			}
+			mode = p[0] == '7' ? 0755 : 0644;
+			p += 4;
 			buf_clear(&clean);
 			if ((rc = path_clean_rel(p, (size_t)(eol - p), false, &clean)))
 				break;

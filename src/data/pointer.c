@@ -72,7 +72,7 @@ int pointer_parse(const char *text, size_t n, const char *file, struct pointer *
 	}
 	p->is_dir = v && !strcmp(json_string_value(v), "dir");
 	v = json_object_get(doc, "sha256");
-	if (!json_is_string(v) || !sha256_is_hex(json_string_value(v))) {
+	if (!json_is_string(v) || json_string_length(v) != SHA256_HEX_LEN || !sha256_is_hex(json_string_value(v))) {
 		rc = bad(file, "'sha256' must be 64 lowercase hex digits");
 		goto out;
 	}
@@ -86,6 +86,10 @@ int pointer_parse(const char *text, size_t n, const char *file, struct pointer *
 	v = json_object_get(doc, "nfiles");
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
 		rc = bad(file, "'nfiles' must be a non-negative integer");
+		goto out;
+	}
+	if (!p->is_dir && v) {
+		rc = bad(file, "'nfiles' belongs to directory pointers only");
 		goto out;
 	}
 	if (p->is_dir && !v) {

@@ -137,6 +137,8 @@ static int transfer(struct data_repo *r, struct blob_store *src, struct blob_sto
 	x.failed = json_object_get(report, "failed");
 	pthread_mutex_init(&x.mu, NULL);
 	progress_begin(&x.pg, label, (int64_t)x.n, 0, r->o.quiet);
+	if (dst == r->cache && x.n)
+		atomic_store(&r->cache_written, true);
 	rc = data_parallel(data_jobs(r, true), x.n, xfer_one, &x);
 	progress_end(&x.pg);
 	pthread_mutex_destroy(&x.mu);

@@ -79,11 +79,38 @@ int data_jobs(const struct data_repo *r, bool io_bound)
 	return io_bound ? 8 : (int)(cores > 32 ? 32 : cores);
 }
 
+struct name {
+	char *name;
+	size_t len;
+	bool dir;
+};
+
+/* Byte i of the name as it sorts: a folder's name is compared as "name/". */
+static int vchar(const struct name *n, size_t i)
+{
+	return i < n->len ? (unsigned char)n->name[i] : i == n->len && n->dir ? '/' : 0;
+}
+
+/* Sort as the full paths will sort, so walking the sorted names depth-first
+ * yields every path in bytewise order and the list never needs sorting
+ * afterwards (git's index order). */
+static int cmp_name(const void *a_, const void *b_)
+{
+	const struct name *a = a_, *b = b_;
+
+	for (size_t i = 0;; i++) {
+		int x = vchar(a, i), y = vchar(b, i);
+		if (x != y || !x)
+			return x - y;
+	}
+}
+
 static int scan_rec(int dfd, struct buf *rel, struct dlist *l, int depth)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *e;
-	size_t base = rel->len;
+	struct name *names = NULL;
+	size_t n = 0, cap = 0, base = rel->len;
 	int rc = 0;
 
 	if (!d) {
@@ -92,27 +119,51 @@ static int scan_rec(int dfd, struct buf *rel, struct dlist *l, int depth)
 	}
 	while (!rc && (e = readdir(d))) {
 		struct stat sb;
-		size_t nl = strlen(e->d_name);
+		bool dir = e->d_type == DT_DIR;
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
+		if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK)
+			dir = fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode);
+		if (n == cap) {
+			struct name *v = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			if (!v) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+			names = v;
+		}
+		if (!(names[n].name = strdup(e->d_name))) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			break;
+		}
+		names[n].len = strlen(e->d_name);
+		names[n++].dir = dir;
+	}
+	if (!rc && n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *nm = names[i].name;
+		size_t nl = strlen(nm);
+		struct stat sb;
+
 		buf_truncate(rel, base);
 		if (base)
 			buf_putc(rel, '/');
-		buf_puts(rel, e->d_name);
+		buf_puts(rel, nm);
 		if ((rc = buf_error(rel)))
 			break;
-		if (strchr(e->d_name, '\n') || strchr(e->d_name, '\\')) {
+		if (strchr(nm, '\n') || strchr(nm, '\\')) {
 			rc = cairn_error_set(CAIRN_EINVALID, "cannot track a file whose name has a newline or backslash: '%s'",
 					     rel->ptr);
 			break;
 		}
-		if (fstatat(dirfd(d), e->d_name, &sb, 0) != 0) {
+		if (fstatat(dirfd(d), nm, &sb, 0) != 0) {
 			rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", rel->ptr, strerror(errno));
 			break;
 		}
-		if (S_ISREG(sb.st_mode)) {
-			if (nl > strlen(POINTER_SUFFIX) && !strcmp(e->d_name + nl - strlen(POINTER_SUFFIX), POINTER_SUFFIX)) {
+		if (S_ISREG(sb.st_mode) && !names[i].dir) {
+			if (nl > strlen(POINTER_SUFFIX) && !strcmp(nm + nl - strlen(POINTER_SUFFIX), POINTER_SUFFIX)) {
 				rc = cairn_error_set(CAIRN_EINVALID,
 						     "'%s' is a pointer file inside a tracked directory; untrack it "
 						     "first (remove the pointer) or track the parts separately",
@@ -121,15 +172,15 @@ static int scan_rec(int dfd, struct buf *rel, struct dlist *l, int depth)
 			}
 			if ((rc = dlist_push(l, rel->ptr, rel->len)))
 				break;
-			l->v[l->n - 1].sb = sb;
+			l->v[l->n - 1].key = fkey_of(&sb);
 			l->v[l->n - 1].has_stat = true;
 			l->v[l->n - 1].size = sb.st_size;
 			l->v[l->n - 1].mode = (sb.st_mode & 0111) ? 0755 : 0644;
 			l->bytes += sb.st_size;
-		} else if (S_ISDIR(sb.st_mode)) {
+		} else if (S_ISDIR(sb.st_mode) && names[i].dir) {
 			struct stat lsb;
 			int sub;
-			if (fstatat(dirfd(d), e->d_name, &lsb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lsb.st_mode)) {
+			if (fstatat(dirfd(d), nm, &lsb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lsb.st_mode)) {
 				rc = cairn_error_set(CAIRN_EINVALID,
 						     "'%s' is a symbolic link to a directory; cairn tracks regular files and "
 						     "folders only", rel->ptr);
@@ -139,17 +190,22 @@ static int scan_rec(int dfd, struct buf *rel, struct dlist *l, int depth)
 				rc = cairn_error_set(CAIRN_ETOOBIG, "'%s' is nested too deeply", rel->ptr);
 				break;
 			}
-			sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			sub = openat(dirfd(d), nm, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 			if (sub < 0) {
 				rc = cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", rel->ptr, strerror(errno));
 				break;
 			}
 			rc = scan_rec(sub, rel, l, depth + 1);
+		} else if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)) {
+			rc = cairn_error_set(CAIRN_EIO, "'%s' changed type while it was read; try again", rel->ptr);
 		} else {
 			rc = cairn_error_set(CAIRN_EINVALID, "'%s' is not a regular file or folder; cairn cannot track it",
 					     rel->ptr);
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i].name);
+	free(names);
 	buf_truncate(rel, base);
 	closedir(d);
 	return rc;
@@ -165,17 +221,15 @@ int scan_dir(const char *abs_dir, struct dlist *l)
 				       abs_dir, strerror(errno));
 	rc = scan_rec(fd, &rel, l, 0);
 	buf_release(&rel);
-	if (!rc)
-		dlist_sort(l);
 	return rc;
 }
 
-int data_hash_file(struct data_repo *r, const char *abs, struct stat *sb, char hex[SHA256_HEX_LEN + 1])
+int data_hash_file(struct data_repo *r, const char *abs, struct fkey *k, char hex[SHA256_HEX_LEN + 1])
 {
 	struct stat after;
 	int fd, rc;
 
-	if (statcache_get(r->sc, sb, hex))
+	if (statcache_get(r->sc, k, hex))
 		return 0;
 	fd = open(abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -183,11 +237,11 @@ int data_hash_file(struct data_repo *r, const char *abs, struct stat *sb, char h
 				       strerror(errno));
 	rc = fs_hash_fd(fd, hex, NULL);
 	if (!rc && fstat(fd, &after) == 0) {
+		struct fkey now = fkey_of(&after);
 		/* remember it only when nothing changed while it was read */
-		if (after.st_size == sb->st_size && after.st_mtim.tv_sec == sb->st_mtim.tv_sec &&
-		    after.st_mtim.tv_nsec == sb->st_mtim.tv_nsec && after.st_ino == sb->st_ino)
-			statcache_put(r->sc, sb, hex, false);
-		*sb = after;
+		if (!memcmp(&now, k, sizeof(now)))
+			statcache_put(r->sc, k, hex, false);
+		*k = now;
 	}
 	close(fd);
 	if (rc)
@@ -212,12 +266,15 @@ static int hash_one(size_t i, void *arg)
 	dentry_abs(j->base, e, &abs);
 	if (!(rc = buf_error(&abs))) {
 		if (!e->has_stat) {
-			if (stat(abs.ptr, &e->sb) != 0)
+			struct stat sb;
+			if (stat(abs.ptr, &sb) != 0)
 				rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", abs.ptr, strerror(errno));
+			else
+				e->key = fkey_of(&sb);
 			e->has_stat = !rc;
 		}
 		if (!rc)
-			rc = data_hash_file(j->r, abs.ptr, &e->sb, e->hex);
+			rc = data_hash_file(j->r, abs.ptr, &e->key, e->hex);
 	}
 	buf_release(&abs);
 	progress_add(&j->pg, 1, e->size);

@@ -3,7 +3,8 @@
  * On disk (.cairn/tmp/statcache): the magic "CSTATC01", a record count, then
  * 64-byte records {dev, ino, size, mtime_ns, digest[32]} (host byte order: the
  * file is a cache, local to this machine, and rebuilt when unreadable). In
- * memory: an open-addressing table keyed by (dev, ino) under one mutex.
+ * memory: an open-addressing table keyed by (dev, ino), at most half full,
+ * under one mutex.
  *
  * The racy-timestamp rule: a file whose mtime is within RACY_NS of the moment
  * it was hashed could be modified again within the same timestamp tick
@@ -59,9 +60,15 @@ static struct rec *slot(struct rec *tab, size_t cap, uint64_t dev, uint64_t ino)
 	return &tab[i];
 }
 
+static int grow_to(struct statcache *sc, size_t cap);
+
 static int grow(struct statcache *sc)
 {
-	size_t cap = sc->cap ? sc->cap * 2 : 1024;
+	return grow_to(sc, sc->cap ? sc->cap * 2 : 1024);
+}
+
+static int grow_to(struct statcache *sc, size_t cap)
+{
 	struct rec *tab = calloc(cap, sizeof(*tab));
 
 	if (!tab)
@@ -79,7 +86,7 @@ static int insert(struct statcache *sc, const struct rec *r)
 {
 	struct rec *s;
 
-	if ((sc->n + 1) * 4 > sc->cap * 3 && grow(sc))
+	if ((sc->n + 1) * 2 > sc->cap && grow(sc))
 		return CAIRN_ENOMEM;
 	s = slot(sc->tab, sc->cap, r->dev, r->ino);
 	if (!s->ino && !s->dev)
@@ -108,6 +115,11 @@ int statcache_open(const char *path, struct statcache **out)
 	    !memcmp(b.ptr, MAGIC, 8)) {
 		memcpy(&count, b.ptr + 8, 8);
 		if (count <= MAX_ENTRIES && b.len == 16 + count * sizeof(struct rec)) {
+			size_t cap = sc->cap;
+			while ((count + 1) * 2 > cap)
+				cap *= 2;
+			if (cap != sc->cap)
+				grow_to(sc, cap);
 			for (uint64_t i = 0; i < count; i++) {
 				struct rec r;
 				memcpy(&r, b.ptr + 16 + i * sizeof(r), sizeof(r));
@@ -127,16 +139,16 @@ static int unhex(char c)
 	return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
-bool statcache_get(struct statcache *sc, const struct stat *sb, char hex[SHA256_HEX_LEN + 1])
+bool statcache_get(struct statcache *sc, const struct fkey *k, char hex[SHA256_HEX_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";
-	int64_t mt = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+	int64_t mt = k->mtime_ns;
 	bool hit = false;
 	struct rec *s;
 
 	pthread_mutex_lock(&sc->mu);
-	s = slot(sc->tab, sc->cap, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino);
-	if ((s->ino || s->dev) && s->size == (int64_t)sb->st_size && s->mtime_ns == mt) {
+	s = slot(sc->tab, sc->cap, k->dev, k->ino);
+	if ((s->ino || s->dev) && s->size == k->size && s->mtime_ns == mt) {
 		for (int i = 0; i < 32; i++) {
 			hex[2 * i] = digits[s->digest[i] >> 4];
 			hex[2 * i + 1] = digits[s->digest[i] & 15];
@@ -148,10 +160,9 @@ bool statcache_get(struct statcache *sc, const struct stat *sb, char hex[SHA256_
 	return hit;
 }
 
-void statcache_put(struct statcache *sc, const struct stat *sb, const char *hex, bool trusted)
+void statcache_put(struct statcache *sc, const struct fkey *k, const char *hex, bool trusted)
 {
-	struct rec r = { (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (int64_t)sb->st_size,
-			 (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec, { 0 } };
+	struct rec r = { k->dev, k->ino, k->size, k->mtime_ns, { 0 } };
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -223,7 +223,7 @@ int data_repo_open(const struct data_opts *o, struct data_repo **out)
 		goto fail;
 	buf_clear(&p);
 	buf_printf(&p, "%s/cache", r->dotdir);
-	if ((rc = buf_error(&p)) || (rc = blob_open_flags(p.ptr, BLOB_SHARED, &r->cache)))
+	if ((rc = buf_error(&p)) || (rc = blob_open_flags(p.ptr, BLOB_SHARED | BLOB_NOSYNC, &r->cache)))
 		goto fail;
 	buf_clear(&p);
 	buf_printf(&p, "%s/tmp/statcache", r->dotdir);
@@ -246,6 +246,8 @@ void data_repo_close(struct data_repo *r)
 		statcache_save(r->sc);
 		statcache_close(r->sc);
 	}
+	if (r->cache && atomic_load(&r->cache_written))
+		blob_sync(r->cache); /* one flush instead of an fsync per object */
 	blob_close(r->cache);
 	json_decref(r->config);
 	if (r->lock_fd >= 0)

@@ -485,3 +485,20 @@ def test_one_pointer_failing_does_not_stop_the_others(ws):
     assert r.rc == 1 and "data/images" in r.err and "--force" in r.err, r
     assert (ws / "data/raw.csv").read_text() == "a,b\n1,2\n"
     assert (ws / "data/images/0.jpg").read_text() == "uncached edit\n"
+
+
+def test_names_that_sort_around_the_folder_separator(ws):
+    # '-' and '.' sort before '/', '0' after it: the manifest must still be in
+    # bytewise path order, and the same on every machine
+    d = ws / "data/tricky"
+    for name in ("a/x", "a/y/z", "a-b", "a.c", "a0", "a", "b/a-b/c", "b/a/c", "b/a.b", "é", "Z"):
+        p = d / name
+        if name == "a":
+            continue
+        write(str(p), name + "\n")
+    data(ws, "add", "data/tricky")
+    assert status(ws)["data/tricky"]["state"] == "ok"
+    shutil.rmtree(d)
+    data(ws, "checkout")
+    assert (d / "a-b").read_text() == "a-b\n" and (d / "a/y/z").read_text() == "a/y/z\n"
+    assert status(ws)["data/tricky"]["state"] == "ok"

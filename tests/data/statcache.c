@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "data/data_int.h"
 
+/* the stat cache keys on struct fkey; tests build struct stat values */
+#define KEY(sb) (&(struct fkey[]){ fkey_of(&(sb)) }[0])
+
 #define H1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define H2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 
@@ -76,32 +79,32 @@ Test(data_statcache, put_get_hit_and_misses)
 	struct stat sb = fake(2049, 1234, 100, OLD, 123456789), o;
 	char hex[SHA256_HEX_LEN + 1];
 
-	cr_assert(!statcache_get(sc, &sb, hex), "empty cache hit");
-	statcache_put(sc, &sb, H1, false);
+	cr_assert(!statcache_get(sc, KEY(sb), hex), "empty cache hit");
+	statcache_put(sc, KEY(sb), H1, false);
 	memset(hex, 'x', sizeof(hex));
-	cr_assert(statcache_get(sc, &sb, hex));
+	cr_assert(statcache_get(sc, KEY(sb), hex));
 	cr_assert_str_eq(hex, H1);
 	o = sb;
 	o.st_size = 101;
-	cr_assert(!statcache_get(sc, &o, hex), "hit with a different size");
+	cr_assert(!statcache_get(sc, KEY(o), hex), "hit with a different size");
 	o = sb;
 	o.st_mtim.tv_nsec += 1;
-	cr_assert(!statcache_get(sc, &o, hex), "hit with a different mtime (ns)");
+	cr_assert(!statcache_get(sc, KEY(o), hex), "hit with a different mtime (ns)");
 	o = sb;
 	o.st_mtim.tv_sec += 1;
-	cr_assert(!statcache_get(sc, &o, hex), "hit with a different mtime (s)");
+	cr_assert(!statcache_get(sc, KEY(o), hex), "hit with a different mtime (s)");
 	o = sb;
 	o.st_ino = 1235;
-	cr_assert(!statcache_get(sc, &o, hex), "hit with a different inode");
+	cr_assert(!statcache_get(sc, KEY(o), hex), "hit with a different inode");
 	o = sb;
 	o.st_dev = 2050;
-	cr_assert(!statcache_get(sc, &o, hex), "hit with a different device");
+	cr_assert(!statcache_get(sc, KEY(o), hex), "hit with a different device");
 	/* a second put for the same (dev, ino) replaces the entry */
 	o = sb;
 	o.st_size = 200;
-	statcache_put(sc, &o, H2, false);
-	cr_assert(!statcache_get(sc, &sb, hex), "stale entry still answers");
-	cr_assert(statcache_get(sc, &o, hex));
+	statcache_put(sc, KEY(o), H2, false);
+	cr_assert(!statcache_get(sc, KEY(sb), hex), "stale entry still answers");
+	cr_assert(statcache_get(sc, KEY(o), hex));
 	cr_assert_str_eq(hex, H2);
 	statcache_close(sc);
 }
@@ -112,8 +115,8 @@ Test(data_statcache, zero_dev_and_ino_not_recorded)
 	struct stat sb = fake(0, 0, 1, OLD, 0);
 	char hex[SHA256_HEX_LEN + 1];
 
-	statcache_put(sc, &sb, H1, true);
-	cr_assert(!statcache_get(sc, &sb, hex));
+	statcache_put(sc, KEY(sb), H1, true);
+	cr_assert(!statcache_get(sc, KEY(sb), hex));
 	statcache_close(sc);
 }
 
@@ -131,24 +134,24 @@ Test(data_statcache, racy_rule)
 	cr_assert_eq(write(fd, "hello", 5), 5);
 	close(fd);
 	cr_assert_eq(stat(path, &sb), 0);
-	statcache_put(sc, &sb, H1, false);
-	cr_assert(!statcache_get(sc, &sb, hex), "racily clean file recorded");
-	statcache_put(sc, &sb, H1, true);
-	cr_assert(statcache_get(sc, &sb, hex), "trusted put of a fresh file not recorded");
+	statcache_put(sc, KEY(sb), H1, false);
+	cr_assert(!statcache_get(sc, KEY(sb), hex), "racily clean file recorded");
+	statcache_put(sc, KEY(sb), H1, true);
+	cr_assert(statcache_get(sc, KEY(sb), hex), "trusted put of a fresh file not recorded");
 	cr_assert_str_eq(hex, H1);
 	unlink(path);
 	/* synthetic: mtime exactly now, and in the future */
 	clock_gettime(CLOCK_REALTIME, &now);
 	sb = fake(7, 70, 1, now.tv_sec, now.tv_nsec);
-	statcache_put(sc, &sb, H1, false);
-	cr_assert(!statcache_get(sc, &sb, hex));
+	statcache_put(sc, KEY(sb), H1, false);
+	cr_assert(!statcache_get(sc, KEY(sb), hex));
 	future = fake(7, 71, 1, now.tv_sec + 3600, 0);
-	statcache_put(sc, &future, H1, false);
-	cr_assert(!statcache_get(sc, &future, hex), "mtime in the future recorded");
+	statcache_put(sc, KEY(future), H1, false);
+	cr_assert(!statcache_get(sc, KEY(future), hex), "mtime in the future recorded");
 	/* a second old is fine */
 	sb = fake(7, 72, 1, now.tv_sec - 2, now.tv_nsec);
-	statcache_put(sc, &sb, H2, false);
-	cr_assert(statcache_get(sc, &sb, hex));
+	statcache_put(sc, KEY(sb), H2, false);
+	cr_assert(statcache_get(sc, KEY(sb), hex));
 	cr_assert_str_eq(hex, H2);
 	statcache_close(sc);
 }
@@ -160,23 +163,23 @@ Test(data_statcache, save_and_reopen)
 	char hex[SHA256_HEX_LEN + 1];
 
 	cr_assert_eq(statcache_save(sc), 0, "saving an empty, clean cache");
-	statcache_put(sc, &a, H1, false);
-	statcache_put(sc, &b, H2, false);
-	statcache_put(sc, &c, H1, true);
+	statcache_put(sc, KEY(a), H1, false);
+	statcache_put(sc, KEY(b), H2, false);
+	statcache_put(sc, KEY(c), H1, true);
 	cr_assert_eq(statcache_save(sc), 0, "%s", cairn_error_msg());
 	cr_assert_eq(statcache_save(sc), 0, "second save (clean)");
 	statcache_close(sc);
 	cr_assert_eq(access(cache_path, F_OK), 0);
 
 	sc = open_cache();
-	cr_assert(statcache_get(sc, &a, hex));
+	cr_assert(statcache_get(sc, KEY(a), hex));
 	cr_assert_str_eq(hex, H1);
-	cr_assert(statcache_get(sc, &b, hex));
+	cr_assert(statcache_get(sc, KEY(b), hex));
 	cr_assert_str_eq(hex, H2);
-	cr_assert(statcache_get(sc, &c, hex));
+	cr_assert(statcache_get(sc, KEY(c), hex));
 	cr_assert_str_eq(hex, H1);
 	a.st_size = 99;
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 }
 
@@ -187,7 +190,7 @@ Test(data_statcache, missing_file_opens_empty)
 	struct stat a = fake(1, 10, 5, OLD, 1);
 
 	cr_assert_eq(statcache_open("/nonexistent-dir-cairn/statcache", &sc), 0);
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	statcache_close(NULL);
 }
@@ -227,8 +230,8 @@ Test(data_statcache, corrupt_cache_ignored)
 	size_t n;
 	uint64_t huge = UINT64_MAX;
 
-	statcache_put(sc, &a, H1, false);
-	statcache_put(sc, &b, H2, false);
+	statcache_put(sc, KEY(a), H1, false);
+	statcache_put(sc, KEY(b), H2, false);
 	cr_assert_eq(statcache_save(sc), 0);
 	statcache_close(sc);
 	good = read_file(&n);
@@ -239,7 +242,7 @@ Test(data_statcache, corrupt_cache_ignored)
 	for (size_t k = 0; k < n; k += (k < 20 ? 1 : 13)) {
 		write_file(good, k);
 		sc = open_cache();
-		cr_assert(!statcache_get(sc, &a, hex), "truncated to %zu bytes still answers", k);
+		cr_assert(!statcache_get(sc, KEY(a), hex), "truncated to %zu bytes still answers", k);
 		statcache_close(sc);
 	}
 	/* bad magic */
@@ -247,26 +250,26 @@ Test(data_statcache, corrupt_cache_ignored)
 	bad[0] ^= 0xff;
 	write_file(bad, n);
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	/* a count that does not match the length, and a huge count */
 	memcpy(bad, good, n);
 	bad[8] = 3;
 	write_file(bad, n);
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	memcpy(bad + 8, &huge, 8);
 	write_file(bad, n);
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	/* trailing garbage */
 	memcpy(bad, good, n);
 	memset(bad + n, 0x5a, 64);
 	write_file(bad, n + 7);
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	/* random bytes */
 	srand(42);
@@ -274,12 +277,12 @@ Test(data_statcache, corrupt_cache_ignored)
 		bad[k] = (unsigned char)rand();
 	write_file(bad, n + 64);
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
+	cr_assert(!statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 	/* the intact file still works, and an opened-empty cache can be rebuilt */
 	write_file(good, n);
 	sc = open_cache();
-	cr_assert(statcache_get(sc, &a, hex));
+	cr_assert(statcache_get(sc, KEY(a), hex));
 	cr_assert_str_eq(hex, H1);
 	statcache_close(sc);
 	free(good);
@@ -303,12 +306,12 @@ Test(data_statcache, same_length_garbage_records)
 	memset(data + 16 + 64, 0, 64); /* an empty record among them */
 	write_file(data, sizeof(data));
 	sc = open_cache();
-	cr_assert(!statcache_get(sc, &a, hex));
-	statcache_put(sc, &a, H1, false);
+	cr_assert(!statcache_get(sc, KEY(a), hex));
+	statcache_put(sc, KEY(a), H1, false);
 	cr_assert_eq(statcache_save(sc), 0);
 	statcache_close(sc);
 	sc = open_cache();
-	cr_assert(statcache_get(sc, &a, hex));
+	cr_assert(statcache_get(sc, KEY(a), hex));
 	statcache_close(sc);
 }
 
@@ -325,7 +328,7 @@ Test(data_statcache, many_entries_survive_save, .timeout = 120)
 	for (uint64_t i = 1; i <= N; i++) {
 		sb = fake(i % 3 + 1, i * 7919, (int64_t)i, old + (int64_t)(i % 1000), (long)(i * 13 % 1000000000));
 		hex_of(i, want);
-		statcache_put(sc, &sb, want, false);
+		statcache_put(sc, KEY(sb), want, false);
 	}
 	cr_assert_eq(statcache_save(sc), 0, "%s", cairn_error_msg());
 	statcache_close(sc);
@@ -337,15 +340,15 @@ Test(data_statcache, many_entries_survive_save, .timeout = 120)
 	for (uint64_t i = 1; i <= N; i++) {
 		sb = fake(i % 3 + 1, i * 7919, (int64_t)i, old + (int64_t)(i % 1000), (long)(i * 13 % 1000000000));
 		hex_of(i, want);
-		cr_assert(statcache_get(sc, &sb, hex), "entry %llu lost", (unsigned long long)i);
+		cr_assert(statcache_get(sc, KEY(sb), hex), "entry %llu lost", (unsigned long long)i);
 		cr_assert_str_eq(hex, want);
 		if (i % 1000 == 0) {
 			sb.st_size++;
-			cr_assert(!statcache_get(sc, &sb, hex));
+			cr_assert(!statcache_get(sc, KEY(sb), hex));
 		}
 	}
 	sb = fake(1, (uint64_t)N * 7919 + 1, 1, old, 0);
-	cr_assert(!statcache_get(sc, &sb, hex));
+	cr_assert(!statcache_get(sc, KEY(sb), hex));
 	statcache_close(sc);
 }
 
@@ -364,8 +367,8 @@ static void *work(void *arg)
 	for (uint64_t i = 1; i <= 3000; i++) {
 		struct stat sb = fake(9, w->base + i, 1, w->old, 0);
 		hex_of(w->base + i, want);
-		statcache_put(w->sc, &sb, want, false);
-		if (!statcache_get(w->sc, &sb, hex) || strcmp(hex, want))
+		statcache_put(w->sc, KEY(sb), want, false);
+		if (!statcache_get(w->sc, KEY(sb), hex) || strcmp(hex, want))
 			w->misses++;
 	}
 	return NULL;
