@@ -4,6 +4,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/proc.h"
+#include "core/progress.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -106,8 +107,12 @@ struct insert_job {
 	struct data_repo *r;
 	const char *base;
 	struct dlist *l;
+	struct progress pg;
 };
 
+/* Hash one file and put it in the cache: a file the stat cache knows is not
+ * read to hash it; a new file headed for a copy is hashed while it is copied
+ * (one read instead of two). */
 static int insert_one(size_t i, void *arg)
 {
 	struct insert_job *j = arg;
@@ -115,8 +120,19 @@ static int insert_one(size_t i, void *arg)
 	struct buf abs = BUF_INIT;
 	int rc;
 
-	dentry_abs(j->base, e, &abs);
-	rc = buf_error(&abs) ? buf_error(&abs) : cache_insert(j->r, abs.ptr, e->hex, e->mode);
+	if ((rc = dentry_abs(j->base, e, &abs)))
+		goto out;
+	if (!statcache_get(j->r->sc, &e->key, e->hex)) {
+		if (cache_copies(j->r, e->mode)) {
+			rc = cache_insert_new(j->r, abs.ptr, &e->key, e->hex);
+			goto out;
+		}
+		if ((rc = data_hash_file(j->r, abs.ptr, &e->key, e->hex)))
+			goto out;
+	}
+	rc = cache_insert(j->r, abs.ptr, e->hex, e->mode);
+out:
+	progress_add(&j->pg, 1, e->size);
 	buf_release(&abs);
 	return rc;
 }
@@ -126,7 +142,7 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 	struct dlist l = { 0 };
 	struct pointer p = { 0 }, old = { 0 };
 	struct buf text = BUF_INIT, pfile = BUF_INIT, pabs = BUF_INIT, oldtext = BUF_INIT;
-	struct insert_job j = { r, t->abs, &l };
+	struct insert_job j = { .r = r, .base = t->abs, .l = &l };
 	const char *slash = strrchr(t->rel, '/');
 	char label[96];
 	bool changed = true;
@@ -150,9 +166,10 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 		l.v[0].mode = (sb.st_mode & 0111) ? 0755 : 0644;
 		l.bytes = sb.st_size;
 	}
-	if ((rc = scan_hash(r, t->abs, &l, label)))
-		goto out;
-	if ((rc = data_parallel(data_jobs(r, true), l.n, insert_one, &j)))
+	progress_begin(&j.pg, label, (int64_t)l.n, l.bytes, r->o.quiet);
+	rc = data_parallel(data_jobs(r, false), l.n, insert_one, &j);
+	progress_end(&j.pg);
+	if (rc)
 		goto out;
 	p.name = strdup(slash ? slash + 1 : t->rel);
 	if (!p.name) {

@@ -126,6 +126,12 @@ int data_hash_file(struct data_repo *r, const char *abs, struct fkey *k, char he
 /* link.c */
 /* Put the file at abs (hashed to hex) into the cache by the configured strategy. */
 int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned mode);
+/* True when a file of this mode would be copied into the cache (no usable
+ * reflink or hard link before copy in cache.type). */
+bool cache_copies(struct data_repo *r, unsigned mode);
+/* Copy a file not hashed yet into the cache, hashing it on the way: *hex
+ * gets its digest, *k its stat (remembered when it did not change meanwhile). */
+int cache_insert_new(struct data_repo *r, const char *abs, struct fkey *k, char hex[SHA256_HEX_LEN + 1]);
 /* Check a cache object is intact (stat cache, else re-hash): CAIRN_ENOTFOUND
  * when absent, CAIRN_EIO naming it when corrupt. */
 int cache_check(struct data_repo *r, const char *hex);

@@ -242,9 +242,12 @@ static int locate_cache(const char *dvc_dir, char **cache, char **note)
 					     "the DVC config sets cache.dir = %s, but '%s' is not a folder", dir, p.ptr);
 			goto out;
 		}
-		*note = malloc(strlen(dir) + 64);
-		if (*note)
-			sprintf(*note, "DVC cache from cache.dir = %s", dir);
+		{
+			struct buf n = BUF_INIT;
+			buf_printf(&n, "DVC cache from cache.dir = %s", dir);
+			*note = buf_error(&n) ? NULL : buf_detach(&n);
+			buf_release(&n);
+		}
 	} else {
 		buf_printf(&p, "%s/cache", dvc_dir);
 		if ((rc = buf_error(&p)))

@@ -91,6 +91,67 @@ static void remember_object(struct data_repo *r, const char *hex)
 	buf_release(&p);
 }
 
+bool cache_copies(struct data_repo *r, unsigned mode)
+{
+	for (int i = 0; i < r->nlinks; i++) {
+		if ((r->links[i] == LINK_REFLINK && atomic_load(&r->no_reflink)) ||
+		    (r->links[i] == LINK_HARDLINK && mode != 0644))
+			continue;
+		return r->links[i] == LINK_COPY;
+	}
+	return false;
+}
+
+int cache_insert_new(struct data_repo *r, const char *abs, struct fkey *k, char hex[SHA256_HEX_LEN + 1])
+{
+	struct blob_writer *w = NULL;
+	char *chunk = NULL;
+	struct stat before, after;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", abs, strerror(errno));
+	if (fstat(fd, &before) != 0) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", abs, strerror(errno));
+		goto out;
+	}
+	if ((rc = blob_writer_new(r->cache, &w)))
+		goto out;
+	if (!(chunk = malloc(1 << 20))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while ((n = read(fd, chunk, 1 << 20)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", abs, strerror(errno));
+			goto out;
+		}
+		if ((rc = blob_writer_write(w, chunk, (size_t)n)))
+			goto out;
+	}
+	rc = blob_writer_commit(w, hex, NULL);
+	w = NULL;
+	if (rc)
+		goto out;
+	atomic_store(&r->cache_written, true);
+	remember_object(r, hex);
+	*k = fkey_of(&before);
+	if (fstat(fd, &after) == 0 && !memcmp(&(struct fkey[]){ fkey_of(&after) }[0], k, sizeof(*k)))
+		statcache_put(r->sc, k, hex, false);
+	else
+		rc = cairn_error_set(CAIRN_ECONFLICT, "'%s' changed while it was being added; add it again", abs);
+out:
+	blob_writer_abort(w);
+	free(chunk);
+	close(fd);
+	return rc;
+}
+
 int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned mode)
 {
 	int rc = CAIRN_EUNSUPPORTED;
