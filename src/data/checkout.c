@@ -2,6 +2,7 @@
 #include "data/data_int.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -268,6 +269,7 @@ struct co_job {
 	size_t *idx;       /* want entries to write */
 	pthread_mutex_t mu;
 	json_t *failed;
+	struct progress pg;
 };
 
 static int write_one(size_t i, void *arg)
@@ -285,6 +287,7 @@ static int write_one(size_t i, void *arg)
 							   cairn_error_msg()));
 		pthread_mutex_unlock(&j->mu);
 	}
+	progress_add(&j->pg, 1, e->size);
 	buf_release(&abs);
 	return 0;
 }
@@ -412,7 +415,16 @@ static int checkout_one(struct data_repo *r, const char *file, json_t *out, int6
 		rc = cairn_error_set(CAIRN_EIO, "cannot create '%s': %s", d.p.data, strerror(errno));
 		goto out;
 	}
-	rc = data_parallel(data_jobs(r, true), nwrite, write_one, &j);
+	{
+		int64_t bytes = 0;
+		char label[96];
+		for (size_t k = 0; k < nwrite; k++)
+			bytes += d.want.v[j.idx[k]].size;
+		snprintf(label, sizeof(label), "checking out %.80s", d.p.data);
+		progress_begin(&j.pg, label, (int64_t)nwrite, bytes, r->o.quiet);
+		rc = data_parallel(data_jobs(r, true), nwrite, write_one, &j);
+		progress_end(&j.pg);
+	}
 	if (!rc)
 		rc = gitignore_add(r, d.p.data);
 report:

@@ -502,3 +502,12 @@ def test_names_that_sort_around_the_folder_separator(ws):
     data(ws, "checkout")
     assert (d / "a-b").read_text() == "a-b\n" and (d / "a/y/z").read_text() == "a/y/z\n"
     assert status(ws)["data/tricky"]["state"] == "ok"
+
+
+def test_no_progress_output_when_not_a_terminal(ws):
+    # the progress line is for terminals only; piped output stays clean
+    r = run_cli(["data", "add", "data/images"], cwd=ws)
+    assert r.rc == 0 and r.err == "", r
+    shutil.rmtree(ws / "data/images")
+    r = run_cli(["data", "checkout"], cwd=ws)
+    assert r.rc == 0 and r.err == "", r
