@@ -42,6 +42,7 @@ struct frame {
 	bool merge;          /* mappings: the pending key is "<<" */
 	yaml_mark_t key_mark;
 	json_t *merges;      /* mappings: "<<" sources, applied at the end */
+	char *path;          /* its JSON pointer, when lines are recorded */
 };
 
 struct ctx {
@@ -56,7 +57,56 @@ struct ctx {
 	json_t *anchor_index; /* name -> index into anchors */
 	json_t *root;
 	bool have_root;
+	json_t *lines;       /* JSON pointer -> 1-based line, or NULL */
 };
+
+/* Append "/<segment>" to a JSON pointer, escaping '~' and '/' (RFC 6901). */
+static char *pointer_join(const char *base, const char *seg, size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, base ? base : "");
+	buf_putc(&b, '/');
+	for (size_t i = 0; i < n; i++) {
+		if (seg[i] == '~')
+			buf_puts(&b, "~0");
+		else if (seg[i] == '/')
+			buf_puts(&b, "~1");
+		else
+			buf_putc(&b, seg[i]);
+	}
+	if (buf_error(&b)) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+/* The pointer of the next value of frame f (its pending key, or its next index). */
+static char *next_pointer(const struct frame *f)
+{
+	char idx[32];
+
+	if (json_is_array(f->node)) {
+		int n = snprintf(idx, sizeof(idx), "%zu", json_array_size(f->node));
+		return pointer_join(f->path, idx, (size_t)n);
+	}
+	return pointer_join(f->path, f->key ? f->key : "", f->key ? f->keylen : 0);
+}
+
+static int record_line(struct ctx *c, const struct frame *f, size_t line0)
+{
+	char *ptr;
+	int rc = 0;
+
+	if (!c->lines || f->merge)
+		return 0;
+	ptr = next_pointer(f);
+	if (!ptr || json_object_set_new(c->lines, ptr, json_integer((json_int_t)line0 + 1)))
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	free(ptr);
+	return rc;
+}
 
 static int at(const yaml_mark_t *m, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -443,6 +493,10 @@ static int put_value(struct ctx *c, json_t *v, int height, const yaml_mark_t *m)
 	f = &c->stack[c->depth - 1];
 	if (height + 1 > f->height)
 		f->height = height + 1;
+	if (c->lines && record_line(c, f, json_is_array(f->node) ? m->line : f->key_mark.line)) {
+		json_decref(v);
+		return CAIRN_ENOMEM;
+	}
 	if (json_is_array(f->node)) {
 		if (json_array_append_new(f->node, v))
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -569,6 +623,12 @@ static int on_start(struct ctx *c, const yaml_event_t *ev, bool map)
 		json_decref(f->node);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
+	if (c->lines && !(f->path = c->depth ? next_pointer(&c->stack[c->depth - 1]) : strdup(""))) {
+		json_decref(f->node);
+		free(f->anchor);
+		memset(f, 0, sizeof(*f));
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
 	c->depth++;
 	return 0;
 }
@@ -598,6 +658,7 @@ static void frame_release(struct frame *f)
 	json_decref(f->merges);
 	free(f->anchor);
 	free(f->key);
+	free(f->path);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -627,7 +688,39 @@ static void limits_fill(struct cyaml_limits *l, const struct cyaml_limits *in)
 	l->max_depth = in && in->max_depth > 0 ? in->max_depth : CYAML_MAX_DEPTH;
 }
 
+static int parse(const char *text, size_t len, const struct cyaml_limits *lim, json_t **out, json_t **lines);
+
 int cyaml_parse_limits(const char *text, size_t len, const struct cyaml_limits *lim, json_t **out)
+{
+	return parse(text, len, lim, out, NULL);
+}
+
+int cyaml_parse_lines(const char *text, size_t len, json_t **out, json_t **lines)
+{
+	return parse(text, len, NULL, out, lines);
+}
+
+int cyaml_line(const json_t *lines, const char *pointer)
+{
+	char *p = strdup(pointer), *slash;
+	int line = 0;
+
+	while (p) {
+		json_t *v = json_object_get(lines, p);
+		if (v) {
+			line = (int)json_integer_value(v);
+			break;
+		}
+		slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	free(p);
+	return line;
+}
+
+static int parse(const char *text, size_t len, const struct cyaml_limits *lim, json_t **out, json_t **lines)
 {
 	struct ctx c;
 	yaml_parser_t p;
@@ -638,6 +731,11 @@ int cyaml_parse_limits(const char *text, size_t len, const struct cyaml_limits *
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	limits_fill(&c.lim, lim);
+	if (lines) {
+		*lines = NULL;
+		if (!(c.lines = json_object()))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
 	c.text = text;
 	c.len = len;
 	c.stack = calloc((size_t)c.lim.max_depth, sizeof(*c.stack));
@@ -645,6 +743,7 @@ int cyaml_parse_limits(const char *text, size_t len, const struct cyaml_limits *
 	if (!c.stack || !c.anchor_index) {
 		free(c.stack);
 		json_decref(c.anchor_index);
+		json_decref(c.lines);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
 	if (!yaml_parser_initialize(&p)) {
@@ -698,6 +797,10 @@ int cyaml_parse_limits(const char *text, size_t len, const struct cyaml_limits *
 	}
 	*out = c.root;
 	c.root = NULL;
+	if (lines) {
+		*lines = c.lines;
+		c.lines = NULL;
+	}
 	err = 0;
 out_parser:
 	yaml_parser_delete(&p);
@@ -712,6 +815,7 @@ out_ctx:
 	free(c.stack);
 	json_decref(c.anchor_index);
 	json_decref(c.root);
+	json_decref(c.lines);
 	return err;
 }
 

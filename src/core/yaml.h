@@ -53,6 +53,14 @@ int cyaml_parse(const char *text, size_t len, json_t **out);
 int cyaml_parse_limits(const char *text, size_t len, const struct cyaml_limits *lim,
 		       json_t **out);
 
+/* cyaml_parse, also recording where each value stands: *lines (owned by the
+ * caller) maps the JSON pointer of every mapping member and sequence item
+ * ("/stages/train/cmd", "/stages/train/deps/0") to its 1-based line (a
+ * member's line is its key's). Values merged in by "<<" are not listed. */
+int cyaml_parse_lines(const char *text, size_t len, json_t **out, json_t **lines);
+/* The line of pointer in lines, or of its nearest listed ancestor; 0 when none. */
+int cyaml_line(const json_t *lines, const char *pointer);
+
 /* Append v as a block-style YAML document to out, object keys in their order. */
 int cyaml_dump(const json_t *v, struct buf *out);
 /* The same with the keys of every object sorted bytewise (PyYAML's default,

@@ -340,3 +340,34 @@ Test(yaml, dump_refuses_overdeep_trees)
 	buf_release(&b);
 	json_decref(root);
 }
+
+Test(yaml, lines_of_values)
+{
+	const char *doc = "stages:\n"
+			  "  train:\n"
+			  "    cmd: python3 train.py\n"
+			  "    deps:\n"
+			  "      - data/x\n"
+			  "      - src/a/b\n"
+			  "  \"we~ird/key\":\n"
+			  "    cmd: [a, b]\n";
+	json_t *v = NULL, *lines = NULL;
+
+	cr_assert_eq(cyaml_parse_lines(doc, strlen(doc), &v, &lines), 0, "%s", cairn_error_msg());
+	cr_assert_eq(cyaml_line(lines, "/stages"), 1);
+	cr_assert_eq(cyaml_line(lines, "/stages/train"), 2);
+	cr_assert_eq(cyaml_line(lines, "/stages/train/cmd"), 3);
+	cr_assert_eq(cyaml_line(lines, "/stages/train/deps/0"), 5);
+	cr_assert_eq(cyaml_line(lines, "/stages/train/deps/1"), 6);
+	cr_assert_eq(cyaml_line(lines, "/stages/we~0ird~1key/cmd"), 8);
+	cr_assert_eq(cyaml_line(lines, "/stages/we~0ird~1key/cmd/1"), 8);
+	/* unknown pointers fall back to the nearest ancestor */
+	cr_assert_eq(cyaml_line(lines, "/stages/train/nope/deeper"), 2);
+	cr_assert_eq(cyaml_line(lines, "/nothing"), 0);
+	json_decref(v);
+	json_decref(lines);
+	/* errors leave nothing behind */
+	cr_assert_neq(cyaml_parse_lines("a: [\n", 5, &v, &lines), 0);
+	cr_assert_null(v);
+	cr_assert_null(lines);
+}
