@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/path.h"
 #include "core/proc.h"
 #include "core/progress.h"
 
@@ -107,6 +108,7 @@ struct insert_job {
 	struct data_repo *r;
 	const char *base;
 	struct dlist *l;
+	bool save;         /* false: hash only */
 	struct progress pg;
 };
 
@@ -123,41 +125,43 @@ static int insert_one(size_t i, void *arg)
 	if ((rc = dentry_abs(j->base, e, &abs)))
 		goto out;
 	if (!statcache_get(j->r->sc, &e->key, e->hex)) {
-		if (cache_copies(j->r, e->mode)) {
+		if (j->save && cache_copies(j->r, e->mode)) {
 			rc = cache_insert_new(j->r, abs.ptr, &e->key, e->hex);
 			goto out;
 		}
 		if ((rc = data_hash_file(j->r, abs.ptr, &e->key, e->hex)))
 			goto out;
 	}
-	rc = cache_insert(j->r, abs.ptr, e->hex, e->mode);
+	if (j->save)
+		rc = cache_insert(j->r, abs.ptr, e->hex, e->mode);
 out:
 	progress_add(&j->pg, 1, e->size);
 	buf_release(&abs);
 	return rc;
 }
 
-static int add_one(struct data_repo *r, const struct target *t, json_t *added)
+/* Hash a file or folder (abs; rel names it in messages) and, when save, put
+ * its content and manifest in the cache. */
+static int store_path(struct data_repo *r, const char *rel, const char *abs, bool is_dir, bool save,
+		      struct data_obj *o)
 {
 	struct dlist l = { 0 };
-	struct pointer p = { 0 }, old = { 0 };
-	struct buf text = BUF_INIT, pfile = BUF_INIT, pabs = BUF_INIT, oldtext = BUF_INIT;
-	struct insert_job j = { .r = r, .base = t->abs, .l = &l };
-	const char *slash = strrchr(t->rel, '/');
+	struct insert_job j = { .r = r, .base = abs, .l = &l, .save = save };
+	struct buf text = BUF_INIT;
 	char label[96];
-	bool changed = true;
 	int rc;
 
-	snprintf(label, sizeof(label), "hashing %.80s", t->rel);
-	if (t->is_dir) {
-		if ((rc = scan_dir(t->abs, &l)))
+	snprintf(label, sizeof(label), "hashing %.80s", rel);
+	if (is_dir) {
+		if ((rc = scan_dir(abs, &l)))
 			goto out;
 	} else {
 		struct stat sb;
 		if ((rc = dlist_push(&l, "", 0)))
 			goto out;
-		if (stat(t->abs, &sb) != 0) {
-			rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", t->rel, strerror(errno));
+		if (stat(abs, &sb) != 0) {
+			rc = cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "cannot stat '%s': %s", rel,
+					     strerror(errno));
 			goto out;
 		}
 		l.v[0].key = fkey_of(&sb);
@@ -171,22 +175,72 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 	progress_end(&j.pg);
 	if (rc)
 		goto out;
+	o->is_dir = is_dir;
+	o->size = l.bytes;
+	o->nfiles = (int64_t)l.n;
+	if (is_dir) {
+		if ((rc = manifest_format(&l, &text)))
+			goto out;
+		if (save) {
+			if ((rc = blob_put(r->cache, text.ptr, text.len, o->sha256)))
+				goto out;
+			atomic_store(&r->cache_written, true);
+		} else {
+			sha256_hex(text.ptr, text.len, o->sha256);
+		}
+	} else {
+		memcpy(o->sha256, l.v[0].hex, sizeof(o->sha256));
+	}
+out:
+	dlist_release(&l);
+	buf_release(&text);
+	return rc;
+}
+
+int data_save_path(struct data_repo *r, const char *rel, bool save, struct data_obj *o)
+{
+	struct buf abs = BUF_INIT, clean = BUF_INIT;
+	struct stat sb;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if ((rc = path_clean_rel(rel, strlen(rel), false, &clean)) || (rc = repo_abs(r, clean.ptr, &abs)))
+		goto out;
+	if (stat(abs.ptr, &sb) != 0) {
+		rc = cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "'%s': %s", rel, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+		rc = cairn_error_set(CAIRN_EINVALID, "'%s' is not a regular file or folder", rel);
+		goto out;
+	}
+	rc = store_path(r, clean.ptr, abs.ptr, S_ISDIR(sb.st_mode), save, o);
+out:
+	buf_release(&abs);
+	buf_release(&clean);
+	return rc;
+}
+
+static int add_one(struct data_repo *r, const struct target *t, json_t *added)
+{
+	struct pointer p = { 0 }, old = { 0 };
+	struct buf text = BUF_INIT, pfile = BUF_INIT, pabs = BUF_INIT, oldtext = BUF_INIT;
+	const char *slash = strrchr(t->rel, '/');
+	struct data_obj o;
+	bool changed = true;
+	int rc;
+
+	if ((rc = store_path(r, t->rel, t->abs, t->is_dir, true, &o)))
+		goto out;
 	p.name = strdup(slash ? slash + 1 : t->rel);
 	if (!p.name) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	p.is_dir = t->is_dir;
-	p.size = l.bytes;
-	p.nfiles = (int64_t)l.n;
-	if (t->is_dir) {
-		if ((rc = manifest_format(&l, &text)) || (rc = blob_put(r->cache, text.ptr, text.len, p.hex)))
-			goto out;
-		atomic_store(&r->cache_written, true);
-		buf_clear(&text);
-	} else {
-		memcpy(p.hex, l.v[0].hex, sizeof(p.hex));
-	}
+	p.is_dir = o.is_dir;
+	p.size = o.size;
+	p.nfiles = o.nfiles;
+	memcpy(p.hex, o.sha256, sizeof(p.hex));
 	buf_printf(&pfile, "%s%s", t->rel, POINTER_SUFFIX);
 	if ((rc = buf_error(&pfile)))
 		goto out;
@@ -209,7 +263,6 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 					       "type", t->is_dir ? "dir" : "file", "sha256", p.hex, "size",
 					       (json_int_t)p.size, "nfiles", (json_int_t)p.nfiles, "changed", changed));
 out:
-	dlist_release(&l);
 	pointer_release(&p);
 	pointer_release(&old);
 	buf_release(&text);

@@ -58,15 +58,28 @@ static int load_want(struct data_repo *r, struct wsdiff *d)
 	return rc;
 }
 
-/* Load the pointer, what it wants, and hash what the workspace has. */
-static int wsdiff_compute(struct data_repo *r, const char *file, struct wsdiff *d)
+/* Load the pointer (or take the object given instead), what it wants, and
+ * hash what the workspace has. */
+static int wsdiff_compute(struct data_repo *r, const char *file, const struct data_obj *given, struct wsdiff *d)
 {
 	struct stat sb;
 	char label[96];
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if ((rc = pointer_load(r, file, &d->p)) || (rc = repo_abs(r, d->p.data, &d->abs)) || (rc = load_want(r, d)))
+	if (given) {
+		d->p.file = strdup(file);
+		d->p.data = strdup(file);
+		if (!d->p.file || !d->p.data)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		memcpy(d->p.hex, given->sha256, sizeof(d->p.hex));
+		d->p.is_dir = given->is_dir;
+		d->p.size = given->size;
+		d->p.nfiles = given->nfiles;
+	} else if ((rc = pointer_load(r, file, &d->p))) {
+		return rc;
+	}
+	if ((rc = repo_abs(r, d->p.data, &d->abs)) || (rc = load_want(r, d)))
 		return rc;
 	if (stat(d->abs.ptr, &sb) != 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -175,7 +188,7 @@ static int status_one(struct data_repo *r, const char *file, struct have *cache,
 	const char *state;
 	int rc;
 
-	if ((rc = wsdiff_compute(r, file, &d)))
+	if ((rc = wsdiff_compute(r, file, NULL, &d)))
 		goto out;
 	if (!has(cache, d.p.hex, d.want.n))
 		not_in_cache++;
@@ -339,7 +352,8 @@ static void prune_empty(const char *top, const char *rel)
 	buf_release(&p);
 }
 
-static int checkout_one(struct data_repo *r, const char *file, json_t *out, int64_t *nfailed)
+static int checkout_one(struct data_repo *r, const char *file, const struct data_obj *given, bool force,
+			json_t *out, int64_t *nfailed)
 {
 	struct co_job j = { .r = r };
 	struct wsdiff d;
@@ -351,7 +365,7 @@ static int checkout_one(struct data_repo *r, const char *file, json_t *out, int6
 	j.failed = json_array();
 	j.d = &d;
 	pthread_mutex_init(&j.mu, NULL);
-	if ((rc = wsdiff_compute(r, file, &d)))
+	if ((rc = wsdiff_compute(r, file, given, &d)))
 		goto out;
 	if (d.no_manifest) {
 		json_array_append_new(j.failed, json_pack("{s:s,s:s}", "path", ".", "error", "the folder's manifest is not "
@@ -384,7 +398,7 @@ static int checkout_one(struct data_repo *r, const char *file, json_t *out, int6
 			add_str(lost, d.have.v[k].path[0] ? d.have.v[k].path : d.p.data);
 		add_str(deleted, d.have.v[k].path);
 	}
-	if (json_array_size(lost) && !r->o.force) {
+	if (json_array_size(lost) && !force) {
 		const char *first = json_string_value(json_array_get(lost, 0));
 		rc = cairn_error_set(CAIRN_ECONFLICT,
 				     "checkout of %s would overwrite or delete %zu file(s) whose content is not in the "
@@ -425,7 +439,7 @@ static int checkout_one(struct data_repo *r, const char *file, json_t *out, int6
 		rc = data_parallel(data_jobs(r, true), nwrite, write_one, &j);
 		progress_end(&j.pg);
 	}
-	if (!rc)
+	if (!rc && !given)
 		rc = gitignore_add(r, d.p.data);
 report:
 	if (!rc) {
@@ -457,7 +471,7 @@ int data_checkout(struct data_repo *r, char *const *targets, size_t n, json_t **
 	 * is reported and the others are still checked out */
 	for (size_t i = 0; !rc && i < json_array_size(files); i++) {
 		const char *f = json_string_value(json_array_get(files, i));
-		rc = checkout_one(r, f, out, &failed);
+		rc = checkout_one(r, f, NULL, r->o.force, out, &failed);
 		if (rc && rc != CAIRN_ENOMEM) {
 			json_array_append_new(out, json_pack("{s:s,s:s,s:I,s:I,s:I,s:[{s:s,s:s}]}", "path", f, "pointer", f,
 							     "written", (json_int_t)0, "deleted", (json_int_t)0,
@@ -474,4 +488,41 @@ done:
 	json_decref(files);
 	json_decref(out);
 	return rc;
+}
+
+int data_restore_path(struct data_repo *r, const char *rel, const struct data_obj *o)
+{
+	json_t *out = json_array();
+	int64_t failed = 0;
+	int rc;
+
+	if (!data_have_obj(r, o)) {
+		json_decref(out);
+		return cairn_error_set(CAIRN_ENOTFOUND, "'%s': object %s (or part of it) is not in the cache", rel,
+				       o->sha256);
+	}
+	rc = checkout_one(r, rel, o, true, out, &failed);
+	if (!rc && failed) {
+		json_t *f = json_array_get(json_object_get(json_array_get(out, 0), "failed"), 0);
+		rc = cairn_error_set(CAIRN_EIO, "'%s': %s", rel, json_string_value(json_object_get(f, "error")));
+	}
+	json_decref(out);
+	return rc;
+}
+
+bool data_have_obj(struct data_repo *r, const struct data_obj *o)
+{
+	struct buf text = BUF_INIT;
+	struct dlist l = { 0 };
+	bool ok = blob_exists(r->cache, o->sha256);
+
+	if (ok && o->is_dir) {
+		ok = cache_read(r, o->sha256, MANIFEST_MAX, &text) == 0 && manifest_parse(text.ptr, text.len, &l) == 0;
+		for (size_t i = 0; ok && i < l.n; i++)
+			ok = blob_exists(r->cache, l.v[i].hex);
+	}
+	cairn_error_clear();
+	dlist_release(&l);
+	buf_release(&text);
+	return ok;
 }

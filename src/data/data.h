@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct data_repo;
 
@@ -83,6 +84,22 @@ int data_remote_list(struct data_repo *r, json_t **out);
 /* Read (value NULL; *out gets a string or null) or set a config key
  * ("cache.type", "core.remote"). */
 int data_config(struct data_repo *r, const char *key, const char *value, json_t **out);
+
+/* Content objects of workspace paths, for the pipeline engine (outs and the
+ * run cache). rel is workspace-relative. */
+struct data_obj {
+	char sha256[65];   /* of the file, or of the folder's manifest */
+	int64_t size, nfiles;
+	bool is_dir;
+};
+/* Hash a file or folder through the stat cache; with save, also store its
+ * content (and manifest) in the cache. CAIRN_ENOTFOUND when rel is absent. */
+int data_save_path(struct data_repo *r, const char *rel, bool save, struct data_obj *o);
+/* Make rel hold object o exactly (replacing whatever is there, deleting
+ * files a folder does not list); CAIRN_ENOTFOUND naming what the cache lacks. */
+int data_restore_path(struct data_repo *r, const char *rel, const struct data_obj *o);
+/* True when o (and, for a folder, its manifest and every member) is in the cache. */
+bool data_have_obj(struct data_repo *r, const struct data_obj *o);
 
 /* Convert a DVC project (.dvc files and the local DVC cache, MD5-addressed)
  * into cairn pointers, verifying every object. */
