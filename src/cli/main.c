@@ -14,6 +14,9 @@ static const struct cli_cmd commands[] = {
 	{ "run", cmd_run, "run a command as a tracked run" },
 	{ "models", cmd_models, "model registry: list, show, alias, promote through gates, lineage, audit" },
 	{ "data", cmd_data, "version data: add, status, checkout, push/pull to remotes, gc" },
+	{ "repro", cmd_repro, "run the pipeline (cairn.yaml / dvc.yaml): what changed, in parallel, cached" },
+	{ "status", cmd_status, "which pipeline stages are stale, and why" },
+	{ "dag", cmd_dag, "the pipeline's stages and dependencies (--dot for Graphviz)" },
 };
 
 int cli_fail(const char *cmd, const char *fmt, ...)

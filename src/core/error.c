@@ -4,17 +4,22 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
 
 int cairn_error_set(int code, const char *fmt, ...)
 {
+	char tmp[sizeof(err_msg)];
 	va_list ap;
 
+	/* format aside first: the arguments may be the current message
+	 * ("context: %s", cairn_error_msg()) */
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(err_msg, tmp, sizeof(err_msg));
 	err_code = code;
 	return code;
 }

@@ -101,6 +101,9 @@ int data_restore_path(struct data_repo *r, const char *rel, const struct data_ob
 /* True when o (and, for a folder, its manifest and every member) is in the cache. */
 bool data_have_obj(struct data_repo *r, const struct data_obj *o);
 
+/* Add "/name" to the .gitignore beside rel (what DVC does for outputs). */
+int data_gitignore(struct data_repo *r, const char *rel);
+
 /* Convert a DVC project (.dvc files and the local DVC cache, MD5-addressed)
  * into cairn pointers, verifying every object. */
 int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report);

@@ -2,7 +2,9 @@
 #include "data/data_int.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/fs.h"
 #include "core/proc.h"
+#include "core/yaml.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,7 +41,53 @@ static int keep_pointer(struct data_repo *r, const struct pointer *p, const char
 	return rc;
 }
 
-/* Pointer files at the given git revisions: every blob named *.cairn. */
+#define LOCK_NAME "cairn.lock"
+#define LOCK_MAX (64 << 20)
+
+static bool is_lock_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return !strcmp(slash ? slash + 1 : path, LOCK_NAME);
+}
+
+/* The outs a pipeline lock file (cairn.lock) records: kept like pointers. */
+static int keep_lock(struct data_repo *r, const char *text, size_t n, const char *where, json_t *keep, json_t *unknown)
+{
+	json_t *doc = NULL, *st, *outs, *o;
+	const char *name;
+	size_t i;
+	int rc = 0;
+
+	if (cyaml_parse(text, n, &doc) || !json_is_object(doc)) {
+		json_array_append_new(unknown, json_pack("{s:s,s:s}", "pointer", where, "error",
+							 "not a readable cairn.lock; the outs it records are not kept"));
+		cairn_error_clear();
+		json_decref(doc);
+		return 0;
+	}
+	json_object_foreach(json_object_get(doc, "stages"), name, st) {
+		outs = json_object_get(st, "outs");
+		json_array_foreach(outs, i, o) {
+			const char *h = json_string_value(json_object_get(o, "sha256")), *t;
+			struct pointer p = { 0 };
+			if (!h || !sha256_is_hex(h) || json_is_false(json_object_get(o, "cache")))
+				continue;
+			memcpy(p.hex, h, sizeof(p.hex));
+			t = json_string_value(json_object_get(o, "type"));
+			p.is_dir = t && !strcmp(t, "dir");
+			if ((rc = keep_pointer(r, &p, where, keep, unknown)))
+				break;
+		}
+		if (rc)
+			break;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* Pointer files at the given git revisions: every blob named *.cairn (and
+ * the pipeline's cairn.lock). */
 static int keep_git(struct data_repo *r, const struct data_gc_scope *s, json_t *keep, json_t *unknown, int64_t *nrevs)
 {
 	struct buf out = BUF_INIT, blob = BUF_INIT, where = BUF_INIT;
@@ -66,6 +114,7 @@ static int keep_git(struct data_repo *r, const struct data_gc_scope *s, json_t *
 			argv[k++] = s->revs[i];
 	}
 	buf_init(&out, (size_t)1 << 31);
+	buf_init(&blob, LOCK_MAX);
 	if ((rc = proc_capture(argv, r->root, &out, &code)))
 		goto done;
 	if (code != 0) {
@@ -80,7 +129,8 @@ static int keep_git(struct data_repo *r, const struct data_gc_scope *s, json_t *
 		sp = strchr(line, ' ');
 		if (sp && sp - line == 40) {
 			size_t n = strlen(sp + 1);
-			if (n > strlen(POINTER_SUFFIX) && !strcmp(sp + 1 + n - strlen(POINTER_SUFFIX), POINTER_SUFFIX)) {
+			if ((n > strlen(POINTER_SUFFIX) && !strcmp(sp + 1 + n - strlen(POINTER_SUFFIX), POINTER_SUFFIX)) ||
+			    is_lock_path(sp + 1)) {
 				*sp = '\0';
 				json_object_set_new(blobs, line, json_string(sp + 1));
 			}
@@ -98,10 +148,15 @@ static int keep_git(struct data_repo *r, const struct data_gc_scope *s, json_t *
 		buf_clear(&blob);
 		if ((rc = proc_capture(cat, r->root, &blob, &code)))
 			break;
-		if (code != 0 || blob.len > POINTER_MAX)
-			continue;
 		buf_clear(&where);
 		buf_printf(&where, "%s (git blob %.12s)", json_string_value(v), sha);
+		if (code == 0 && is_lock_path(json_string_value(v))) {
+			if ((rc = keep_lock(r, blob.ptr, blob.len, where.ptr, keep, unknown)))
+				break;
+			continue;
+		}
+		if (code != 0 || blob.len > POINTER_MAX)
+			continue;
 		if (pointer_parse(blob.ptr, blob.len, where.ptr, &p)) {
 			/* a broken pointer in history protects nothing; say so */
 			json_array_append_new(unknown, json_pack("{s:s,s:s}", "pointer", where.ptr, "error", cairn_error_msg()));
@@ -149,6 +204,17 @@ int data_gc(struct data_repo *r, const struct data_gc_scope *s, json_t **report)
 			break;
 		rc = keep_pointer(r, &ptr, f, keep, unknown);
 		pointer_release(&ptr);
+	}
+	/* and the outs of the workspace's pipeline */
+	if (!rc) {
+		struct buf lp = BUF_INIT, lt = BUF_INIT;
+		buf_printf(&lp, "%s/%s", data_repo_root(r), LOCK_NAME);
+		if (!buf_error(&lp) && fs_read_file(lp.ptr, LOCK_MAX, &lt) == 0)
+			rc = keep_lock(r, lt.ptr, lt.len, LOCK_NAME, keep, unknown);
+		else
+			cairn_error_clear(); /* no pipeline here */
+		buf_release(&lp);
+		buf_release(&lt);
 	}
 	if (!rc && (s->all_commits || s->all_branches || s->all_tags || s->nrevs))
 		rc = keep_git(r, s, keep, unknown, &nrevs);

@@ -258,6 +258,11 @@ void data_repo_close(struct data_repo *r)
 	free(r);
 }
 
+int data_gitignore(struct data_repo *r, const char *rel)
+{
+	return gitignore_add(r, rel);
+}
+
 int gitignore_add(struct data_repo *r, const char *rel)
 {
 	const char *slash = strrchr(rel, '/');

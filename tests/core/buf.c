@@ -81,3 +81,10 @@ Test(core_buf, binary_data_with_nul)
 	cr_assert_eq(memcmp(b.ptr, "a\0b", 3), 0);
 	buf_release(&b);
 }
+
+Test(error, message_can_wrap_itself)
+{
+	cairn_error_set(CAIRN_EINVALID, "line %d, column %d: bad", 3, 4);
+	cairn_error_set(CAIRN_EINVALID, "cairn.yaml: %s", cairn_error_msg());
+	cr_assert_str_eq(cairn_error_msg(), "cairn.yaml: line 3, column 4: bad");
+}

@@ -1,0 +1,116 @@
+/* pipeline.h - reproducible pipelines: cairn.yaml / dvc.yaml, the DAG,
+ * fingerprints, cairn.lock, and running what changed.
+ *
+ * pipeline_load() reads cairn.yaml (or, when there is none, dvc.yaml) at the
+ * workspace root with the params files it names, expands foreach/matrix
+ * stages, interpolates ${...} from params.yaml and vars, makes every path
+ * workspace-relative, and builds the DAG (an out produced by one stage and
+ * depended on by another is an edge). Every mistake is reported as
+ * "FILE:LINE: message" (YAML syntax, unknown keys, a cycle with its stages,
+ * two stages writing one out, a dep that neither exists nor is produced, a
+ * missing param key).
+ *
+ * A stage's fingerprint is the SHA-256 of its resolved commands, the content
+ * hashes of its deps and the values of its params. repro runs a stage when
+ * its fingerprint or outs differ from cairn.lock, restores outs from the
+ * run cache when the fingerprint was seen before, and stores outs in the
+ * workspace cache after a successful run (see docs/pipelines.md).
+ */
+#ifndef CAIRN_PIPELINE_PIPELINE_H
+#define CAIRN_PIPELINE_PIPELINE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/data.h"
+
+enum pl_out_kind { PL_OUT, PL_METRIC, PL_PLOT };
+
+struct pl_out {
+	char *path;            /* workspace-relative */
+	enum pl_out_kind kind;
+	bool cache;            /* stored in the cache (default true; metrics/plots: false unless set) */
+	bool persist;          /* not deleted before the command runs */
+	int line;
+};
+
+struct pl_param {
+	char *file;            /* workspace-relative params file */
+	char *key;             /* dotted key, NULL: the whole file */
+	json_t *value;         /* its current value (owned) */
+	int line;
+};
+
+struct pl_dep {
+	char *path;            /* workspace-relative */
+	int line;
+};
+
+struct pl_stage {
+	char *name;
+	char **cmds;           /* resolved commands */
+	size_t ncmds;
+	char *wdir;            /* workspace-relative, "" for the root */
+	struct pl_dep *deps;
+	size_t ndeps;
+	struct pl_param *params;
+	size_t nparams;
+	struct pl_out *outs;
+	size_t nouts;
+	bool frozen, always_changed;
+	int retries;
+	int64_t timeout_ms;    /* 0: none */
+	int cpus;              /* slots of -j it takes (default 1) */
+	int64_t memory;        /* bytes, 0: unset (informational for the local executor) */
+	int gpus;
+	json_t *env;           /* {name: string} (owned) */
+	int line;
+	size_t *up;            /* stages it depends on (indexes) */
+	size_t nup;
+};
+
+struct pipeline {
+	char *file;            /* "cairn.yaml" or "dvc.yaml" */
+	char *root;            /* workspace root (absolute) */
+	struct pl_stage *v;
+	size_t n;
+	size_t *order;         /* a topological order (file order among equals) */
+};
+
+/* Load and check the pipeline of the workspace at root (file: NULL for
+ * cairn.yaml, else dvc.yaml; or a workspace-relative file name).
+ * set_params: "train.eta=0.1" overrides (cairn exp run --set-param), may be NULL. */
+int pipeline_load(const char *root, const char *file, char *const *set_params, size_t nset, struct pipeline **out);
+void pipeline_free(struct pipeline *p);
+/* Index of a stage by name, or -1. */
+long pipeline_find(const struct pipeline *p, const char *name);
+
+/* ---- status and repro (repro.c) ---- */
+
+struct repro_opts {
+	char *const *targets;  /* stage names (NULL/0: all) */
+	size_t ntargets;
+	bool force;            /* run the targets (all when none) even when unchanged */
+	bool downstream;       /* also the stages that depend on the targets */
+	bool single;           /* only the targets, not what they depend on */
+	bool dry;              /* say what would run, run nothing */
+	bool no_run_cache;     /* never restore outs from the run cache */
+	bool keep_going;       /* (always on) independent stages finish after a failure */
+	int jobs;              /* parallel stages (0: 1) */
+	bool quiet;            /* no stage output streamed */
+	volatile sig_atomic_t *interrupted;
+};
+
+/* Which stages are stale and why: {"stages": [{name, state: "ok"|"stale"|
+ * "frozen", reasons: [..]}]} */
+int pipeline_status(struct pipeline *p, struct data_repo *r, json_t **report);
+/* Run what changed. Report: {"stages": [{name, result: "ran"|"unchanged"|
+ * "restored"|"failed"|"skipped"|"interrupted", ...}], "ran", "unchanged",
+ * "restored", "failed", "skipped"}. Returns 0 when the report was made
+ * (even with failed stages), an error when nothing could be attempted. */
+int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_opts *o, json_t **report);
+
+#endif

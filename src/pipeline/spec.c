@@ -1,0 +1,1199 @@
+/* spec.c - loading cairn.yaml / dvc.yaml: params, vars, ${} interpolation, foreach/matrix, checks with file:line. */
+#include "pipeline/pipeline.h"
+#include "pipeline/pl_int.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "core/path.h"
+#include "core/yaml.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPEC_MAX (16 << 20)
+#define MAX_STAGES 100000
+
+struct ld {
+	const char *root;
+	const char *file;      /* "cairn.yaml" */
+	json_t *doc, *lines;
+	json_t *params;        /* params file -> parsed document (json null when absent) */
+	json_t *ctx;           /* interpolation context: params.yaml + vars */
+	struct pipeline *p;
+	size_t cap;
+};
+
+/* "FILE:LINE: message" for the value at JSON pointer ptr. */
+static int ld_err(struct ld *l, const char *ptr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ld_err(struct ld *l, const char *ptr, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int line = ptr ? cyaml_line(l->lines, ptr) : 0;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		return cairn_error_set(CAIRN_EINVALID, "%s:%d: %s", l->file, line, msg);
+	return cairn_error_set(CAIRN_EINVALID, "%s: %s", l->file, msg);
+}
+
+/* ptr + "/" + segment (escaped) into a fresh buffer the caller releases. */
+static void ptr_join(struct buf *out, const char *base, const char *seg)
+{
+	buf_clear(out);
+	buf_puts(out, base);
+	buf_putc(out, '/');
+	for (; *seg; seg++) {
+		if (*seg == '~')
+			buf_puts(out, "~0");
+		else if (*seg == '/')
+			buf_puts(out, "~1");
+		else
+			buf_putc(out, *seg);
+	}
+}
+
+static void ptr_idx(struct buf *out, const char *base, size_t i)
+{
+	buf_clear(out);
+	buf_printf(out, "%s/%zu", base, i);
+}
+
+/* A params (or vars) file, parsed once; *doc borrowed, json null when absent. */
+static int params_doc(struct ld *l, const char *rel, json_t **doc)
+{
+	struct buf abs = BUF_INIT, text = BUF_INIT;
+	json_t *d = json_object_get(l->params, rel);
+	int rc = 0;
+
+	if (d) {
+		*doc = d;
+		return 0;
+	}
+	buf_printf(&abs, "%s/%s", l->root, rel);
+	rc = buf_error(&abs) ? buf_error(&abs) : fs_read_file(abs.ptr, SPEC_MAX, &text);
+	if (rc == CAIRN_ENOTFOUND) {
+		cairn_error_clear();
+		d = json_null();
+		rc = 0;
+	} else if (!rc) {
+		if ((rc = cyaml_parse(text.ptr, text.len, &d)))
+			rc = cairn_error_set(rc, "%s:%s", rel, cairn_error_msg() + (strncmp(cairn_error_msg(), "line ", 5) ? 0 : 5));
+		else if (json_is_null(d)) {
+			json_decref(d);
+			d = json_object();
+		}
+	}
+	if (!rc) {
+		json_object_set_new(l->params, rel, d);
+		*doc = d;
+	}
+	buf_release(&abs);
+	buf_release(&text);
+	return rc;
+}
+
+/* Follow a dotted key with [n] indexes ("train.layers[0].size") in v. */
+static json_t *lookup(json_t *v, const char *key)
+{
+	const char *p = key;
+	char part[256];
+
+	while (v && *p) {
+		size_t k = strcspn(p, ".[");
+		if (k) {
+			if (k >= sizeof(part) || !json_is_object(v))
+				return NULL;
+			memcpy(part, p, k);
+			part[k] = '\0';
+			v = json_object_get(v, part);
+			p += k;
+		}
+		if (*p == '[') {
+			char *end;
+			long i = strtol(p + 1, &end, 10);
+			if (*end != ']' || i < 0 || !json_is_array(v))
+				return NULL;
+			v = json_array_get(v, (size_t)i);
+			p = end + 1;
+		}
+		if (*p == '.')
+			p++;
+		else if (*p && *p != '[')
+			return NULL;
+	}
+	return v;
+}
+
+static int scalar_str(const json_t *v, struct buf *out)
+{
+	if (json_is_string(v))
+		buf_put(out, json_string_value(v), json_string_length(v));
+	else if (json_is_integer(v))
+		buf_printf(out, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v)) {
+		char n[64];
+		snprintf(n, sizeof(n), "%.17g", json_real_value(v));
+		/* the shortest form that reads back the same */
+		for (int prec = 1; prec <= 17; prec++) {
+			char t[64];
+			snprintf(t, sizeof(t), "%.*g", prec, json_real_value(v));
+			if (strtod(t, NULL) == json_real_value(v)) {
+				snprintf(n, sizeof(n), "%s", t);
+				break;
+			}
+		}
+		buf_puts(out, n);
+		if (!strpbrk(n, ".eEni"))
+			buf_puts(out, ".0");
+	} else if (json_is_true(v))
+		buf_puts(out, "true");
+	else if (json_is_false(v))
+		buf_puts(out, "false");
+	else if (json_is_null(v))
+		buf_puts(out, "null");
+	else
+		return -1;
+	return 0;
+}
+
+/* ${dict} in a command: --key value for each member (nested keys dotted). */
+static int unpack_dict(const json_t *d, const char *prefix, struct buf *out)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)d, k, v) {
+		struct buf name = BUF_INIT;
+		buf_printf(&name, "%s%s%s", prefix, *prefix ? "." : "", k);
+		if (json_is_object(v)) {
+			int rc = unpack_dict(v, name.ptr, out);
+			buf_release(&name);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (out->len)
+			buf_putc(out, ' ');
+		if (json_is_boolean(v)) {
+			buf_printf(out, json_is_true(v) ? "--%s" : "--no-%s", name.ptr);
+		} else if (json_is_array(v)) {
+			size_t i;
+			json_t *e;
+			buf_printf(out, "--%s", name.ptr);
+			json_array_foreach(v, i, e) {
+				buf_putc(out, ' ');
+				if (scalar_str(e, out)) {
+					buf_release(&name);
+					return -1;
+				}
+			}
+		} else {
+			buf_printf(out, "--%s ", name.ptr);
+			if (scalar_str(v, out)) {
+				buf_release(&name);
+				return -1;
+			}
+		}
+		buf_release(&name);
+	}
+	return 0;
+}
+
+/* Interpolate ${...} in string s. A string that is exactly one ${expr}
+ * becomes the value itself (any type); otherwise values are formatted into
+ * the string (a mapping unpacks to --key value flags only in commands).
+ * "\${" stays a literal "${". */
+static int interp_str(struct ld *l, const char *s, json_t *ctx, bool in_cmd, const char *ptr, json_t **out)
+{
+	struct buf b = BUF_INIT;
+	const char *p = s;
+	int rc = 0;
+
+	*out = NULL;
+	if (!strncmp(s, "${", 2) && strchr(s, '}') && strchr(s, '}')[1] == '\0' && !strchr(s + 2, '$')) {
+		char expr[512];
+		size_t n = (size_t)(strchr(s, '}') - s - 2);
+		json_t *v;
+		if (n >= sizeof(expr))
+			return ld_err(l, ptr, "interpolation '%.60s...' is too long", s);
+		memcpy(expr, s + 2, n);
+		expr[n] = '\0';
+		if (!(v = lookup(ctx, expr)))
+			return ld_err(l, ptr, "${%s}: not defined in params.yaml, vars or the foreach item", expr);
+		if (in_cmd && json_is_object(v)) {
+			if (unpack_dict(v, "", &b)) {
+				buf_release(&b);
+				return ld_err(l, ptr, "${%s}: cannot unpack nested lists into a command", expr);
+			}
+			*out = json_stringn(b.ptr, b.len);
+			buf_release(&b);
+			return *out ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+		*out = json_deep_copy(v);
+		return *out ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	while (*p) {
+		const char *d = strstr(p, "${");
+		char expr[512];
+		const char *end;
+		json_t *v;
+
+		if (!d) {
+			buf_puts(&b, p);
+			break;
+		}
+		if (d > s && d[-1] == '\\') {
+			buf_put(&b, p, (size_t)(d - p - 1));
+			buf_puts(&b, "${");
+			p = d + 2;
+			continue;
+		}
+		buf_put(&b, p, (size_t)(d - p));
+		end = strchr(d, '}');
+		if (!end) {
+			rc = ld_err(l, ptr, "unterminated ${ in '%.80s'", s);
+			break;
+		}
+		if ((size_t)(end - d - 2) >= sizeof(expr)) {
+			rc = ld_err(l, ptr, "interpolation in '%.60s...' is too long", s);
+			break;
+		}
+		memcpy(expr, d + 2, (size_t)(end - d - 2));
+		expr[end - d - 2] = '\0';
+		if (!(v = lookup(ctx, expr))) {
+			rc = ld_err(l, ptr, "${%s}: not defined in params.yaml, vars or the foreach item", expr);
+			break;
+		}
+		if (json_is_object(v) && in_cmd) {
+			struct buf u = BUF_INIT;
+			if (unpack_dict(v, "", &u)) {
+				buf_release(&u);
+				rc = ld_err(l, ptr, "${%s}: cannot unpack nested lists into a command", expr);
+				break;
+			}
+			buf_put(&b, u.ptr, u.len);
+			buf_release(&u);
+		} else if (scalar_str(v, &b)) {
+			rc = ld_err(l, ptr, "${%s} is a %s; only plain values can go inside a string", expr,
+				    json_is_array(v) ? "list" : "mapping");
+			break;
+		}
+		p = end + 1;
+	}
+	if (!rc && !(rc = buf_error(&b)) && !(*out = json_stringn(b.ptr, b.len)))
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	buf_release(&b);
+	return rc;
+}
+
+/* Interpolate every string inside v (a new tree in *out). */
+static int interp_value(struct ld *l, json_t *v, json_t *ctx, bool in_cmd, const char *ptr, json_t **out)
+{
+	struct buf cp = BUF_INIT;
+	int rc = 0;
+
+	if (json_is_string(v))
+		return interp_str(l, json_string_value(v), ctx, in_cmd, ptr, out);
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e, *r = json_array();
+		json_array_foreach(v, i, e) {
+			json_t *x;
+			ptr_idx(&cp, ptr, i);
+			if ((rc = interp_value(l, e, ctx, in_cmd, cp.ptr, &x)))
+				break;
+			json_array_append_new(r, x);
+		}
+		buf_release(&cp);
+		if (rc)
+			json_decref(r);
+		else
+			*out = r;
+		return rc;
+	}
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *e, *r = json_object();
+		json_object_foreach(v, k, e) {
+			json_t *x;
+			ptr_join(&cp, ptr, k);
+			if ((rc = interp_value(l, e, ctx, in_cmd || !strcmp(k, "cmd"), cp.ptr, &x)))
+				break;
+			json_object_set_new(r, k, x);
+		}
+		buf_release(&cp);
+		if (rc)
+			json_decref(r);
+		else
+			*out = r;
+		return rc;
+	}
+	*out = json_incref(v);
+	return 0;
+}
+
+/* Join wdir and a path from the file, lexically, keeping it inside the workspace. */
+static int ws_path(struct ld *l, const char *wdir, const char *p, const char *ptr, char **out)
+{
+	struct buf full = BUF_INIT, norm = BUF_INIT, clean = BUF_INIT;
+	const char *s;
+	int rc = 0;
+
+	if (!*p)
+		return ld_err(l, ptr, "empty path");
+	if (p[0] == '/')
+		return ld_err(l, ptr, "'%s' is an absolute path; paths are relative to the stage's wdir", p);
+	buf_printf(&full, "%s%s%s", wdir, *wdir ? "/" : "", p);
+	for (s = full.ptr; *s;) {
+		size_t k = strcspn(s, "/");
+		if (k == 0 || (k == 1 && s[0] == '.')) {
+		} else if (k == 2 && s[0] == '.' && s[1] == '.') {
+			char *slash;
+			if (!norm.len) {
+				rc = ld_err(l, ptr, "'%s' leads outside the workspace", p);
+				goto out;
+			}
+			slash = strrchr(norm.ptr, '/');
+			buf_truncate(&norm, slash ? (size_t)(slash - norm.ptr) : 0);
+		} else {
+			if (norm.len)
+				buf_putc(&norm, '/');
+			buf_put(&norm, s, k);
+		}
+		s += k;
+		if (*s == '/')
+			s++;
+	}
+	if ((rc = buf_error(&norm)))
+		goto out;
+	if (path_clean_rel(norm.ptr, norm.len, true, &clean)) {
+		rc = ld_err(l, ptr, "bad path '%s': %s", p, cairn_error_msg());
+		goto out;
+	}
+	*out = buf_detach(&clean);
+out:
+	buf_release(&full);
+	buf_release(&norm);
+	buf_release(&clean);
+	return rc;
+}
+
+/* "20m", "90s", "1h", "1.5h", or a number of seconds. */
+static int parse_duration(const json_t *v, int64_t *ms)
+{
+	double x;
+	char *end;
+
+	if (json_is_number(v)) {
+		x = json_number_value(v);
+		end = "";
+	} else if (json_is_string(v)) {
+		x = strtod(json_string_value(v), &end);
+		if (end == json_string_value(v))
+			return -1;
+	} else
+		return -1;
+	if (!strcmp(end, "") || !strcmp(end, "s"))
+		;
+	else if (!strcmp(end, "ms"))
+		x /= 1000;
+	else if (!strcmp(end, "m"))
+		x *= 60;
+	else if (!strcmp(end, "h"))
+		x *= 3600;
+	else
+		return -1;
+	if (!(x > 0) || x > 1e9)
+		return -1;
+	*ms = (int64_t)(x * 1000);
+	return 0;
+}
+
+static int parse_bytes(const json_t *v, int64_t *out)
+{
+	double x;
+	char *end;
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return *out >= 0 ? 0 : -1;
+	}
+	if (!json_is_string(v))
+		return -1;
+	x = strtod(json_string_value(v), &end);
+	if (end == json_string_value(v) || x < 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': x *= 1024; end++; break;
+	case 'm': case 'M': x *= 1024.0 * 1024; end++; break;
+	case 'g': case 'G': x *= 1024.0 * 1024 * 1024; end++; break;
+	case 't': case 'T': x *= 1024.0 * 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || x > 9e18)
+		return -1;
+	*out = (int64_t)x;
+	return 0;
+}
+
+static bool in_list(const char *k, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(k, *list))
+			return true;
+	return false;
+}
+
+static struct pl_stage *new_stage(struct ld *l)
+{
+	struct pipeline *p = l->p;
+
+	if (p->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct pl_stage *v = realloc(p->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		p->v = v;
+		l->cap = cap;
+	}
+	memset(&p->v[p->n], 0, sizeof(p->v[0]));
+	return &p->v[p->n++];
+}
+
+static int parse_outs(struct ld *l, struct pl_stage *st, json_t *list, enum pl_out_kind kind, const char *sptr,
+		      const char *field)
+{
+	struct buf ptr = BUF_INIT, fp = BUF_INIT;
+	size_t i;
+	json_t *e;
+	int rc = 0;
+
+	ptr_join(&fp, sptr, field);
+	if (!json_is_array(list)) {
+		rc = ld_err(l, fp.ptr, "stage '%s': '%s' must be a list", st->name, field);
+		goto out;
+	}
+	json_array_foreach(list, i, e) {
+		const char *path = NULL;
+		json_t *opts = NULL, *v;
+		struct pl_out *o;
+
+		ptr_idx(&ptr, fp.ptr, i);
+		if (json_is_string(e))
+			path = json_string_value(e);
+		else if (json_is_object(e) && json_object_size(e) == 1) {
+			path = json_object_iter_key(json_object_iter(e));
+			opts = json_object_iter_value(json_object_iter(e));
+			if (!json_is_object(opts) && !json_is_null(opts)) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': options of '%s' must be a mapping", st->name, path);
+				break;
+			}
+		} else {
+			rc = ld_err(l, ptr.ptr, "stage '%s': each of '%s' is a path or {path: {options}}", st->name, field);
+			break;
+		}
+		if (json_is_object(opts)) {
+			const char *k;
+			static const char *const known[] = { "cache", "persist", "desc", "remote", "push", "type",
+							    "labels", "meta", "x", "y", "template", "title",
+							    "x_label", "y_label", NULL };
+			json_object_foreach(opts, k, v) {
+				if (!in_list(k, known)) {
+					rc = ld_err(l, ptr.ptr, "stage '%s': unknown option '%s' of '%s'", st->name, k, path);
+					goto out;
+				}
+			}
+		}
+		o = &st->outs[st->nouts];
+		memset(o, 0, sizeof(*o));
+		o->kind = kind;
+		o->line = cyaml_line(l->lines, ptr.ptr);
+		o->cache = kind == PL_OUT;
+		v = json_object_get(opts, "cache");
+		if (v) {
+			if (!json_is_boolean(v)) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': 'cache' of '%s' must be true or false", st->name, path);
+				break;
+			}
+			o->cache = json_is_true(v);
+		}
+		v = json_object_get(opts, "persist");
+		if (v) {
+			if (!json_is_boolean(v)) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': 'persist' of '%s' must be true or false", st->name, path);
+				break;
+			}
+			o->persist = json_is_true(v);
+		}
+		if ((rc = ws_path(l, st->wdir, path, ptr.ptr, &o->path)))
+			break;
+		st->nouts++;
+	}
+out:
+	buf_release(&ptr);
+	buf_release(&fp);
+	return rc;
+}
+
+static int add_param(struct ld *l, struct pl_stage *st, const char *file, const char *key, const char *ptr)
+{
+	struct pl_param *pp;
+	json_t *doc, *v;
+	int rc;
+
+	if ((rc = params_doc(l, file, &doc)))
+		return rc;
+	if (json_is_null(doc))
+		return ld_err(l, ptr, "stage '%s': params file '%s' does not exist", st->name, file);
+	v = key ? lookup(doc, key) : doc;
+	if (!v)
+		return ld_err(l, ptr, "stage '%s': param '%s' is not in %s", st->name, key, file);
+	pp = realloc(st->params, (st->nparams + 1) * sizeof(*pp));
+	if (!pp)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	st->params = pp;
+	pp = &st->params[st->nparams++];
+	memset(pp, 0, sizeof(*pp));
+	pp->file = strdup(file);
+	pp->key = key ? strdup(key) : NULL;
+	pp->value = json_deep_copy(v);
+	pp->line = cyaml_line(l->lines, ptr);
+	if (!pp->file || (key && !pp->key) || !pp->value)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int parse_params(struct ld *l, struct pl_stage *st, json_t *list, const char *sptr)
+{
+	struct buf ptr = BUF_INIT, fp = BUF_INIT, pfile = BUF_INIT;
+	size_t i;
+	json_t *e;
+	int rc = 0;
+
+	ptr_join(&fp, sptr, "params");
+	if (!json_is_array(list)) {
+		rc = ld_err(l, fp.ptr, "stage '%s': 'params' must be a list", st->name);
+		goto out;
+	}
+	/* the default params file is params.yaml in the stage's wdir */
+	buf_printf(&pfile, "%s%sparams.yaml", st->wdir, *st->wdir ? "/" : "");
+	json_array_foreach(list, i, e) {
+		ptr_idx(&ptr, fp.ptr, i);
+		if (json_is_string(e)) {
+			if ((rc = add_param(l, st, pfile.ptr, json_string_value(e), ptr.ptr)))
+				break;
+		} else if (json_is_object(e)) {
+			const char *f;
+			json_t *keys;
+			json_object_foreach(e, f, keys) {
+				char *rel = NULL;
+				if ((rc = ws_path(l, st->wdir, f, ptr.ptr, &rel)))
+					break;
+				if (json_is_null(keys) || (json_is_array(keys) && !json_array_size(keys))) {
+					rc = add_param(l, st, rel, NULL, ptr.ptr);
+				} else if (json_is_array(keys)) {
+					size_t k;
+					json_t *key;
+					json_array_foreach(keys, k, key) {
+						if (!json_is_string(key)) {
+							rc = ld_err(l, ptr.ptr, "stage '%s': param keys of %s must be strings",
+								    st->name, f);
+							break;
+						}
+						if ((rc = add_param(l, st, rel, json_string_value(key), ptr.ptr)))
+							break;
+					}
+				} else {
+					rc = ld_err(l, ptr.ptr, "stage '%s': params of %s must be a list of keys", st->name, f);
+				}
+				free(rel);
+				if (rc)
+					break;
+			}
+			if (rc)
+				break;
+		} else {
+			rc = ld_err(l, ptr.ptr, "stage '%s': each param is a key or {file: [keys]}", st->name);
+			break;
+		}
+	}
+out:
+	buf_release(&ptr);
+	buf_release(&fp);
+	buf_release(&pfile);
+	return rc;
+}
+
+static const char *const stage_keys[] = { "cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
+					  "always_changed", "desc", "meta", "vars", "retries", "timeout",
+					  "resources", "env", NULL };
+
+/* One stage from its (already expanded) definition; ctx for ${}. */
+static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx, const char *sptr, int line)
+{
+	struct buf ptr = BUF_INIT;
+	struct pl_stage *st;
+	json_t *def = NULL, *v;
+	const char *k;
+	size_t nouts;
+	int rc = 0;
+
+	if (!json_is_object(raw))
+		return ld_err(l, sptr, "stage '%s' must be a mapping", name);
+	json_object_foreach(raw, k, v) {
+		if (!in_list(k, stage_keys)) {
+			ptr_join(&ptr, sptr, k);
+			rc = ld_err(l, ptr.ptr, "stage '%s': unknown key '%s'", name, k);
+			buf_release(&ptr);
+			return rc;
+		}
+	}
+	if ((rc = interp_value(l, raw, ctx, false, sptr, &def)))
+		return rc;
+	if (l->p->n >= MAX_STAGES) {
+		json_decref(def);
+		return ld_err(l, sptr, "more than %d stages", MAX_STAGES);
+	}
+	if (!(st = new_stage(l))) {
+		json_decref(def);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	st->name = strdup(name);
+	st->line = line;
+	st->cpus = 1;
+	st->env = json_object();
+	/* wdir first: every path is relative to it */
+	v = json_object_get(def, "wdir");
+	ptr_join(&ptr, sptr, "wdir");
+	if (v && !json_is_string(v)) {
+		rc = ld_err(l, ptr.ptr, "stage '%s': 'wdir' must be a path", name);
+		goto out;
+	}
+	if (v && strcmp(json_string_value(v), ".")) {
+		if ((rc = ws_path(l, "", json_string_value(v), ptr.ptr, &st->wdir)))
+			goto out;
+	} else if (!(st->wdir = strdup(""))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	v = json_object_get(def, "cmd");
+	ptr_join(&ptr, sptr, "cmd");
+	if (json_is_string(v)) {
+		st->cmds = calloc(1, sizeof(char *));
+		if (st->cmds && (st->cmds[0] = strdup(json_string_value(v))))
+			st->ncmds = 1;
+	} else if (json_is_array(v) && json_array_size(v)) {
+		size_t i;
+		json_t *c;
+		st->cmds = calloc(json_array_size(v), sizeof(char *));
+		json_array_foreach(v, i, c) {
+			if (!json_is_string(c) && !json_is_number(c)) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': each command must be a string", name);
+				goto out;
+			}
+			if (st->cmds) {
+				struct buf s = BUF_INIT;
+				scalar_str(c, &s);
+				st->cmds[st->ncmds++] = buf_detach(&s);
+			}
+		}
+	} else {
+		rc = ld_err(l, v ? ptr.ptr : sptr, "stage '%s' needs a 'cmd' (a string or a list of strings)", name);
+		goto out;
+	}
+	for (size_t i = 0; i < st->ncmds; i++)
+		if (!*st->cmds[i]) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': empty command", name);
+			goto out;
+		}
+	v = json_object_get(def, "deps");
+	if (v) {
+		size_t i;
+		json_t *d;
+		ptr_join(&ptr, sptr, "deps");
+		if (!json_is_array(v)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': 'deps' must be a list of paths", name);
+			goto out;
+		}
+		st->deps = calloc(json_array_size(v) + 1, sizeof(*st->deps));
+		json_array_foreach(v, i, d) {
+			struct buf ip = BUF_INIT;
+			ptr_idx(&ip, ptr.ptr, i);
+			if (!json_is_string(d)) {
+				rc = ld_err(l, ip.ptr, "stage '%s': each dep must be a path", name);
+			} else if (st->deps) {
+				st->deps[st->ndeps].line = cyaml_line(l->lines, ip.ptr);
+				if (!(rc = ws_path(l, st->wdir, json_string_value(d), ip.ptr, &st->deps[st->ndeps].path)))
+					st->ndeps++;
+			}
+			buf_release(&ip);
+			if (rc)
+				goto out;
+		}
+	}
+	if ((v = json_object_get(def, "params")) && (rc = parse_params(l, st, v, sptr)))
+		goto out;
+	nouts = json_array_size(json_object_get(def, "outs")) + json_array_size(json_object_get(def, "metrics")) +
+		json_array_size(json_object_get(def, "plots"));
+	st->outs = calloc(nouts + 1, sizeof(*st->outs));
+	if (!st->outs) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((v = json_object_get(def, "outs")) && (rc = parse_outs(l, st, v, PL_OUT, sptr, "outs")))
+		goto out;
+	if ((v = json_object_get(def, "metrics")) && (rc = parse_outs(l, st, v, PL_METRIC, sptr, "metrics")))
+		goto out;
+	if ((v = json_object_get(def, "plots")) && (rc = parse_outs(l, st, v, PL_PLOT, sptr, "plots")))
+		goto out;
+	for (const char *const *b = (const char *const[]){ "frozen", "always_changed", NULL }; *b; b++) {
+		v = json_object_get(def, *b);
+		ptr_join(&ptr, sptr, *b);
+		if (v && !json_is_boolean(v)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': '%s' must be true or false", name, *b);
+			goto out;
+		}
+	}
+	st->frozen = json_is_true(json_object_get(def, "frozen"));
+	st->always_changed = json_is_true(json_object_get(def, "always_changed"));
+	if ((v = json_object_get(def, "retries"))) {
+		ptr_join(&ptr, sptr, "retries");
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': 'retries' must be a whole number from 0 to 100", name);
+			goto out;
+		}
+		st->retries = (int)json_integer_value(v);
+	}
+	if ((v = json_object_get(def, "timeout"))) {
+		ptr_join(&ptr, sptr, "timeout");
+		if (parse_duration(v, &st->timeout_ms)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': 'timeout' must be seconds or a duration like 90s, 20m, 2h",
+				    name);
+			goto out;
+		}
+	}
+	if ((v = json_object_get(def, "resources"))) {
+		json_t *r;
+		ptr_join(&ptr, sptr, "resources");
+		if (!json_is_object(v)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': 'resources' must be {cpus, memory, gpus}", name);
+			goto out;
+		}
+		json_object_foreach(v, k, r) {
+			if (strcmp(k, "cpus") && strcmp(k, "memory") && strcmp(k, "gpus")) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': unknown resource '%s' (cpus, memory, gpus)", name, k);
+				goto out;
+			}
+		}
+		if ((r = json_object_get(v, "cpus"))) {
+			if (!json_is_integer(r) || json_integer_value(r) < 1 || json_integer_value(r) > 4096) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': resources.cpus must be a whole number >= 1", name);
+				goto out;
+			}
+			st->cpus = (int)json_integer_value(r);
+		}
+		if ((r = json_object_get(v, "gpus"))) {
+			if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > 1024) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': resources.gpus must be a whole number >= 0", name);
+				goto out;
+			}
+			st->gpus = (int)json_integer_value(r);
+		}
+		if ((r = json_object_get(v, "memory")) && parse_bytes(r, &st->memory)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': resources.memory must be bytes or a size like 512M, 4G", name);
+			goto out;
+		}
+	}
+	if ((v = json_object_get(def, "env"))) {
+		json_t *e;
+		ptr_join(&ptr, sptr, "env");
+		if (!json_is_object(v)) {
+			rc = ld_err(l, ptr.ptr, "stage '%s': 'env' must be a mapping of names to values", name);
+			goto out;
+		}
+		json_object_foreach(v, k, e) {
+			struct buf s = BUF_INIT;
+			if (!*k || strchr(k, '=') || scalar_str(e, &s) || json_is_null(e)) {
+				buf_release(&s);
+				rc = ld_err(l, ptr.ptr, "stage '%s': env '%s' must be a name without '=' and a plain value",
+					    name, k);
+				goto out;
+			}
+			json_object_set_new(st->env, k, json_stringn(s.ptr, s.len));
+			buf_release(&s);
+		}
+	}
+	if (!st->name || !st->cmds || !st->env)
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+out:
+	buf_release(&ptr);
+	json_decref(def);
+	return rc;
+}
+
+static bool valid_stage_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-' || *s == '.' || *s == '@'))
+			return false;
+	return true;
+}
+
+/* foreach/do and matrix: one stage per item, named name@item. */
+static int expand(struct ld *l, const char *name, json_t *raw, const char *sptr)
+{
+	json_t *fe = json_object_get(raw, "foreach"), *mx = json_object_get(raw, "matrix");
+	struct buf ptr = BUF_INIT, sname = BUF_INIT;
+	int line = cyaml_line(l->lines, sptr), rc = 0;
+
+	if (!valid_stage_name(name))
+		return ld_err(l, sptr, "stage name '%s' may use letters, digits, '_', '-' and '.' only", name);
+	if (!fe && !mx)
+		return parse_stage(l, name, raw, l->ctx, sptr, line);
+	if (fe && mx)
+		return ld_err(l, sptr, "stage '%s': use foreach or matrix, not both", name);
+	if (fe) {
+		json_t *items = NULL, *tmpl = json_object_get(raw, "do"), *e;
+		const char *k;
+		size_t i;
+		json_object_foreach(raw, k, e)
+			if (strcmp(k, "foreach") && strcmp(k, "do")) {
+				ptr_join(&ptr, sptr, k);
+				rc = ld_err(l, ptr.ptr, "stage '%s': with foreach, '%s' belongs inside 'do'", name, k);
+				goto out;
+			}
+		if (!tmpl) {
+			rc = ld_err(l, sptr, "stage '%s': foreach needs a 'do' template", name);
+			goto out;
+		}
+		ptr_join(&ptr, sptr, "foreach");
+		if ((rc = interp_value(l, fe, l->ctx, false, ptr.ptr, &items)))
+			goto out;
+		if (!json_is_array(items) && !json_is_object(items)) {
+			json_decref(items);
+			rc = ld_err(l, ptr.ptr, "stage '%s': foreach takes a list or a mapping", name);
+			goto out;
+		}
+		ptr_join(&ptr, sptr, "do");
+		if (json_is_array(items)) {
+			json_array_foreach(items, i, e) {
+				json_t *ctx = json_deep_copy(l->ctx);
+				buf_clear(&sname);
+				if (json_is_string(e) || json_is_number(e)) {
+					buf_printf(&sname, "%s@", name);
+					scalar_str(e, &sname);
+				} else
+					buf_printf(&sname, "%s@%zu", name, i);
+				json_object_set(ctx, "item", e);
+				rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
+								 : ld_err(l, sptr, "foreach item gives the bad stage name '%s'",
+									  sname.ptr);
+				json_decref(ctx);
+				if (rc)
+					break;
+			}
+		} else {
+			json_object_foreach(items, k, e) {
+				json_t *ctx = json_deep_copy(l->ctx);
+				buf_clear(&sname);
+				buf_printf(&sname, "%s@%s", name, k);
+				json_object_set(ctx, "item", e);
+				json_object_set_new(ctx, "key", json_string(k));
+				rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
+								 : ld_err(l, sptr, "foreach key gives the bad stage name '%s'",
+									  sname.ptr);
+				json_decref(ctx);
+				if (rc)
+					break;
+			}
+		}
+		json_decref(items);
+	} else {
+		/* matrix: the cross product of every list */
+		json_t *axes = NULL, *tmpl = json_deep_copy(raw), *e;
+		const char *k;
+		size_t total = 1, naxes;
+		json_object_del(tmpl, "matrix");
+		ptr_join(&ptr, sptr, "matrix");
+		if (!json_is_object(mx) || !json_object_size(mx)) {
+			json_decref(tmpl);
+			rc = ld_err(l, ptr.ptr, "stage '%s': matrix takes a mapping of names to lists", name);
+			goto out;
+		}
+		if ((rc = interp_value(l, mx, l->ctx, false, ptr.ptr, &axes))) {
+			json_decref(tmpl);
+			goto out;
+		}
+		json_object_foreach(axes, k, e) {
+			if (!json_is_array(e) || !json_array_size(e)) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': matrix '%s' must be a non-empty list", name, k);
+				break;
+			}
+			total *= json_array_size(e);
+			if (total > MAX_STAGES) {
+				rc = ld_err(l, ptr.ptr, "stage '%s': the matrix has more than %d combinations", name, MAX_STAGES);
+				break;
+			}
+		}
+		naxes = json_object_size(axes);
+		for (size_t c = 0; !rc && c < total; c++) {
+			json_t *ctx = json_deep_copy(l->ctx), *item = json_object();
+			size_t rest = c, a = 0;
+			buf_clear(&sname);
+			buf_printf(&sname, "%s@", name);
+			/* the last axis varies fastest */
+			size_t *idx = calloc(naxes, sizeof(size_t));
+			json_t **vals = calloc(naxes, sizeof(json_t *));
+			const char **names = calloc(naxes, sizeof(char *));
+			json_object_foreach(axes, k, e) {
+				names[a] = k;
+				vals[a++] = e;
+			}
+			for (size_t x = naxes; x-- > 0;) {
+				idx[x] = rest % json_array_size(vals[x]);
+				rest /= json_array_size(vals[x]);
+			}
+			for (size_t x = 0; x < naxes; x++) {
+				json_t *val = json_array_get(vals[x], idx[x]);
+				if (x)
+					buf_putc(&sname, '-');
+				if (json_is_string(val) || json_is_number(val))
+					scalar_str(val, &sname);
+				else
+					buf_printf(&sname, "%zu", idx[x]);
+				json_object_set(item, names[x], val);
+			}
+			free(idx);
+			free(vals);
+			free(names);
+			json_object_set_new(ctx, "item", item);
+			rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, sptr, line)
+							 : ld_err(l, sptr, "matrix values give the bad stage name '%s'", sname.ptr);
+			json_decref(ctx);
+		}
+		json_decref(axes);
+		json_decref(tmpl);
+	}
+out:
+	buf_release(&ptr);
+	buf_release(&sname);
+	return rc;
+}
+
+/* Merge src into dst, recursively for mappings. */
+static void merge_into(json_t *dst, json_t *src)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(src, k, v) {
+		json_t *d = json_object_get(dst, k);
+		if (json_is_object(d) && json_is_object(v))
+			merge_into(d, v);
+		else
+			json_object_set_new(dst, k, json_deep_copy(v));
+	}
+}
+
+static int load_vars(struct ld *l)
+{
+	json_t *vars = json_object_get(l->doc, "vars"), *doc, *e;
+	struct buf ptr = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	if ((rc = params_doc(l, "params.yaml", &doc)))
+		return rc;
+	l->ctx = json_is_object(doc) ? json_deep_copy(doc) : json_object();
+	if (!vars)
+		return 0;
+	if (!json_is_array(vars))
+		return ld_err(l, "/vars", "'vars' must be a list of mappings or file names");
+	json_array_foreach(vars, i, e) {
+		ptr_idx(&ptr, "/vars", i);
+		if (json_is_object(e)) {
+			merge_into(l->ctx, e);
+		} else if (json_is_string(e)) {
+			/* "file.yaml" or "file.yaml:key1,key2" */
+			char *spec = strdup(json_string_value(e)), *colon = spec ? strchr(spec, ':') : NULL, *rel = NULL;
+			if (colon)
+				*colon = '\0';
+			if (!spec || (rc = ws_path(l, "", spec, ptr.ptr, &rel)) || (rc = params_doc(l, rel, &doc))) {
+				free(spec);
+				free(rel);
+				if (!rc)
+					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+			if (!json_is_object(doc)) {
+				rc = ld_err(l, ptr.ptr, "vars file '%s' does not exist or is not a mapping", rel);
+			} else if (colon) {
+				for (char *key = colon + 1; *key && !rc;) {
+					size_t n = strcspn(key, ",");
+					char save = key[n];
+					json_t *v;
+					key[n] = '\0';
+					if (!(v = lookup(doc, key)))
+						rc = ld_err(l, ptr.ptr, "vars: '%s' is not in %s", key, rel);
+					else
+						json_object_set_new(l->ctx, key, json_deep_copy(v));
+					key[n] = save;
+					key += n + (save == ',');
+				}
+			} else {
+				merge_into(l->ctx, doc);
+			}
+			free(spec);
+			free(rel);
+			if (rc)
+				break;
+		} else {
+			rc = ld_err(l, ptr.ptr, "each of 'vars' is a mapping or a file name");
+			break;
+		}
+	}
+	buf_release(&ptr);
+	return rc;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		struct pl_stage *s = &p->v[i];
+		free(s->name);
+		for (size_t k = 0; k < s->ncmds; k++)
+			free(s->cmds[k]);
+		free(s->cmds);
+		free(s->wdir);
+		for (size_t k = 0; k < s->ndeps; k++)
+			free(s->deps[k].path);
+		free(s->deps);
+		for (size_t k = 0; k < s->nparams; k++) {
+			free(s->params[k].file);
+			free(s->params[k].key);
+			json_decref(s->params[k].value);
+		}
+		free(s->params);
+		for (size_t k = 0; k < s->nouts; k++)
+			free(s->outs[k].path);
+		free(s->outs);
+		json_decref(s->env);
+		free(s->up);
+	}
+	free(p->v);
+	free(p->order);
+	free(p->file);
+	free(p->root);
+	free(p);
+}
+
+long pipeline_find(const struct pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+int pipeline_load(const char *root, const char *file, char *const *set_params, size_t nset, struct pipeline **out)
+{
+	struct ld l = { .root = root };
+	struct buf abs = BUF_INIT, text = BUF_INIT, ptr = BUF_INIT;
+	json_t *stages, *v;
+	const char *k;
+	int rc;
+
+	(void)set_params;
+	(void)nset;
+	*out = NULL;
+	l.p = calloc(1, sizeof(*l.p));
+	l.params = json_object();
+	if (!l.p || !l.params) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!file) {
+		buf_printf(&abs, "%s/cairn.yaml", root);
+		file = access(abs.ptr, F_OK) == 0 ? "cairn.yaml" : "dvc.yaml";
+		buf_clear(&abs);
+	}
+	l.file = file;
+	l.p->file = strdup(file);
+	l.p->root = strdup(root);
+	buf_printf(&abs, "%s/%s", root, file);
+	if ((rc = fs_read_file(abs.ptr, SPEC_MAX, &text))) {
+		if (rc == CAIRN_ENOTFOUND)
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "no pipeline: neither cairn.yaml nor dvc.yaml in %s", root);
+		goto out;
+	}
+	if ((rc = cyaml_parse_lines(text.ptr, text.len, &l.doc, &l.lines))) {
+		rc = cairn_error_set(rc, "%s: %s", file, cairn_error_msg());
+		goto out;
+	}
+	if (!json_is_object(l.doc)) {
+		rc = ld_err(&l, NULL, "not a YAML mapping with 'stages'");
+		goto out;
+	}
+	json_object_foreach(l.doc, k, v) {
+		if (strcmp(k, "stages") && strcmp(k, "vars") && strcmp(k, "params") && strcmp(k, "metrics") &&
+		    strcmp(k, "plots") && strcmp(k, "artifacts") && strcmp(k, "schema")) {
+			ptr_join(&ptr, "", k);
+			rc = ld_err(&l, ptr.ptr, "unknown top-level key '%s' (stages, vars, params, metrics, plots)", k);
+			goto out;
+		}
+	}
+	stages = json_object_get(l.doc, "stages");
+	if (!json_is_object(stages)) {
+		rc = ld_err(&l, stages ? "/stages" : NULL, "'stages' must be a mapping of stage names to stages");
+		goto out;
+	}
+	if ((rc = load_vars(&l)))
+		goto out;
+	json_object_foreach(stages, k, v) {
+		ptr_join(&ptr, "/stages", k);
+		if ((rc = expand(&l, k, v, ptr.ptr)))
+			goto out;
+	}
+	for (size_t i = 0; i < l.p->n; i++)
+		for (size_t j = i + 1; j < l.p->n; j++)
+			if (!strcmp(l.p->v[i].name, l.p->v[j].name)) {
+				rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: stage name '%s' is used twice (also line %d)", file,
+						     l.p->v[j].line, l.p->v[j].name, l.p->v[i].line);
+				goto out;
+			}
+	rc = pl_build_dag(l.p);
+out:
+	if (rc) {
+		pipeline_free(l.p);
+	} else {
+		*out = l.p;
+	}
+	json_decref(l.doc);
+	json_decref(l.lines);
+	json_decref(l.params);
+	json_decref(l.ctx);
+	buf_release(&abs);
+	buf_release(&text);
+	buf_release(&ptr);
+	return rc;
+}

@@ -1,0 +1,485 @@
+"""Black-box tests of `cairn repro`, `cairn status`, `cairn dag` on cairn.yaml / dvc.yaml:
+what reruns after each kind of change, the run cache, early cutoff, parallel stages,
+failures, retries, timeouts, interrupts, and every spec error with its file:line."""
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from conftest import SANITIZER, base_env, cairn_bin, run_cli
+
+
+def git(cwd, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@e")
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(str(path)) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(text))
+
+
+PIPE = """\
+stages:
+  prepare:
+    cmd: echo prepare >> ran.log && head -n ${prepare.n} data/raw.txt > data/prepared.txt
+    deps: [data/raw.txt]
+    params: [prepare.n]
+    outs: [data/prepared.txt]
+  train:
+    cmd: echo train >> ran.log && cp data/prepared.txt model.txt && echo eta=${train.eta} >> model.txt
+    deps: [data/prepared.txt]
+    params: [train.eta]
+    outs: [model.txt]
+  evaluate:
+    cmd: "echo evaluate >> ran.log && echo '{\\"lines\\": 1}' > metrics.json && cat model.txt > report.txt"
+    deps: [model.txt]
+    outs: [report.txt]
+    metrics: [metrics.json]
+"""
+
+
+@pytest.fixture
+def proj(tmp_path):
+    p = tmp_path / "proj"
+    p.mkdir()
+    git(p, "init", "-q", "-b", "main")
+    write(p / "data/raw.txt", "".join(f"{i}\n" for i in range(100)))
+    write(p / "params.yaml", "prepare:\n  n: 10\ntrain:\n  eta: 0.1\n")
+    write(p / "cairn.yaml", PIPE)
+    write(p / ".gitignore", "ran.log\n")
+    return p
+
+
+def cli(cwd, *args, ok=True, timeout=120):
+    r = run_cli(list(args), cwd=cwd, timeout=timeout)
+    if ok:
+        assert r.rc == 0, r
+    return r
+
+
+def ran(p):
+    """Stages that ran since the last call (from ran.log), then clear it."""
+    log = p / "ran.log"
+    if not log.exists():
+        return []
+    names = log.read_text().split()
+    log.unlink()
+    return names
+
+
+def repro(p, *args, ok=True):
+    r = cli(p, "repro", "-q", "--json", *args, ok=ok)
+    return json.loads(r.out) if r.out.strip().startswith("{") else r
+
+
+def test_first_run_then_noop_and_lock(proj):
+    rep = repro(proj)
+    assert rep["ran"] == 3 and rep["failed"] == 0
+    assert ran(proj) == ["prepare", "train", "evaluate"]
+    lock = (proj / "cairn.lock").read_text()
+    assert "fingerprint:" in lock and "prepare.n: 10" in lock and "path: data/raw.txt" in lock
+    rep = repro(proj)
+    assert rep["ran"] == 0 and rep["unchanged"] == 3 and ran(proj) == []
+    r = cli(proj, "status")
+    assert "all 3 stage(s) up to date" in r.out
+    # the lock is stable: a no-op rewrites nothing
+    assert (proj / "cairn.lock").read_text() == lock
+
+
+def test_each_kind_of_change_reruns_the_right_stages(proj):
+    repro(proj)
+    ran(proj)
+    # param value
+    write(proj / "params.yaml", "prepare:\n  n: 10\ntrain:\n  eta: 0.2\n")
+    st = json.loads(cli(proj, "status", "--json").out)["stages"]
+    assert st[1]["state"] == "stale" and any("param changed: train.eta" in w for w in st[1]["reasons"])
+    repro(proj)
+    assert ran(proj) == ["train", "evaluate"]
+    # dep content
+    write(proj / "data/raw.txt", "".join(f"{i}\n" for i in range(1, 100)))
+    assert any("dep changed: data/raw.txt" in w
+               for w in json.loads(cli(proj, "status", "--json").out)["stages"][0]["reasons"])
+    repro(proj)
+    assert ran(proj) == ["prepare", "train", "evaluate"]
+    # touch only: content the same, nothing runs (make would rerun everything)
+    os.utime(proj / "data/raw.txt")
+    repro(proj)
+    assert ran(proj) == []
+    # out deleted: restored from the run cache, the command does not run
+    (proj / "model.txt").unlink()
+    assert any("out missing: model.txt" in w
+               for w in json.loads(cli(proj, "status", "--json").out)["stages"][1]["reasons"])
+    rep = repro(proj)
+    assert ran(proj) == [] and rep["restored"] == 1 and (proj / "model.txt").exists()
+    # out modified by hand: restored too (train's outs are all cached)
+    before = (proj / "model.txt").read_text()
+    (proj / "model.txt").write_text("edited\n")
+    rep = repro(proj)
+    assert ran(proj) == [] and rep["restored"] == 1 and (proj / "model.txt").read_text() == before
+    # an uncached out (metrics.json) is not in the cache: when it is gone the stage runs
+    (proj / "report.txt").write_text("edited\n")
+    (proj / "metrics.json").unlink()
+    repro(proj)
+    assert ran(proj) == ["evaluate"]
+    # cmd changed
+    write(proj / "cairn.yaml", PIPE.replace("> report.txt", "> report.txt && echo v2 >> report.txt"))
+    assert any("cmd changed" in w for w in json.loads(cli(proj, "status", "--json").out)["stages"][2]["reasons"])
+    repro(proj)
+    assert ran(proj) == ["evaluate"]
+
+
+def test_early_cutoff(proj):
+    repro(proj)
+    ran(proj)
+    # a change after the first 10 lines: prepare reruns, its output is identical,
+    # so train and evaluate do not
+    write(proj / "data/raw.txt", "".join(f"{i}\n" for i in range(100)) + "extra\n")
+    repro(proj)
+    assert ran(proj) == ["prepare"]
+
+
+def test_run_cache_across_branches(proj):
+    repro(proj)
+    git(proj, "add", "-A")
+    git(proj, "commit", "-qm", "v1")
+    git(proj, "checkout", "-q", "-b", "exp")
+    write(proj / "params.yaml", "prepare:\n  n: 20\ntrain:\n  eta: 0.5\n")
+    ran(proj)
+    repro(proj)
+    assert ran(proj) == ["prepare", "train", "evaluate"]
+    git(proj, "commit", "-qam", "exp")
+    git(proj, "checkout", "-q", "main")
+    rep = repro(proj)
+    # main's fingerprints ran before: every out comes back from the cache, nothing runs
+    assert ran(proj) == [] and rep["restored"] == 3, rep
+    assert len((proj / "model.txt").read_text().splitlines()) == 11
+    git(proj, "checkout", "-q", "exp")
+    rep = repro(proj)
+    assert ran(proj) == [] and rep["restored"] == 3
+    assert len((proj / "model.txt").read_text().splitlines()) == 21
+
+
+def test_force_and_targets(proj):
+    repro(proj)
+    ran(proj)
+    repro(proj, "train", "--force")
+    # train forced; evaluate depends on it but train's outs did not change
+    assert ran(proj) == ["train"]
+    repro(proj, "prepare", "--force", "--single")
+    assert ran(proj) == ["prepare"]
+    r = cli(proj, "repro", "nope", ok=False)
+    assert r.rc == 1 and "no stage named 'nope'" in r.err
+
+
+def test_parallel_stages_overlap(tmp_path):
+    p = tmp_path / "par"
+    p.mkdir()
+    stages = {f"s{i}": {"cmd": f"date +%s.%N > t{i}.start; sleep 1; date +%s.%N > t{i}.end",
+                        "outs": [f"t{i}.end"]} for i in range(2)}
+    write(p / "cairn.yaml", json.dumps({"stages": stages}))
+    t0 = time.monotonic()
+    repro(p, "-j", "2")
+    wall = time.monotonic() - t0
+    s = [float((p / f"t{i}.start").read_text()) for i in range(2)]
+    e = [float((p / f"t{i}.end").read_text()) for i in range(2)]
+    assert max(s) < min(e), "the two stages did not overlap in time"
+    assert wall < 1.9 + 0.5  # allowance for a slow sanitizer build on 2 cores
+
+
+def test_failure_is_isolated(tmp_path):
+    p = tmp_path / "fail"
+    p.mkdir()
+    write(p / "cairn.yaml", """\
+        stages:
+          bad:
+            cmd: echo nope >&2; exit 3
+            outs: [bad.txt]
+          after_bad:
+            cmd: cat bad.txt > x.txt
+            deps: [bad.txt]
+            outs: [x.txt]
+          good:
+            cmd: echo ok > good.txt
+            outs: [good.txt]
+        """)
+    r = cli(p, "repro", "-j", "2", ok=False)
+    assert r.rc == 1, r
+    assert "stage 'bad' failed: exit code 3" in r.out and "[bad] nope" in r.err
+    rep = json.loads(cli(p, "repro", "--json", "-q", ok=False).out)
+    res = {s["name"]: s["result"] for s in rep["stages"]}
+    assert res == {"bad": "failed", "good": "unchanged", "after_bad": "skipped"}
+    assert "good:" in (p / "cairn.lock").read_text() and "bad:" not in (p / "cairn.lock").read_text()
+    assert (p / ".cairn/tmp/logs/bad.log").read_text() == "nope\n"
+
+
+def test_missing_out_is_a_failure(tmp_path):
+    p = tmp_path / "noout"
+    p.mkdir()
+    write(p / "cairn.yaml", "stages:\n  a:\n    cmd: 'true'\n    outs: [never.txt]\n")
+    r = cli(p, "repro", ok=False)
+    assert r.rc == 1 and "did not write its out 'never.txt'" in r.out, r
+
+
+def test_retries_and_timeout(tmp_path):
+    p = tmp_path / "rt"
+    p.mkdir()
+    write(p / "cairn.yaml", """\
+        stages:
+          flaky:
+            cmd: n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; test $n -ge 1 && echo done > flaky.txt
+            outs: [flaky.txt]
+            retries: 2
+          slow:
+            cmd: sleep 30 && echo never > slow.txt
+            outs: [slow.txt]
+            timeout: 1s
+        """)
+    t0 = time.monotonic()
+    rep = json.loads(cli(p, "repro", "-q", "--json", "-j", "2", ok=False).out)
+    assert time.monotonic() - t0 < 20
+    res = {s["name"]: s for s in rep["stages"]}
+    assert res["flaky"]["result"] == "ran" and res["flaky"]["attempts"] == 2
+    assert res["slow"]["result"] == "failed" and "timed out" in res["slow"]["error"]
+
+
+def test_interrupt_then_resume(tmp_path):
+    p = tmp_path / "intr"
+    p.mkdir()
+    write(p / "cairn.yaml", """\
+        stages:
+          quick:
+            cmd: echo q > q.txt
+            outs: [q.txt]
+          slow:
+            cmd: sleep 30; echo s > s.txt
+            deps: [q.txt]
+            outs: [s.txt]
+        """)
+    proc = subprocess.Popen([cairn_bin(), "repro"], cwd=p, env=base_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (p / "cairn.lock").exists() and "quick:" in (p / "cairn.lock").read_text():
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, (out, err)
+    assert time.monotonic() - t0 < 10
+    assert not SANITIZER.search(err), err
+    lock = (p / "cairn.lock").read_text()
+    assert "quick:" in lock and "slow:" not in lock
+    # resume: only the interrupted stage runs
+    write(p / "cairn.yaml", (p / "cairn.yaml").read_text().replace("sleep 30; ", ""))
+    rep = repro(p)
+    assert {s["name"]: s["result"] for s in rep["stages"]} == {"quick": "unchanged", "slow": "ran"}
+
+
+def test_sigkill_leaves_a_consistent_lock(tmp_path):
+    p = tmp_path / "kill"
+    p.mkdir()
+    write(p / "cairn.yaml", """\
+        stages:
+          a:
+            cmd: echo a > a.txt
+            outs: [a.txt]
+          b:
+            cmd: sleep 30; echo b > b.txt
+            deps: [a.txt]
+            outs: [b.txt]
+        """)
+    proc = subprocess.Popen([cairn_bin(), "repro"], cwd=p, env=base_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not ((p / "cairn.lock").exists() and "a:" in (p / "cairn.lock").read_text()):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    write(p / "cairn.yaml", (p / "cairn.yaml").read_text().replace("sleep 30; ", ""))
+    rep = repro(p)
+    assert {s["name"]: s["result"] for s in rep["stages"]} == {"a": "unchanged", "b": "ran"}
+
+
+def test_stage_environment_wdir_and_env(tmp_path):
+    p = tmp_path / "env"
+    (p / "sub").mkdir(parents=True)
+    write(p / "cairn.yaml", """\
+        stages:
+          show:
+            wdir: sub
+            cmd: echo "$CAIRN_STAGE $GREETING $(basename $PWD)" > out.txt
+            outs: [out.txt]
+            env: {GREETING: hello}
+        """)
+    repro(p)
+    assert (p / "sub/out.txt").read_text() == "show hello sub\n"
+    assert "path: sub/out.txt" in (p / "cairn.lock").read_text()
+
+
+def test_foreach_matrix_and_interpolation(tmp_path):
+    p = tmp_path / "fe"
+    p.mkdir()
+    write(p / "params.yaml", "models: [a, b]\nopts: {depth: 3, fast: true}\n")
+    write(p / "cairn.yaml", """\
+        vars:
+          - greeting: hi
+        stages:
+          build:
+            foreach: ${models}
+            do:
+              cmd: echo ${greeting} ${item} > out-${item}.txt
+              outs:
+                - out-${item}.txt
+          grid:
+            matrix:
+              lr: [1, 2]
+              kind: [x, y]
+            cmd: echo ${item.kind}${item.lr} ${opts} > g-${item.kind}-${item.lr}.txt
+            outs:
+              - g-${item.kind}-${item.lr}.txt
+          bykey:
+            foreach:
+              first: 1
+              second: 2
+            do:
+              cmd: echo ${key}=${item} > k-${key}.txt
+              outs:
+                - k-${key}.txt
+        """)
+    r = cli(p, "dag")
+    names = [l.split()[0] for l in r.out.splitlines()]
+    assert names == ["build@a", "build@b", "grid@1-x", "grid@1-y", "grid@2-x", "grid@2-y", "bykey@first",
+                     "bykey@second"], r.out
+    repro(p)
+    assert (p / "out-b.txt").read_text() == "hi b\n"
+    assert (p / "g-y-2.txt").read_text() == "y2 --depth 3 --fast\n"
+    assert (p / "k-second.txt").read_text() == "second=2\n"
+
+
+def test_dvc_yaml_is_read_as_is(tmp_path):
+    p = tmp_path / "dvc"
+    p.mkdir()
+    write(p / "params.yaml", "train:\n  C: 0.5\n")
+    write(p / "dvc.yaml", """\
+        stages:
+          train:
+            cmd:
+              - echo C=${train.C} > model.txt
+              - echo more >> model.txt
+            params:
+              - train.C
+            outs:
+              - model.txt:
+                  cache: true
+                  persist: false
+            metrics:
+              - metrics.json:
+                  cache: false
+            frozen: false
+            desc: a DVC stage
+        """)
+    write(p / "metrics.json", "{}")
+    r = cli(p, "repro", ok=False)
+    # metrics.json is an out the command does not write (it existed before and was removed)
+    assert r.rc == 1 and "metrics.json" in r.out
+    write(p / "dvc.yaml", (p / "dvc.yaml").read_text().replace("echo more >> model.txt",
+                                                               "echo more >> model.txt && echo '{}' > metrics.json"))
+    repro(p)
+    assert (p / "model.txt").read_text() == "C=0.5\nmore\n"
+    assert (p / "cairn.lock").exists()
+
+
+def test_dag_dot(proj):
+    r = cli(proj, "dag", "--dot")
+    assert r.out.startswith("digraph pipeline {") and '"prepare" -> "train";' in r.out
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("stages:\n  a:\n    cmd: [unclosed\n", "cairn.yaml: line"),
+    ("stages:\n  a:\n    cmd: x\n    outz: [y]\n", "cairn.yaml:4: stage 'a': unknown key 'outz'"),
+    ("stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n"
+     "  b:\n    cmd: x\n    deps: [a.txt]\n    outs: [b.txt]\n", "the stages form a cycle: "),
+    ("stages:\n  a:\n    cmd: x\n    outs: [o.txt]\n  b:\n    cmd: y\n    outs: [o.txt]\n",
+     "cairn.yaml:7: 'o.txt' is an out of both 'a' (line 4) and 'b'"),
+    ("stages:\n  a:\n    cmd: x\n    deps: [nowhere.txt]\n",
+     "cairn.yaml:4: dep 'nowhere.txt' of stage 'a' does not exist and no stage produces it"),
+    ("stages:\n  a:\n    cmd: x\n    params: [train.nope]\n",
+     "cairn.yaml:4: stage 'a': param 'train.nope' is not in params.yaml"),
+    ("stages:\n  a:\n    cmd: echo ${undefined.key}\n", "cairn.yaml:3: ${undefined.key}: not defined"),
+    ("stages:\n  a:\n    deps: [params.yaml]\n", "cairn.yaml:2: stage 'a' needs a 'cmd'"),
+    ("stages:\n  a:\n    cmd: x\n    outs: [../outside]\n", "cairn.yaml:4: '../outside' leads outside the workspace"),
+    ("stages:\n  a:\n    cmd: x\n    timeout: soon\n", "cairn.yaml:4: stage 'a': 'timeout' must be"),
+    ("stagez: {}\n", "unknown top-level key 'stagez'"),
+    ("stages:\n  a:\n    cmd: x\n    outs: [d]\n  b:\n    cmd: y\n    outs: [d/e]\n", "is inside out 'd'"),
+])
+def test_spec_errors_name_file_and_line(tmp_path, spec, msg):
+    p = tmp_path / "bad"
+    p.mkdir()
+    write(p / "params.yaml", "train:\n  eta: 1\n")
+    (p / "cairn.yaml").write_text(spec)
+    for cmd in ("status", "repro", "dag"):
+        r = cli(p, cmd, ok=False)
+        assert r.rc == 1 and msg in r.err, (cmd, r)
+    assert not (p / "cairn.lock").exists()
+
+
+def test_cycle_names_its_stages(tmp_path):
+    p = tmp_path / "cyc"
+    p.mkdir()
+    write(p / "cairn.yaml", """\
+        stages:
+          a:
+            cmd: x
+            deps: [c.txt]
+            outs: [a.txt]
+          b:
+            cmd: x
+            deps: [a.txt]
+            outs: [b.txt]
+          c:
+            cmd: x
+            deps: [b.txt]
+            outs: [c.txt]
+        """)
+    r = cli(p, "dag", ok=False)
+    assert r.rc == 1 and "cycle" in r.err
+    cyc = r.err.split("cycle: ")[1].strip()
+    names = cyc.split(" -> ")
+    assert names[0] == names[-1] and sorted(names[:-1]) == ["a", "b", "c"], r.err
+
+
+def test_no_pipeline(tmp_path):
+    r = cli(tmp_path, "repro", ok=False)
+    assert r.rc == 1 and "neither cairn.yaml nor dvc.yaml" in r.err
+
+
+def test_data_gc_keeps_pipeline_outs(proj):
+    repro(proj)
+    git(proj, "add", "-A")
+    git(proj, "commit", "-qm", "v1")
+    v1_model = (proj / "model.txt").read_text()
+    write(proj / "params.yaml", "prepare:\n  n: 10\ntrain:\n  eta: 0.9\n")
+    repro(proj)
+    ran(proj)
+    cli(proj, "data", "gc", "--all-commits", "-q")
+    git(proj, "stash", "-q")  # back to v1's params and lock
+    rm_outs = ["model.txt", "report.txt", "data/prepared.txt"]
+    for f in rm_outs:
+        (proj / f).unlink()
+    rep = repro(proj)
+    assert ran(proj) == [] and rep["restored"] == 3 and (proj / "model.txt").read_text() == v1_model, rep
+    # with only the workspace kept, the other version's outs go
+    r = cli(proj, "data", "gc", "--workspace", "--json")
+    assert json.loads(r.out)["removed"] >= 1
+    assert (proj / "model.txt").read_text() == v1_model
