@@ -38,6 +38,27 @@ $PY -c 'from sklearn.datasets import load_breast_cancer; load_breast_cancer(as_f
 	"$CAIRN" data push && "$CAIRN" data status)
 echo
 
+echo "== cairn repro: the pipeline of examples/pipeline (prepare -> train -> evaluate -> register)"
+PW=$(mktemp -d /tmp/cairn-demo-pipeline.XXXXXX)
+cp -r examples/pipeline/. "$PW/"
+git init -q "$PW"
+(
+	set -e
+	cd "$PW"
+	"$CAIRN" dag
+	"$CAIRN" repro -j 2 --tracking-uri "$URI" -e demo-pipeline
+	sed -i 's/^  C: .*/  C: 0.1/' params.yaml
+	echo "-- after setting train.C to 0.1:"
+	"$CAIRN" status
+	"$CAIRN" repro -j 2 --tracking-uri "$URI" -e demo-pipeline
+	sed -i 's/^  C: .*/  C: 1.0/' params.yaml
+	echo "-- back to train.C 1.0: train comes back from the run cache instead of retraining:"
+	"$CAIRN" repro -j 2 --tracking-uri "$URI" -e demo-pipeline
+	cat metrics.json
+)
+"$CAIRN" runs list --tracking-uri "$URI" -e demo-pipeline --max 8
+echo
+
 echo "== training with the unmodified MLflow client (MLFLOW_TRACKING_URI=$URI)"
 MLFLOW_TRACKING_URI="$URI" $PY examples/demo/train.py
 

@@ -90,6 +90,22 @@ long pipeline_find(const struct pipeline *p, const char *name);
 
 /* ---- status and repro (repro.c) ---- */
 
+/* Tracking hooks: the CLI connects them to the tracking store or server so
+ * each stage execution becomes a run. The engine calls them from stage
+ * threads, one call at a time. A hook error is reported on stderr and the
+ * stage goes on: tracking never decides whether a pipeline runs.
+ *   begin: a stage is about to run or be restored. info = {fingerprint,
+ *          params {file: {key: value}}, deps [..], cached (restored)}. It may
+ *          return *env: {NAME: value} for the stage's commands, and *run_id
+ *          (malloc'd; the engine frees it).
+ *   end:   the stage is over. result = the stage's report plus deps, outs,
+ *          params, log (path of its output), metrics (paths). */
+struct pl_hooks {
+	void *arg;
+	int (*begin)(void *arg, const struct pl_stage *s, const json_t *info, json_t **env, char **run_id);
+	int (*end)(void *arg, const struct pl_stage *s, const char *run_id, const json_t *result);
+};
+
 struct repro_opts {
 	char *const *targets;  /* stage names (NULL/0: all) */
 	size_t ntargets;
@@ -102,6 +118,7 @@ struct repro_opts {
 	int jobs;              /* parallel stages (0: 1) */
 	bool quiet;            /* no stage output streamed */
 	volatile sig_atomic_t *interrupted;
+	const struct pl_hooks *hooks; /* NULL: no tracking */
 };
 
 /* Which stages are stale and why: {"stages": [{name, state: "ok"|"stale"|

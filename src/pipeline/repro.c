@@ -350,6 +350,7 @@ struct rp {
 	int64_t n_ran, n_unchanged, n_restored, n_failed, n_skipped;
 	int err;                    /* a fatal error (writing the lock) */
 	char errmsg[512];
+	pthread_mutex_t hook_mu;    /* one hook call at a time */
 };
 
 struct job {
@@ -521,7 +522,61 @@ static int build_env(struct rp *rp, const struct pl_stage *s, struct proc_env *e
 	json_object_foreach(s->env, k, v)
 		if ((rc = proc_env_set(env, k, json_string_value(v))))
 			return rc;
+	/* the running cairn, so a stage can call it without it being on PATH */
+	{
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n > 0) {
+			self[n] = '\0';
+			if ((rc = proc_env_set(env, "CAIRN", self)))
+				return rc;
+		}
+	}
 	return proc_env_set(env, "CAIRN_STAGE", s->name);
+}
+
+static void hook_begin(struct rp *rp, const struct pl_stage *s, const struct snap *sn, bool cached, json_t **env,
+		       char **run_id)
+{
+	const struct pl_hooks *h = rp->o->hooks;
+	json_t *info;
+
+	*env = NULL;
+	*run_id = NULL;
+	if (!h || !h->begin)
+		return;
+	info = json_pack("{s:s,s:O,s:O,s:b}", "fingerprint", sn->fp, "params", sn->params, "deps", sn->deps, "cached",
+			 cached);
+	pthread_mutex_lock(&rp->hook_mu);
+	if (h->begin(h->arg, s, info, env, run_id))
+		fprintf(stderr, "cairn repro: stage '%s': cannot record its run: %s\n", s->name, cairn_error_msg());
+	pthread_mutex_unlock(&rp->hook_mu);
+	json_decref(info);
+}
+
+static void hook_end(struct rp *rp, const struct pl_stage *s, const char *run_id, json_t *res, const struct snap *sn,
+		     json_t *outs, const char *log)
+{
+	const struct pl_hooks *h = rp->o->hooks;
+	json_t *r, *metrics = json_array();
+
+	if (!h || !h->end || !run_id)
+		return;
+	for (size_t k = 0; k < s->nouts; k++)
+		if (s->outs[k].kind == PL_METRIC)
+			json_array_append_new(metrics, json_string(s->outs[k].path));
+	r = json_deep_copy(res);
+	json_object_set(r, "deps", sn->deps ? sn->deps : json_null());
+	json_object_set(r, "params", sn->params ? sn->params : json_null());
+	json_object_set(r, "outs", outs ? outs : json_null());
+	json_object_set_new(r, "metrics", metrics);
+	if (log)
+		json_object_set_new(r, "log", json_string(log));
+	pthread_mutex_lock(&rp->hook_mu);
+	if (h->end(h->arg, s, run_id, r))
+		fprintf(stderr, "cairn repro: stage '%s': cannot finish its run: %s\n", s->name, cairn_error_msg());
+	pthread_mutex_unlock(&rp->hook_mu);
+	json_decref(r);
 }
 
 /* Decide and do: unchanged, restored from the run cache, or run. */
@@ -535,6 +590,8 @@ static void *stage_thread(void *arg)
 	struct proc_env env = PROC_ENV_INIT;
 	struct buf wdir = BUF_INIT, logp = BUF_INIT;
 	const char *result = "failed";
+	char *run_id = NULL;
+	json_t *henv = NULL;
 	int rc;
 	int64_t t0 = cairn_mono_ns();
 
@@ -570,6 +627,8 @@ static void *stage_thread(void *arg)
 		}
 		ok = ok && json_array_size(json_object_get(cached, "outs")) == s->nouts;
 		if (ok && !rp->o->dry) {
+			hook_begin(rp, s, &sn, true, &henv, &run_id);
+			json_object_set_new(res, "cached", json_true());
 			json_array_foreach(json_object_get(cached, "outs"), k, e) {
 				struct data_obj o;
 				obj_from_json(e, &o);
@@ -618,9 +677,17 @@ static void *stage_thread(void *arg)
 	}
 	buf_printf(&wdir, "%s%s%s", rp->p->root, *s->wdir ? "/" : "", s->wdir);
 	buf_printf(&logp, "%s/.cairn/tmp/logs", rp->p->root);
+	hook_begin(rp, s, &sn, false, &henv, &run_id);
 	if ((rc = buf_error(&wdir)) || (rc = buf_error(&logp)) || (rc = path_mkdirs(logp.ptr)) ||
 	    (rc = build_env(rp, s, &env)))
 		goto done;
+	{
+		const char *k;
+		json_t *v;
+		json_object_foreach(henv, k, v)
+			if (json_is_string(v) && (rc = proc_env_set(&env, k, json_string_value(v))))
+				goto done;
+	}
 	buf_printf(&logp, "/%s.log", s->name);
 	if (!buf_error(&logp))
 		unlink(logp.ptr);
@@ -667,6 +734,12 @@ done:
 	}
 	json_object_set_new(res, "result", json_string(result));
 	json_object_set_new(res, "seconds", json_real((double)(cairn_mono_ns() - t0) / 1e9));
+	if (run_id) {
+		json_object_set_new(res, "run_id", json_string(run_id));
+		hook_end(rp, s, run_id, res, &sn, outs, logp.len ? logp.ptr : NULL);
+	}
+	free(run_id);
+	json_decref(henv);
 	snap_release(&sn);
 	json_decref(entry);
 	json_decref(outs);
@@ -772,6 +845,7 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 	rp.result = calloc(p->n + 1, sizeof(json_t *));
 	rp.slots = jobs;
 	pthread_mutex_init(&rp.mu, NULL);
+	pthread_mutex_init(&rp.hook_mu, NULL);
 	pthread_cond_init(&rp.cv, NULL);
 	if (!rp.state || !rp.forced || !rp.result) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -856,5 +930,6 @@ out:
 	json_decref(stages);
 	pthread_cond_destroy(&rp.cv);
 	pthread_mutex_destroy(&rp.mu);
+	pthread_mutex_destroy(&rp.hook_mu);
 	return rc;
 }

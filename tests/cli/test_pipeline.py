@@ -483,3 +483,68 @@ def test_data_gc_keeps_pipeline_outs(proj):
     r = cli(proj, "data", "gc", "--workspace", "--json")
     assert json.loads(r.out)["removed"] >= 1
     assert (proj / "model.txt").read_text() == v1_model
+
+
+TRACKED = """\
+stages:
+  prepare:
+    cmd: echo a > a.txt
+    outs: [a.txt]
+  train:
+    cmd: >-
+      $PY -c "import mlflow; r = mlflow.start_run(); mlflow.log_metric('inner', 1.5);
+      open('rid.txt', 'w').write(r.info.run_id + ' ' + __import__('os').environ['CAIRN_STAGE'])"
+      && echo '{"acc": 0.93, "nested": {"f1": 0.5}, "name": "x"}' > metrics.json && cp a.txt model.txt
+    deps: [a.txt]
+    params: [train]
+    outs: [model.txt, rid.txt]
+    metrics: [metrics.json]
+"""
+
+
+def test_stage_runs_are_tracked(target, uniq, tmp_path):
+    if not os.environ.get("PY"):
+        pytest.skip("no MLflow client environment (run through tests/cli/run.sh)")
+    p = tmp_path / "trk"
+    p.mkdir()
+    write(p / "params.yaml", "train:\n  eta: 0.1\n  depth: 3\n")
+    write(p / "cairn.yaml", TRACKED)
+    exp = uniq("pipe")
+    r = target.cli("repro", "-e", exp, cwd=str(p), timeout=180)
+    assert r.rc == 0, r
+    api = target.api
+    eid = api.get("experiments/get-by-name", {"experiment_name": exp})["experiment"]["experiment_id"]
+    runs = api.post("runs/search", {"experiment_ids": [eid]})["runs"]
+    by = {x["info"]["run_name"]: x for x in runs}
+    assert set(by) == {"repro", "prepare", "train"}, list(by)
+    parent = by["repro"]["info"]["run_id"]
+    train = by["train"]
+    tags = {t["key"]: t["value"] for t in train["data"]["tags"]}
+    assert tags["mlflow.parentRunId"] == parent and tags["cairn.stage"] == "train"
+    assert tags["cairn.cached"] == "false" and len(tags["cairn.fingerprint"]) == 64 and tags["cairn.result"] == "ran"
+    params = {x["key"]: x["value"] for x in train["data"]["params"]}
+    assert params == {"train.eta": "0.1", "train.depth": "3"}
+    metrics = {x["key"]: x["value"] for x in train["data"]["metrics"]}
+    assert metrics["acc"] == 0.93 and metrics["nested.f1"] == 0.5 and metrics["inner"] == 1.5
+    assert train["info"]["status"] == "FINISHED" and by["repro"]["info"]["status"] == "FINISHED"
+    # the command's mlflow.start_run() attached to the stage's run
+    rid, stage = (p / "rid.txt").read_text().split()
+    assert rid == train["info"]["run_id"] and stage == "train"
+    ds = {(d["dataset"]["name"], {t["key"]: t["value"] for t in d["tags"]}["mlflow.data.context"])
+          for d in train["inputs"]["dataset_inputs"]}
+    assert {("a.txt", "input"), ("model.txt", "output"), ("rid.txt", "output")} <= ds
+    arts = api.get("artifacts/list", {"run_id": train["info"]["run_id"], "path": "outs"})
+    assert {f["path"] for f in arts.get("files", [])} >= {"outs/model.txt", "outs/rid.txt"}
+    logs = api.get("artifacts/list", {"run_id": train["info"]["run_id"], "path": "logs"})
+    assert [f["path"] for f in logs.get("files", [])] == ["logs/train.log"]
+    # a restored stage is a run too, tagged cached
+    (p / "model.txt").unlink()
+    r = target.cli("repro", "-e", exp, cwd=str(p))
+    assert r.rc == 0 and "restored" in r.out, r
+    runs = api.post("runs/search", {"experiment_ids": [eid], "filter": "tags.`cairn.cached` = 'true'"})["runs"]
+    assert [x["info"]["run_name"] for x in runs] == ["train"]
+    # --no-track records nothing
+    (p / "model.txt").unlink()
+    r = target.cli("repro", "-e", exp, "--no-track", cwd=str(p))
+    assert r.rc == 0 and "runs recorded" not in r.out
+    assert len(api.post("runs/search", {"experiment_ids": [eid]})["runs"]) == 5
