@@ -26,6 +26,8 @@ int cmd_data(int argc, char **argv);
 int cmd_repro(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_dag(int argc, char **argv);
+int cmd_exp(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 
 /* Print "cairn <cmd>: <message>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

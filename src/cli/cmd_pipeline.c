@@ -48,8 +48,10 @@ static const char *js(json_t *o, const char *k)
 
 struct popts {
 	struct repro_opts ro;
-	bool json, dot, no_track;
-	const char *file, *experiment, *uri, *root;
+	bool json, dot, no_track, all;
+	const char *file, *experiment, *uri, *root, *name;
+	char **set;            /* exp run --set-param K=V */
+	size_t nset;
 };
 
 /* ---- stage runs in the tracking store (the pipeline's hooks) ---- */
@@ -310,9 +312,23 @@ static int hook_end(void *arg, const struct pl_stage *s, const char *run_id, con
 	return rc;
 }
 
-static int track_open(struct track *t, const struct popts *o, const char *root, const char *file)
+/* A local tracking root inside the workspace stays out of git. */
+static void ignore_local_store(struct track *t, struct data_repo *r)
 {
-	json_t *tags = json_array();
+	char real[4096];
+	const char *root = data_repo_root(r);
+	size_t n = strlen(root);
+
+	if (client_is_remote(t->cl) || !realpath(client_target(t->cl), real))
+		return;
+	if (!strncmp(real, root, n) && real[n] == '/' && data_gitignore(r, real + n + 1))
+		cairn_error_clear();
+}
+
+static int track_open(struct track *t, const struct popts *o, const char *root, const char *file, json_t *extra,
+		      const char *run_name)
+{
+	json_t *tags = extra ? json_incref(extra) : json_array();
 	bool made;
 	int code = 0, rc;
 	struct buf out = BUF_INIT;
@@ -335,7 +351,7 @@ static int track_open(struct track *t, const struct popts *o, const char *root, 
 	json_array_append_new(tags, tag("mlflow.source.name", "cairn repro"));
 	if (*t->commit)
 		json_array_append_new(tags, tag("mlflow.source.git.commit", t->commit));
-	return run_create(t, "repro", tags, &t->parent);
+	return run_create(t, run_name, tags, &t->parent);
 }
 
 static void track_close(struct track *t, json_t *rep, bool interrupted_)
@@ -405,13 +421,17 @@ static int parse(int argc, char **argv, struct popts *o, char ***targets, size_t
 		{ "dot", no_argument, NULL, 'd' },	     { "file", required_argument, NULL, 'F' },
 		{ "no-track", no_argument, NULL, 'T' },      { "experiment", required_argument, NULL, 'e' },
 		{ "tracking-uri", required_argument, NULL, 'U' }, { "root", required_argument, NULL, 'R' },
+		{ "set-param", required_argument, NULL, 'S' },    { "name", required_argument, NULL, 'N' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	int c;
 
+	if (!o->set && !(o->set = calloc((size_t)argc + 1, sizeof(char *))))
+		return cli_fail(argv[0], "out of memory");
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "fsj:nqhe:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fsj:nqhe:S:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->ro.force = true; break;
 		case 's': o->ro.single = true; break;
@@ -436,6 +456,9 @@ static int parse(int argc, char **argv, struct popts *o, char ***targets, size_t
 		case 'e': o->experiment = optarg; break;
 		case 'U': o->uri = optarg; break;
 		case 'R': o->root = optarg; break;
+		case 'S': o->set[o->nset++] = optarg; break;
+		case 'N': o->name = optarg; break;
+		case 'a': o->all = true; break;
 		case 'h': usage(stdout, argv[0]); return -1;
 		default:
 			fprintf(stderr, "cairn %s: unknown option or missing value: %s\n", argv[0],
@@ -456,7 +479,7 @@ static int open_pipeline(const char *cmd, const struct popts *o, struct data_rep
 
 	if (data_repo_open(&dopts, r))
 		return cli_fail(cmd, "%s", cairn_error_msg());
-	if (pipeline_load(data_repo_root(*r), o->file, NULL, 0, p)) {
+	if (pipeline_load(data_repo_root(*r), o->file, p)) {
 		cli_fail(cmd, "%s", cairn_error_msg());
 		data_repo_close(*r);
 		*r = NULL;
@@ -465,44 +488,138 @@ static int open_pipeline(const char *cmd, const struct popts *o, struct data_rep
 	return 0;
 }
 
-int cmd_repro(int argc, char **argv)
+/* Apply exp run's --set-param K=V (K: "key.path" in params.yaml or
+ * "file.yaml:key.path"), editing only the lines of those keys. */
+static int apply_set_params(const char *root, char **set, size_t n, json_t *tags)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *kv = strdup(set[i]), *eq = kv ? strchr(kv, '=') : NULL, *colon, *key, *file = "params.yaml";
+		struct buf path = BUF_INIT, text = BUF_INIT, out = BUF_INIT;
+		json_t *want = NULL, *doc = NULL;
+
+		if (!eq || eq == kv) {
+			free(kv);
+			return cli_fail("exp", "--set-param takes KEY=VALUE (or FILE:KEY=VALUE), not '%s'", set[i]);
+		}
+		*eq = '\0';
+		key = kv;
+		if ((colon = strchr(kv, ':'))) {
+			*colon = '\0';
+			file = kv;
+			key = colon + 1;
+		}
+		buf_printf(&path, "%s/%s", root, file);
+		/* the value as YAML reads it (0.1 a number, true a boolean, else a string) */
+		if (cyaml_parse(eq + 1, strlen(eq + 1), &want) || json_is_object(want) || json_is_array(want) || !want) {
+			json_decref(want);
+			want = json_string(eq + 1);
+		}
+		cairn_error_clear();
+		if ((rc = fs_read_file(path.ptr, 16 << 20, &text))) {
+			rc = cli_fail("exp", "%s", cairn_error_msg());
+		} else if (cyaml_set_scalar(text.ptr, text.len, key, eq + 1, &out) == 0 &&
+			   !cyaml_parse(out.ptr, out.len, &doc)) {
+			/* check the edit reads back as intended; quote a string that did not */
+			json_t *got = doc;
+			for (char *k = key; got && *k;) {
+				size_t kn = strcspn(k, ".");
+				char save = k[kn];
+				k[kn] = '\0';
+				got = json_object_get(got, k);
+				k[kn] = save;
+				k += kn + (save == '.');
+			}
+			if (!got || !json_equal(got, want)) {
+				char *q = json_dumps(want, JSON_ENCODE_ANY);
+				buf_clear(&out);
+				rc = q && cyaml_set_scalar(text.ptr, text.len, key, q, &out) == 0 ? 0 : cli_fail("exp", "cannot set '%s' in %s", key, file);
+				free(q);
+			}
+		} else {
+			rc = cli_fail("exp", "%s: '%s' must already be a plain key with a value (block style) to be set",
+				      file, key);
+		}
+		if (!rc && (rc = fs_write_atomic(path.ptr, out.ptr, out.len, 0644)))
+			rc = cli_fail("exp", "%s", cairn_error_msg());
+		if (!rc) {
+			struct buf tk = BUF_INIT;
+			buf_printf(&tk, "cairn.exp.set.%s", key);
+			json_array_append_new(tags, tag(tk.ptr, eq + 1));
+			buf_release(&tk);
+		}
+		json_decref(want);
+		json_decref(doc);
+		buf_release(&path);
+		buf_release(&text);
+		buf_release(&out);
+		free(kv);
+	}
+	return rc;
+}
+
+static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 {
 	struct popts o = { 0 };
 	struct data_repo *r = NULL;
 	struct pipeline *p = NULL;
-	json_t *rep = NULL;
+	json_t *rep = NULL, *tags = json_array();
 	char **targets;
 	size_t nt;
 	int rc = parse(argc, argv, &o, &targets, &nt);
 	struct sigaction sa = { 0 }, old_int, old_term;
 	struct track tr = { 0 };
 	struct pl_hooks hooks;
+	char name[64];
 
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if ((rc = open_pipeline("repro", &o, &r, &p)))
-		return rc;
+	if (rc) {
+		rc = rc < 0 ? 0 : rc;
+		goto early;
+	}
+	if (!exp && o.nset) {
+		rc = 2;
+		fprintf(stderr, "cairn repro: --set-param belongs to cairn exp run\n");
+		goto early;
+	}
+	if ((rc = open_pipeline(cmd, &o, &r, &p)))
+		goto early;
+	if (exp) {
+		snprintf(name, sizeof(name), "%s", o.name ? o.name : "");
+		if (!*name) {
+			time_t now = time(NULL);
+			strftime(name, sizeof(name), "exp-%Y%m%d-%H%M%S", localtime(&now));
+		}
+		json_array_append_new(tags, tag("cairn.exp", name));
+		if ((rc = apply_set_params(data_repo_root(r), o.set, o.nset, tags)))
+			goto done;
+		/* the edited params change the pipeline: load it again */
+		pipeline_free(p);
+		p = NULL;
+		if (pipeline_load(data_repo_root(r), o.file, &p)) {
+			rc = cli_fail(cmd, "%s", cairn_error_msg());
+			goto done;
+		}
+	}
 	o.ro.targets = targets;
 	o.ro.ntargets = nt;
 	o.ro.interrupted = &interrupted;
 	if (!o.no_track && !o.ro.dry) {
-		if (track_open(&tr, &o, data_repo_root(r), p->file)) {
-			rc = cli_fail("repro", "cannot record runs: %s (--no-track runs without recording)",
-				      cairn_error_msg());
+		if (track_open(&tr, &o, data_repo_root(r), p->file, tags, exp ? name : "repro")) {
+			rc = cli_fail(cmd, "cannot record runs: %s (--no-track runs without recording)", cairn_error_msg());
 			track_close(&tr, NULL, false);
-			pipeline_free(p);
-			data_repo_close(r);
-			return rc;
+			goto done;
 		}
 		hooks = (struct pl_hooks){ &tr, hook_begin, hook_end };
 		o.ro.hooks = &hooks;
+		ignore_local_store(&tr, r);
 	}
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	if (pipeline_repro(p, r, &o.ro, &rep)) {
-		rc = cli_fail("repro", "%s", cairn_error_msg());
+		rc = cli_fail(cmd, "%s", cairn_error_msg());
 	} else {
 		if (o.json)
 			print_json(rep);
@@ -516,27 +633,277 @@ int cmd_repro(int argc, char **argv)
 		rc = interrupted ? 130 : json_integer_value(json_object_get(rep, "failed")) ? 1 : 0;
 		if (o.ro.dry && !o.json) {
 			size_t i;
-			json_t *s;
-			json_array_foreach(json_object_get(rep, "stages"), i, s)
-				printf("  %-10s %s\n", js(s, "result"), js(s, "name"));
+			json_t *st;
+			json_array_foreach(json_object_get(rep, "stages"), i, st)
+				printf("  %-10s %s\n", js(st, "result"), js(st, "name"));
 		}
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (o.ro.hooks) {
 		if (!o.json && !o.ro.quiet && rep)
-			printf("runs recorded in %s (pipeline run %s)\n", client_target(tr.cl), tr.parent);
+			printf("%s%s recorded in %s (run %s)\n", exp ? "experiment " : "runs", exp ? name : "",
+			       client_target(tr.cl), tr.parent);
 		track_close(&tr, rep, interrupted);
 	}
+done:
 	json_decref(rep);
 	pipeline_free(p);
 	data_repo_close(r);
+early:
+	json_decref(tags);
+	free(o.set);
 	return rc;
 }
 
-int cmd_status(int argc, char **argv)
+int cmd_repro(int argc, char **argv)
+{
+	return repro_main("repro", argc, argv, false);
+}
+
+int cmd_exp(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		FILE *f = argc < 2 ? stderr : stdout;
+		fprintf(f, "usage: cairn exp run [--set-param KEY=VALUE]... [--name NAME] [repro options]\n\n"
+			   "Run the pipeline as an experiment: set each KEY (a dotted key of params.yaml, or\n"
+			   "FILE:KEY) to VALUE in place (only that line changes; comments stay), then\n"
+			   "cairn repro. The whole run is a tracked run named NAME (default exp-DATE-TIME),\n"
+			   "tagged cairn.exp and cairn.exp.set.KEY, with the stages nested under it. Keep\n"
+			   "the variation with git commit, drop it with git checkout -- params.yaml.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "run")) {
+		fprintf(stderr, "cairn exp: unknown subcommand '%s' (cairn exp run --help)\n", argv[1]);
+		return 2;
+	}
+	return repro_main("exp", argc - 1, argv + 1, true);
+}
+
+/* ---- metrics ---- */
+
+/* Numbers of every metrics file of the pipeline at REV (NULL: the workspace). */
+static int metrics_at(const struct pipeline *p, const char *rev, json_t *out)
+{
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->v[i].nouts; k++) {
+			const struct pl_out *o = &p->v[i].outs[k];
+			struct buf text = BUF_INIT, path = BUF_INIT;
+			json_t *doc = NULL, *flat = json_object();
+			int code = 0, rc;
+			if (o->kind != PL_METRIC) {
+				json_decref(flat);
+				continue;
+			}
+			if (rev) {
+				struct buf spec = BUF_INIT;
+				buf_printf(&spec, "%s:./%s", rev, o->path);
+				char *argv[] = { "git", "show", spec.ptr, NULL };
+				rc = proc_capture(argv, p->root, &text, &code);
+				buf_release(&spec);
+				if (rc || code)
+					buf_clear(&text);
+			} else {
+				buf_printf(&path, "%s/%s", p->root, o->path);
+				fs_read_file(path.ptr, 16 << 20, &text);
+			}
+			cairn_error_clear();
+			if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
+				flatten("", doc, flat, true);
+			cairn_error_clear();
+			json_object_set_new(out, o->path, flat);
+			json_decref(doc);
+			buf_release(&text);
+			buf_release(&path);
+		}
+	return 0;
+}
+
+/* Values of every params file the pipeline uses, flattened, at REV or in the workspace. */
+static void params_at(const struct pipeline *p, const char *rev, json_t *out)
+{
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->v[i].nparams; k++) {
+			const char *f = p->v[i].params[k].file;
+			struct buf text = BUF_INIT, path = BUF_INIT;
+			json_t *doc = NULL, *flat;
+			int code = 0;
+			if (json_object_get(out, f))
+				continue;
+			flat = json_object();
+			if (rev) {
+				struct buf spec = BUF_INIT;
+				buf_printf(&spec, "%s:./%s", rev, f);
+				char *argv[] = { "git", "show", spec.ptr, NULL };
+				if (proc_capture(argv, p->root, &text, &code) || code)
+					buf_clear(&text);
+				buf_release(&spec);
+			} else {
+				buf_printf(&path, "%s/%s", p->root, f);
+				fs_read_file(path.ptr, 16 << 20, &text);
+			}
+			cairn_error_clear();
+			if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
+				flatten("", doc, flat, false);
+			cairn_error_clear();
+			json_object_set_new(out, f, flat);
+			json_decref(doc);
+			buf_release(&text);
+			buf_release(&path);
+		}
+}
+
+static void fmt_val(json_t *v, char *out, size_t n)
+{
+	if (!v)
+		snprintf(out, n, "-");
+	else if (json_is_real(v))
+		snprintf(out, n, "%.6g", json_real_value(v));
+	else if (json_is_string(v))
+		snprintf(out, n, "%s", json_string_value(v));
+	else
+		snprintf(out, n, "?");
+}
+
+/* Rows {path, key, old, new, change} for keys that differ (all with --all). */
+static json_t *diff_rows(json_t *old, json_t *cur, bool all, bool numeric)
+{
+	json_t *rows = json_array(), *of, *nf, *v;
+	const char *f, *k;
+
+	json_object_foreach(cur, f, nf) {
+		of = json_object_get(old, f);
+		json_object_foreach(nf, k, v) {
+			json_t *o = json_object_get(of, k);
+			if (!all && o && json_equal(o, v))
+				continue;
+			json_t *row = json_pack("{s:s,s:s,s:O,s:O}", "path", f, "key", k, "old", o ? o : json_null(), "new", v);
+			if (numeric && o && json_is_number(o) && json_is_number(v))
+				json_object_set_new(row, "change", json_real(json_number_value(v) - json_number_value(o)));
+			json_array_append_new(rows, row);
+		}
+		json_object_foreach(of, k, v)
+			if (!json_object_get(nf, k))
+				json_array_append_new(rows, json_pack("{s:s,s:s,s:O,s:n}", "path", f, "key", k, "old", v, "new"));
+	}
+	json_object_foreach(old, f, of)
+		if (!json_object_get(cur, f))
+			json_object_foreach(of, k, v)
+				json_array_append_new(rows, json_pack("{s:s,s:s,s:O,s:n}", "path", f, "key", k, "old", v, "new"));
+	return rows;
+}
+
+static void print_rows(const char *title, const char *rev, json_t *rows)
+{
+	size_t i;
+	json_t *r;
+
+	if (!json_array_size(rows))
+		return;
+	printf("%-20s %-28s %-14s %-14s %s\n", "Path", title, rev, "workspace", "Change");
+	json_array_foreach(rows, i, r) {
+		char a[64], b[64], c[64];
+		fmt_val(json_object_get(r, "old"), a, sizeof(a));
+		fmt_val(json_is_null(json_object_get(r, "new")) ? NULL : json_object_get(r, "new"), b, sizeof(b));
+		if (json_is_null(json_object_get(r, "old")))
+			snprintf(a, sizeof(a), "-");
+		if (json_object_get(r, "change"))
+			snprintf(c, sizeof(c), "%+.6g", json_real_value(json_object_get(r, "change")));
+		else
+			snprintf(c, sizeof(c), "-");
+		printf("%-20s %-28s %-14s %-14s %s\n", js(r, "path"), js(r, "key"), a, b, c);
+	}
+}
+
+int cmd_metrics(int argc, char **argv)
 {
 	struct popts o = { 0 };
+	struct data_repo *r = NULL;
+	struct pipeline *p = NULL;
+	char **pos;
+	size_t npos;
+	int rc;
+
+	if (argc < 2 || cli_is_help(argv[1])) {
+		FILE *f = argc < 2 ? stderr : stdout;
+		fprintf(f, "usage: cairn metrics show [--json]\n"
+			   "       cairn metrics diff [REV] [--all] [--json]\n\n"
+			   "The numbers in the pipeline's metrics files (flattened to dotted keys), and\n"
+			   "how they and the params differ from git revision REV (default HEAD), as dvc\n"
+			   "metrics diff / dvc params diff do. --all lists unchanged values too.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if ((rc = parse(argc - 1, argv + 1, &o, &pos, &npos)))
+		return free(o.set), rc < 0 ? 0 : rc;
+	if ((strcmp(argv[1], "show") || npos) && (strcmp(argv[1], "diff") || npos > 1)) {
+		free(o.set);
+		fprintf(stderr, "cairn metrics: show | diff [REV] (cairn metrics --help)\n");
+		return 2;
+	}
+	if ((rc = open_pipeline("metrics", &o, &r, &p))) {
+		free(o.set);
+		return rc;
+	}
+	if (!strcmp(argv[1], "show")) {
+		json_t *cur = json_object(), *f, *v;
+		const char *path, *k;
+		metrics_at(p, NULL, cur);
+		if (o.json)
+			print_json(cur);
+		else
+			json_object_foreach(cur, path, f) {
+				printf("%s:\n", path);
+				json_object_foreach(f, k, v)
+					printf("    %-30s %.6g\n", k, json_real_value(v));
+			}
+		json_decref(cur);
+	} else {
+		const char *rev = npos ? pos[0] : "HEAD";
+		json_t *mo = json_object(), *mn = json_object(), *po = json_object(), *pn = json_object();
+		char *verify[] = { "git", "rev-parse", "--verify", "--quiet", NULL, NULL };
+		struct buf revc = BUF_INIT, out = BUF_INIT;
+		int code = 0;
+		buf_printf(&revc, "%s^{commit}", rev);
+		verify[4] = revc.ptr;
+		if (proc_capture(verify, p->root, &out, &code) || code) {
+			rc = cli_fail("metrics", "'%s' is not a git revision here", rev);
+		} else {
+			metrics_at(p, rev, mo);
+			metrics_at(p, NULL, mn);
+			params_at(p, rev, po);
+			params_at(p, NULL, pn);
+			json_t *m = diff_rows(mo, mn, o.all, true), *pr = diff_rows(po, pn, o.all, false);
+			if (o.json) {
+				json_t *doc = json_pack("{s:s,s:O,s:O}", "rev", rev, "metrics", m, "params", pr);
+				print_json(doc);
+				json_decref(doc);
+			} else {
+				print_rows("Metric", rev, m);
+				if (json_array_size(m) && json_array_size(pr))
+					printf("\n");
+				print_rows("Param", rev, pr);
+				if (!json_array_size(m) && !json_array_size(pr))
+					printf("no metric or param differs from %s\n", rev);
+			}
+			json_decref(m);
+			json_decref(pr);
+		}
+		buf_release(&revc);
+		buf_release(&out);
+		json_decref(mo);
+		json_decref(mn);
+		json_decref(po);
+		json_decref(pn);
+	}
+	pipeline_free(p);
+	data_repo_close(r);
+	free(o.set);
+	return rc;
+}
+
+static int cmd_status_impl(struct popts *po, int argc, char **argv)
+{
+	struct popts o = *po;
 	struct data_repo *r = NULL;
 	struct pipeline *p = NULL;
 	json_t *rep = NULL, *s, *why;
@@ -575,9 +942,9 @@ int cmd_status(int argc, char **argv)
 	return rc;
 }
 
-int cmd_dag(int argc, char **argv)
+static int cmd_dag_impl(struct popts *po, int argc, char **argv)
 {
-	struct popts o = { 0 };
+	struct popts o = *po;
 	struct data_repo *r = NULL;
 	struct pipeline *p = NULL;
 	char **targets;
@@ -630,4 +997,32 @@ int cmd_dag(int argc, char **argv)
 	pipeline_free(p);
 	data_repo_close(r);
 	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct popts o = { 0 };
+	int rc;
+
+	/* parse() allocates the --set-param array; release it whatever happens */
+	o.set = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o.set)
+		return cli_fail(argv[0], "out of memory");
+	rc = cmd_status_impl(&o, argc, argv);
+	free(o.set);
+	return rc;
+}
+
+int cmd_dag(int argc, char **argv)
+{
+	struct popts o = { 0 };
+	int rc;
+
+	/* parse() allocates the --set-param array; release it whatever happens */
+	o.set = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o.set)
+		return cli_fail(argv[0], "out of memory");
+	rc = cmd_dag_impl(&o, argc, argv);
+	free(o.set);
+	return rc;
 }

@@ -17,6 +17,8 @@ static const struct cli_cmd commands[] = {
 	{ "repro", cmd_repro, "run the pipeline (cairn.yaml / dvc.yaml): what changed, in parallel, cached" },
 	{ "status", cmd_status, "which pipeline stages are stale, and why" },
 	{ "dag", cmd_dag, "the pipeline's stages and dependencies (--dot for Graphviz)" },
+	{ "exp", cmd_exp, "exp run --set-param K=V: run the pipeline as a tracked variation" },
+	{ "metrics", cmd_metrics, "the pipeline's metrics, and their diff (and params') against a git revision" },
 };
 
 int cli_fail(const char *cmd, const char *fmt, ...)

@@ -1107,3 +1107,92 @@ int cyaml_dump_sorted(const json_t *v, struct buf *out)
 {
 	return dump(v, true, out);
 }
+
+/* ---- editing one scalar in place ---- */
+
+/* The indentation of a line, or -1 for blank and comment-only lines. */
+static int line_indent(const char *l, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && l[i] == ' ')
+		i++;
+	if (i == n || l[i] == '#' || l[i] == '\r')
+		return -1;
+	return (int)i;
+}
+
+/* Does the line at indent d hold "key:" followed by a space, end, or comment? */
+static bool line_has_key(const char *l, size_t n, int d, const char *key, size_t kn)
+{
+	const char *p = l + d;
+	size_t rest = n - (size_t)d;
+
+	if (rest < kn + 1 || memcmp(p, key, kn) || p[kn] != ':')
+		return false;
+	return rest == kn + 1 || p[kn + 1] == ' ' || p[kn + 1] == '\r';
+}
+
+int cyaml_set_scalar(const char *text, size_t len, const char *path, const char *value_text, struct buf *out)
+{
+	const char *key = path, *lines = text, *end = text + len;
+	int depth_indent = -1; /* indent of the mapping that holds the current key (-1: top) */
+	const char *hit = NULL;
+	size_t hitlen = 0;
+	int hit_indent = 0;
+
+	if (!*path)
+		return cairn_error_set(CAIRN_EINVALID, "empty key");
+	while (*key) {
+		size_t kn = strcspn(key, ".");
+		const char *p = lines;
+		int want = -2; /* indent of this level, learned from its first line */
+		bool found = false;
+
+		while (p < end) {
+			const char *eol = memchr(p, '\n', (size_t)(end - p));
+			size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+			int d = line_indent(p, n);
+
+			if (d >= 0) {
+				if (d <= depth_indent)
+					break; /* left the parent mapping */
+				if (want == -2)
+					want = d;
+				if (d == want && line_has_key(p, n, d, key, kn)) {
+					found = true;
+					hit = p;
+					hitlen = n;
+					hit_indent = d;
+					lines = eol ? eol + 1 : end;
+					break;
+				}
+			}
+			p = eol ? eol + 1 : end;
+		}
+		if (!found)
+			return cairn_error_set(CAIRN_ENOTFOUND, "'%s' is not a plain block key", path);
+		depth_indent = hit_indent;
+		key += kn + (key[kn] == '.');
+	}
+	{
+		/* the value: after "key:", up to a " #" comment */
+		const char *v = hit + hit_indent;
+		size_t vstart = (size_t)((const char *)memchr(v, ':', hitlen - (size_t)hit_indent) - hit) + 1, vend;
+
+		while (vstart < hitlen && hit[vstart] == ' ')
+			vstart++;
+		vend = vstart;
+		while (vend < hitlen && !(hit[vend] == '#' && hit[vend - 1] == ' ') && hit[vend] != '\r')
+			vend++;
+		while (vend > vstart && hit[vend - 1] == ' ')
+			vend--;
+		if (vend == vstart || hit[vstart] == '|' || hit[vstart] == '>' || hit[vstart] == '&' || hit[vstart] == '*' ||
+		    hit[vstart] == '{' || hit[vstart] == '[')
+			return cairn_error_set(CAIRN_ENOTFOUND, "'%s' does not hold a plain scalar", path);
+		buf_put(out, text, (size_t)(hit - text) + vstart);
+		buf_puts(out, value_text);
+		buf_put(out, hit + vend, (size_t)(end - (hit + vend)));
+	}
+	return buf_error(out);
+}

@@ -61,6 +61,14 @@ int cyaml_parse_lines(const char *text, size_t len, json_t **out, json_t **lines
 /* The line of pointer in lines, or of its nearest listed ancestor; 0 when none. */
 int cyaml_line(const json_t *lines, const char *pointer);
 
+/* Set the scalar at a dotted key path ("train.eta") of a block-style YAML
+ * document to value_text (inserted as written: quote it first if needed),
+ * editing only that line so comments and layout stay; the result is
+ * appended to out.
+ * CAIRN_ENOTFOUND when the key is not written as plain nested block
+ * mappings with a scalar value (the caller may rewrite the document). */
+int cyaml_set_scalar(const char *text, size_t len, const char *path, const char *value_text, struct buf *out);
+
 /* Append v as a block-style YAML document to out, object keys in their order. */
 int cyaml_dump(const json_t *v, struct buf *out);
 /* The same with the keys of every object sorted bytewise (PyYAML's default,

@@ -81,9 +81,8 @@ struct pipeline {
 };
 
 /* Load and check the pipeline of the workspace at root (file: NULL for
- * cairn.yaml, else dvc.yaml; or a workspace-relative file name).
- * set_params: "train.eta=0.1" overrides (cairn exp run --set-param), may be NULL. */
-int pipeline_load(const char *root, const char *file, char *const *set_params, size_t nset, struct pipeline **out);
+ * cairn.yaml, else dvc.yaml; or a workspace-relative file name). */
+int pipeline_load(const char *root, const char *file, struct pipeline **out);
 void pipeline_free(struct pipeline *p);
 /* Index of a stage by name, or -1. */
 long pipeline_find(const struct pipeline *p, const char *name);

@@ -1115,7 +1115,7 @@ long pipeline_find(const struct pipeline *p, const char *name)
 	return -1;
 }
 
-int pipeline_load(const char *root, const char *file, char *const *set_params, size_t nset, struct pipeline **out)
+int pipeline_load(const char *root, const char *file, struct pipeline **out)
 {
 	struct ld l = { .root = root };
 	struct buf abs = BUF_INIT, text = BUF_INIT, ptr = BUF_INIT;
@@ -1123,8 +1123,6 @@ int pipeline_load(const char *root, const char *file, char *const *set_params, s
 	const char *k;
 	int rc;
 
-	(void)set_params;
-	(void)nset;
 	*out = NULL;
 	l.p = calloc(1, sizeof(*l.p));
 	l.params = json_object();

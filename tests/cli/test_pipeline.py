@@ -548,3 +548,44 @@ def test_stage_runs_are_tracked(target, uniq, tmp_path):
     r = target.cli("repro", "-e", exp, "--no-track", cwd=str(p))
     assert r.rc == 0 and "runs recorded" not in r.out
     assert len(api.post("runs/search", {"experiment_ids": [eid]})["runs"]) == 5
+
+
+def test_exp_run_and_metrics_diff(proj, tmp_path):
+    write(proj / "params.yaml", "# knobs\nprepare:\n  n: 10   # rows kept\ntrain:\n  eta: 0.1\n")
+    write(proj / "cairn.yaml", "stages:\n  evaluate:\n    cmd: >-\n      printf '{\"eta\": %s}\\n' ${train.eta} > metrics.json\n"
+          "    params: [train.eta]\n    metrics: [metrics.json]\n")
+    repro(proj, "--no-track")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-qm", "base")
+    store = tmp_path / "store"
+    r = cli(proj, "exp", "run", "--set-param", "train.eta=0.5", "--name", "eta05", "--root", str(store), "-q")
+    assert "experiment eta05 recorded" not in r.out  # -q
+    text = (proj / "params.yaml").read_text()
+    # only the value changed: comments and layout stay
+    assert text == "# knobs\nprepare:\n  n: 10   # rows kept\ntrain:\n  eta: 0.5\n"
+    assert json.loads((proj / "metrics.json").read_text()) == {"eta": 0.5}
+    r = cli(proj, "runs", "list", "--root", str(store), "-e", "Default", "--json")
+    runs = json.loads(r.out)
+    runs = runs.get("runs", runs)
+    exp_runs = [x for x in runs if {t["key"]: t["value"] for t in x["data"]["tags"]}.get("cairn.exp") == "eta05"]
+    assert len(exp_runs) == 1
+    tags = {t["key"]: t["value"] for t in exp_runs[0]["data"]["tags"]}
+    assert tags["cairn.exp.set.train.eta"] == "0.5"
+    r = cli(proj, "metrics", "diff", "--json")
+    d = json.loads(r.out)
+    assert d["metrics"] == [{"path": "metrics.json", "key": "eta", "old": 0.1, "new": 0.5, "change": 0.4}]
+    assert {(x["key"], x["old"], x["new"]) for x in d["params"]} == {("train.eta", "0.1", "0.5")}
+    r = cli(proj, "metrics", "diff")
+    assert "metrics.json" in r.out and "+0.4" in r.out and "train.eta" in r.out
+    r = cli(proj, "metrics", "show")
+    assert "eta" in r.out and "0.5" in r.out
+    # bad input
+    r = cli(proj, "exp", "run", "--set-param", "train.nope=1", "--no-track", ok=False)
+    assert r.rc == 1 and "'train.nope' must already be a plain key" in r.err
+    r = cli(proj, "exp", "run", "--set-param", "novalue", "--no-track", ok=False)
+    assert r.rc == 1 and "KEY=VALUE" in r.err
+    r = cli(proj, "metrics", "diff", "no-such-rev", ok=False)
+    assert r.rc == 1 and "not a git revision" in r.err
+    # a string value stays a string, quoted when YAML would read it otherwise
+    cli(proj, "exp", "run", "--set-param", "train.eta=true", "--no-track", "-q", ok=False)
+    assert "eta: true" in (proj / "params.yaml").read_text()

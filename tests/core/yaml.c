@@ -371,3 +371,37 @@ Test(yaml, lines_of_values)
 	cr_assert_null(v);
 	cr_assert_null(lines);
 }
+
+Test(yaml, set_scalar_keeps_the_rest)
+{
+	const char *doc = "# params\n"
+			  "prepare:\n"
+			  "  n: 10   # rows\n"
+			  "train:\n"
+			  "  # learning\n"
+			  "  eta: 0.1\n"
+			  "  nested:\n"
+			  "    depth: 3\n"
+			  "other: x\n";
+	struct buf out = BUF_INIT;
+
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "train.eta", "0.25", &out), 0, "%s", cairn_error_msg());
+	cr_assert_str_eq(out.ptr, "# params\nprepare:\n  n: 10   # rows\ntrain:\n  # learning\n  eta: 0.25\n"
+				  "  nested:\n    depth: 3\nother: x\n");
+	buf_clear(&out);
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "prepare.n", "20", &out), 0);
+	cr_assert(strstr(out.ptr, "  n: 20   # rows\n"));
+	buf_clear(&out);
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "train.nested.depth", "8", &out), 0);
+	cr_assert(strstr(out.ptr, "    depth: 8\nother: x\n"));
+	buf_clear(&out);
+	/* a key of another section with the same name is not confused */
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "other", "y", &out), 0);
+	cr_assert(strstr(out.ptr, "other: y\n"));
+	buf_clear(&out);
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "train.nope", "1", &out), CAIRN_ENOTFOUND);
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "depth", "1", &out), CAIRN_ENOTFOUND);
+	cr_assert_eq(cyaml_set_scalar(doc, strlen(doc), "train.nested", "1", &out), CAIRN_ENOTFOUND);
+	cr_assert_eq(cyaml_set_scalar("a: {b: 1}\n", 10, "a.b", "2", &out), CAIRN_ENOTFOUND);
+	buf_release(&out);
+}
