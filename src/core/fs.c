@@ -95,12 +95,17 @@ void fs_sync_parent(const char *path)
 
 int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode)
 {
+	return fs_write_atomic_opt(path, data, n, mode, true);
+}
+
+int fs_write_atomic_opt(const char *path, const void *data, size_t n, mode_t mode, bool sync)
+{
 	struct buf tmp = BUF_INIT;
 	int fd = -1, rc;
 
 	if ((rc = fs_tmp_beside(path, &tmp, &fd)))
 		goto out;
-	if (write_all(fd, data, n) || fchmod(fd, mode) || fsync(fd)) {
+	if (write_all(fd, data, n) || fchmod(fd, mode) || (sync && fsync(fd))) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
@@ -111,7 +116,8 @@ int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode)
 		goto out;
 	}
 	buf_clear(&tmp);
-	fs_sync_parent(path);
+	if (sync)
+		fs_sync_parent(path);
 out:
 	if (fd >= 0)
 		close(fd);

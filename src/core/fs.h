@@ -10,6 +10,7 @@
 #ifndef CAIRN_CORE_FS_H
 #define CAIRN_CORE_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,8 +20,11 @@
 
 /* Append the whole of path to b; CAIRN_ENOTFOUND when absent, CAIRN_ETOOBIG past max bytes. */
 int fs_read_file(const char *path, size_t max, struct buf *b);
-/* Replace path with data (mode for a new file), atomically. */
+/* Replace path with data (mode for a new file), atomically and durably. */
 int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode);
+/* The same; sync false skips the fsyncs (still atomic: readers see the old
+ * or the new content), for files that can be rebuilt. */
+int fs_write_atomic_opt(const char *path, const void *data, size_t n, mode_t mode, bool sync);
 /* Copy the rest of src into dst; when sha is not NULL, every byte copied is
  * hashed into it. *copied (may be NULL) gets the byte count. */
 int fs_copy_fd(int src, int dst, struct sha256_ctx *sha, int64_t *copied);

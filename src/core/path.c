@@ -72,6 +72,11 @@ int path_mkdirs(const char *dir)
 
 	if (!dir[0])
 		return 0;
+	{
+		struct stat sb;
+		if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+			return 0; /* the common case: one stat, no mkdir per component */
+	}
 	if (buf_puts(&b, dir))
 		return buf_error(&b);
 	for (char *p = b.ptr + 1; ; p++) {

@@ -103,6 +103,9 @@ bool data_have_obj(struct data_repo *r, const struct data_obj *o);
 
 /* Add "/name" to the .gitignore beside rel (what DVC does for outputs). */
 int data_gitignore(struct data_repo *r, const char *rel);
+/* The same for many paths (a JSON array of strings), each .gitignore read
+ * and written once. */
+int data_gitignore_many(struct data_repo *r, const json_t *rels);
 
 /* Convert a DVC project (.dvc files and the local DVC cache, MD5-addressed)
  * into cairn pointers, verifying every object. */

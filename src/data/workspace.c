@@ -265,48 +265,76 @@ int data_gitignore(struct data_repo *r, const char *rel)
 
 int gitignore_add(struct data_repo *r, const char *rel)
 {
-	const char *slash = strrchr(rel, '/');
-	struct buf path = BUF_INIT, text = BUF_INIT, line = BUF_INIT;
-	int rc;
+	json_t *one = json_pack("[s]", rel);
+	int rc = one ? data_gitignore_many(r, one) : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 
-	if (slash)
-		buf_put(&path, rel, (size_t)(slash - rel) + 1);
-	buf_puts(&path, ".gitignore");
-	buf_printf(&line, "/%s", slash ? slash + 1 : rel);
-	if ((rc = buf_error(&path)) || (rc = buf_error(&line)))
-		goto out;
-	{
-		struct buf abs = BUF_INIT;
-		if ((rc = repo_abs(r, path.ptr, &abs))) {
-			buf_release(&abs);
-			goto out;
+	json_decref(one);
+	return rc;
+}
+
+int data_gitignore_many(struct data_repo *r, const json_t *rels)
+{
+	json_t *bydir = json_object(), *names, *v;
+	const char *dir;
+	size_t i;
+	int rc = 0;
+
+	/* folder -> lines to have in its .gitignore */
+	json_array_foreach(rels, i, v) {
+		const char *rel = json_string_value(v), *slash = rel ? strrchr(rel, '/') : NULL;
+		struct buf d = BUF_INIT;
+		if (!rel)
+			continue;
+		buf_put(&d, rel, slash ? (size_t)(slash - rel) : 0);
+		names = json_object_get(bydir, d.ptr);
+		if (!names) {
+			names = json_array();
+			json_object_set_new(bydir, d.ptr, names);
 		}
-		rc = fs_read_file(abs.ptr, CONFIG_MAX, &text);
-		if (rc == CAIRN_ENOTFOUND)
-			rc = 0;
-		if (!rc) {
-			/* already there as a whole line? */
-			const char *p = text.ptr;
-			bool found = false;
-			while (*p && !found) {
-				size_t k = strcspn(p, "\n");
-				found = k == line.len && !memcmp(p, line.ptr, k);
-				p += k + (p[k] == '\n');
-			}
-			if (!found) {
-				if (text.len && text.ptr[text.len - 1] != '\n')
-					buf_putc(&text, '\n');
-				buf_printf(&text, "%s\n", line.ptr);
-				rc = buf_error(&text) ? buf_error(&text)
-						      : fs_write_atomic(abs.ptr, text.ptr, text.len, 0644);
-			}
-		}
-		buf_release(&abs);
+		json_array_append_new(names, json_sprintf("/%s", slash ? slash + 1 : rel));
+		buf_release(&d);
 	}
-out:
-	buf_release(&path);
-	buf_release(&text);
-	buf_release(&line);
+	json_object_foreach(bydir, dir, names) {
+		struct buf path = BUF_INIT, abs = BUF_INIT, text = BUF_INIT;
+		json_t *have = json_object(), *line;
+		size_t k;
+		bool changed = false;
+
+		buf_printf(&path, "%s%s.gitignore", dir, *dir ? "/" : "");
+		if ((rc = buf_error(&path)) || (rc = repo_abs(r, path.ptr, &abs)))
+			goto next;
+		rc = fs_read_file(abs.ptr, CONFIG_MAX, &text);
+		if (rc == CAIRN_ENOTFOUND) {
+			cairn_error_clear();
+			rc = 0;
+		}
+		if (rc)
+			goto next;
+		for (const char *p = text.ptr; *p;) {
+			size_t n = strcspn(p, "\n");
+			json_object_setn_new(have, p, n, json_true());
+			p += n + (p[n] == '\n');
+		}
+		json_array_foreach(names, k, line) {
+			if (json_object_get(have, json_string_value(line)))
+				continue;
+			if (text.len && text.ptr[text.len - 1] != '\n')
+				buf_putc(&text, '\n');
+			buf_printf(&text, "%s\n", json_string_value(line));
+			json_object_set_new(have, json_string_value(line), json_true());
+			changed = true;
+		}
+		if (changed)
+			rc = buf_error(&text) ? buf_error(&text) : fs_write_atomic(abs.ptr, text.ptr, text.len, 0644);
+next:
+		json_decref(have);
+		buf_release(&path);
+		buf_release(&abs);
+		buf_release(&text);
+		if (rc)
+			break;
+	}
+	json_decref(bydir);
 	return rc;
 }
 

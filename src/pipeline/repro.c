@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -351,7 +352,29 @@ struct rp {
 	int err;                    /* a fatal error (writing the lock) */
 	char errmsg[512];
 	pthread_mutex_t hook_mu;    /* one hook call at a time */
+	bool lock_dirty;            /* entries not written to cairn.lock yet */
+	int64_t lock_saved_ns;      /* when it was last written */
+	json_t *ignore;             /* cached outs to add to .gitignore at the end */
 };
+
+/* cairn.lock is written at most this often while stages complete, and at
+ * the end; a stage that completed after the last write is restored from
+ * the run cache next time, not rerun. */
+#define LOCK_EVERY_NS 500000000LL
+
+/* Write the lock when due (or when forced); called with rp->mu held. */
+static int lock_flush(struct rp *rp, bool force)
+{
+	int64_t now = cairn_mono_ns();
+	int rc;
+
+	if (!rp->lock_dirty || (!force && now - rp->lock_saved_ns < LOCK_EVERY_NS))
+		return 0;
+	rc = lock_save(rp->p, rp->lock);
+	rp->lock_dirty = false;
+	rp->lock_saved_ns = now;
+	return rc;
+}
 
 struct job {
 	struct rp *rp;
@@ -414,7 +437,7 @@ static int runcache_put(const struct rp *rp, const char *fp, json_t *outs)
 		rc = path_mkdirs(path.ptr);
 		*slash = '/';
 		if (!rc)
-			rc = fs_write_atomic(path.ptr, text, strlen(text), 0644);
+			rc = fs_write_atomic_opt(path.ptr, text, strlen(text), 0644, false);
 	}
 	free(text);
 	json_decref(doc);
@@ -719,13 +742,13 @@ static void *stage_thread(void *arg)
 	result = "ran";
 record:
 	pthread_mutex_lock(&rp->mu);
-	/* cached outs stay out of git, as DVC does */
-	for (size_t k = 0; !rc && k < s->nouts; k++)
+	/* cached outs stay out of git, as DVC does (written at the end) */
+	for (size_t k = 0; k < s->nouts; k++)
 		if (s->outs[k].cache)
-			rc = data_gitignore(rp->r, s->outs[k].path);
+			json_array_append_new(rp->ignore, json_string(s->outs[k].path));
 	json_object_set_new(rp->lock, s->name, lock_entry(s, &sn, outs));
-	if (!rc)
-		rc = lock_save(rp->p, rp->lock);
+	rp->lock_dirty = true;
+	rc = lock_flush(rp, false);
 	pthread_mutex_unlock(&rp->mu);
 done:
 	if (rc) {
@@ -844,6 +867,8 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 	rp.forced = calloc(p->n + 1, sizeof(bool));
 	rp.result = calloc(p->n + 1, sizeof(json_t *));
 	rp.slots = jobs;
+	rp.ignore = json_array();
+	rp.lock_saved_ns = cairn_mono_ns();
 	pthread_mutex_init(&rp.mu, NULL);
 	pthread_mutex_init(&rp.hook_mu, NULL);
 	pthread_cond_init(&rp.cv, NULL);
@@ -907,10 +932,28 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 			break;
 		if (!pending && !rp.running)
 			break;
-		if (!started || rp.running)
-			pthread_cond_wait(&rp.cv, &rp.mu);
+		if (!started || rp.running) {
+			/* wake at least twice a second to write a lock that is due */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += LOCK_EVERY_NS;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&rp.cv, &rp.mu, &ts);
+			if (lock_flush(&rp, false) && !rc)
+				rc = cairn_error_code() ? cairn_error_code() : CAIRN_EIO;
+		}
+	}
+	{
+		int frc = lock_flush(&rp, true);
+		if (!rc)
+			rc = frc;
 	}
 	pthread_mutex_unlock(&rp.mu);
+	if (!rc && json_array_size(rp.ignore))
+		rc = data_gitignore_many(r, rp.ignore);
 	if (rc)
 		goto out;
 	for (size_t oi = 0; oi < p->n; oi++)
@@ -927,6 +970,7 @@ out:
 	free(rp.state);
 	free(rp.forced);
 	json_decref(rp.lock);
+	json_decref(rp.ignore);
 	json_decref(stages);
 	pthread_cond_destroy(&rp.cv);
 	pthread_mutex_destroy(&rp.mu);
