@@ -348,6 +348,8 @@ static int track_open(struct track *t, const struct popts *o, const char *root, 
 	cairn_error_clear();
 	buf_release(&out);
 	json_array_append_new(tags, tag("cairn.pipeline.file", file));
+	if (getenv("CAIRN_TRIGGER") && *getenv("CAIRN_TRIGGER"))
+		json_array_append_new(tags, tag("cairn.trigger", getenv("CAIRN_TRIGGER")));
 	json_array_append_new(tags, tag("mlflow.source.name", "cairn repro"));
 	if (*t->commit)
 		json_array_append_new(tags, tag("mlflow.source.git.commit", t->commit));

@@ -43,6 +43,7 @@ struct frame {
 	yaml_mark_t key_mark;
 	json_t *merges;      /* mappings: "<<" sources, applied at the end */
 	char *path;          /* its JSON pointer, when lines are recorded */
+	yaml_mark_t start;   /* where it began */
 };
 
 struct ctx {
@@ -611,6 +612,7 @@ static int on_start(struct ctx *c, const yaml_event_t *ev, bool map)
 		return at(&ev->start_mark, CAIRN_ETOOBIG, "nesting deeper than %d levels", c->lim.max_depth);
 	f = &c->stack[c->depth];
 	memset(f, 0, sizeof(*f));
+	f->start = ev->start_mark;
 	f->nodes_at = c->nodes;
 	f->bytes_at = c->bytes;
 	f->height = 1;
@@ -674,7 +676,7 @@ static int on_end(struct ctx *c, const yaml_event_t *ev)
 	if (f.anchor && (rc = add_anchor(c, f.anchor, f.node, NULL, 0, c->nodes - f.nodes_at,
 					 c->bytes - f.bytes_at, f.height)))
 		goto out;
-	rc = put_value(c, f.node, f.height, &ev->start_mark);
+	rc = put_value(c, f.node, f.height, &f.start);
 	f.node = NULL;
 out:
 	frame_release(&f);

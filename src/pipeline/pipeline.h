@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "data/data.h"
 
@@ -78,6 +79,7 @@ struct pipeline {
 	struct pl_stage *v;
 	size_t n;
 	size_t *order;         /* a topological order (file order among equals) */
+	json_t *triggers;      /* checked "triggers:" list: [{cron: EXPR} | {every: ms} | {watch: path}] */
 };
 
 /* Load and check the pipeline of the workspace at root (file: NULL for
@@ -86,6 +88,18 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out);
 void pipeline_free(struct pipeline *p);
 /* Index of a stage by name, or -1. */
 long pipeline_find(const struct pipeline *p, const char *name);
+
+/* ---- triggers (cron.c; cairn server --pipeline) ---- */
+
+/* A five-field cron expression: minute hour day-of-month month day-of-week,
+ * each "*", N, A-B, lists and /steps (Sunday is 0 or 7). */
+struct cron {
+	uint64_t bits[5];
+	bool dom_star, dow_star;
+};
+int cron_parse(const char *expr, struct cron *c);
+/* Does the (local) time t fall on the expression? */
+bool cron_match(const struct cron *c, const struct tm *t);
 
 /* ---- status and repro (repro.c) ---- */
 

@@ -1074,6 +1074,60 @@ static int load_vars(struct ld *l)
 	return rc;
 }
 
+/* triggers: [{cron: "0 3 * * *"}, {every: 10m}, {watch: data/raw.csv.cairn}] (cairn server --pipeline) */
+static int load_triggers(struct ld *l)
+{
+	json_t *list = json_object_get(l->doc, "triggers"), *e;
+	struct buf ptr = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	l->p->triggers = json_array();
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return ld_err(l, "/triggers", "'triggers' must be a list of {cron: EXPR}, {every: DURATION} or {watch: PATH}");
+	json_array_foreach(list, i, e) {
+		json_t *v;
+		ptr_idx(&ptr, "/triggers", i);
+		if (!json_is_object(e) || json_object_size(e) != 1) {
+			rc = ld_err(l, ptr.ptr, "each trigger is one of {cron: EXPR}, {every: DURATION}, {watch: PATH}");
+			break;
+		}
+		if ((v = json_object_get(e, "cron"))) {
+			struct cron c;
+			if (!json_is_string(v) || cron_parse(json_string_value(v), &c)) {
+				rc = ld_err(l, ptr.ptr, "%s", json_is_string(v) ? cairn_error_msg() : "cron takes a string");
+				break;
+			}
+			json_array_append_new(l->p->triggers, json_pack("{s:O}", "cron", v));
+		} else if ((v = json_object_get(e, "every"))) {
+			int64_t ms;
+			if (parse_duration(v, &ms) || ms < 1000) {
+				rc = ld_err(l, ptr.ptr, "'every' takes a duration of at least 1s, like 30s, 10m, 1h");
+				break;
+			}
+			json_array_append_new(l->p->triggers, json_pack("{s:I}", "every", (json_int_t)ms));
+		} else if ((v = json_object_get(e, "watch"))) {
+			char *rel = NULL;
+			if (!json_is_string(v) || (rc = ws_path(l, "", json_string_value(v), ptr.ptr, &rel))) {
+				free(rel);
+				if (!rc)
+					rc = ld_err(l, ptr.ptr, "watch takes a path");
+				break;
+			}
+			json_array_append_new(l->p->triggers, json_pack("{s:s}", "watch", rel));
+			free(rel);
+		} else {
+			rc = ld_err(l, ptr.ptr, "unknown trigger '%s' (cron, every, watch)",
+				    json_object_iter_key(json_object_iter(e)));
+			break;
+		}
+	}
+	buf_release(&ptr);
+	return rc;
+}
+
 void pipeline_free(struct pipeline *p)
 {
 	if (!p)
@@ -1102,6 +1156,7 @@ void pipeline_free(struct pipeline *p)
 	}
 	free(p->v);
 	free(p->order);
+	json_decref(p->triggers);
 	free(p->file);
 	free(p->root);
 	free(p);
@@ -1154,7 +1209,7 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 	}
 	json_object_foreach(l.doc, k, v) {
 		if (strcmp(k, "stages") && strcmp(k, "vars") && strcmp(k, "params") && strcmp(k, "metrics") &&
-		    strcmp(k, "plots") && strcmp(k, "artifacts") && strcmp(k, "schema")) {
+		    strcmp(k, "plots") && strcmp(k, "artifacts") && strcmp(k, "schema") && strcmp(k, "triggers")) {
 			ptr_join(&ptr, "", k);
 			rc = ld_err(&l, ptr.ptr, "unknown top-level key '%s' (stages, vars, params, metrics, plots)", k);
 			goto out;
@@ -1165,7 +1220,7 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 		rc = ld_err(&l, stages ? "/stages" : NULL, "'stages' must be a mapping of stage names to stages");
 		goto out;
 	}
-	if ((rc = load_vars(&l)))
+	if ((rc = load_vars(&l)) || (rc = load_triggers(&l)))
 		goto out;
 	json_object_foreach(stages, k, v) {
 		ptr_join(&ptr, "/stages", k);

@@ -589,3 +589,67 @@ def test_exp_run_and_metrics_diff(proj, tmp_path):
     # a string value stays a string, quoted when YAML would read it otherwise
     cli(proj, "exp", "run", "--set-param", "train.eta=true", "--no-track", "-q", ok=False)
     assert "eta: true" in (proj / "params.yaml").read_text()
+
+
+def test_server_triggers_run_the_pipeline(tmp_path):
+    import requests
+    from conftest import free_port
+    p = tmp_path / "trig"
+    p.mkdir()
+    write(p / "data/raw.txt", "v1\n")
+    write(p / "cairn.yaml", """\
+        triggers:
+          - watch: data/raw.txt
+          - cron: "0 0 1 1 *"
+        stages:
+          copy:
+            cmd: cp data/raw.txt copy.txt
+            deps: [data/raw.txt]
+            outs: [copy.txt]
+        """)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    err = open(tmp_path / "server.err", "w")
+    srv = subprocess.Popen([cairn_bin(), "server", "--port", str(port), "--root", str(tmp_path / "store"),
+                            "--pipeline", str(p)], stdout=subprocess.DEVNULL, stderr=err, env=base_env())
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        time.sleep(0.6)  # the runner has seen the watched file once
+        write(p / "data/raw.txt", "v2\n")
+        runs = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r = requests.post(url + "/api/2.0/mlflow/runs/search",
+                              json={"experiment_ids": ["0"], "filter": "tags.`cairn.trigger` = 'watch: data/raw.txt'"})
+            runs = r.json().get("runs", [])
+            if runs and runs[0]["info"]["status"] == "FINISHED":
+                break
+            time.sleep(0.2)
+        assert runs and runs[0]["info"]["status"] == "FINISHED", runs
+        assert (p / "copy.txt").read_text() == "v2\n"
+        stages = requests.post(url + "/api/2.0/mlflow/runs/search",
+                               json={"experiment_ids": ["0"], "filter": "tags.`cairn.stage` = 'copy'"}).json()["runs"]
+        assert stages and {t["key"]: t["value"] for t in stages[0]["data"]["tags"]}["mlflow.parentRunId"] == \
+            runs[0]["info"]["run_id"]
+        assert "== trigger watch: data/raw.txt" in (p / ".cairn/tmp/logs/triggers.log").read_text()
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=20)
+        err.close()
+    text = (tmp_path / "server.err").read_text()
+    assert srv.returncode == 0 and not SANITIZER.search(text), text
+
+
+def test_server_refuses_a_broken_pipeline(tmp_path):
+    p = tmp_path / "broken"
+    p.mkdir()
+    write(p / "cairn.yaml", "triggers:\n  - cron: '61 * * * *'\nstages:\n  a:\n    cmd: 'true'\n")
+    r = run_cli(["server", "--port", "0", "--root", str(tmp_path / "s"), "--pipeline", str(p)], timeout=30)
+    assert r.rc == 1 and "cairn.yaml:2" in r.err and "bad minute field" in r.err, r
