@@ -9,6 +9,7 @@
 #ifndef CAIRN_CLI_CMD_H
 #define CAIRN_CLI_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct cli_cmd {
@@ -33,6 +34,10 @@ int cmd_metrics(int argc, char **argv);
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);
+/* Print v as JSON on stdout through core/json (the --json output of every command). */
+void cli_print_json(json_t *v);
+/* The string member k of o, or "" (for printing). */
+const char *cli_str(json_t *o, const char *k);
 /* The data root: --root value, else $CAIRN_HOME, else ./cairn-data. */
 const char *cli_default_root(void);
 

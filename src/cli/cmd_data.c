@@ -73,21 +73,7 @@ static int fail(void)
 	return 1;
 }
 
-static void print_json(json_t *v)
-{
-	struct buf b = BUF_INIT;
 
-	if (!cjson_dump(v, &b))
-		printf("%s\n", b.ptr);
-	buf_release(&b);
-}
-
-static const char *js(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
 
 static long long ji(json_t *o, const char *k)
 {
@@ -131,22 +117,22 @@ static int log_inputs(const struct dopts *o, json_t *added)
 		json_decref(r);
 		created = true;
 	}
-	run_id = js(json_object_get(run, "info"), "run_id");
+	run_id = cli_str(json_object_get(run, "info"), "run_id");
 	for (size_t i = 0; i < json_array_size(added); i++) {
 		json_t *a = json_array_get(added, i);
 		char digest[33], *src, *profile;
-		json_t *so = json_pack("{s:s,s:s,s:s}", "uri", js(a, "path"), "sha256", js(a, "sha256"), "pointer",
-				       js(a, "pointer"));
+		json_t *so = json_pack("{s:s,s:s,s:s}", "uri", cli_str(a, "path"), "sha256", cli_str(a, "sha256"), "pointer",
+				       cli_str(a, "pointer"));
 		json_t *po = json_pack("{s:I,s:I,s:s}", "size_bytes", (json_int_t)ji(a, "size"), "num_files",
-				       (json_int_t)ji(a, "nfiles"), "type", js(a, "type"));
-		snprintf(digest, sizeof(digest), "%.32s", js(a, "sha256"));
+				       (json_int_t)ji(a, "nfiles"), "type", cli_str(a, "type"));
+		snprintf(digest, sizeof(digest), "%.32s", cli_str(a, "sha256"));
 		src = so ? json_dumps(so, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		profile = po ? json_dumps(po, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(so);
 		json_decref(po);
 		json_array_append_new(datasets,
 				      json_pack("{s:[{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s}}", "tags", "key", "mlflow.data.context",
-						"value", "data", "dataset", "name", js(a, "path"), "digest", digest,
+						"value", "data", "dataset", "name", cli_str(a, "path"), "digest", digest,
 						"source_type", "cairn-data", "source", src ? src : "{}", "profile",
 						profile ? profile : "{}"));
 		free(src);
@@ -179,15 +165,15 @@ static int print_add(const struct dopts *o, json_t *rep)
 		return 0;
 	json_array_foreach(added, i, a) {
 		fmt_bytes(ji(a, "size"), sz);
-		if (!strcmp(js(a, "type"), "dir"))
+		if (!strcmp(cli_str(a, "type"), "dir"))
 			printf("%s %s/ (%lld files, %s) -> %s\n", json_is_true(json_object_get(a, "changed")) ? "added" : "unchanged",
-			       js(a, "path"), ji(a, "nfiles"), sz, js(a, "pointer"));
+			       cli_str(a, "path"), ji(a, "nfiles"), sz, cli_str(a, "pointer"));
 		else
 			printf("%s %s (%s) -> %s\n", json_is_true(json_object_get(a, "changed")) ? "added" : "unchanged",
-			       js(a, "path"), sz, js(a, "pointer"));
+			       cli_str(a, "path"), sz, cli_str(a, "pointer"));
 	}
 	if (json_array_size(added)) {
-		const char *ptr = js(json_array_get(added, 0), "pointer"), *slash = strrchr(ptr, '/');
+		const char *ptr = cli_str(json_array_get(added, 0), "pointer"), *slash = strrchr(ptr, '/');
 		printf("commit the pointer files and .gitignore with git (git add %s %.*s%s.gitignore ...)\n", ptr,
 		       slash ? (int)(slash - ptr) : 0, ptr, slash ? "/" : "");
 	}
@@ -208,15 +194,15 @@ static int print_status(const struct dopts *o, json_t *rep)
 {
 	json_t *e;
 	size_t i, changed = 0;
-	const char *remote = js(rep, "remote");
+	const char *remote = cli_str(rep, "remote");
 
 	json_array_foreach(json_object_get(rep, "entries"), i, e) {
-		bool ok = !strcmp(js(e, "state"), "ok") && !ji(e, "not_in_cache") && !ji(e, "not_pushed");
+		bool ok = !strcmp(cli_str(e, "state"), "ok") && !ji(e, "not_in_cache") && !ji(e, "not_pushed");
 		if (!ok)
 			changed++;
 		if (o->json)
 			continue;
-		printf("%-9s %s%s\n", js(e, "state"), js(e, "path"), !strcmp(js(e, "type"), "dir") ? "/" : "");
+		printf("%-9s %s%s\n", cli_str(e, "state"), cli_str(e, "path"), !strcmp(cli_str(e, "type"), "dir") ? "/" : "");
 		print_list("added:", json_object_get(e, "added"));
 		print_list("modified:", json_object_get(e, "modified"));
 		print_list("deleted:", json_object_get(e, "deleted"));
@@ -244,13 +230,13 @@ static int print_checkout(const struct dopts *o, json_t *rep)
 
 	json_array_foreach(json_object_get(rep, "checkout"), i, e) {
 		json_array_foreach(json_object_get(e, "failed"), k, f) {
-			if (!strcmp(js(f, "path"), "."))
-				cli_fail("data", "%s: %s", js(e, "path"), js(f, "error"));
+			if (!strcmp(cli_str(f, "path"), "."))
+				cli_fail("data", "%s: %s", cli_str(e, "path"), cli_str(f, "error"));
 			else
-				cli_fail("data", "%s: %s: %s", js(e, "path"), js(f, "path"), js(f, "error"));
+				cli_fail("data", "%s: %s: %s", cli_str(e, "path"), cli_str(f, "path"), cli_str(f, "error"));
 		}
 		if (!o->json)
-			printf("%s: %lld written, %lld deleted, %lld unchanged%s\n", js(e, "path"), ji(e, "written"),
+			printf("%s: %lld written, %lld deleted, %lld unchanged%s\n", cli_str(e, "path"), ji(e, "written"),
 			       ji(e, "deleted"), ji(e, "unchanged"),
 			       json_array_size(json_object_get(e, "failed")) ? ", some failed" : "");
 	}
@@ -264,11 +250,11 @@ static int print_transfer(const struct dopts *o, json_t *rep, const char *verb, 
 	char sz[16];
 
 	json_array_foreach(json_object_get(rep, "failed"), i, f)
-		cli_fail("data", "%s: %s", js(f, "sha256"), js(f, "error"));
+		cli_fail("data", "%s: %s", cli_str(f, "sha256"), cli_str(f, "error"));
 	if (!o->json) {
 		fmt_bytes(ji(rep, "bytes"), sz);
 		printf("%s %lld object(s) (%s) %s %s; %lld already there\n", verb, ji(rep, "copied"), sz, dir,
-		       js(rep, "remote"), ji(rep, "present"));
+		       cli_str(rep, "remote"), ji(rep, "present"));
 	}
 	return json_array_size(json_object_get(rep, "failed")) ? 1 : 0;
 }
@@ -311,7 +297,7 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 			json_t *c;
 			size_t i;
 			json_array_foreach(json_object_get(rep, "corrupt"), i, c)
-				cli_fail("data", "%s", js(c, "error"));
+				cli_fail("data", "%s", cli_str(c, "error"));
 			if (!o->json)
 				printf("checked %lld object(s): %zu corrupt\n", ji(rep, "checked"),
 				       json_array_size(json_object_get(rep, "corrupt")));
@@ -328,7 +314,7 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 			size_t i;
 			fmt_bytes(ji(rep, "bytes_freed"), sz);
 			json_array_foreach(json_object_get(rep, "unknown_manifests"), i, u)
-				fprintf(stderr, "cairn data: note: %s: %s\n", js(u, "pointer"), js(u, "error"));
+				fprintf(stderr, "cairn data: note: %s: %s\n", cli_str(u, "pointer"), cli_str(u, "error"));
 			printf("%s %lld object(s) (%s); kept %lld\n", o->dry_run ? "would remove" : "removed",
 			       ji(rep, "removed"), sz, ji(rep, "kept"));
 		}
@@ -341,7 +327,7 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 			rc = data_remote_default(r, pos[1]);
 		else if ((n == 1 && !strcmp(pos[0], "list")) || n == 0) {
 			if (!(rc = data_remote_list(r, &rep)) && !o->json) {
-				const char *k, *def = js(rep, "default");
+				const char *k, *def = cli_str(rep, "default");
 				json_t *v;
 				json_object_foreach(json_object_get(rep, "remotes"), k, v)
 					printf("%-16s %s%s\n", k, json_string_value(v), strcmp(k, def) ? "" : "  (default)");
@@ -361,9 +347,9 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 			size_t i;
 			if (!o->json)
 				json_array_foreach(json_object_get(rep, "imported"), i, e)
-					printf("imported %s -> %s\n", js(e, "path"), js(e, "pointer"));
+					printf("imported %s -> %s\n", cli_str(e, "path"), cli_str(e, "pointer"));
 			json_array_foreach(json_object_get(rep, "failed"), i, e)
-				cli_fail("data", "%s: %s", js(e, "path"), js(e, "error"));
+				cli_fail("data", "%s: %s", cli_str(e, "path"), cli_str(e, "error"));
 			exit_code = json_array_size(json_object_get(rep, "failed")) ? 1 : 0;
 		}
 	} else {
@@ -372,7 +358,7 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 	if (rc)
 		exit_code = fail();
 	else if (o->json && rep)
-		print_json(rep);
+		cli_print_json(rep);
 	json_decref(rep);
 	data_repo_close(r);
 	return exit_code;

@@ -79,11 +79,6 @@ static const char *view_type(const char *v)
 	return NULL;
 }
 
-static void print_json(json_t *v)
-{
-	json_dumpf(v, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-}
 
 static int exp_list(struct client *cl, const struct exp_opts *o)
 {
@@ -118,7 +113,7 @@ static int exp_list(struct client *cl, const struct exp_opts *o)
 	} while (tok);
 	if (o->json) {
 		out = json_pack("{s:O}", "experiments", all);
-		print_json(out);
+		cli_print_json(out);
 		goto cleanup;
 	}
 	if (!json_array_size(all)) {
@@ -170,7 +165,7 @@ static int exp_create(struct client *cl, const struct exp_opts *o, const char *n
 	if ((rc = client_call(cl, "POST", "/mlflow/experiments/create", body, &reply)))
 		return rc;
 	if (o->json)
-		print_json(reply);
+		cli_print_json(reply);
 	else
 		printf("created experiment '%s' (id %s)\n", name,
 		       json_string_value(json_object_get(reply, "experiment_id")));

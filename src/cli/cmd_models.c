@@ -94,14 +94,6 @@ static int fail(int code)
 	return code == CAIRN_EINVALID || code == CAIRN_ENOTFOUND ? 2 : 1;
 }
 
-static void print_json(json_t *v)
-{
-	struct buf b = BUF_INIT;
-
-	if (!cjson_dump(v, &b))
-		printf("%s\n", b.ptr);
-	buf_release(&b);
-}
 
 static int render(struct table *t)
 {
@@ -114,11 +106,6 @@ static int render(struct table *t)
 	return rc;
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
 
 static void aliases_text(json_t *aliases, struct buf *b)
 {
@@ -129,7 +116,7 @@ static void aliases_text(json_t *aliases, struct buf *b)
 		if (json_is_string(a))
 			buf_printf(b, "%s%s", i ? "," : "", json_string_value(a));
 		else
-			buf_printf(b, "%s%s=v%s", i ? "," : "", jstr(a, "alias"), jstr(a, "version"));
+			buf_printf(b, "%s%s=v%s", i ? "," : "", cli_str(a, "alias"), cli_str(a, "version"));
 	}
 }
 
@@ -145,7 +132,7 @@ static int models_list(struct client *cl, const struct mopts *o)
 	if ((rc = client_call(cl, "GET", "/mlflow/registered-models/search", body, &reply)))
 		return fail(rc);
 	if (o->json) {
-		print_json(reply);
+		cli_print_json(reply);
 		json_decref(reply);
 		return 0;
 	}
@@ -162,19 +149,19 @@ static int models_list(struct client *cl, const struct mopts *o)
 		json_t *v;
 
 		json_array_foreach(json_object_get(m, "latest_versions"), j, v) {
-			long n = strtol(jstr(v, "version"), NULL, 10);
+			long n = strtol(cli_str(v, "version"), NULL, 10);
 			latest = n > latest ? n : latest;
 		}
 		aliases_text(json_object_get(m, "aliases"), &a);
 		table_fmt_time(json_integer_value(json_object_get(m, "last_updated_timestamp")), &tm);
-		table_add(&t, jstr(m, "name"));
+		table_add(&t, cli_str(m, "name"));
 		if (latest)
 			table_addf(&t, "%ld", latest);
 		else
 			table_add(&t, "-");
 		table_add(&t, a.len ? a.ptr : "-");
 		table_add(&t, tm.ptr);
-		table_add(&t, *jstr(m, "description") ? jstr(m, "description") : "-");
+		table_add(&t, *cli_str(m, "description") ? cli_str(m, "description") : "-");
 		buf_release(&a);
 		buf_release(&tm);
 	}
@@ -227,12 +214,12 @@ static void version_table(json_t *versions, struct table *t)
 		struct buf a = BUF_INIT, tm = BUF_INIT;
 		aliases_text(json_object_get(v, "aliases"), &a);
 		table_fmt_time(json_integer_value(json_object_get(v, "creation_timestamp")), &tm);
-		table_add(t, jstr(v, "version"));
+		table_add(t, cli_str(v, "version"));
 		table_add(t, a.len ? a.ptr : "-");
-		table_add(t, jstr(v, "current_stage"));
-		table_add(t, *jstr(v, "run_id") ? jstr(v, "run_id") : "-");
+		table_add(t, cli_str(v, "current_stage"));
+		table_add(t, *cli_str(v, "run_id") ? cli_str(v, "run_id") : "-");
 		table_add(t, tm.ptr);
-		table_add(t, jstr(v, "source"));
+		table_add(t, cli_str(v, "source"));
 		buf_release(&a);
 		buf_release(&tm);
 	}
@@ -248,7 +235,7 @@ static int models_show(struct client *cl, const struct mopts *o, const char *ref
 		if ((rc = version_ref(cl, ref, &reply)))
 			return fail(rc);
 		if (o->json) {
-			print_json(reply);
+			cli_print_json(reply);
 		} else {
 			versions = json_pack("[O]", reply);
 			version_table(versions, &t);
@@ -275,13 +262,13 @@ static int models_show(struct client *cl, const struct mopts *o, const char *ref
 		json_t *all = json_pack("{s:O,s:O}", "registered_model", json_object_get(reply, "registered_model"),
 					"model_versions", json_object_get(versions, "model_versions") ?
 								  json_object_get(versions, "model_versions") : json_null());
-		print_json(all);
+		cli_print_json(all);
 		json_decref(all);
 	} else {
 		json_t *rm = json_object_get(reply, "registered_model");
-		printf("name:        %s\n", jstr(rm, "name"));
-		if (*jstr(rm, "description"))
-			printf("description: %s\n", jstr(rm, "description"));
+		printf("name:        %s\n", cli_str(rm, "name"));
+		if (*cli_str(rm, "description"))
+			printf("description: %s\n", cli_str(rm, "description"));
 		version_table(json_object_get(versions, "model_versions"), &t);
 		rc = render(&t);
 		table_release(&t);
@@ -342,7 +329,7 @@ static int models_promote(struct client *cl, const struct mopts *o, const char *
 	if ((rc = client_call(cl, "POST", "/api/cairn/v1/registry/promote", body, &reply)))
 		return fail(rc);
 	if (o->json) {
-		print_json(reply);
+		cli_print_json(reply);
 	} else {
 		json_t *cand = json_object_get(reply, "candidate"), *inc = json_object_get(reply, "incumbent");
 		table_init(&t, 5, 1);
@@ -355,21 +342,21 @@ static int models_promote(struct client *cl, const struct mopts *o, const char *
 			struct buf l = BUF_INIT, r = BUF_INIT;
 			num_text(json_object_get(c, "left"), &l);
 			num_text(json_object_get(c, "right"), &r);
-			table_add(&t, jstr(c, "expr"));
+			table_add(&t, cli_str(c, "expr"));
 			table_add(&t, l.ptr);
-			table_add(&t, jstr(c, "op"));
+			table_add(&t, cli_str(c, "op"));
 			table_add(&t, r.ptr);
 			if (json_is_true(json_object_get(c, "holds")))
-				table_add(&t, *jstr(c, "note") ? "ok (no incumbent)" : "ok");
+				table_add(&t, *cli_str(c, "note") ? "ok (no incumbent)" : "ok");
 			else
-				table_addf(&t, "FAILED%s%s", *jstr(c, "note") ? ": " : "", jstr(c, "note"));
+				table_addf(&t, "FAILED%s%s", *cli_str(c, "note") ? ": " : "", cli_str(c, "note"));
 			buf_release(&l);
 			buf_release(&r);
 		}
-		printf("candidate: %s version %s (run %s)\n", name, jstr(cand, "version"), jstr(cand, "run_id"));
+		printf("candidate: %s version %s (run %s)\n", name, cli_str(cand, "version"), cli_str(cand, "run_id"));
 		if (json_is_object(inc))
-			printf("incumbent: %s@%s = version %s (run %s)\n", name, o->to, jstr(inc, "version"),
-			       jstr(inc, "run_id"));
+			printf("incumbent: %s@%s = version %s (run %s)\n", name, o->to, cli_str(inc, "version"),
+			       cli_str(inc, "run_id"));
 		else
 			printf("incumbent: none (%s is not set)\n", o->to);
 		if (json_array_size(json_object_get(reply, "checks")))
@@ -379,7 +366,7 @@ static int models_promote(struct client *cl, const struct mopts *o, const char *
 	if (json_is_true(json_object_get(reply, "promoted"))) {
 		if (!o->json)
 			printf("promoted: %s@%s -> version %s\n", name, o->to,
-			       jstr(json_object_get(reply, "candidate"), "version"));
+			       cli_str(json_object_get(reply, "candidate"), "version"));
 		rc = 0;
 	} else {
 		if (!o->json)
@@ -396,7 +383,7 @@ static json_t *find_kv(json_t *arr, const char *key)
 	json_t *e;
 
 	json_array_foreach(arr, i, e)
-		if (!strcmp(jstr(e, "key"), key))
+		if (!strcmp(cli_str(e, "key"), key))
 			return json_object_get(e, "value");
 	return NULL;
 }
@@ -412,7 +399,7 @@ static void print_kv(const char *title, json_t *arr)
 	json_array_foreach(arr, i, e) {
 		struct buf v = BUF_INIT;
 		num_text(json_object_get(e, "value"), &v);
-		printf("  %-28s %s\n", jstr(e, "key"), v.ptr);
+		printf("  %-28s %s\n", cli_str(e, "key"), v.ptr);
 		buf_release(&v);
 	}
 }
@@ -427,7 +414,7 @@ static int models_lineage(struct client *cl, const struct mopts *o, const char *
 
 	if ((rc = version_ref(cl, ref, &mv)))
 		return fail(rc);
-	run_id = jstr(mv, "run_id");
+	run_id = cli_str(mv, "run_id");
 	if (*run_id && (rc = client_call(cl, "GET", "/mlflow/runs/get", json_pack("{s:s}", "run_id", run_id), &run))) {
 		json_decref(mv);
 		return fail(rc);
@@ -446,21 +433,21 @@ static int models_lineage(struct client *cl, const struct mopts *o, const char *
 		cjson_set(out, "git_commit", json_incref(find_kv(tags, "mlflow.source.git.commit") ?
 							 find_kv(tags, "mlflow.source.git.commit") : json_null()));
 		cjson_set(out, "parent_run_id", parent ? json_string(parent) : json_null());
-		print_json(out);
+		cli_print_json(out);
 		json_decref(out);
 	} else {
 		json_t *commit = find_kv(tags, "mlflow.source.git.commit");
 		json_t *src = find_kv(tags, "mlflow.source.name");
-		printf("model:    %s version %s (%s)\n", jstr(mv, "name"), jstr(mv, "version"), jstr(mv, "current_stage"));
-		printf("source:   %s\n", jstr(mv, "source"));
-		if (*jstr(mv, "model_id"))
-			printf("model id: %s\n", jstr(mv, "model_id"));
+		printf("model:    %s version %s (%s)\n", cli_str(mv, "name"), cli_str(mv, "version"), cli_str(mv, "current_stage"));
+		printf("source:   %s\n", cli_str(mv, "source"));
+		if (*cli_str(mv, "model_id"))
+			printf("model id: %s\n", cli_str(mv, "model_id"));
 		if (!run) {
 			printf("run:      none (the version names no run)\n");
 		} else {
 			json_t *info = json_object_get(run, "info");
-			printf("run:      %s (%s, experiment %s, %s)\n", run_id, jstr(info, "run_name"),
-			       jstr(info, "experiment_id"), jstr(info, "status"));
+			printf("run:      %s (%s, experiment %s, %s)\n", run_id, cli_str(info, "run_name"),
+			       cli_str(info, "experiment_id"), cli_str(info, "status"));
 			printf("git:      %s\n", commit ? json_string_value(commit) : "-");
 			if (src)
 				printf("code:     %s\n", json_string_value(src));
@@ -472,8 +459,8 @@ static int models_lineage(struct client *cl, const struct mopts *o, const char *
 				json_array_foreach(inputs, i, d) {
 					json_t *ds = json_object_get(d, "dataset");
 					json_t *ctx = find_kv(json_object_get(d, "tags"), "mlflow.data.context");
-					printf("  %-20s digest %-10s %s%s%s\n", jstr(ds, "name"), jstr(ds, "digest"),
-					       jstr(ds, "source_type"), ctx ? " context=" : "",
+					printf("  %-20s digest %-10s %s%s%s\n", cli_str(ds, "name"), cli_str(ds, "digest"),
+					       cli_str(ds, "source_type"), ctx ? " context=" : "",
 					       ctx ? json_string_value(ctx) : "");
 				}
 			}
@@ -496,7 +483,7 @@ static int models_audit(struct client *cl, const struct mopts *o, const char *na
 	if ((rc = client_call(cl, "GET", "/api/cairn/v1/registry/audit", body, &reply)))
 		return fail(rc);
 	if (o->json) {
-		print_json(reply);
+		cli_print_json(reply);
 		json_decref(reply);
 		return 0;
 	}
@@ -511,14 +498,14 @@ static int models_audit(struct client *cl, const struct mopts *o, const char *na
 		struct buf tm = BUF_INIT;
 		table_fmt_time(json_integer_value(json_object_get(e, "time")), &tm);
 		table_add(&t, tm.ptr);
-		table_add(&t, jstr(e, "action"));
-		table_add(&t, jstr(e, "model"));
+		table_add(&t, cli_str(e, "action"));
+		table_add(&t, cli_str(e, "model"));
 		if (json_is_integer(json_object_get(e, "version")))
 			table_addf(&t, "%lld", (long long)json_integer_value(json_object_get(e, "version")));
 		else
 			table_add(&t, "-");
-		table_add(&t, *jstr(e, "alias") ? jstr(e, "alias") : "-");
-		table_add(&t, *jstr(e, "user") ? jstr(e, "user") : "-");
+		table_add(&t, *cli_str(e, "alias") ? cli_str(e, "alias") : "-");
+		table_add(&t, *cli_str(e, "user") ? cli_str(e, "user") : "-");
 		buf_release(&tm);
 	}
 	rc = render(&t);
@@ -585,8 +572,8 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 	}
 	if (rc)
 		goto out;
-	run_id = jstr(json_object_get(json_object_get(run, "run"), "info"), "run_id");
-	artifact_uri = jstr(json_object_get(json_object_get(run, "run"), "info"), "artifact_uri");
+	run_id = cli_str(json_object_get(json_object_get(run, "run"), "info"), "run_id");
+	artifact_uri = cli_str(json_object_get(json_object_get(run, "run"), "info"), "artifact_uri");
 	free(m->run_id);
 	m->run_id = strdup(run_id);
 	free(m->artifact_path);
@@ -619,7 +606,7 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 						run_id, "user_id", o->user), &reply)))
 			goto out;
 		printf("registered %s version %s\n", o->register_name,
-		       jstr(json_object_get(reply, "model_version"), "version"));
+		       cli_str(json_object_get(reply, "model_version"), "version"));
 	}
 	if (created)
 		rc = client_call(cl, "POST", "/mlflow/runs/update",
@@ -628,7 +615,7 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 out:
 	if (rc && created && run) /* leave no RUNNING run behind */
 		client_call(cl, "POST", "/mlflow/runs/update",
-			    json_pack("{s:s,s:s}", "run_id", jstr(json_object_get(json_object_get(run, "run"), "info"),
+			    json_pack("{s:s,s:s}", "run_id", cli_str(json_object_get(json_object_get(run, "run"), "info"),
 								    "run_id"), "status", "FAILED"), NULL);
 	if (fd >= 0)
 		close(fd);

@@ -30,21 +30,7 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static void print_json(json_t *v)
-{
-	struct buf b = BUF_INIT;
 
-	if (!cjson_dump(v, &b))
-		printf("%s\n", b.ptr);
-	buf_release(&b);
-}
-
-static const char *js(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
 
 struct popts {
 	struct repro_opts ro;
@@ -624,7 +610,7 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 		rc = cli_fail(cmd, "%s", cairn_error_msg());
 	} else {
 		if (o.json)
-			print_json(rep);
+			cli_print_json(rep);
 		else if (!o.ro.quiet || json_integer_value(json_object_get(rep, "failed")))
 			printf("%s%lld ran, %lld unchanged, %lld restored from the run cache, %lld failed, %lld skipped\n",
 			       o.ro.dry ? "dry run: " : "", (long long)json_integer_value(json_object_get(rep, "ran")),
@@ -637,7 +623,7 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 			size_t i;
 			json_t *st;
 			json_array_foreach(json_object_get(rep, "stages"), i, st)
-				printf("  %-10s %s\n", js(st, "result"), js(st, "name"));
+				printf("  %-10s %s\n", cli_str(st, "result"), cli_str(st, "name"));
 		}
 	}
 	sigaction(SIGINT, &old_int, NULL);
@@ -813,7 +799,7 @@ static void print_rows(const char *title, const char *rev, json_t *rows)
 			snprintf(c, sizeof(c), "%+.6g", json_real_value(json_object_get(r, "change")));
 		else
 			snprintf(c, sizeof(c), "-");
-		printf("%-20s %-28s %-14s %-14s %s\n", js(r, "path"), js(r, "key"), a, b, c);
+		printf("%-20s %-28s %-14s %-14s %s\n", cli_str(r, "path"), cli_str(r, "key"), a, b, c);
 	}
 }
 
@@ -851,7 +837,7 @@ int cmd_metrics(int argc, char **argv)
 		const char *path, *k;
 		metrics_at(p, NULL, cur);
 		if (o.json)
-			print_json(cur);
+			cli_print_json(cur);
 		else
 			json_object_foreach(cur, path, f) {
 				printf("%s:\n", path);
@@ -877,7 +863,7 @@ int cmd_metrics(int argc, char **argv)
 			json_t *m = diff_rows(mo, mn, o.all, true), *pr = diff_rows(po, pn, o.all, false);
 			if (o.json) {
 				json_t *doc = json_pack("{s:s,s:O,s:O}", "rev", rev, "metrics", m, "params", pr);
-				print_json(doc);
+				cli_print_json(doc);
 				json_decref(doc);
 			} else {
 				print_rows("Metric", rev, m);
@@ -924,14 +910,14 @@ static int cmd_status_impl(struct popts *po, int argc, char **argv)
 	if (pipeline_status(p, r, &rep)) {
 		rc = cli_fail("status", "%s", cairn_error_msg());
 	} else if (o.json) {
-		print_json(rep);
+		cli_print_json(rep);
 	} else {
 		size_t stale = 0;
 		json_array_foreach(json_object_get(rep, "stages"), i, s) {
-			if (!strcmp(js(s, "state"), "ok"))
+			if (!strcmp(cli_str(s, "state"), "ok"))
 				continue;
-			stale += !strcmp(js(s, "state"), "stale");
-			printf("%s: %s\n", js(s, "name"), js(s, "state"));
+			stale += !strcmp(cli_str(s, "state"), "stale");
+			printf("%s: %s\n", cli_str(s, "name"), cli_str(s, "state"));
 			json_array_foreach(json_object_get(s, "reasons"), k, why)
 				printf("    %s\n", json_string_value(why));
 		}
@@ -976,7 +962,7 @@ static int cmd_dag_impl(struct popts *po, int argc, char **argv)
 								deps, "outs", outs));
 		}
 		json_t *doc = json_pack("{s:o}", "stages", stages);
-		print_json(doc);
+		cli_print_json(doc);
 		json_decref(doc);
 	} else if (o.dot) {
 		printf("digraph pipeline {\n  rankdir=LR;\n  node [shape=box];\n");

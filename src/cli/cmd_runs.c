@@ -86,11 +86,6 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
-static void print_json(json_t *v)
-{
-	json_dumpf(v, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-}
 
 /* ---- run JSON accessors ---- */
 
@@ -243,7 +238,7 @@ static int runs_list(struct client *cl, const struct runs_opts *o)
 		out = json_pack("{s:O}", "runs", all);
 		if (out && tok)
 			json_object_set_new(out, "next_page_token", json_string(tok));
-		print_json(out);
+		cli_print_json(out);
 		goto cleanup;
 	}
 	if (!json_array_size(all)) {
@@ -452,7 +447,7 @@ static int runs_show(struct client *cl, const struct runs_opts *o, const char *a
 		fprintf(stderr, "cairn runs: cannot list artifacts: %s\n", cairn_error_msg());
 	if (o->json) {
 		out = json_pack("{s:O, s:O}", "run", run, "artifacts", files);
-		print_json(out);
+		cli_print_json(out);
 		rc = 0;
 		goto cleanup;
 	}
@@ -614,7 +609,7 @@ static int runs_compare(struct client *cl, const struct runs_opts *o, const char
 							       json_object_get(run_info(r), "start_time"), "end_time",
 							       json_object_get(run_info(r), "end_time")));
 		out = json_pack("{s:O, s:O, s:O}", "runs", heads, "params", params, "metrics", metrics);
-		print_json(out);
+		cli_print_json(out);
 		goto cleanup;
 	}
 	table_init(&t, 2 + (size_t)n, 2);

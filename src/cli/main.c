@@ -1,5 +1,7 @@
 /* main.c - cairn's entry point: one table of subcommands. */
 #include "cli/cmd.h"
+#include "core/buf.h"
+#include "core/json.h"
 #include "core/util.h"
 
 #include <stdarg.h>
@@ -36,6 +38,22 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 bool cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+void cli_print_json(json_t *v)
+{
+	struct buf b = BUF_INIT;
+
+	if (!cjson_dump(v, &b))
+		printf("%s\n", b.ptr);
+	buf_release(&b);
+}
+
+const char *cli_str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
 }
 
 const char *cli_default_root(void)

@@ -42,40 +42,45 @@ int parse_links(const char *spec, enum link_kind *links, int *n)
 	return 0;
 }
 
+/* Stream the rest of fd (the file abs, for messages) into w. */
+static int feed_writer(int fd, const char *abs, struct blob_writer *w)
+{
+	char *chunk = malloc(1 << 20);
+	ssize_t k;
+	int rc = 0;
+
+	if (!chunk)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (!rc && (k = read(fd, chunk, 1 << 20)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			rc = cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", abs, strerror(errno));
+		else
+			rc = blob_writer_write(w, chunk, (size_t)k);
+	}
+	free(chunk);
+	return rc;
+}
+
 /* Copy src into the cache through a blob writer, which hashes on the way. */
 static int insert_copy(struct data_repo *r, const char *abs, const char *hex)
 {
 	struct blob_writer *w = NULL;
-	char *chunk = NULL;
-	ssize_t k;
 	int fd, rc;
 
 	fd = open(abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", abs, strerror(errno));
-	if ((rc = blob_writer_new(r->cache, &w)))
+	if ((rc = blob_writer_new(r->cache, &w)) || (rc = feed_writer(fd, abs, w)))
 		goto out;
-	if (!(chunk = malloc(1 << 20))) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		goto out;
-	}
-	while ((k = read(fd, chunk, 1 << 20)) != 0) {
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			rc = cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", abs, strerror(errno));
-			goto out;
-		}
-		if ((rc = blob_writer_write(w, chunk, (size_t)k)))
-			goto out;
-	}
 	rc = blob_writer_commit_as(w, hex, NULL);
 	w = NULL;
 	if (rc == CAIRN_ECONFLICT)
 		rc = cairn_error_set(CAIRN_ECONFLICT, "'%s' changed while it was being added; add it again", abs);
 out:
 	blob_writer_abort(w);
-	free(chunk);
 	close(fd);
 	return rc;
 }
@@ -105,9 +110,7 @@ bool cache_copies(struct data_repo *r, unsigned mode)
 int cache_insert_new(struct data_repo *r, const char *abs, struct fkey *k, char hex[SHA256_HEX_LEN + 1])
 {
 	struct blob_writer *w = NULL;
-	char *chunk = NULL;
 	struct stat before, after;
-	ssize_t n;
 	int fd, rc;
 
 	fd = open(abs, O_RDONLY | O_CLOEXEC);
@@ -117,23 +120,8 @@ int cache_insert_new(struct data_repo *r, const char *abs, struct fkey *k, char 
 		rc = cairn_error_set(CAIRN_EIO, "cannot stat '%s': %s", abs, strerror(errno));
 		goto out;
 	}
-	if ((rc = blob_writer_new(r->cache, &w)))
+	if ((rc = blob_writer_new(r->cache, &w)) || (rc = feed_writer(fd, abs, w)))
 		goto out;
-	if (!(chunk = malloc(1 << 20))) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		goto out;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while ((n = read(fd, chunk, 1 << 20)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", abs, strerror(errno));
-			goto out;
-		}
-		if ((rc = blob_writer_write(w, chunk, (size_t)n)))
-			goto out;
-	}
 	rc = blob_writer_commit(w, hex, NULL);
 	w = NULL;
 	if (rc)
@@ -147,7 +135,6 @@ int cache_insert_new(struct data_repo *r, const char *abs, struct fkey *k, char 
 		rc = cairn_error_set(CAIRN_ECONFLICT, "'%s' changed while it was being added; add it again", abs);
 out:
 	blob_writer_abort(w);
-	free(chunk);
 	close(fd);
 	return rc;
 }
