@@ -41,6 +41,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	json_t *v = NULL;
 	int rc = cyaml_parse_limits((const char *)data, size, &lim, &v);
 
+	/* the in-place scalar editor takes any text without crashing */
+	{
+		struct buf out = BUF_INIT;
+		cyaml_set_scalar((const char *)data, size, "a.b", "1", &out);
+		cairn_error_clear();
+		buf_release(&out);
+	}
+
 	if (rc) {
 		if (v || !cairn_error_msg()[0])
 			abort();
