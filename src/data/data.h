@@ -40,8 +40,9 @@ struct data_opts {
 };
 
 /* Find the workspace that holds opts->cwd (the nearest directory upwards with
- * a .cairn folder, else the git top level, else cwd itself), create .cairn/
- * there if missing, and take the workspace lock. */
+ * a .cairn folder, not above the enclosing git repository's top; else that
+ * git top level; else cwd itself), create .cairn/ there if missing, and take
+ * the workspace lock. */
 int data_repo_open(const struct data_opts *o, struct data_repo **out);
 void data_repo_close(struct data_repo *r);
 const char *data_repo_root(const struct data_repo *r);

@@ -187,11 +187,18 @@ int data_repo_open(const struct data_opts *o, struct data_repo **out)
 		return cairn_error_set(CAIRN_EIO, "cannot resolve the current folder: %s", strerror(errno));
 	}
 	r->cwd = strdup(cwd);
-	r->root = find_up(cwd, ".cairn", true);
-	if (!r->root)
-		r->root = find_up(cwd, ".git", false);
-	if (!r->root)
-		r->root = strdup(cwd);
+	/* the nearest .cairn, but never above the git repository we are in: a
+	 * stray ~/.cairn must not capture every repository below it */
+	{
+		char *git = find_up(cwd, ".git", false), *dc = find_up(cwd, ".cairn", true);
+		if (dc && git && strlen(dc) < strlen(git)) {
+			free(dc);
+			dc = NULL;
+		}
+		r->root = dc ? dc : git ? git : strdup(cwd);
+		if (dc)
+			free(git);
+	}
 	buf_printf(&p, "%s/.cairn", strcmp(r->root, "/") ? r->root : "");
 	r->dotdir = buf_detach(&p);
 	if (!r->cwd || !r->root || !r->dotdir) {

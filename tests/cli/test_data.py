@@ -511,3 +511,21 @@ def test_no_progress_output_when_not_a_terminal(ws):
     shutil.rmtree(ws / "data/images")
     r = run_cli(["data", "checkout"], cwd=ws)
     assert r.rc == 0 and r.err == "", r
+
+
+def test_a_cairn_folder_above_the_repository_does_not_capture_it(tmp_path):
+    outer = tmp_path / "home"
+    (outer / ".cairn").mkdir(parents=True)
+    repo = outer / "projects" / "repo"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write(str(repo / "d/x.txt"), "x\n")
+    data(repo / "d", "add", "x.txt")
+    assert (repo / ".cairn/cache").is_dir() and (repo / "d/x.txt.cairn").exists()
+    assert not (outer / ".cairn/cache").exists()
+    # a .cairn inside the repository (a sub-project) is still found from below
+    sub = repo / "sub"
+    (sub / ".cairn").mkdir(parents=True)
+    write(str(sub / "y.txt"), "y\n")
+    data(sub, "add", "y.txt")
+    assert (sub / ".cairn/cache").is_dir()
