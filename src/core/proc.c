@@ -52,7 +52,11 @@ int proc_spawn(const struct proc_opts *o, pid_t *pid)
 	if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)))
 		goto fail;
 	rc = posix_spawnp(pid, o->argv[0], &fa, &attr, o->argv, o->envp ? o->envp : environ);
-	if (rc == ENOENT)
+	if (rc == ENOENT && o->cwd && access(o->cwd, X_OK) != 0)
+		/* the chdir failed, not the program lookup */
+		err = cairn_error_set(CAIRN_ENOTFOUND, "cannot run '%s' in '%s': %s", o->argv[0], o->cwd,
+				      strerror(errno));
+	else if (rc == ENOENT)
 		err = cairn_error_set(CAIRN_ENOTFOUND, "command '%s' not found", o->argv[0]);
 	else if (rc == EACCES)
 		err = cairn_error_set(CAIRN_EPERM, "cannot run '%s': %s", o->argv[0], strerror(rc));
@@ -247,4 +251,20 @@ void proc_env_release(struct proc_env *e)
 	free(e->v);
 	e->v = NULL;
 	e->n = e->cap = 0;
+}
+
+int proc_exited(pid_t pid, bool *exited)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+		if (errno == EINTR) {
+			*exited = false;
+			return 0;
+		}
+		return cairn_error_set(CAIRN_ENOTFOUND, "no child process %d", (int)pid);
+	}
+	*exited = si.si_pid == pid;
+	return 0;
 }

@@ -33,6 +33,11 @@ struct proc_opts {
  * program cannot be found and CAIRN_EIO for other spawn failures, the message
  * naming the program. */
 int proc_spawn(const struct proc_opts *o, pid_t *pid);
+/* Has the child exited? It is left unreaped (a zombie), so its pid, and the
+ * id of a process group it leads, cannot be reused while the caller still
+ * signals the group; proc_wait() reaps it. CAIRN_ENOTFOUND when pid is not
+ * a child (already reaped). */
+int proc_exited(pid_t pid, bool *exited);
 /* waitpid() that retries on EINTR; *wstatus as waitpid reports it. */
 int proc_wait(pid_t pid, int *wstatus);
 /* The shell's view of a wait status: the exit code, or 128 + signal number. */

@@ -194,16 +194,17 @@ static void stream_read(struct run *r, struct stream *st)
 	stream_feed(r, st, chunk, (size_t)n);
 }
 
-/* Has the child exited? It stays a zombie (WNOWAIT), so its pid, which is
- * also its process group's id, cannot be reused while we signal the group. */
+/* Has the child exited? It stays a zombie (proc_exited), so its pid, which
+ * is also its process group's id, cannot be reused while we signal the group. */
 static bool leader_exited(pid_t pid)
 {
-	siginfo_t si;
+	bool exited = false;
 
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-		return errno != EINTR; /* ECHILD: reaped elsewhere; nothing to wait for */
-	return si.si_pid == pid;
+	if (proc_exited(pid, &exited)) {
+		cairn_error_clear();
+		return true; /* reaped elsewhere: nothing to wait for */
+	}
+	return exited;
 }
 
 static int64_t min64(int64_t a, int64_t b)
