@@ -39,7 +39,7 @@ static void check_round_trip(const json_t *v, int sorted)
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	json_t *v = NULL;
-	int rc = cyaml_parse_limits((const char *)data, size, &lim, &v);
+	int rc;
 
 	/* the in-place scalar editor takes any text without crashing */
 	{
@@ -48,6 +48,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		cairn_error_clear();
 		buf_release(&out);
 	}
+	rc = cyaml_parse_limits((const char *)data, size, &lim, &v);
+
 
 	if (rc) {
 		if (v || !cairn_error_msg()[0])
