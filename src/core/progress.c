@@ -21,6 +21,19 @@ void progress_fmt_bytes(int64_t n, char *out, unsigned size)
 	snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
+/* isatty once per process: progress lines are begun thousands of times */
+static bool stderr_is_tty(void)
+{
+	static atomic_int tty = -1;
+	int v = atomic_load(&tty);
+
+	if (v < 0) {
+		v = isatty(STDERR_FILENO) ? 1 : 0;
+		atomic_store(&tty, v);
+	}
+	return v;
+}
+
 void progress_begin(struct progress *p, const char *label, int64_t total_items, int64_t total_bytes, bool quiet)
 {
 	p->label = label;
@@ -31,7 +44,7 @@ void progress_begin(struct progress *p, const char *label, int64_t total_items, 
 	p->start_ns = cairn_mono_ns();
 	atomic_store(&p->last_draw_ns, p->start_ns);
 	atomic_store(&p->drawn, false);
-	p->enabled = !quiet && isatty(STDERR_FILENO);
+	p->enabled = !quiet && stderr_is_tty();
 }
 
 static void draw(struct progress *p, int64_t now)

@@ -70,7 +70,13 @@ int data_parallel(int jobs, size_t n, int (*fn)(size_t i, void *arg), void *arg)
 
 int data_jobs(const struct data_repo *r, bool io_bound)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	static atomic_long online; /* sysconf reads /sys each time: ask once */
+	long cores = atomic_load(&online);
+
+	if (!cores) {
+		cores = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store(&online, cores);
+	}
 
 	if (r->o.jobs > 0)
 		return r->o.jobs;

@@ -355,6 +355,10 @@ struct rp {
 	bool lock_dirty;            /* entries not written to cairn.lock yet */
 	int64_t lock_saved_ns;      /* when it was last written */
 	json_t *ignore;             /* cached outs to add to .gitignore at the end */
+	/* the worker pool: the scheduler queues ready stages, -j workers run them */
+	size_t *queue, qhead, qtail;
+	pthread_cond_t work_cv;
+	bool shutdown;
 };
 
 /* cairn.lock is written at most this often while stages complete, and at
@@ -375,11 +379,6 @@ static int lock_flush(struct rp *rp, bool force)
 	rp->lock_saved_ns = now;
 	return rc;
 }
-
-struct job {
-	struct rp *rp;
-	size_t i;
-};
 
 static void say(const struct rp *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct rp *rp, const char *fmt, ...)
@@ -603,11 +602,9 @@ static void hook_end(struct rp *rp, const struct pl_stage *s, const char *run_id
 }
 
 /* Decide and do: unchanged, restored from the run cache, or run. */
-static void *stage_thread(void *arg)
+static void run_stage(struct rp *rp, size_t si)
 {
-	struct job *j = arg;
-	struct rp *rp = j->rp;
-	const struct pl_stage *s = &rp->p->v[j->i];
+	const struct pl_stage *s = &rp->p->v[si];
 	struct snap sn = { 0 };
 	json_t *entry, *outs = NULL, *res = json_pack("{s:s}", "name", s->name), *cached = NULL;
 	struct proc_env env = PROC_ENV_INIT;
@@ -624,13 +621,13 @@ static void *stage_thread(void *arg)
 	if ((rc = snapshot(rp->r, s, &sn)))
 		goto done;
 	json_object_set_new(res, "fingerprint", json_string(sn.fp));
-	if (!rp->forced[j->i] && !s->always_changed && entry &&
+	if (!rp->forced[si] && !s->always_changed && entry &&
 	    !strcmp(sn.fp, json_string_value(json_object_get(entry, "fingerprint")) ?: "") && outs_match(rp, s, entry)) {
 		result = "unchanged";
 		goto done;
 	}
 	/* the run cache: this exact fingerprint ran before and its outs are cached */
-	if (!rp->forced[j->i] && !s->always_changed && !rp->o->no_run_cache && s->nouts &&
+	if (!rp->forced[si] && !s->always_changed && !rp->o->no_run_cache && s->nouts &&
 	    (cached = runcache_get(rp, sn.fp))) {
 		bool ok = true;
 		size_t k;
@@ -771,8 +768,8 @@ done:
 	buf_release(&wdir);
 	buf_release(&logp);
 	pthread_mutex_lock(&rp->mu);
-	rp->result[j->i] = res;
-	rp->state[j->i] = strcmp(result, "failed") && strcmp(result, "interrupted") ? ST_DONE : ST_FAILED;
+	rp->result[si] = res;
+	rp->state[si] = strcmp(result, "failed") && strcmp(result, "interrupted") ? ST_DONE : ST_FAILED;
 	if (!strcmp(result, "ran"))
 		rp->n_ran++;
 	else if (!strcmp(result, "unchanged"))
@@ -796,8 +793,25 @@ done:
 			rp->running, rp->running ? "" : "\r\033[K");
 	pthread_cond_signal(&rp->cv);
 	pthread_mutex_unlock(&rp->mu);
-	free(j);
-	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	struct rp *rp = arg;
+
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&rp->mu);
+		while (!rp->shutdown && rp->qhead == rp->qtail)
+			pthread_cond_wait(&rp->work_cv, &rp->mu);
+		if (rp->qhead == rp->qtail) {
+			pthread_mutex_unlock(&rp->mu);
+			return NULL;
+		}
+		i = rp->queue[rp->qhead++];
+		pthread_mutex_unlock(&rp->mu);
+		run_stage(rp, i);
+	}
 }
 
 /* Mark the stages to consider: targets, their upstream, maybe downstream. */
@@ -861,23 +875,35 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 {
 	struct rp rp = { .p = p, .r = r, .o = o };
 	json_t *stages = json_array();
-	int jobs = o->jobs > 0 ? o->jobs : 1, rc;
+	int jobs = o->jobs > 0 ? o->jobs : 1, rc, nworkers = 0;
+	pthread_t *workers = NULL;
 
 	rp.state = calloc(p->n + 1, sizeof(*rp.state));
 	rp.forced = calloc(p->n + 1, sizeof(bool));
 	rp.result = calloc(p->n + 1, sizeof(json_t *));
 	rp.slots = jobs;
 	rp.ignore = json_array();
+	rp.queue = calloc(p->n + 1, sizeof(size_t));
 	rp.lock_saved_ns = cairn_mono_ns();
 	pthread_mutex_init(&rp.mu, NULL);
 	pthread_mutex_init(&rp.hook_mu, NULL);
 	pthread_cond_init(&rp.cv, NULL);
-	if (!rp.state || !rp.forced || !rp.result) {
+	pthread_cond_init(&rp.work_cv, NULL);
+	if (!rp.state || !rp.forced || !rp.result || !rp.queue || !(workers = calloc((size_t)jobs, sizeof(pthread_t)))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((rc = lock_load(p->root, &rp.lock)) || (rc = select_stages(&rp)))
 		goto out;
+	for (int w = 0; w < jobs && (size_t)w < p->n; w++) {
+		if (pthread_create(&workers[w], NULL, worker, &rp) != 0) {
+			rc = cairn_error_set(CAIRN_ERR, "cannot start a worker thread");
+			break;
+		}
+		nworkers++;
+	}
+	if (rc)
+		goto stop;
 	pthread_mutex_lock(&rp.mu);
 	for (;;) {
 		bool pending = false, started = false;
@@ -907,25 +933,11 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 			int need = s->cpus < jobs ? s->cpus : jobs;
 			if (rc || !ready || need > rp.slots)
 				continue;
-			struct job *jb = malloc(sizeof(*jb));
-			pthread_t th;
-			if (!jb) {
-				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-				break;
-			}
-			*jb = (struct job){ &rp, i };
 			rp.state[i] = ST_RUNNING;
 			rp.slots -= s->cpus; /* given back when it ends */
 			rp.running++;
-			if (pthread_create(&th, NULL, stage_thread, jb) != 0) {
-				free(jb);
-				rp.state[i] = ST_PENDING;
-				rp.slots += s->cpus;
-				rp.running--;
-				rc = cairn_error_set(CAIRN_ERR, "cannot start a thread");
-				break;
-			}
-			pthread_detach(th);
+			rp.queue[rp.qtail++] = i;
+			pthread_cond_signal(&rp.work_cv);
 			started = true;
 		}
 		if (rc && !rp.running)
@@ -952,6 +964,13 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 			rc = frc;
 	}
 	pthread_mutex_unlock(&rp.mu);
+stop:
+	pthread_mutex_lock(&rp.mu);
+	rp.shutdown = true;
+	pthread_cond_broadcast(&rp.work_cv);
+	pthread_mutex_unlock(&rp.mu);
+	for (int w = 0; w < nworkers; w++)
+		pthread_join(workers[w], NULL);
 	if (!rc && json_array_size(rp.ignore))
 		rc = data_gitignore_many(r, rp.ignore);
 	if (rc)
@@ -968,11 +987,14 @@ out:
 		json_decref(rp.result[i]);
 	free(rp.result);
 	free(rp.state);
+	free(rp.queue);
+	free(workers);
 	free(rp.forced);
 	json_decref(rp.lock);
 	json_decref(rp.ignore);
 	json_decref(stages);
 	pthread_cond_destroy(&rp.cv);
+	pthread_cond_destroy(&rp.work_cv);
 	pthread_mutex_destroy(&rp.mu);
 	pthread_mutex_destroy(&rp.hook_mu);
 	return rc;
