@@ -3,7 +3,8 @@
 # summary line "N passed, N failed" (the last line of `make check`).
 #
 # Suites: Criterion unit tests, the MLflow Python client compatibility suite,
-# the npm mlflow client suite, the CLI black-box tests, the durability test.
+# the npm mlflow client suite, the CLI black-box tests, the adversarial server
+# tests, the durability test.
 # Each suite's own output is shown; a suite that cannot run counts as failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -70,7 +71,7 @@ if [ -x tests/integration/node/run.sh ]; then
 	echo "== npm mlflow client suite"
 	run_node
 fi
-for t in tests/hygiene/run.sh tests/cli/run.sh tests/durability/run.sh; do
+for t in tests/hygiene/run.sh tests/cli/run.sh tests/server/run.sh tests/durability/run.sh; do
 	[ -x "$t" ] || continue
 	name=$(basename "$(dirname "$t")")
 	echo "== $name"

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,7 +16,10 @@
 
 static void server_usage(FILE *f)
 {
-	fprintf(f, "usage: cairn server [--host ADDR] [--port N] [--root DIR] [--threads N] [--pipeline DIR]\n\n"
+	fprintf(f, "usage: cairn server [--host ADDR] [--port N] [--root DIR] [--threads N] [--pipeline DIR]\n"
+		   "                    [--allowed-hosts LIST] [--cors-allowed-origins LIST] [--max-connections N]\n"
+		   "                    [--max-connections-per-client N] [--head-timeout S] [--body-timeout S]\n"
+		   "                    [--idle-timeout S]\n\n"
 		   "Serve the MLflow REST API (tracking and the mlflow-artifacts proxy) so unmodified\n"
 		   "MLflow clients work: MLFLOW_TRACKING_URI=http://ADDR:PORT.\n\n"
 		   "  --host ADDR    IPv4 address to listen on (default 127.0.0.1)\n"
@@ -24,9 +28,38 @@ static void server_usage(FILE *f)
 		   "  --threads N    worker threads (default 2 per core, at least 4)\n"
 		   "  --pipeline DIR run `cairn repro` in DIR when one of the triggers of its cairn.yaml\n"
 		   "                 fires ({cron: EXPR}, {every: DURATION}, {watch: PATH}); the runs are\n"
-		   "                 recorded in this server, tagged cairn.trigger\n\n"
+		   "                 recorded in this server, tagged cairn.trigger\n"
+		   "  --allowed-hosts LIST  Host header values to serve, comma-separated fnmatch patterns\n"
+		   "                 (default: localhost, IP addresses, this machine's name; '*': any);\n"
+		   "                 others get 403 (DNS rebinding). Env MLFLOW_SERVER_ALLOWED_HOSTS\n"
+		   "  --cors-allowed-origins LIST  origins whose pages may change state (POST, PUT,\n"
+		   "                 DELETE, PATCH) from a browser, comma-separated (default: localhost\n"
+		   "                 and the server's own origin; '*': any); others get 403.\n"
+		   "                 Env MLFLOW_SERVER_CORS_ALLOWED_ORIGINS\n"
+		   "  --max-connections N  open connections in all (default 4096, within the fd limit)\n"
+		   "  --max-connections-per-client N  from one IP address (default a quarter of the above)\n"
+		   "  --head-timeout S  a request head must arrive within S seconds (default 20)\n"
+		   "  --body-timeout S  a body gets S seconds plus 1 per 500 bytes received (default 20)\n"
+		   "  --idle-timeout S  keep-alive connections idle this long are closed (default 30)\n\n"
 		   "Stops cleanly on SIGINT or SIGTERM. CAIRN_SQLITE_SYNC=full makes every commit survive\n"
 		   "power loss (the default survives process crashes).\n");
+}
+
+static const char *env_or_null(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* The index of the long option whose short code is c. */
+static int optind_long(const struct option *o, int c)
+{
+	int i = 0;
+
+	while (o[i].name && o[i].val != c)
+		i++;
+	return i;
 }
 
 int cmd_server(int argc, char **argv)
@@ -37,10 +70,18 @@ int cmd_server(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "pipeline", required_argument, NULL, 'P' },
+		{ "allowed-hosts", required_argument, NULL, 'A' },
+		{ "cors-allowed-origins", required_argument, NULL, 'O' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "max-connections-per-client", required_argument, NULL, 'c' },
+		{ "head-timeout", required_argument, NULL, 'T' },
+		{ "body-timeout", required_argument, NULL, 'B' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config cfg = { .host = "127.0.0.1", .port = 5000 };
+	unsigned *num;
 	const char *root = cli_default_root();
 	struct http_server *srv = NULL;
 	struct trigger_runner *trig = NULL;
@@ -50,6 +91,10 @@ int cmd_server(int argc, char **argv)
 	int c, sig, rc;
 	char *end;
 
+	if (!cfg.allowed_hosts)
+		cfg.allowed_hosts = env_or_null("MLFLOW_SERVER_ALLOWED_HOSTS");
+	if (!cfg.allowed_origins)
+		cfg.allowed_origins = env_or_null("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -71,6 +116,26 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'P':
 			pipeline_dir = optarg;
+			break;
+		case 'A':
+			cfg.allowed_hosts = optarg;
+			break;
+		case 'O':
+			cfg.allowed_origins = optarg;
+			break;
+		case 'C':
+		case 'c':
+		case 'T':
+		case 'B':
+		case 'I':
+			num = c == 'C' ? &cfg.max_conns : c == 'c' ? &cfg.max_conns_per_client
+			    : c == 'T' ? &cfg.head_timeout_s : c == 'B' ? &cfg.body_timeout_s : &cfg.conn_timeout_s;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || v < 1 || v > 1000000)
+				return cli_fail("server", "invalid value '%s' for --%s (a whole number from 1 to 1000000)",
+						optarg, opts[optind_long(opts, c)].name), 2;
+			*num = (unsigned)v;
 			break;
 		case 'h':
 			server_usage(stdout);

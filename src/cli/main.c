@@ -87,6 +87,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		if (argc > 2 && cli_is_help(argv[2])) {
+			printf("usage: cairn version\n\nPrint cairn's version.\n");
+			return 0;
+		}
+		if (argc > 2) {
+			cli_fail("version", "unexpected argument '%s' (usage: cairn version)", argv[2]);
+			return 2;
+		}
 		printf("cairn %s\n", CAIRN_VERSION);
 		return 0;
 	}

@@ -7,6 +7,16 @@
  * error body {"error_code": ..., "message": ...} and the code's HTTP status.
  * It knows nothing of MLflow or tracking.
  *
+ * Limits and guards, all applied before a handler runs (see struct
+ * http_config): connection counts in total and per client address; a deadline
+ * for the request head and a minimum rate for the body, enforced by a sweeper
+ * thread independent of trickled bytes; a head size limit answered with 431
+ * or 414; one Content-Length and no unknown Transfer-Encoding (400); the path
+ * and every query key and value valid UTF-8 without NUL (400); the Host
+ * header among the allowed hosts (403, DNS rebinding) and state-changing
+ * requests from a browser only from allowed origins (403, cross-site
+ * requests), as MLflow 3's security middleware does.
+ *
  * Bodies: by default the request body is buffered (up to max_body bytes) in
  * req->body before the handler runs. Routes flagged HTTP_STREAM instead get
  * each chunk through route->chunk as it arrives (artifact uploads), so large
@@ -59,6 +69,11 @@ struct http_req {
 	uint64_t content_length;        /* Content-Length header, 0 when absent */
 };
 
+struct http_header {
+	char *name;  /* owned */
+	char *value; /* owned */
+};
+
 struct http_resp {
 	int status;               /* HTTP status, default 200 */
 	struct buf body;          /* response body when fd < 0 */
@@ -67,14 +82,28 @@ struct http_resp {
 	uint64_t fd_size;         /* bytes to send from fd */
 	char *extra_header_name;  /* optional one extra header (owned) */
 	char *extra_header_value;
+	struct http_header *headers; /* further headers (owned; see http_resp_header) */
+	size_t nheaders;
 };
 
 struct http_config {
-	const char *host;         /* bind address, default 127.0.0.1 */
-	unsigned port;            /* default 5000 */
-	unsigned threads;         /* worker threads (0: automatic) */
-	size_t max_body;          /* buffered body limit in bytes (0: 16 MiB) */
-	unsigned conn_timeout_s;  /* idle connection timeout (0: 300) */
+	const char *host;          /* bind address, default 127.0.0.1 */
+	unsigned port;             /* default 5000 */
+	unsigned threads;          /* worker threads (0: automatic) */
+	size_t max_body;           /* buffered body limit in bytes (0: 16 MiB) */
+	unsigned conn_timeout_s;   /* idle keep-alive timeout (0: 30) */
+	unsigned max_conns;        /* open connections (0: 4096), clamped to the fd limit */
+	unsigned max_conns_per_client; /* from one IP address (0: a quarter of max_conns) */
+	unsigned head_timeout_s;   /* a request head must be complete this long after the
+	                              connection opened or went idle (0: 20) */
+	unsigned body_timeout_s;   /* a body gets this long (0: 20) plus 1 s per */
+	unsigned body_min_rate;    /* ... this many bytes received (0: 500), as Apache's
+	                              mod_reqtimeout: trickled bytes do not extend a deadline */
+	size_t max_head;           /* request line + headers + query (0: 256 KiB); beyond: 431/414 */
+	const char *allowed_hosts; /* comma-separated Host patterns (fnmatch); NULL: localhost,
+	                              IP literals and this machine's name; "*": any */
+	const char *allowed_origins; /* comma-separated origins allowed to make state-changing
+	                              cross-origin requests; NULL: localhost only; "*": any */
 };
 
 int http_server_new(const struct http_config *cfg, struct http_server **out);
@@ -97,6 +126,8 @@ const char *http_req_header(struct http_req *req, const char *name);
 /* Response helpers. */
 int http_resp_json_text(struct http_resp *resp, int status, const char *json);
 int http_resp_fd(struct http_resp *resp, int fd, uint64_t size, const char *content_type);
+/* Add a response header (both strings copied). */
+int http_resp_header(struct http_resp *resp, const char *name, const char *value);
 /* Fill resp with the JSON error body for code and message. */
 void http_resp_error(struct http_resp *resp, int code, const char *message);
 

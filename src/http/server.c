@@ -1,5 +1,6 @@
-/* server.c - libmicrohttpd glue: routing, body limits, streaming, JSON errors. */
-#include "http/http.h"
+/* server.c - libmicrohttpd glue: limits, head checks, routing, body limits,
+ * streaming, JSON errors. */
+#include "http/http_int.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/util.h"
@@ -8,9 +9,12 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,20 +34,28 @@ struct http_server {
 	struct mount mounts[MAX_MOUNTS];
 	size_t nmounts;
 	unsigned port;
+	struct conn_table conns;   /* open connections and their deadlines */
+	struct http_policy policy; /* allowed hosts and origins */
+	bool policy_ready;
 };
 
 /* per-request state stored in libmicrohttpd's con_cls */
 struct req_state {
 	struct http_req req;
+	struct http_conn *conn;    /* the connection's deadline record (may be NULL) */
+	char *early_msg;           /* message of req.early_error, kept with the request */
 	bool too_big;
-	bool path_error;
 	bool method_mismatch;
-	bool started;
+	bool answered;             /* an error was queued at head time; the body is discarded */
 };
+
+/* Fewer descriptors than this are left for the store, blobs and logs. */
+#define FD_RESERVE 128u
 
 int http_server_new(const struct http_config *cfg, struct http_server **out)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
+	int rc;
 
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -53,11 +65,27 @@ int http_server_new(const struct http_config *cfg, struct http_server **out)
 	if (!s->cfg.max_body)
 		s->cfg.max_body = 16u << 20;
 	if (!s->cfg.conn_timeout_s)
-		s->cfg.conn_timeout_s = 300;
+		s->cfg.conn_timeout_s = 30;
+	if (!s->cfg.max_conns)
+		s->cfg.max_conns = 4096;
+	if (!s->cfg.head_timeout_s)
+		s->cfg.head_timeout_s = 20;
+	if (!s->cfg.body_timeout_s)
+		s->cfg.body_timeout_s = 20;
+	if (!s->cfg.body_min_rate)
+		s->cfg.body_min_rate = 500;
+	if (!s->cfg.max_head)
+		s->cfg.max_head = 256u << 10;
 	if (!s->cfg.threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s->cfg.threads = n > 0 ? (unsigned)(n * 2 < 4 ? 4 : n * 2) : 4;
 	}
+	if ((rc = http_policy_init(&s->policy, &s->cfg))) {
+		free(s);
+		return rc;
+	}
+	s->policy_ready = true;
+	conn_table_init(&s->conns, &s->cfg);
 	*out = s;
 	return 0;
 }
@@ -191,10 +219,34 @@ const char *http_req_header(struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *resp)
+int http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+	struct http_header *nh;
+	char *n = strdup(name), *v = strdup(value);
+
+	if (!n || !v || !(nh = realloc(resp->headers, (resp->nheaders + 1) * sizeof(*nh)))) {
+		free(n);
+		free(v);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	resp->headers = nh;
+	nh[resp->nheaders].name = n;
+	nh[resp->nheaders].value = v;
+	resp->nheaders++;
+	return 0;
+}
+
+static void resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+	(void)http_resp_header(resp, name, value); /* a header lost to OOM is not worth failing for */
+}
+
+static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *conn, struct http_resp *resp,
+				 bool close_after)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	const char *origin;
 
 	if (resp->fd >= 0) {
 		r = MHD_create_response_from_fd64(resp->fd_size, resp->fd);
@@ -211,8 +263,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				resp->content_type ? resp->content_type : "application/json");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (resp->extra_header_name)
 		MHD_add_response_header(r, resp->extra_header_name, resp->extra_header_value);
+	for (size_t i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+	origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	if (origin && http_text_ok(origin) &&
+	    http_origin_allowed(&s->policy, origin, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
+		MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+		MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
+		MHD_add_response_header(r, "Vary", "Origin");
+	}
+	if (close_after)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -225,6 +289,161 @@ static void resp_dispose(struct http_resp *resp)
 		close(resp->fd);
 	free(resp->extra_header_name);
 	free(resp->extra_header_value);
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
+	free(resp->headers);
+}
+
+/* Queue resp at once, before the body is read: libmicrohttpd then discards
+ * the body and closes the connection after the answer. */
+static enum MHD_Result answer_early(struct http_server *s, struct MHD_Connection *conn, struct req_state *st,
+				    struct http_resp *resp)
+{
+	enum MHD_Result ret;
+
+	st->answered = true;
+	conn_body_done(st->conn);
+	ret = send_resp(s, conn, resp, true);
+	resp_dispose(resp);
+	return ret;
+}
+
+static void resp_text(struct http_resp *resp, int status, const char *text)
+{
+	resp->status = status;
+	resp->content_type = "text/plain";
+	buf_clear(&resp->body);
+	buf_puts(&resp->body, text);
+}
+
+struct framing {
+	unsigned content_lengths;
+	bool transfer_encoding;
+	bool chunked;
+	bool bad_query;
+};
+
+static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	if (!key)
+		return MHD_YES;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->content_lengths++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		if (f->transfer_encoding || !value || strcasecmp(value, "chunked"))
+			f->chunked = false;
+		else
+			f->chunked = true;
+		f->transfer_encoding = true;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	if ((key && !http_text_ok(key)) || (value && !http_text_ok(value))) {
+		f->bad_query = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The checks of a complete request head, before routing. Returns true when
+ * resp holds the answer (an error, or a CORS preflight). */
+static bool check_head(struct http_server *s, struct MHD_Connection *conn, const char *method, const char *url,
+		       struct http_resp *resp)
+{
+	struct framing f = { 0 };
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_cb, &f);
+	if (f.content_lengths > 1) {
+		http_resp_error(resp, CAIRN_EINVALID, "more than one Content-Length header");
+		return true;
+	}
+	if (f.transfer_encoding && (!f.chunked || f.content_lengths)) {
+		http_resp_error(resp, CAIRN_EINVALID, f.chunked ? "both Transfer-Encoding and Content-Length"
+								 : "unsupported Transfer-Encoding (only chunked)");
+		return true;
+	}
+	if (!http_text_ok(url)) {
+		http_resp_error(resp, CAIRN_EINVALID, "invalid path: not UTF-8, or an encoded NUL");
+		return true;
+	}
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_cb, &f);
+	if (f.bad_query) {
+		http_resp_error(resp, CAIRN_EINVALID, "invalid query string: a key or value is not UTF-8, or has an "
+						      "encoded NUL");
+		return true;
+	}
+	if (strcmp(url, "/health") && strcmp(url, "/version") && !http_host_allowed(&s->policy, host)) {
+		cairn_log(LOG_WARN, "http: refused a request with Host '%.100s' (not in --allowed-hosts)",
+			  host ? host : "");
+		resp_text(resp, 403, "Invalid Host header - possible DNS rebinding attack detected");
+		return true;
+	}
+	if (!strcmp(method, "OPTIONS")) { /* CORS preflight */
+		if (!origin || !http_origin_allowed(&s->policy, origin, host)) {
+			resp_text(resp, 403, "Cross-origin request blocked");
+		} else {
+			const char *rh = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								     "Access-Control-Request-Headers");
+			resp->status = 204;
+			resp_header(resp, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, PATCH, OPTIONS");
+			if (rh && http_text_ok(rh))
+				resp_header(resp, "Access-Control-Allow-Headers", rh);
+			resp_header(resp, "Access-Control-Max-Age", "600");
+		}
+		return true;
+	}
+	if (http_method_changes_state(method) && !http_origin_allowed(&s->policy, origin, host)) {
+		cairn_log(LOG_WARN, "http: blocked a cross-origin %s %.200s from %.100s", method, url, origin);
+		resp_text(resp, 403, "Cross-origin request blocked");
+		return true;
+	}
+	return false;
+}
+
+static enum MHD_Result on_head(struct http_server *s, struct MHD_Connection *conn, const char *url,
+			       const char *method, void **con_cls)
+{
+	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct req_state *st = calloc(1, sizeof(*st));
+	const char *cl, *te;
+
+	if (!st)
+		return MHD_NO;
+	*con_cls = st;
+	st->conn = ci ? ci->socket_context : NULL;
+	buf_init(&st->req.body, s->cfg.max_body);
+	st->req.method = method;
+	st->req.path = url;
+	st->req.conn = conn;
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (cl)
+		st->req.content_length = strtoull(cl, NULL, 10);
+	if (check_head(s, conn, method, url, &resp))
+		return answer_early(s, conn, st, &resp);
+	st->req.route = route_find(s, method, url, &st->req.rest, &st->req.ctx, &st->method_mismatch);
+	if (st->req.route && !(st->req.route->flags & HTTP_STREAM) && st->req.content_length > s->cfg.max_body) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->cfg.max_body);
+		http_resp_error(&resp, CAIRN_ETOOBIG, msg);
+		resp.status = 413;
+		return answer_early(s, conn, st, &resp);
+	}
+	if (st->req.content_length || te)
+		conn_body_begin(&s->conns, st->conn);
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -237,33 +456,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret;
 	int rc;
 
-	if (!st) {
-		const char *cl;
-		st = calloc(1, sizeof(*st));
-		if (!st)
-			return MHD_NO;
-		buf_init(&st->req.body, s->cfg.max_body);
-		st->req.method = method;
-		st->req.path = url;
-		st->req.conn = conn;
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl)
-			st->req.content_length = strtoull(cl, NULL, 10);
-		st->path_error = strchr(url, '\x01') != NULL; /* an encoded NUL (see unescape) */
-		st->req.route = route_find(s, method, url, &st->req.rest, &st->req.ctx, &st->method_mismatch);
-		if (st->req.route && !(st->req.route->flags & HTTP_STREAM) &&
-		    st->req.content_length > s->cfg.max_body)
-			st->too_big = true;
-		*con_cls = st;
+	if (!st)
+		return on_head(s, conn, url, method, con_cls);
+	if (st->answered) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (st->too_big || st->path_error || st->req.early_error || !st->req.route) {
+		conn_body_bytes(&s->conns, st->conn, *upload_data_size);
+		if (st->too_big || st->req.early_error || !st->req.route) {
 			/* discard */
 		} else if (st->req.route->flags & HTTP_STREAM) {
+			cairn_error_clear();
 			rc = st->req.route->chunk(&st->req, upload_data, *upload_data_size);
-			if (rc)
+			if (rc) {
 				st->req.early_error = rc;
+				st->early_msg = strdup(cairn_error_msg());
+			}
 		} else if (buf_put(&st->req.body, upload_data, *upload_data_size)) {
 			st->too_big = true;
 		}
@@ -271,9 +480,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	/* request complete: answer */
-	if (st->path_error) {
-		http_resp_error(&resp, CAIRN_EINVALID, "invalid path: encoded NUL or control characters");
-	} else if (!st->req.route) {
+	conn_body_done(st->conn);
+	if (!st->req.route) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), st->method_mismatch ? "method %s is not allowed for '%.300s'"
 							       : "no endpoint for %s '%.300s'", method, url);
@@ -284,7 +492,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_resp_error(&resp, CAIRN_ETOOBIG, msg);
 		resp.status = 413;
 	} else if (st->req.early_error) {
-		http_resp_error(&resp, st->req.early_error, cairn_error_msg());
+		http_resp_error(&resp, st->req.early_error, st->early_msg ? st->early_msg : "");
 	} else {
 		cairn_error_clear();
 		rc = st->req.route->fn(&st->req, &resp);
@@ -294,7 +502,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				cairn_log(LOG_ERROR, "%s %s: %s", method, url, cairn_error_msg());
 		}
 	}
-	ret = send_resp(conn, &resp);
+	ret = send_resp(s, conn, &resp, false);
 	resp_dispose(&resp);
 	return ret;
 }
@@ -302,13 +510,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *s = cls;
 	struct req_state *st = *con_cls;
 
 	if (!st)
 		return;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_idle(&s->conns, st->conn); /* keep-alive: the next head has a deadline */
 	if (st->req.route && st->req.route->cleanup)
 		st->req.route->cleanup(&st->req);
 	buf_release(&st->req.body);
+	free(st->early_msg);
 	free(st);
 	*con_cls = NULL;
 }
@@ -316,59 +528,101 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
+	struct http_server *s = cls;
 	const union MHD_ConnectionInfo *ci;
 	int one = 1;
 
-	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_closed(&s->conns, *socket_context);
+		*socket_context = NULL;
 		return;
+	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci)
-		setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!ci)
+		return;
+	setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*socket_context = conn_opened(&s->conns, ci->connect_fd);
 }
 
-/* Percent-decode in place; a decoded NUL becomes \x01 so the path check rejects it. */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-	char *r = s, *w = s;
+	return http_unescape(s);
+}
 
-	while (*r) {
-		if (r[0] == '%' && r[1] && r[2]) {
-			char hex[3] = { r[1], r[2], 0 };
-			char *end;
-			unsigned long v = strtoul(hex, &end, 16);
-			if (*end == '\0') {
-				*w++ = v ? (char)v : '\x01';
-				r += 3;
-				continue;
-			}
-		}
-		*w++ = *r++;
+/* libmicrohttpd's own messages (malformed requests, limits reached) are
+ * expected under attack: keep them at debug level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	cairn_log(LOG_DEBUG, "http: %s", msg);
+}
+
+/* Raise the soft descriptor limit to what max_conns needs (up to the hard
+ * limit), then clamp the connection limits to what the process may open. */
+static void fit_fd_limit(struct http_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_conns + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < want) {
+		rlim_t cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		struct rlimit nl = { cur, rl.rlim_max };
+		if (!setrlimit(RLIMIT_NOFILE, &nl))
+			rl.rlim_cur = cur;
 	}
-	*w = '\0';
-	return (size_t)(w - s);
+	if (rl.rlim_cur < want) {
+		unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+		cairn_log(LOG_WARN, "http: the descriptor limit (%llu) allows %u connections, not %u",
+			  (unsigned long long)rl.rlim_cur, fit, cfg->max_conns);
+		cfg->max_conns = fit;
+	}
+	if (!cfg->max_conns_per_client || cfg->max_conns_per_client > cfg->max_conns)
+		cfg->max_conns_per_client = cfg->max_conns / 4 ? cfg->max_conns / 4 : 1;
+	if (cfg->threads > cfg->max_conns)
+		cfg->threads = cfg->max_conns;
 }
 
 int http_server_start(struct http_server *s)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port) };
 	const union MHD_DaemonInfo *di;
+	int rc;
 
 	if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1)
 		return cairn_error_set(CAIRN_EINVALID, "invalid listen address '%s' (use an IPv4 address)",
 				       s->cfg.host);
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	fit_fd_limit(&s->cfg);
+	if ((rc = conn_table_start(&s->conns)))
+		return rc;
+	/* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop misses
+	 * the reset of a keep-alive connection that is busy when it arrives and
+	 * holds the dead socket until the idle timeout (issue 11, defect 1) */
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
 				(uint16_t)s->cfg.port, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
 				MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
-				MHD_OPTION_CONNECTION_LIMIT, 1024u,
+				MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_conns_per_client,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_head,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
-	if (!s->d)
+	if (!s->d) {
+		conn_table_stop(&s->conns);
 		return cairn_error_set(CAIRN_EIO, "cannot listen on %s:%u (address in use or not available)",
 				       s->cfg.host, s->cfg.port);
+	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : s->cfg.port;
 	return 0;
@@ -381,7 +635,10 @@ unsigned http_server_port(const struct http_server *s)
 
 void http_server_stop(struct http_server *s)
 {
-	if (s && s->d) {
+	if (!s)
+		return;
+	conn_table_stop(&s->conns); /* before the daemon: it shuts sockets down */
+	if (s->d) {
 		MHD_stop_daemon(s->d);
 		s->d = NULL;
 	}
@@ -392,6 +649,9 @@ void http_server_free(struct http_server *s)
 	if (!s)
 		return;
 	http_server_stop(s);
+	conn_table_destroy(&s->conns);
+	if (s->policy_ready)
+		http_policy_free(&s->policy);
 	for (size_t i = 0; i < s->nmounts; i++)
 		free(s->mounts[i].prefix);
 	free(s);
