@@ -47,7 +47,14 @@ struct req_state {
 	bool too_big;
 	bool method_mismatch;
 	bool answered;             /* an error was queued at head time; the body is discarded */
+	bool head_done;            /* on_head ran */
+	bool refused;              /* answered from the URI callback: close without a handler */
 };
+
+/* What one query argument costs in libmicrohttpd's per-connection pool beyond
+ * its bytes (a header record), and what the rest of a head needs. */
+#define ARG_RECORD_COST 64u
+#define HEAD_RESERVE (8u << 10)
 
 /* Fewer descriptors than this are left for the store, blobs and logs. */
 #define FD_RESERVE 128u
@@ -75,7 +82,7 @@ int http_server_new(const struct http_config *cfg, struct http_server **out)
 	if (!s->cfg.body_min_rate)
 		s->cfg.body_min_rate = 500;
 	if (!s->cfg.max_head)
-		s->cfg.max_head = 256u << 10;
+		s->cfg.max_head = 128u << 10;
 	if (!s->cfg.threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s->cfg.threads = n > 0 ? (unsigned)(n * 2 < 4 ? 4 : n * 2) : 4;
@@ -416,12 +423,13 @@ static enum MHD_Result on_head(struct http_server *s, struct MHD_Connection *con
 {
 	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct req_state *st = calloc(1, sizeof(*st));
+	struct req_state *st = *con_cls ? *con_cls : calloc(1, sizeof(*st));
 	const char *cl, *te;
 
 	if (!st)
 		return MHD_NO;
 	*con_cls = st;
+	st->head_done = true;
 	st->conn = ci ? ci->socket_context : NULL;
 	buf_init(&st->req.body, s->cfg.max_body);
 	st->req.method = method;
@@ -456,7 +464,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret;
 	int rc;
 
-	if (!st)
+	if (st && st->refused)
+		return MHD_NO;
+	if (!st || !st->head_done)
 		return on_head(s, conn, url, method, con_cls);
 	if (st->answered) {
 		*upload_data_size = 0;
@@ -505,6 +515,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	ret = send_resp(s, conn, &resp, false);
 	resp_dispose(&resp);
 	return ret;
+}
+
+/* Called with the raw request target before libmicrohttpd parses its query.
+ * libmicrohttpd 0.9.75 answers nothing at all when the query's arguments do
+ * not fit its per-connection pool (its 431 needs pool memory too), so a
+ * target that would not fit is answered 414 here, on the socket directly,
+ * and the connection is shut down: no handler runs for it. Returns the
+ * request's state, which libmicrohttpd hands to on_request. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *s = cls;
+	struct req_state *st = calloc(1, sizeof(*st));
+	const char *q = strchr(uri, '?');
+	size_t len = strlen(uri), nargs = 0;
+
+	if (q)
+		for (nargs = 1; (q = strchr(q + 1, '&')); nargs++)
+			;
+	if (nargs) {
+		size_t need = len + nargs * ARG_RECORD_COST + HEAD_RESERVE;
+		if (need > s->cfg.max_head) {
+			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			char body[256], msg[512];
+			int bn = snprintf(body, sizeof(body),
+					  "{\"error_code\":\"INVALID_PARAMETER_VALUE\",\"message\":\"the request target has %zu "
+					  "query arguments in %zu bytes, more than the %zu KiB request head limit allows\"}",
+					  nargs, len, s->cfg.max_head >> 10);
+			int mn = snprintf(msg, sizeof(msg),
+					  "HTTP/1.1 414 URI Too Long\r\nContent-Type: application/json\r\nContent-Length: "
+					  "%d\r\nConnection: close\r\n\r\n%s", bn, body);
+			if (ci && mn > 0 && (size_t)mn < sizeof(msg)) {
+				(void)!send(ci->connect_fd, msg, (size_t)mn, MSG_NOSIGNAL | MSG_DONTWAIT);
+				shutdown(ci->connect_fd, SHUT_RDWR);
+			}
+			if (st)
+				st->refused = true;
+		}
+	}
+	return st;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -616,6 +665,7 @@ int http_server_start(struct http_server *s)
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+				MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
 	if (!s->d) {
