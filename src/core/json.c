@@ -1,5 +1,6 @@
 /* json.c - jansson wrapper: validated field access and protobuf-style encoding. */
 #include "core/json.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -346,4 +347,32 @@ int cjson_dump(const json_t *v, struct buf *b)
 {
 	put_value(b, v, 0);
 	return buf_error(b);
+}
+
+/* ---- allocation through the fault layer ---- */
+
+static _Thread_local bool json_oom;
+
+static void *json_alloc(size_t n)
+{
+	void *p = cmalloc(n);
+
+	if (!p)
+		json_oom = true;
+	return p;
+}
+
+__attribute__((constructor)) static void json_alloc_init(void)
+{
+	json_set_alloc_funcs(json_alloc, free);
+}
+
+void cjson_oom_clear(void)
+{
+	json_oom = false;
+}
+
+bool cjson_oom_seen(void)
+{
+	return json_oom;
 }

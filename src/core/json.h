@@ -53,4 +53,11 @@ void cjson_put_string(struct buf *b, const char *s, size_t n);
 /* Serialize compactly into b (appending). */
 int cjson_dump(const json_t *v, struct buf *b);
 
+/* jansson allocates through the fault-injectable layer (core/fault.h). A
+ * failed allocation inside jansson shows as a missing member, not an error,
+ * so every one is also recorded on its thread: an edge that builds a reply
+ * clears the mark first and fails the request when it is set after. */
+void cjson_oom_clear(void);
+bool cjson_oom_seen(void);
+
 #endif
