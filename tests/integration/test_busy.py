@@ -8,6 +8,7 @@ would. cairn_only: this is cairn's store, not MLflow's.
 """
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -59,7 +60,9 @@ def busy_server():
     proc.wait(timeout=20)
     err.seek(0)
     text = err.read()
+    err.close()
     assert not SANITIZER_PATTERNS.search(text), text[-3000:]
+    shutil.rmtree(tmp, ignore_errors=True)   # kept for post-mortems otherwise
 
 
 def _assert_busy(r, started):
