@@ -20,8 +20,17 @@ struct api_ctx {
 	const char *version;       /* reported by /version */
 };
 
+/* Connections in the store pool: one per HTTP thread (`cairn server
+ * --threads` accepts up to 256) plus one for in-process users such as the
+ * pipeline trigger runner, so a server never waits for a connection below
+ * overload. They are opened as needed, so a small server holds few. */
+#define API_POOL_CONNS (256 + 1)
+
 /* Open the metadata store (<root>/cairn.db, migrated) and the blob store
- * (<root>/objects) under root, creating root if needed. */
+ * (<root>/objects) under root, creating root if needed. The environment can
+ * size the store pool (CAIRN_STORE_POOL, default API_POOL_CONNS) and bound
+ * its waits (CAIRN_STORE_WAIT_MS, default STORE_POOL_WAIT_MS); a request that
+ * meets the bound is answered 503 with Retry-After. */
 int api_ctx_open(const char *root, struct api_ctx *ctx);
 void api_ctx_close(struct api_ctx *ctx);
 

@@ -26,6 +26,12 @@ struct api_handler {
 /* The generic http_fn: route->data is the api_fn. */
 int api_dispatch(struct http_req *req, struct http_resp *resp);
 
+/* Returns rc; when it is CAIRN_EBUSY (HTTP 503, TEMPORARILY_UNAVAILABLE) the
+ * response also gets a Retry-After header. Every handler that can meet a
+ * busy store returns through it. */
+#define API_RETRY_AFTER_S "1"
+int api_busy(struct http_resp *resp, int rc);
+
 /* Request fields: from the JSON body, else the query string. */
 int api_str(struct api_call *c, const char *key, bool required, const char **out);
 int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);

@@ -3,6 +3,7 @@
 #include "tracking/tracking.h"
 #include "core/path.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,6 +57,20 @@ int api_dispatch(struct http_req *req, struct http_resp *resp)
 out:
 	json_decref(c.reply);
 	json_decref(c.body);
+	return api_busy(resp, rc);
+}
+
+int api_busy(struct http_resp *resp, int rc)
+{
+	if (rc != CAIRN_EBUSY || resp->extra_header_name)
+		return rc;
+	resp->extra_header_name = strdup("Retry-After");
+	resp->extra_header_value = strdup(API_RETRY_AFTER_S);
+	if (!resp->extra_header_name || !resp->extra_header_value) {
+		free(resp->extra_header_name);
+		free(resp->extra_header_value);
+		resp->extra_header_name = resp->extra_header_value = NULL;
+	}
 	return rc;
 }
 
@@ -217,23 +232,47 @@ int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const 
 	*status = resp.status;
 	buf_put(out, resp.body.ptr, resp.body.len);
 	buf_release(&resp.body);
+	free(resp.extra_header_name);
+	free(resp.extra_header_value);
 	buf_release(&req.body);
 	return buf_error(out);
+}
+
+/* A positive count from environment variable name, else def. */
+static int env_count(const char *name, unsigned def, unsigned max, unsigned *out)
+{
+	const char *v = getenv(name);
+	unsigned long n;
+	char *end;
+
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > max)
+		return cairn_error_set(CAIRN_EINVALID, "invalid %s '%.40s': expected a number from 1 to %u", name, v, max);
+	*out = (unsigned)n;
+	return 0;
 }
 
 int api_ctx_open(const char *root, struct api_ctx *ctx)
 {
 	struct buf db = BUF_INIT;
+	unsigned conns, wait_ms;
 	int rc;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->version = CAIRN_VERSION_STRING;
+	if ((rc = env_count("CAIRN_STORE_POOL", API_POOL_CONNS, 4096, &conns)) ||
+	    (rc = env_count("CAIRN_STORE_WAIT_MS", STORE_POOL_WAIT_MS, 600000, &wait_ms)))
+		return rc;
 	if ((rc = path_mkdirs(root)))
 		return rc;
 	buf_printf(&db, "sqlite:%s/cairn.db", root);
 	if ((rc = buf_error(&db)))
 		goto out;
-	if ((rc = store_pool_open(db.ptr, 16, &ctx->pool)))
+	if ((rc = store_pool_open(db.ptr, conns, wait_ms, &ctx->pool)))
 		goto out;
 	if ((rc = blob_open(root, &ctx->blobs))) {
 		store_pool_close(ctx->pool);

@@ -73,11 +73,11 @@ static int upload_finish(struct http_req *req, struct http_resp *resp)
 	if (rc)
 		return rc;
 	if ((rc = store_pool_get(ctx->pool, &st)))
-		return rc;
+		return api_busy(resp, rc);
 	rc = art_record(st, u->path.ptr, hex, size);
 	store_pool_put(ctx->pool, st);
 	if (rc)
-		return rc;
+		return api_busy(resp, rc);
 	return http_resp_json_text(resp, 200, "{}");
 }
 
@@ -120,7 +120,7 @@ static int download(struct http_req *req, struct http_resp *resp)
 	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
 out:
 	buf_release(&path);
-	return rc;
+	return api_busy(resp, rc);
 }
 
 static int delete_artifact(struct http_req *req, struct http_resp *resp)
@@ -140,7 +140,7 @@ static int delete_artifact(struct http_req *req, struct http_resp *resp)
 		rc = http_resp_json_text(resp, 200, "{}");
 out:
 	buf_release(&path);
-	return rc;
+	return api_busy(resp, rc);
 }
 
 /* GET /mlflow-artifacts/artifacts?path=dir */
@@ -239,7 +239,7 @@ out:
 	json_decref(run);
 	buf_release(&base);
 	buf_release(&path);
-	return rc;
+	return api_busy(resp, rc);
 }
 
 const struct http_route api_root_routes_artifacts[] = {

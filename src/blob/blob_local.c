@@ -169,15 +169,17 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t n)
 	return 0;
 }
 
+/* Make the entries of folder path durable (a rename into it survives a crash). */
 static int fsync_dir(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 
 	if (fd < 0)
-		return -1;
-	fsync(fd);
+		return cairn_error_set(CAIRN_EIO, "cannot open folder '%s' to sync it: %s", path, strerror(errno));
+	if (fsync(fd) != 0)
+		rc = cairn_error_set(CAIRN_EIO, "cannot sync folder '%s': %s", path, strerror(errno));
 	close(fd);
-	return 0;
+	return rc;
 }
 
 static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const char *expect, int64_t *size);
@@ -231,7 +233,7 @@ static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const cha
 	w->tmp_path = NULL;
 	*strrchr(dst.ptr, '/') = '\0';
 	if (!(w->bs->flags & BLOB_NOSYNC))
-		fsync_dir(dst.ptr);
+		rc = fsync_dir(dst.ptr);
 out:
 	buf_release(&dst);
 	blob_writer_abort(w);

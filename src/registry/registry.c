@@ -459,6 +459,7 @@ int reg_model_create(struct store *st, const char *name, json_t *tags, const cha
 	json_t *t;
 	int rc;
 
+	*out = NULL;
 	if ((rc = check_name(name, "name")) || (rc = check_description(description)))
 		return rc;
 	if ((rc = store_begin_write(st)))
@@ -490,7 +491,7 @@ int reg_model_create(struct store *st, const char *name, json_t *tags, const cha
 	}
 	rc = load_model(st, id, out);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_model_get(struct store *st, const char *name, json_t **out)
@@ -512,6 +513,7 @@ int reg_model_rename(struct store *st, const char *name, const char *new_name, c
 	int64_t id;
 	int rc;
 
+	*out = NULL;
 	if ((rc = check_name(new_name, "new_name")))
 		return rc;
 	if ((rc = store_begin_write(st)))
@@ -535,7 +537,7 @@ int reg_model_rename(struct store *st, const char *name, const char *new_name, c
 		goto out;
 	rc = load_model(st, id, out);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_model_update(struct store *st, const char *name, const char *description, json_t **out)
@@ -544,6 +546,7 @@ int reg_model_update(struct store *st, const char *name, const char *description
 	int64_t id;
 	int rc;
 
+	*out = NULL;
 	if ((rc = check_description(description)) || (rc = store_begin_write(st)))
 		return rc;
 	if ((rc = reg__model_id(st, name, &id)))
@@ -562,7 +565,7 @@ int reg_model_update(struct store *st, const char *name, const char *description
 	}
 	rc = load_model(st, id, out);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_model_delete(struct store *st, const char *name, const char *user)
@@ -1082,7 +1085,7 @@ int reg_version_create(struct store *st, const struct reg_version_new *v, json_t
 out:
 	buf_release(&loc);
 	buf_release(&run);
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_version_get(struct store *st, const char *name, const char *version, json_t **out)
@@ -1105,6 +1108,7 @@ int reg_version_update(struct store *st, const char *name, const char *version, 
 	int64_t id, ver;
 	int rc;
 
+	*out = NULL;
 	if ((rc = check_description(description)) || (rc = store_begin_write(st)))
 		return rc;
 	if ((rc = reg__version_key(st, name, version, &id, &ver)))
@@ -1124,7 +1128,7 @@ int reg_version_update(struct store *st, const char *name, const char *version, 
 	}
 	rc = reg__load_version(st, id, ver, out);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_version_delete(struct store *st, const char *name, const char *version, const char *user)
@@ -1225,6 +1229,7 @@ int reg_version_transition(struct store *st, const char *name, const char *versi
 	int64_t id, ver, now = cairn_now_ms();
 	int rc;
 
+	*out = NULL;
 	if ((rc = parse_stage(stage, &canon)) || (rc = store_begin_write(st)))
 		return rc;
 	if ((rc = reg__version_key(st, name, version, &id, &ver)))
@@ -1258,7 +1263,7 @@ int reg_version_transition(struct store *st, const char *name, const char *versi
 		goto out;
 	rc = reg__load_version(st, id, ver, out);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, out);
 }
 
 int reg_version_set_tag(struct store *st, const char *name, const char *version, const char *key,

@@ -2,6 +2,7 @@
 #include "store/store_backend.h"
 #include "core/error.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -250,11 +251,20 @@ static int sq_with_migration_lock(void *impl, int (*fn)(struct store *s), struct
 	if (rc)
 		return rc;
 	rc = fn(s);
-	if (rc) {
-		sq_rollback(impl);
-		return rc;
-	}
-	return sq_commit(impl);
+	if (!rc)
+		rc = sq_commit(impl);
+	if (rc)
+		sq_rollback(impl); /* a failed COMMIT may leave the transaction open */
+	return rc;
+}
+
+static int sq_set_lock_timeout(void *impl, unsigned ms)
+{
+	struct sq_conn *c = impl;
+
+	int rc = sqlite3_busy_timeout(c->db, ms > INT_MAX ? INT_MAX : (int)ms);
+
+	return rc == SQLITE_OK ? 0 : sq_err(c->db, rc, "busy timeout");
 }
 
 const struct store_backend store_sqlite_backend = {
@@ -281,4 +291,5 @@ const struct store_backend store_sqlite_backend = {
 	.reset = sq_reset,
 	.changes = sq_changes,
 	.with_migration_lock = sq_with_migration_lock,
+	.set_lock_timeout = sq_set_lock_timeout,
 };

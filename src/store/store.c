@@ -1,26 +1,141 @@
-/* store.c - backend dispatch, migrations at open, and the connection pool. */
+/* store.c - backend dispatch, migrations at open, the connection pool with
+ * bounded waits, and the store's fault-injection points for tests. */
 #include "store/store.h"
 #include "store/store_backend.h"
 #include "core/error.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	const struct store_backend *be;
 	void *impl;
-	struct store *next_free;     /* pool free list link */
-	pthread_mutex_t *write_lock; /* the pool's writer mutex, NULL outside a pool */
-	bool writing;                /* holds write_lock (inside a write transaction) */
+	struct store *next_free;  /* pool free list link */
+	struct store_pool *pool;  /* the pool it belongs to, NULL outside a pool */
+	bool writing;             /* inside a write transaction */
 };
 
-static void store__unlock(struct store *s)
+struct store_pool {
+	char *uri;
+	pthread_mutex_t mu;        /* guards everything below */
+	pthread_cond_t conn_cv;    /* a connection came back */
+	pthread_cond_t writer_cv;  /* the writer slot came free */
+	struct store *free_list;
+	unsigned open;             /* connections open (free or handed out) */
+	unsigned max;              /* most connections open at once */
+	unsigned wait_ms;          /* limit of every wait */
+	struct store *writer;      /* connection in a write transaction, NULL when none */
+	pthread_t writer_thread;   /* the thread that began it (valid while writer is set) */
+};
+
+/* ---- fault injection (tests) ---- */
+
+static _Atomic unsigned fault_countdown[STORE_FAULT__COUNT];
+static _Atomic int fault_code[STORE_FAULT__COUNT];
+
+void store_fault_arm(enum store_fault_point at, unsigned nth, int code)
 {
-	if (s->writing) {
-		s->writing = false;
-		pthread_mutex_unlock(s->write_lock);
+	CAIRN_ASSERT(at < STORE_FAULT__COUNT && code < 0);
+	atomic_store(&fault_code[at], code);
+	atomic_store(&fault_countdown[at], nth);
+}
+
+void store_fault_clear(void)
+{
+	for (int i = 0; i < STORE_FAULT__COUNT; i++)
+		atomic_store(&fault_countdown[i], 0);
+}
+
+/* 0, or the armed code when this call is the one to fail. */
+static int store__fault(enum store_fault_point at)
+{
+	static const char *const names[] = { "begin_write", "commit", "step" };
+	unsigned n = atomic_load_explicit(&fault_countdown[at], memory_order_relaxed);
+
+	while (n) {
+		if (atomic_compare_exchange_weak(&fault_countdown[at], &n, n - 1)) {
+			if (n != 1)
+				return 0;
+			return cairn_error_set(atomic_load(&fault_code[at]), "injected %s failure", names[at]);
+		}
 	}
+	return 0;
+}
+
+/* ---- bounded waits ---- */
+
+static void deadline_after(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Condition variables that time out on the monotonic clock (immune to the
+ * wall clock being set). */
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* Take the pool's writer slot for s. Writers of one pool queue here rather
+ * than in the database's busy handler (SQLite's sleeps and retries): one
+ * writer at a time is all SQLite allows anyway, and a condition variable
+ * hands over in microseconds. */
+static int pool__writer_take(struct store_pool *p, struct store *s)
+{
+	struct timespec until;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->writer && pthread_equal(p->writer_thread, pthread_self())) {
+		pthread_mutex_unlock(&p->mu);
+		CAIRN_BUG("store_begin_write nested on one thread: it would wait for itself");
+	}
+	deadline_after(&until, p->wait_ms);
+	while (p->writer && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&p->writer_cv, &p->mu, &until);
+	if (p->writer) {
+		pthread_mutex_unlock(&p->mu);
+		return cairn_error_set(CAIRN_EBUSY, "the database is busy: waited %u ms for another write to finish; "
+						   "try again", p->wait_ms);
+	}
+	p->writer = s;
+	p->writer_thread = pthread_self();
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+static void pool__writer_give(struct store_pool *p, struct store *s)
+{
+	pthread_mutex_lock(&p->mu);
+	CAIRN_ASSERT(p->writer == s);
+	p->writer = NULL;
+	pthread_cond_signal(&p->writer_cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Leave the write transaction's bookkeeping (the backend's is done). */
+static void store__end_write(struct store *s)
+{
+	if (!s->writing)
+		return;
+	s->writing = false;
+	if (s->pool)
+		pool__writer_give(s->pool, s);
 }
 
 static const struct store_backend *const backends[] = {
@@ -71,20 +186,18 @@ void store_close(struct store *s)
 	free(s);
 }
 
-/* Writers of one pool queue on a mutex rather than in the database's busy
- * handler (SQLite's sleeps and retries): one writer at a time is all SQLite
- * allows anyway, and a mutex hands over in microseconds. */
 int store_begin_write(struct store *s)
 {
 	int rc;
 
-	if (s->write_lock) {
-		pthread_mutex_lock(s->write_lock);
-		s->writing = true;
+	CAIRN_ASSERT(!s->writing); /* nested on one connection */
+	if (s->pool && (rc = pool__writer_take(s->pool, s)))
+		return rc;
+	s->writing = true;
+	if ((rc = store__fault(STORE_FAULT_BEGIN_WRITE)) || (rc = s->be->begin_write(s->impl))) {
+		s->be->rollback(s->impl);
+		store__end_write(s);
 	}
-	rc = s->be->begin_write(s->impl);
-	if (rc)
-		store__unlock(s);
 	return rc;
 }
 
@@ -92,18 +205,24 @@ int store_begin_read(struct store *s) { return s->be->begin_read(s->impl); }
 
 int store_commit(struct store *s)
 {
-	int rc = s->be->commit(s->impl);
+	int rc = store__fault(STORE_FAULT_COMMIT);
 
 	if (!rc)
-		store__unlock(s);
+		rc = s->be->commit(s->impl);
+	if (rc)
+		s->be->rollback(s->impl); /* a failed COMMIT may leave the transaction open */
+	store__end_write(s);
 	return rc;
 }
 
 void store_rollback(struct store *s)
 {
 	s->be->rollback(s->impl);
-	store__unlock(s);
+	store__end_write(s);
 }
+
+bool store_in_write(const struct store *s) { return s->writing; }
+
 int store_exec(struct store *s, const char *sql) { return s->be->exec(s->impl, sql); }
 int64_t store_changes(struct store *s) { return s->be->changes(s->impl); }
 
@@ -127,7 +246,12 @@ int store_bind_textn(struct store_stmt *st, int idx, const char *v, size_t n)
 int store_bind_int64(struct store_stmt *st, int idx, int64_t v) { return st->be->bind_int64(st, idx, v); }
 int store_bind_double(struct store_stmt *st, int idx, double v) { return st->be->bind_double(st, idx, v); }
 int store_bind_null(struct store_stmt *st, int idx) { return st->be->bind_null(st, idx); }
-int store_step(struct store_stmt *st) { return st->be->step(st); }
+int store_step(struct store_stmt *st)
+{
+	int rc = store__fault(STORE_FAULT_STEP);
+
+	return rc ? rc : st->be->step(st);
+}
 const char *store_col_text(struct store_stmt *st, int col) { return st->be->col_text(st, col); }
 int64_t store_col_int64(struct store_stmt *st, int col) { return st->be->col_int64(st, col); }
 double store_col_double(struct store_stmt *st, int col) { return st->be->col_double(st, col); }
@@ -139,17 +263,24 @@ void store_reset(struct store_stmt *st)
 		st->be->reset(st);
 }
 
-struct store_pool {
-	char *uri;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_mutex_t write_lock; /* one writer at a time (see store_begin_write) */
-	struct store *free_list;
-	unsigned open;
-	unsigned max;
-};
+/* Open one connection for the pool (migrating when it is the first). */
+static int pool__open_conn(struct store_pool *p, bool migrate, struct store **out)
+{
+	struct store *s = NULL;
+	int rc;
 
-int store_pool_open(const char *uri, unsigned max_conns, struct store_pool **out)
+	if ((rc = store_open_conn(p->uri, migrate, &s)))
+		return rc;
+	if (s->be->set_lock_timeout && (rc = s->be->set_lock_timeout(s->impl, p->wait_ms))) {
+		store_close(s);
+		return rc;
+	}
+	s->pool = p;
+	*out = s;
+	return 0;
+}
+
+int store_pool_open(const char *uri, unsigned max_conns, unsigned wait_ms, struct store_pool **out)
 {
 	struct store_pool *p = calloc(1, sizeof(*p));
 	struct store *first = NULL;
@@ -163,16 +294,16 @@ int store_pool_open(const char *uri, unsigned max_conns, struct store_pool **out
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	pthread_mutex_init(&p->write_lock, NULL);
+	cond_init_monotonic(&p->conn_cv);
+	cond_init_monotonic(&p->writer_cv);
 	p->max = max_conns ? max_conns : 8;
+	p->wait_ms = wait_ms ? wait_ms : STORE_POOL_WAIT_MS;
 	/* the first connection migrates the schema */
-	rc = store_open_conn(uri, true, &first);
+	rc = pool__open_conn(p, true, &first);
 	if (rc) {
 		store_pool_close(p);
 		return rc;
 	}
-	first->write_lock = &p->write_lock;
 	p->free_list = first;
 	p->open = 1;
 	*out = p;
@@ -181,28 +312,34 @@ int store_pool_open(const char *uri, unsigned max_conns, struct store_pool **out
 
 int store_pool_get(struct store_pool *p, struct store **out)
 {
+	struct timespec until;
 	struct store *s;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
-	while (!p->free_list && p->open >= p->max)
-		pthread_cond_wait(&p->cv, &p->mu);
+	deadline_after(&until, p->wait_ms);
+	while (!p->free_list && p->open >= p->max && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&p->conn_cv, &p->mu, &until);
 	s = p->free_list;
 	if (s) {
 		p->free_list = s->next_free;
 		pthread_mutex_unlock(&p->mu);
+		s->next_free = NULL;
 		*out = s;
 		return 0;
 	}
+	if (p->open >= p->max) {
+		pthread_mutex_unlock(&p->mu);
+		return cairn_error_set(CAIRN_EBUSY, "the server is busy: all %u database connections were in use "
+						   "for %u ms; try again", p->max, p->wait_ms);
+	}
 	p->open++;
 	pthread_mutex_unlock(&p->mu);
-	rc = store_open_conn(p->uri, false, &s);
-	if (!rc)
-		s->write_lock = &p->write_lock;
+	rc = pool__open_conn(p, false, &s);
 	if (rc) {
 		pthread_mutex_lock(&p->mu);
 		p->open--;
-		pthread_cond_signal(&p->cv);
+		pthread_cond_signal(&p->conn_cv);
 		pthread_mutex_unlock(&p->mu);
 		return rc;
 	}
@@ -214,6 +351,7 @@ void store_pool_put(struct store_pool *p, struct store *s)
 {
 	if (!s)
 		return;
+	CAIRN_ASSERT(s->pool == p);
 	if (s->writing) {
 		/* a handler returned inside a write transaction: a bug, but never leak the lock */
 		store_rollback(s);
@@ -221,7 +359,7 @@ void store_pool_put(struct store_pool *p, struct store *s)
 	pthread_mutex_lock(&p->mu);
 	s->next_free = p->free_list;
 	p->free_list = s;
-	pthread_cond_signal(&p->cv);
+	pthread_cond_signal(&p->conn_cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -235,8 +373,8 @@ void store_pool_close(struct store_pool *p)
 		store_close(s);
 	}
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->write_lock);
+	pthread_cond_destroy(&p->conn_cv);
+	pthread_cond_destroy(&p->writer_cv);
 	free(p->uri);
 	free(p);
 }

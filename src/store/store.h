@@ -11,6 +11,11 @@
  * borrowed statement that stays valid until store_close(); call
  * store_reset() when done with it (also done by the next store_prepare of
  * the same SQL). A write is acknowledged only after store_commit() returns 0.
+ *
+ * Waits are bounded. A pool's connections wait at most the pool's wait limit
+ * for a free connection, for the pool's one writer slot and for the
+ * database's own lock (held by another process); past it the call fails
+ * with CAIRN_EBUSY ("try again later", HTTP 503), never hangs.
  */
 #ifndef CAIRN_STORE_STORE_H
 #define CAIRN_STORE_STORE_H
@@ -29,11 +34,19 @@ enum { STORE_DONE = 0, STORE_ROW = 1 };
 int store_open(const char *uri, struct store **out);
 void store_close(struct store *s);
 
-/* Transactions: begin_write takes the write lock up front (no upgrade deadlocks). */
+/* Transactions: begin_write takes the write lock up front (no upgrade
+ * deadlocks); CAIRN_EBUSY when it cannot within the wait limit. A thread
+ * holds at most one write transaction: beginning a second one on the same
+ * connection, or on another connection of the same pool while the first is
+ * open, is a bug (it would wait for itself) and aborts.
+ * store_commit: on failure the transaction is rolled back and the write lock
+ * released before it returns (a store_rollback after it is harmless). */
 int store_begin_write(struct store *s);
 int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* true inside a write transaction (between begin_write and commit/rollback) */
+bool store_in_write(const struct store *s);
 
 int store_prepare(struct store *s, const char *sql, struct store_stmt **out);
 /* Bind parameter idx (1-based). NULL text binds SQL NULL. */
@@ -55,10 +68,31 @@ int store_exec(struct store *s, const char *sql);
 /* Number of rows changed by the last statement. */
 int64_t store_changes(struct store *s);
 
-/* Pool of connections for server threads. */
-int store_pool_open(const char *uri, unsigned max_conns, struct store_pool **out);
+/* Pool of connections for server threads: at most max_conns (0: 8), opened
+ * as needed. wait_ms (0: STORE_POOL_WAIT_MS) bounds every wait of the pool's
+ * connections (see above). Give a server at least one connection per thread
+ * that may hold one, so that the limit is only reached under overload. */
+#define STORE_POOL_WAIT_MS 5000
+int store_pool_open(const char *uri, unsigned max_conns, unsigned wait_ms, struct store_pool **out);
+/* A free connection, waiting up to the wait limit; CAIRN_EBUSY past it. */
 int store_pool_get(struct store_pool *p, struct store **out);
 void store_pool_put(struct store_pool *p, struct store *s);
 void store_pool_close(struct store_pool *p);
+
+/* Fault injection for tests (SQLite's test_malloc idea, for the store's own
+ * calls): the nth next call at a point (1: the very next one), on any
+ * thread, fails once with code and an "injected" message instead of reaching
+ * the backend. An injected commit failure leaves the backend's transaction
+ * open, as a failed COMMIT may, so the rollback path is exercised. Process-
+ * wide; off unless armed. */
+enum store_fault_point {
+	STORE_FAULT_BEGIN_WRITE, /* store_begin_write, after the writer slot is taken */
+	STORE_FAULT_COMMIT,      /* store_commit */
+	STORE_FAULT_STEP,        /* store_step */
+	STORE_FAULT__COUNT
+};
+void store_fault_arm(enum store_fault_point at, unsigned nth, int code);
+/* Disarm every point. */
+void store_fault_clear(void);
 
 #endif

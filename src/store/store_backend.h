@@ -32,6 +32,9 @@ struct store_backend {
 	int64_t (*changes)(void *impl);
 	/* run fn under the backend's cross-process migration lock */
 	int (*with_migration_lock)(void *impl, int (*fn)(struct store *s), struct store *s);
+	/* optional: how long a statement waits for a lock held by another
+	 * process before failing with CAIRN_EBUSY */
+	int (*set_lock_timeout)(void *impl, unsigned ms);
 };
 
 /* Every statement starts with the backend pointer so store.c can dispatch. */

@@ -1,5 +1,6 @@
 /* artifact.c - artifact trees over the store's artifacts table and the blob store. */
 #include "tracking/artifact.h"
+#include "tracking/trk_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -90,11 +91,7 @@ int art_record(struct store *st, const char *path, const char *object, int64_t s
 	rc = rc < 0 ? rc : 0;
 out:
 	buf_release(&anc);
-	if (rc) {
-		store_rollback(st);
-		return rc;
-	}
-	return store_commit(st);
+	return trk__commit_or_rollback(st, rc);
 }
 
 int art_open(struct store *st, struct blob_store *bs, const char *path, int *fd, int64_t *size)
@@ -192,11 +189,7 @@ int art_delete(struct store *st, const char *path)
 out:
 	buf_release(&lo);
 	buf_release(&hi);
-	if (rc) {
-		store_rollback(st);
-		return rc;
-	}
-	return store_commit(st);
+	return trk__commit_or_rollback(st, rc);
 }
 
 int art_uri_to_path(const char *uri, struct buf *out)

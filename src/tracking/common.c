@@ -145,6 +145,16 @@ int trk__commit_or_rollback(struct store *st, int rc)
 	return rc;
 }
 
+int trk__commit_or_free(struct store *st, int rc, json_t **out)
+{
+	rc = trk__commit_or_rollback(st, rc);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 int trk__run_lifecycle(struct store *st, const char *run_id, struct buf *stage, int64_t *exp_id)
 {
 	struct store_stmt *q;

@@ -245,6 +245,7 @@ int trk_run_create(struct store *st, const char *experiment_id, const char *user
 	json_t *t;
 	int rc;
 
+	*run_out = NULL;
 	if (!experiment_id || !*experiment_id)
 		experiment_id = "0";
 	if ((rc = trk__parse_exp_id(experiment_id, &exp)))
@@ -317,7 +318,7 @@ int trk_run_create(struct store *st, const char *experiment_id, const char *user
 		goto out;
 	rc = run_load(st, run_id, run_out);
 out:
-	rc = trk__commit_or_rollback(st, rc);
+	rc = trk__commit_or_free(st, rc, run_out);
 	buf_release(&name);
 	buf_release(&uri);
 	return rc;
@@ -329,6 +330,7 @@ int trk_run_update(struct store *st, const char *run_id, const char *status, int
 	struct store_stmt *q;
 	int rc;
 
+	*info_out = NULL;
 	if (!run_id || !*run_id)
 		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
 	if (status && (rc = validate_status(status)))
@@ -362,7 +364,7 @@ int trk_run_update(struct store *st, const char *run_id, const char *status, int
 	}
 	store_reset(q);
 out:
-	return trk__commit_or_rollback(st, rc);
+	return trk__commit_or_free(st, rc, info_out);
 }
 
 static int run_set_stage(struct store *st, const char *run_id, const char *to)

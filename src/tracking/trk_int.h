@@ -17,8 +17,13 @@ size_t trk__utf8_len(const char *s);
 int trk__parse_exp_id(const char *id, int64_t *out);
 /* Append {key, value} objects for rows (key, value) of a prepared statement. */
 int trk__kv_rows(struct store_stmt *q, json_t *arr);
-/* Start/finish a transaction around a function body. */
+/* Finish a write transaction: commit when rc is 0, else roll back; returns
+ * rc or the commit's failure (after which the transaction is rolled back). */
 int trk__commit_or_rollback(struct store *st, int rc);
+/* trk__commit_or_rollback for a function that built *out inside the
+ * transaction: on any failure *out is freed and set to NULL, as callers
+ * never free an out object of a failed call. */
+int trk__commit_or_free(struct store *st, int rc, json_t **out);
 /* Load a run's lifecycle ("active"/"deleted"); CAIRN_ENOTFOUND when absent. */
 int trk__run_lifecycle(struct store *st, const char *run_id, struct buf *stage, int64_t *exp_id);
 /* Validate a run id's form (^[a-zA-Z0-9][\w\-]{0,255}$). */

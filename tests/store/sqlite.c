@@ -128,7 +128,7 @@ Test(store_sqlite, pool_hands_out_working_connections)
 	struct store *a, *b;
 	struct store_stmt *q;
 
-	cr_assert_eq(store_pool_open(uri, 2, &p), 0);
+	cr_assert_eq(store_pool_open(uri, 2, 0, &p), 0);
 	cr_assert_eq(store_pool_get(p, &a), 0);
 	cr_assert_eq(store_pool_get(p, &b), 0);
 	cr_assert_neq(a, b);
