@@ -1,5 +1,6 @@
 /* dispatch.c - the one dispatcher of JSON API routes, and mounting. */
 #include "api/api_int.h"
+#include "core/fault.h"
 #include "tracking/tracking.h"
 #include "core/path.h"
 
@@ -41,10 +42,15 @@ int api_dispatch(struct http_req *req, struct http_resp *resp)
 		return rc;
 	if ((rc = store_pool_get(c.ctx->pool, &c.st)))
 		goto out;
+	cjson_oom_clear();
 	rc = fn(&c);
 	store_pool_put(c.ctx->pool, c.st);
 	if (rc)
 		goto out;
+	if (cjson_oom_seen()) { /* a reply member was lost: answer an error, not half a reply */
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory while building the reply");
+		goto out;
+	}
 	if (!c.raw) {
 		resp->status = 200;
 		resp->content_type = "application/json";
@@ -62,15 +68,12 @@ out:
 
 int api_busy(struct http_resp *resp, int rc)
 {
-	if (rc != CAIRN_EBUSY || resp->extra_header_name)
+	if (rc != CAIRN_EBUSY)
 		return rc;
-	resp->extra_header_name = strdup("Retry-After");
-	resp->extra_header_value = strdup(API_RETRY_AFTER_S);
-	if (!resp->extra_header_name || !resp->extra_header_value) {
-		free(resp->extra_header_name);
-		free(resp->extra_header_value);
-		resp->extra_header_name = resp->extra_header_value = NULL;
-	}
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (!strcmp(resp->headers[i].name, "Retry-After"))
+			return rc;
+	(void)http_resp_header(resp, "Retry-After", API_RETRY_AFTER_S); /* the 503 stands without it */
 	return rc;
 }
 
@@ -121,7 +124,7 @@ static void list_add(void *ud, const char *value)
 
 	if (a->err)
 		return;
-	nv = realloc(a->v, (a->n + 1) * sizeof(*nv));
+	nv = crealloc(a->v, (a->n + 1) * sizeof(*nv));
 	if (!nv) {
 		a->err = 1;
 		return;
@@ -231,9 +234,7 @@ int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const 
 		http_resp_error(&resp, rc, cairn_error_msg());
 	*status = resp.status;
 	buf_put(out, resp.body.ptr, resp.body.len);
-	buf_release(&resp.body);
-	free(resp.extra_header_name);
-	free(resp.extra_header_value);
+	http_resp_dispose(&resp);
 	buf_release(&req.body);
 	return buf_error(out);
 }

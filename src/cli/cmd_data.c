@@ -1,5 +1,6 @@
 /* cmd_data.c - `cairn data`: version data files and folders with pointer files, a cache and remotes. */
 #include "cli/cmd.h"
+#include "core/fault.h"
 #include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -394,7 +395,7 @@ int cmd_data(int argc, char **argv)
 	sub = argv[1];
 	/* past a file-size limit, fail the write (EFBIG) instead of dying */
 	signal(SIGXFSZ, SIG_IGN);
-	o.revs = calloc((size_t)argc, sizeof(char *));
+	o.revs = ccalloc((size_t)argc, sizeof(char *));
 	if (!o.revs)
 		return cli_fail("data", "out of memory");
 	optind = 1;

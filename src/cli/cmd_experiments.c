@@ -1,5 +1,6 @@
 /* cmd_experiments.c - `cairn experiments`: list, create, rename, delete and restore experiments. */
 #include "cli/cmd.h"
+#include "core/fault.h"
 #include "client/client.h"
 #include "client/table.h"
 #include "core/buf.h"
@@ -109,7 +110,7 @@ static int exp_list(struct client *cl, const struct exp_opts *o)
 		json_array_extend(all, json_object_get(reply, "experiments"));
 		token = json_string_value(json_object_get(reply, "next_page_token"));
 		free(tok);
-		tok = token && *token ? strdup(token) : NULL;
+		tok = token && *token ? cstrdup(token) : NULL;
 	} while (tok);
 	if (o->json) {
 		out = json_pack("{s:O}", "experiments", all);

@@ -1,5 +1,6 @@
 /* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage and audit of registered models. */
 #include "cli/cmd.h"
+#include "core/fault.h"
 #include "client/client.h"
 #include "client/table.h"
 #include "core/buf.h"
@@ -180,7 +181,7 @@ static int version_ref(struct client *cl, const char *ref, json_t **mv)
 
 	if (!*sep || sep == ref || !sep[1])
 		return cairn_error_set(CAIRN_EINVALID, "'%s' is not NAME/VERSION or NAME@ALIAS", ref);
-	name = strndup(ref, (size_t)(sep - ref));
+	name = cstrndup(ref, (size_t)(sep - ref));
 	if (!name)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	if (*sep == '@')
@@ -575,9 +576,9 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 	run_id = cli_str(json_object_get(json_object_get(run, "run"), "info"), "run_id");
 	artifact_uri = cli_str(json_object_get(json_object_get(run, "run"), "info"), "artifact_uri");
 	free(m->run_id);
-	m->run_id = strdup(run_id);
+	m->run_id = cstrdup(run_id);
 	free(m->artifact_path);
-	m->artifact_path = strdup("model");
+	m->artifact_path = cstrdup("model");
 	if (!m->run_id || !m->artifact_path) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -651,7 +652,7 @@ int cmd_models(int argc, char **argv)
 		struct passwd *pw = getpwuid(getuid());
 		o.user = pw ? pw->pw_name : "";
 	}
-	o.require = calloc((size_t)argc + 1, sizeof(*o.require));
+	o.require = ccalloc((size_t)argc + 1, sizeof(*o.require));
 	if (!o.require)
 		return cli_fail("models", "out of memory");
 	optind = 1;
@@ -681,7 +682,7 @@ int cmd_models(int argc, char **argv)
 	}
 	/* positionals: everything in argv[1..] that is not an option or its value */
 	{
-		char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+		char **pos = ccalloc((size_t)argc + 1, sizeof(*pos));
 		int n = 0;
 
 		if (!pos) {

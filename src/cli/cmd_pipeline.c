@@ -1,5 +1,6 @@
 /* cmd_pipeline.c - `cairn repro`, `cairn status`, `cairn dag`: run and inspect the pipeline in cairn.yaml / dvc.yaml. */
 #include "cli/cmd.h"
+#include "core/fault.h"
 #include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -112,7 +113,7 @@ static int run_create(struct track *t, const char *name, json_t *tags, char **ru
 	if (rc)
 		return rc;
 	info = json_object_get(json_object_get(reply, "run"), "info");
-	*run_id = strdup(json_string_value(json_object_get(info, "run_id")) ?: "");
+	*run_id = cstrdup(json_string_value(json_object_get(info, "run_id")) ?: "");
 	json_object_set(t->art, *run_id, json_object_get(info, "artifact_uri"));
 	json_decref(reply);
 	return *run_id ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -415,7 +416,7 @@ static int parse(int argc, char **argv, struct popts *o, char ***targets, size_t
 	};
 	int c;
 
-	if (!o->set && !(o->set = calloc((size_t)argc + 1, sizeof(char *))))
+	if (!o->set && !(o->set = ccalloc((size_t)argc + 1, sizeof(char *))))
 		return cli_fail(argv[0], "out of memory");
 	optind = 1;
 	opterr = 0;
@@ -483,7 +484,7 @@ static int apply_set_params(const char *root, char **set, size_t n, json_t *tags
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < n; i++) {
-		char *kv = strdup(set[i]), *eq = kv ? strchr(kv, '=') : NULL, *colon, *key, *file = "params.yaml";
+		char *kv = cstrdup(set[i]), *eq = kv ? strchr(kv, '=') : NULL, *colon, *key, *file = "params.yaml";
 		struct buf path = BUF_INIT, text = BUF_INIT, out = BUF_INIT;
 		json_t *want = NULL, *doc = NULL;
 
@@ -993,7 +994,7 @@ int cmd_status(int argc, char **argv)
 	int rc;
 
 	/* parse() allocates the --set-param array; release it whatever happens */
-	o.set = calloc((size_t)argc + 1, sizeof(char *));
+	o.set = ccalloc((size_t)argc + 1, sizeof(char *));
 	if (!o.set)
 		return cli_fail(argv[0], "out of memory");
 	rc = cmd_status_impl(&o, argc, argv);
@@ -1007,7 +1008,7 @@ int cmd_dag(int argc, char **argv)
 	int rc;
 
 	/* parse() allocates the --set-param array; release it whatever happens */
-	o.set = calloc((size_t)argc + 1, sizeof(char *));
+	o.set = ccalloc((size_t)argc + 1, sizeof(char *));
 	if (!o.set)
 		return cli_fail(argv[0], "out of memory");
 	rc = cmd_dag_impl(&o, argc, argv);

@@ -1,5 +1,6 @@
 /* cmd_runs.c - `cairn runs`: list, show, compare, delete and restore runs. */
 #include "cli/cmd.h"
+#include "core/fault.h"
 #include "client/client.h"
 #include "client/table.h"
 #include "core/buf.h"
@@ -160,7 +161,7 @@ static int collect_keys(json_t *runs, const char *what, json_t *set, const char 
 				json_object_set(set, k, json_true());
 	if (!json_object_size(set))
 		return 0;
-	if (!(*keys = calloc(json_object_size(set), sizeof(**keys))))
+	if (!(*keys = ccalloc(json_object_size(set), sizeof(**keys))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (it = json_object_iter(set); it; it = json_object_iter_next(set, it))
 		(*keys)[(*n)++] = json_object_iter_key(it);
@@ -231,7 +232,7 @@ static int runs_list(struct client *cl, const struct runs_opts *o)
 		json_array_extend(all, json_object_get(reply, "runs"));
 		token = json_string_value(json_object_get(reply, "next_page_token"));
 		free(tok);
-		tok = token && *token ? strdup(token) : NULL;
+		tok = token && *token ? cstrdup(token) : NULL;
 	} while (tok && (int64_t)json_array_size(all) < o->max);
 	more = tok != NULL;
 	if (o->json) {

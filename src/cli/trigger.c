@@ -1,5 +1,6 @@
 /* trigger.c - `cairn server --pipeline DIR`: run `cairn repro` on a cron schedule, every N, or when a watched file changes. */
 #include "cli/trigger.h"
+#include "core/fault.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -209,7 +210,7 @@ static void *runner(void *arg)
 
 int trigger_start(const char *dir, const char *uri, struct trigger_runner **out)
 {
-	struct trigger_runner *t = calloc(1, sizeof(*t));
+	struct trigger_runner *t = ccalloc(1, sizeof(*t));
 	char real[4096];
 	struct pipeline *p = NULL;
 	int rc;
@@ -225,8 +226,8 @@ int trigger_start(const char *dir, const char *uri, struct trigger_runner **out)
 		free(t);
 		return cairn_error_set(rc, "--pipeline %s: %s", dir, cairn_error_msg());
 	}
-	t->dir = strdup(real);
-	t->uri = strdup(uri);
+	t->dir = cstrdup(real);
+	t->uri = cstrdup(uri);
 	t->triggers = json_incref(p->triggers);
 	t->state = json_object();
 	pipeline_free(p);

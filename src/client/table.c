@@ -1,5 +1,6 @@
 /* table.c - plain-text tables and value formats for the CLI's human output. */
 #include "client/table.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <stdarg.h>
@@ -40,7 +41,7 @@ static void table_push(struct table *t, char *s)
 	}
 	if (t->n == t->cap) {
 		ncap = t->cap ? t->cap * 2 : 64;
-		if (!(nc = realloc(t->cells, ncap * sizeof(*nc)))) {
+		if (!(nc = crealloc(t->cells, ncap * sizeof(*nc)))) {
 			free(s);
 			t->err = CAIRN_ENOMEM;
 			return;
@@ -53,7 +54,7 @@ static void table_push(struct table *t, char *s)
 
 void table_add(struct table *t, const char *s)
 {
-	table_push(t, strdup(s ? s : "-"));
+	table_push(t, cstrdup(s ? s : "-"));
 }
 
 void table_addf(struct table *t, const char *fmt, ...)
@@ -122,7 +123,7 @@ int table_render(const struct table *t, size_t width, size_t maxcell, struct buf
 		return cairn_error_set(t->err, "out of memory");
 	if (!ncols || !rows)
 		return 0;
-	if (!(w = calloc(ncols, sizeof(*w))))
+	if (!(w = ccalloc(ncols, sizeof(*w))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (r = 0; r < rows; r++)
 		for (c = 0; c < ncols; c++) {

@@ -1,5 +1,6 @@
 /* buf.c - growable byte buffer with a hard limit and a sticky error. */
 #include "core/buf.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -39,7 +40,7 @@ int buf_grow(struct buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < need)
 		ncap = ncap * 2;
-	p = realloc(b->cap ? b->ptr : NULL, ncap);
+	p = crealloc(b->cap ? b->ptr : NULL, ncap);
 	if (!p) {
 		b->err = CAIRN_ENOMEM;
 		return b->err;
@@ -139,7 +140,7 @@ char *buf_detach(struct buf *b)
 	char *p;
 
 	if (!b->cap) {
-		p = malloc(1);
+		p = cmalloc(1);
 		if (p)
 			p[0] = '\0';
 	} else {

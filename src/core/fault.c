@@ -1,5 +1,6 @@
 /* fault.c - the fault-injectable allocation and file layer (see fault.h). */
 #include "core/fault.h"
+#include "core/error.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,9 +14,21 @@ static _Atomic unsigned armed_kinds;   /* 0: disarmed, the fast path */
 static _Atomic uint64_t calls, injected, fail_at;
 static _Atomic unsigned armed_flags;
 static pthread_t armed_thread;
+static _Atomic int armed_code;
 
 void fault_arm(unsigned kinds, uint64_t nth, unsigned flags)
 {
+	fault_arm_code(kinds, nth, flags, CAIRN_EIO);
+}
+
+int fault_code(void)
+{
+	return atomic_load(&armed_code);
+}
+
+void fault_arm_code(unsigned kinds, uint64_t nth, unsigned flags, int code)
+{
+	atomic_store(&armed_code, code);
 	atomic_store(&armed_kinds, 0);
 	atomic_store(&calls, 0);
 	atomic_store(&injected, 0);

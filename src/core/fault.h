@@ -43,6 +43,11 @@ enum fault_flags {
 
 /* Fail the nth call of kinds (0: count only). Resets the counters. */
 void fault_arm(unsigned kinds, uint64_t nth, unsigned flags);
+/* The same, and the store's points fail with cairn error code (a CAIRN_E*
+ * value) instead of CAIRN_EIO. */
+void fault_arm_code(unsigned kinds, uint64_t nth, unsigned flags, int code);
+/* The cairn error code an injected store failure reports. */
+int fault_code(void);
 void fault_disarm(void);
 /* Calls of the armed kinds since fault_arm, and failures injected. */
 uint64_t fault_calls(void);

@@ -1,5 +1,6 @@
 /* hash.c - SHA-256 via OpenSSL's EVP interface (uses the CPU's SHA extensions). */
 #include "core/hash.h"
+#include "core/fault.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@ struct sha256_ctx {
 
 struct sha256_ctx *sha256_new(void)
 {
-	struct sha256_ctx *c = calloc(1, sizeof(*c));
+	struct sha256_ctx *c = ccalloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
@@ -84,7 +85,7 @@ struct md5_ctx {
 
 struct md5_ctx *md5_new(void)
 {
-	struct md5_ctx *c = calloc(1, sizeof(*c));
+	struct md5_ctx *c = ccalloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;

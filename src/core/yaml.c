@@ -1,5 +1,6 @@
 /* yaml.c - libyaml wrapper: one YAML document <-> a jansson tree (core schema). */
 #include "core/yaml.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 
@@ -247,7 +248,7 @@ static json_t *parse_real(const char *s, size_t n)
 	double d;
 
 	if (n >= sizeof(tmp)) {
-		heap = malloc(n + 1);
+		heap = cmalloc(n + 1);
 		if (!heap)
 			return NULL;
 		p = heap;
@@ -418,7 +419,7 @@ static int add_anchor(struct ctx *c, const char *name, json_t *node, const char 
 
 	if (c->nanchors == c->capanchors) {
 		size_t ncap = c->capanchors ? c->capanchors * 2 : 16;
-		struct anchor *p = realloc(c->anchors, ncap * sizeof(*p));
+		struct anchor *p = crealloc(c->anchors, ncap * sizeof(*p));
 		if (!p)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		c->anchors = p;
@@ -427,7 +428,7 @@ static int add_anchor(struct ctx *c, const char *name, json_t *node, const char 
 	a = &c->anchors[c->nanchors];
 	memset(a, 0, sizeof(*a));
 	if (raw) {
-		a->raw = malloc(rawlen + 1);
+		a->raw = cmalloc(rawlen + 1);
 		if (!a->raw)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		memcpy(a->raw, raw, rawlen);
@@ -461,7 +462,7 @@ static int set_key(struct ctx *c, const char *s, size_t n, const yaml_mark_t *m,
 
 	if (memchr(s, '\0', n))
 		return at(m, CAIRN_EINVALID, "mapping key contains a NUL character");
-	f->key = malloc(n + 1);
+	f->key = cmalloc(n + 1);
 	if (!f->key)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	memcpy(f->key, s, n);
@@ -621,11 +622,11 @@ static int on_start(struct ctx *c, const yaml_event_t *ev, bool map)
 	f->node = map ? json_object() : json_array();
 	if (!f->node)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if (anchor && !(f->anchor = strdup(anchor))) {
+	if (anchor && !(f->anchor = cstrdup(anchor))) {
 		json_decref(f->node);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	if (c->lines && !(f->path = c->depth ? next_pointer(&c->stack[c->depth - 1]) : strdup(""))) {
+	if (c->lines && !(f->path = c->depth ? next_pointer(&c->stack[c->depth - 1]) : cstrdup(""))) {
 		json_decref(f->node);
 		free(f->anchor);
 		memset(f, 0, sizeof(*f));
@@ -704,7 +705,7 @@ int cyaml_parse_lines(const char *text, size_t len, json_t **out, json_t **lines
 
 int cyaml_line(const json_t *lines, const char *pointer)
 {
-	char *p = strdup(pointer), *slash;
+	char *p = cstrdup(pointer), *slash;
 	int line = 0;
 
 	while (p) {
@@ -740,7 +741,7 @@ static int parse(const char *text, size_t len, const struct cyaml_limits *lim, j
 	}
 	c.text = text;
 	c.len = len;
-	c.stack = calloc((size_t)c.lim.max_depth, sizeof(*c.stack));
+	c.stack = ccalloc((size_t)c.lim.max_depth, sizeof(*c.stack));
 	c.anchor_index = json_object();
 	if (!c.stack || !c.anchor_index) {
 		free(c.stack);
@@ -953,7 +954,7 @@ static int emit_object(struct emit *em, const json_t *v, int depth)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	if ((rc = emit_event(em, &ev)))
 		return rc;
-	if (n && !(keys = calloc(n, sizeof(*keys))))
+	if (n && !(keys = ccalloc(n, sizeof(*keys))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	json_object_foreach((json_t *)v, k, val) {
 		size_t kl = json_object_iter_key_len(json_object_key_to_iter(k));

@@ -1,5 +1,6 @@
 /* add.c - cairn data add: hash, store in the cache, write pointer files. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -23,7 +24,7 @@ struct target {
 static int check_not_in_git(struct data_repo *r, struct target *t, size_t n)
 {
 	struct buf out = BUF_INIT, gitdir = BUF_INIT;
-	char **argv = calloc(n + 6, sizeof(char *));
+	char **argv = ccalloc(n + 6, sizeof(char *));
 	int code = 0, rc = 0;
 	size_t k = 0;
 
@@ -232,7 +233,7 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 
 	if ((rc = store_path(r, t->rel, t->abs, t->is_dir, true, &o)))
 		goto out;
-	p.name = strdup(slash ? slash + 1 : t->rel);
+	p.name = cstrdup(slash ? slash + 1 : t->rel);
 	if (!p.name) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -274,7 +275,7 @@ out:
 
 int data_add(struct data_repo *r, char *const *paths, size_t n, json_t **report)
 {
-	struct target *t = calloc(n ? n : 1, sizeof(*t));
+	struct target *t = ccalloc(n ? n : 1, sizeof(*t));
 	json_t *added = json_array();
 	int rc = 0;
 

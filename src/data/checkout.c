@@ -1,5 +1,6 @@
 /* checkout.c - comparing the workspace with pointers (status) and making it match them (checkout). */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/progress.h"
@@ -68,8 +69,8 @@ static int wsdiff_compute(struct data_repo *r, const char *file, const struct da
 
 	memset(d, 0, sizeof(*d));
 	if (given) {
-		d->p.file = strdup(file);
-		d->p.data = strdup(file);
+		d->p.file = cstrdup(file);
+		d->p.data = cstrdup(file);
 		if (!d->p.file || !d->p.data)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		memcpy(d->p.hex, given->sha256, sizeof(d->p.hex));
@@ -142,7 +143,7 @@ static int have_add(const char *hex, void *arg)
 
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 4096;
-		void *v = realloc(h->v, cap * 32);
+		void *v = crealloc(h->v, cap * 32);
 		if (!v)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		h->v = v;
@@ -373,7 +374,7 @@ static int checkout_one(struct data_repo *r, const char *file, const struct data
 		goto report;
 	}
 	replace_all = !kind_matches(&d);
-	j.idx = calloc(d.want.n ? d.want.n : 1, sizeof(size_t));
+	j.idx = ccalloc(d.want.n ? d.want.n : 1, sizeof(size_t));
 	if (!j.idx) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;

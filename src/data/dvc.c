@@ -11,6 +11,7 @@
  * imported.
  */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -137,7 +138,7 @@ static int find_dvc_files(struct data_repo *r, json_t **out)
 		return rc;
 	}
 	n = json_array_size(files);
-	v = n ? malloc(n * sizeof(*v)) : NULL;
+	v = n ? cmalloc(n * sizeof(*v)) : NULL;
 	if (n && !v) {
 		json_decref(files);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -198,7 +199,7 @@ static char *config_cache_dir(const char *path)
 		while (s < e && (*s == ' ' || *s == '\t'))
 			s++;
 		free(found);
-		found = strndup(s, (size_t)(e - s));
+		found = cstrndup(s, (size_t)(e - s));
 	}
 	buf_release(&text);
 	return found;
@@ -534,7 +535,7 @@ static int import_out(struct dvc *x, const char *file, const char *dir, json_t *
 	}
 	p.is_dir = is_dir;
 	slash = strrchr(rel.ptr, '/');
-	if (!(p.name = strdup(slash ? slash + 1 : rel.ptr))) {
+	if (!(p.name = cstrdup(slash ? slash + 1 : rel.ptr))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -650,7 +651,7 @@ int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report)
 		goto out;
 	if ((rc = locate_cache(dd.ptr, &x.cache, &note)))
 		goto out;
-	if (!(x.chunk = malloc(CHUNK))) {
+	if (!(x.chunk = cmalloc(CHUNK))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}

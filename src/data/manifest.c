@@ -1,5 +1,6 @@
 /* manifest.c - directory manifests: sorted (sha256, size, mode, path) lines, and the file lists they come from. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/path.h"
 
@@ -23,7 +24,7 @@ int dlist_push(struct dlist *l, const char *path, size_t n)
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct dentry *v = realloc(l->v, cap * sizeof(*v));
+		struct dentry *v = crealloc(l->v, cap * sizeof(*v));
 		if (!v)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		l->v = v;
@@ -31,7 +32,7 @@ int dlist_push(struct dlist *l, const char *path, size_t n)
 	}
 	e = &l->v[l->n];
 	memset(e, 0, sizeof(*e));
-	e->path = strndup(path, n);
+	e->path = cstrndup(path, n);
 	if (!e->path)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	e->mode = 0644;

@@ -1,5 +1,6 @@
 /* pointer.c - pointer files (<path>.cairn): parse, write, find, resolve targets. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -147,7 +148,7 @@ int pointer_load(struct data_repo *r, const char *file, struct pointer *p)
 	if (slash)
 		buf_put(&data, file, (size_t)(slash - file) + 1);
 	buf_puts(&data, p->name);
-	p->file = strdup(file);
+	p->file = cstrdup(file);
 	p->data = buf_detach(&data);
 	if (!p->file || !p->data) {
 		pointer_release(p);
@@ -230,7 +231,7 @@ static int cmp_json_str(const void *a, const void *b)
 static void sort_strings(json_t *arr)
 {
 	size_t n = json_array_size(arr);
-	json_t **v = n ? malloc(n * sizeof(*v)) : NULL;
+	json_t **v = n ? cmalloc(n * sizeof(*v)) : NULL;
 
 	if (!v)
 		return;

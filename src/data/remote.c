@@ -1,5 +1,6 @@
 /* remote.c - push, fetch and pull: moving missing objects between the cache and a remote, verified. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/progress.h"
@@ -63,7 +64,7 @@ struct xfer {
 static int copy_object(struct xfer *x, const char *hex, int64_t *bytes)
 {
 	struct blob_writer *w = NULL;
-	char *chunk = malloc(1 << 20);
+	char *chunk = cmalloc(1 << 20);
 	int fd = -1, rc;
 	ssize_t k;
 
@@ -124,7 +125,7 @@ static int transfer(struct data_repo *r, struct blob_store *src, struct blob_sto
 	int64_t present = 0;
 	int rc;
 
-	x.hex = calloc(json_array_size(hexes) + 1, sizeof(char *));
+	x.hex = ccalloc(json_array_size(hexes) + 1, sizeof(char *));
 	if (!x.hex)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0; i < json_array_size(hexes); i++) {

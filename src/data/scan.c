@@ -1,5 +1,6 @@
 /* scan.c - listing workspace trees and hashing them in parallel through the stat cache. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
@@ -132,14 +133,14 @@ static int scan_rec(int dfd, struct buf *rel, struct dlist *l, int depth)
 		if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK)
 			dir = fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode);
 		if (n == cap) {
-			struct name *v = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			struct name *v = crealloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*v));
 			if (!v) {
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				break;
 			}
 			names = v;
 		}
-		if (!(names[n].name = strdup(e->d_name))) {
+		if (!(names[n].name = cstrdup(e->d_name))) {
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			break;
 		}

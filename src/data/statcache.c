@@ -12,6 +12,7 @@
  * hashed again next time (git's "racily clean" problem).
  */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -69,7 +70,7 @@ static int grow(struct statcache *sc)
 
 static int grow_to(struct statcache *sc, size_t cap)
 {
-	struct rec *tab = calloc(cap, sizeof(*tab));
+	struct rec *tab = ccalloc(cap, sizeof(*tab));
 
 	if (!tab)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -97,11 +98,11 @@ static int insert(struct statcache *sc, const struct rec *r)
 
 int statcache_open(const char *path, struct statcache **out)
 {
-	struct statcache *sc = calloc(1, sizeof(*sc));
+	struct statcache *sc = ccalloc(1, sizeof(*sc));
 	struct buf b = BUF_INIT;
 	uint64_t count;
 
-	if (!sc || !(sc->path = strdup(path))) {
+	if (!sc || !(sc->path = cstrdup(path))) {
 		free(sc);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}

@@ -1,5 +1,6 @@
 /* workspace.c - finding and opening a data workspace, its lock, config, .gitignore entries and remotes. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -27,7 +28,7 @@
 static char *find_up(const char *start, const char *name, bool want_dir)
 {
 	struct buf b = BUF_INIT;
-	char *dir = strdup(start);
+	char *dir = cstrdup(start);
 
 	while (dir) {
 		struct stat sb;
@@ -173,7 +174,7 @@ static int write_if_missing(const char *path, const char *text)
 
 int data_repo_open(const struct data_opts *o, struct data_repo **out)
 {
-	struct data_repo *r = calloc(1, sizeof(*r));
+	struct data_repo *r = ccalloc(1, sizeof(*r));
 	char cwd[PATH_MAX];
 	struct buf p = BUF_INIT;
 	int rc = 0;
@@ -186,7 +187,7 @@ int data_repo_open(const struct data_opts *o, struct data_repo **out)
 		free(r);
 		return cairn_error_set(CAIRN_EIO, "cannot resolve the current folder: %s", strerror(errno));
 	}
-	r->cwd = strdup(cwd);
+	r->cwd = cstrdup(cwd);
 	/* the nearest .cairn, but never above the git repository we are in: a
 	 * stray ~/.cairn must not capture every repository below it */
 	{
@@ -195,7 +196,7 @@ int data_repo_open(const struct data_opts *o, struct data_repo **out)
 			free(dc);
 			dc = NULL;
 		}
-		r->root = dc ? dc : git ? git : strdup(cwd);
+		r->root = dc ? dc : git ? git : cstrdup(cwd);
 		if (dc)
 			free(git);
 	}

@@ -13,6 +13,7 @@
  *   handler      none: the request is complete, the server is answering
  */
 #include "http/http_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/util.h"
 
@@ -43,7 +44,7 @@ void conn_table_init(struct conn_table *t, const struct http_config *cfg)
 
 struct http_conn *conn_opened(struct conn_table *t, int fd)
 {
-	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_conn *c = ccalloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;

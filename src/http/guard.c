@@ -2,6 +2,7 @@
  * decoding, UTF-8, and the Host and Origin policy (DNS rebinding and
  * cross-site requests), following MLflow 3's security middleware. */
 #include "http/http_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/utf8.h"
 
@@ -69,8 +70,8 @@ static int split_list(const char *s, char ***out, size_t *n, bool *any)
 		while (len && isspace((unsigned char)a[len - 1]))
 			len--;
 		if (len) {
-			char **nv = realloc(v, (cnt + 1) * sizeof(*v));
-			if (!nv || !(nv[cnt] = strndup(a, len))) {
+			char **nv = crealloc(v, (cnt + 1) * sizeof(*v));
+			if (!nv || !(nv[cnt] = cstrndup(a, len))) {
 				v = nv ? nv : v;
 				while (cnt)
 					free(v[--cnt]);
@@ -101,7 +102,7 @@ int http_policy_init(struct http_policy *p, const struct http_config *cfg)
 		http_policy_free(p);
 		return rc;
 	}
-	if (cfg->host && strcmp(cfg->host, "0.0.0.0") && strcmp(cfg->host, "::") && !(p->self_host = strdup(cfg->host))) {
+	if (cfg->host && strcmp(cfg->host, "0.0.0.0") && strcmp(cfg->host, "::") && !(p->self_host = cstrdup(cfg->host))) {
 		http_policy_free(p);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}

@@ -80,8 +80,6 @@ struct http_resp {
 	const char *content_type; /* static string; default application/json */
 	int fd;                   /* file to send instead of body (owned: closed by the layer) */
 	uint64_t fd_size;         /* bytes to send from fd */
-	char *extra_header_name;  /* optional one extra header (owned) */
-	char *extra_header_value;
 	struct http_header *headers; /* further headers (owned; see http_resp_header) */
 	size_t nheaders;
 };
@@ -128,6 +126,8 @@ int http_resp_json_text(struct http_resp *resp, int status, const char *json);
 int http_resp_fd(struct http_resp *resp, int fd, uint64_t size, const char *content_type);
 /* Add a response header (both strings copied). */
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+/* Free what resp owns (body, fd, headers); the layer does this for served requests. */
+void http_resp_dispose(struct http_resp *resp);
 /* Fill resp with the JSON error body for code and message. */
 void http_resp_error(struct http_resp *resp, int code, const char *message);
 

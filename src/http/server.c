@@ -1,6 +1,7 @@
 /* server.c - libmicrohttpd glue: limits, head checks, routing, body limits,
  * streaming, JSON errors. */
 #include "http/http_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/util.h"
@@ -61,7 +62,7 @@ struct req_state {
 
 int http_server_new(const struct http_config *cfg, struct http_server **out)
 {
-	struct http_server *s = calloc(1, sizeof(*s));
+	struct http_server *s = ccalloc(1, sizeof(*s));
 	int rc;
 
 	if (!s)
@@ -105,7 +106,7 @@ int http_server_mount(struct http_server *s, const char *prefix, const struct ht
 	if (s->nmounts == MAX_MOUNTS)
 		return cairn_error_set(CAIRN_ETOOBIG, "too many route mounts");
 	m = &s->mounts[s->nmounts];
-	m->prefix = strdup(prefix);
+	m->prefix = cstrdup(prefix);
 	if (!m->prefix)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	m->prefix_len = strlen(prefix);
@@ -229,9 +230,9 @@ const char *http_req_header(struct http_req *req, const char *name)
 int http_resp_header(struct http_resp *resp, const char *name, const char *value)
 {
 	struct http_header *nh;
-	char *n = strdup(name), *v = strdup(value);
+	char *n = cstrdup(name), *v = cstrdup(value);
 
-	if (!n || !v || !(nh = realloc(resp->headers, (resp->nheaders + 1) * sizeof(*nh)))) {
+	if (!n || !v || !(nh = crealloc(resp->headers, (resp->nheaders + 1) * sizeof(*nh)))) {
 		free(n);
 		free(v);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -271,8 +272,6 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				resp->content_type ? resp->content_type : "application/json");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (resp->extra_header_name)
-		MHD_add_response_header(r, resp->extra_header_name, resp->extra_header_value);
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
 	origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
@@ -289,18 +288,19 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
 	return ret;
 }
 
-static void resp_dispose(struct http_resp *resp)
+void http_resp_dispose(struct http_resp *resp)
 {
 	buf_release(&resp->body);
 	if (resp->fd >= 0)
 		close(resp->fd);
-	free(resp->extra_header_name);
-	free(resp->extra_header_value);
+	resp->fd = -1;
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		free(resp->headers[i].name);
 		free(resp->headers[i].value);
 	}
 	free(resp->headers);
+	resp->headers = NULL;
+	resp->nheaders = 0;
 }
 
 /* Queue resp at once, before the body is read: libmicrohttpd then discards
@@ -313,7 +313,7 @@ static enum MHD_Result answer_early(struct http_server *s, struct MHD_Connection
 	st->answered = true;
 	conn_body_done(st->conn);
 	ret = send_resp(s, conn, resp, true);
-	resp_dispose(resp);
+	http_resp_dispose(resp);
 	return ret;
 }
 
@@ -423,7 +423,7 @@ static enum MHD_Result on_head(struct http_server *s, struct MHD_Connection *con
 {
 	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct req_state *st = *con_cls ? *con_cls : calloc(1, sizeof(*st));
+	struct req_state *st = *con_cls ? *con_cls : ccalloc(1, sizeof(*st));
 	const char *cl, *te;
 
 	if (!st)
@@ -481,7 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			rc = st->req.route->chunk(&st->req, upload_data, *upload_data_size);
 			if (rc) {
 				st->req.early_error = rc;
-				st->early_msg = strdup(cairn_error_msg());
+				st->early_msg = cstrdup(cairn_error_msg());
 			}
 		} else if (buf_put(&st->req.body, upload_data, *upload_data_size)) {
 			st->too_big = true;
@@ -513,7 +513,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 	}
 	ret = send_resp(s, conn, &resp, false);
-	resp_dispose(&resp);
+	http_resp_dispose(&resp);
 	return ret;
 }
 
@@ -526,7 +526,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http_server *s = cls;
-	struct req_state *st = calloc(1, sizeof(*st));
+	struct req_state *st = ccalloc(1, sizeof(*st));
 	const char *q = strchr(uri, '?');
 	size_t len = strlen(uri), nargs = 0;
 

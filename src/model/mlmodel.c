@@ -1,5 +1,6 @@
 /* mlmodel.c - MLflow's MLmodel file: parse and validate, summarise, write, and infer a signature from CSV. */
 #include "model/mlmodel.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/path.h"
@@ -83,7 +84,7 @@ static int dup_str(const char *s, char **out)
 	*out = NULL;
 	if (!s)
 		return 0;
-	*out = strdup(s);
+	*out = cstrdup(s);
 	return *out ? 0 : oom();
 }
 
@@ -186,7 +187,7 @@ static int parse_tensor(const json_t *e, const char *where, struct mlspec *sp)
 	if (dup_str(json_string_value(dt), &sp->dtype))
 		return CAIRN_ENOMEM;
 	sp->ndim = json_array_size(shape);
-	sp->shape = calloc(sp->ndim ? sp->ndim : 1, sizeof(*sp->shape));
+	sp->shape = ccalloc(sp->ndim ? sp->ndim : 1, sizeof(*sp->shape));
 	if (!sp->shape)
 		return oom();
 	json_array_foreach(shape, i, d) {
@@ -210,7 +211,7 @@ static int schema_parse(json_t *list, const char *what, struct mlschema **out)
 		rc = fail("signature %s: must be a non-empty JSON list", what);
 		goto fail_list;
 	}
-	if (!(s = calloc(1, sizeof(*s))) || !(s->specs = calloc(json_array_size(list), sizeof(*s->specs)))) {
+	if (!(s = ccalloc(1, sizeof(*s))) || !(s->specs = ccalloc(json_array_size(list), sizeof(*s->specs)))) {
 		free(s);
 		rc = oom();
 		goto fail_list;
@@ -322,7 +323,7 @@ static int params_parse(const json_t *list, struct mlparam **out, size_t *nout)
 	*nout = 0;
 	if (!json_is_array(list) || !n)
 		return fail("signature params: must be a non-empty JSON list");
-	if (!(ps = calloc(n, sizeof(*ps))))
+	if (!(ps = ccalloc(n, sizeof(*ps))))
 		return oom();
 	json_array_foreach(list, i, e) {
 		struct mlparam *p = &ps[i];
@@ -557,13 +558,13 @@ static int get_map(const json_t *doc, const char *key, json_t **out)
 
 static int add_flavor(struct mlmodel *m, const char *name, json_t *conf)
 {
-	struct mlflavor *f = realloc(m->flavors, (m->nflavors + 1) * sizeof(*f));
+	struct mlflavor *f = crealloc(m->flavors, (m->nflavors + 1) * sizeof(*f));
 
 	if (!f)
 		return oom();
 	m->flavors = f;
 	f = &m->flavors[m->nflavors];
-	if (!(f->name = strdup(name)))
+	if (!(f->name = cstrdup(name)))
 		return oom();
 	f->conf = json_incref(conf);
 	m->nflavors++;
@@ -611,7 +612,7 @@ int mlmodel_parse(const char *text, size_t len, struct mlmodel **out)
 		json_decref(doc);
 		return fail("the document must be a mapping");
 	}
-	if (!(m = calloc(1, sizeof(*m)))) {
+	if (!(m = ccalloc(1, sizeof(*m)))) {
 		json_decref(doc);
 		return oom();
 	}
@@ -674,7 +675,7 @@ int mlmodel_load(const char *path, struct mlmodel **out)
 				     MLMODEL_MAX_FILE);
 		goto out;
 	}
-	if (!(data = malloc((size_t)st.st_size + 1))) {
+	if (!(data = cmalloc((size_t)st.st_size + 1))) {
 		rc = oom();
 		goto out;
 	}
@@ -1025,7 +1026,7 @@ int mlmodel_new_for_file(const char *flavor, const char *data_file, struct mlmod
 		return cairn_error_set(CAIRN_EINVALID, "unsupported flavor '%.100s' (xgboost or sklearn)", flavor);
 	if ((rc = check_file_name(data_file)) || (rc = now_utc(when)))
 		return rc;
-	if (!(m = calloc(1, sizeof(*m))) || !(m->doc = json_object()))
+	if (!(m = ccalloc(1, sizeof(*m))) || !(m->doc = json_object()))
 		goto oom;
 	m->model_size_bytes = -1;
 	cairn_id_new(id);
@@ -1247,7 +1248,7 @@ int mlmodel_signature_from_csv(const char *csv, size_t len, json_t **inputs)
 						     json_string_value(json_array_get(names, i)));
 				goto out;
 			}
-	if (!(st = calloc(ncols, sizeof(*st)))) {
+	if (!(st = ccalloc(ncols, sizeof(*st)))) {
 		rc = oom();
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* dag.c - the pipeline graph: which stage produces each dep, checks, topological order, cycles. */
 #include "pipeline/pl_int.h"
+#include "core/fault.h"
 #include "core/buf.h"
 #include "core/error.h"
 
@@ -47,7 +48,7 @@ static int add_edge(struct pl_stage *s, size_t up)
 	for (size_t i = 0; i < s->nup; i++)
 		if (s->up[i] == up)
 			return 0;
-	v = realloc(s->up, (s->nup + 1) * sizeof(*v));
+	v = crealloc(s->up, (s->nup + 1) * sizeof(*v));
 	if (!v)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	s->up = v;
@@ -105,7 +106,7 @@ out:
 /* Name a cycle among the stages not yet ordered: follow edges until one repeats. */
 static int report_cycle(struct pipeline *p, const bool *done)
 {
-	size_t *seen = calloc(p->n, sizeof(size_t)), start = 0, cur;
+	size_t *seen = ccalloc(p->n, sizeof(size_t)), start = 0, cur;
 	struct buf b = BUF_INIT;
 	int rc;
 
@@ -131,7 +132,7 @@ static int report_cycle(struct pipeline *p, const bool *done)
 	}
 	/* cur is on the cycle: print it in execution order (producer first) */
 	{
-		size_t *cyc = calloc(p->n + 1, sizeof(size_t)), n = 0, x = cur;
+		size_t *cyc = ccalloc(p->n + 1, sizeof(size_t)), n = 0, x = cur;
 		if (!cyc) {
 			free(seen);
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -165,7 +166,7 @@ int pl_build_dag(struct pipeline *p)
 
 	for (size_t i = 0; i < p->n; i++)
 		nouts += p->v[i].nouts;
-	outs = calloc(nouts + 1, sizeof(*outs));
+	outs = ccalloc(nouts + 1, sizeof(*outs));
 	if (!outs)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	nouts = 0;
@@ -210,10 +211,10 @@ int pl_build_dag(struct pipeline *p)
 			}
 		}
 	/* Kahn's algorithm, in file order among stages that are ready together */
-	indeg = calloc(p->n + 1, sizeof(size_t));
-	queue = calloc(p->n + 1, sizeof(size_t));
-	done = calloc(p->n + 1, sizeof(bool));
-	p->order = calloc(p->n + 1, sizeof(size_t));
+	indeg = ccalloc(p->n + 1, sizeof(size_t));
+	queue = ccalloc(p->n + 1, sizeof(size_t));
+	done = ccalloc(p->n + 1, sizeof(bool));
+	p->order = ccalloc(p->n + 1, sizeof(size_t));
 	if (!indeg || !queue || !done || !p->order) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;

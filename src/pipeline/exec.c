@@ -1,5 +1,6 @@
 /* exec.c - the local executor: runs a stage's commands through /bin/sh, streaming and logging their output. */
 #include "pipeline/exec.h"
+#include "core/fault.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/proc.h"
@@ -369,7 +370,7 @@ int exec_stage(const struct exec_req *rq, struct exec_result *res)
 	}
 	if (!rq->quiet) {
 		for (int i = 0; i < 2; i++)
-			if (!(r.s[i].line = malloc(EXEC_LINE_MAX))) {
+			if (!(r.s[i].line = cmalloc(EXEC_LINE_MAX))) {
 				err = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;
 			}

@@ -1,5 +1,6 @@
 /* repro.c - fingerprints, cairn.lock, stage status, and running what changed in parallel. */
 #include "pipeline/pl_int.h"
+#include "core/fault.h"
 #include "pipeline/exec.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -279,7 +280,7 @@ static int reasons(struct data_repo *r, const struct pl_stage *s, const struct s
 int pipeline_status(struct pipeline *p, struct data_repo *r, json_t **report)
 {
 	json_t *lock = NULL, *stages = json_array();
-	bool *stale = calloc(p->n + 1, sizeof(bool));
+	bool *stale = ccalloc(p->n + 1, sizeof(bool));
 	int rc;
 
 	if (!stale) {
@@ -819,7 +820,7 @@ static int select_stages(struct rp *rp)
 {
 	struct pipeline *p = rp->p;
 	const struct repro_opts *o = rp->o;
-	bool *sel = calloc(p->n + 1, sizeof(bool));
+	bool *sel = ccalloc(p->n + 1, sizeof(bool));
 	int rc = 0;
 
 	if (!sel)
@@ -848,7 +849,7 @@ static int select_stages(struct rp *rp)
 						sel[p->v[i].up[k]] = true;
 			}
 		if (o->downstream || (o->force && !o->single)) {
-			bool *tgt = calloc(p->n + 1, sizeof(bool));
+			bool *tgt = ccalloc(p->n + 1, sizeof(bool));
 			if (!tgt) {
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;
@@ -878,18 +879,18 @@ int pipeline_repro(struct pipeline *p, struct data_repo *r, const struct repro_o
 	int jobs = o->jobs > 0 ? o->jobs : 1, rc, nworkers = 0;
 	pthread_t *workers = NULL;
 
-	rp.state = calloc(p->n + 1, sizeof(*rp.state));
-	rp.forced = calloc(p->n + 1, sizeof(bool));
-	rp.result = calloc(p->n + 1, sizeof(json_t *));
+	rp.state = ccalloc(p->n + 1, sizeof(*rp.state));
+	rp.forced = ccalloc(p->n + 1, sizeof(bool));
+	rp.result = ccalloc(p->n + 1, sizeof(json_t *));
 	rp.slots = jobs;
 	rp.ignore = json_array();
-	rp.queue = calloc(p->n + 1, sizeof(size_t));
+	rp.queue = ccalloc(p->n + 1, sizeof(size_t));
 	rp.lock_saved_ns = cairn_mono_ns();
 	pthread_mutex_init(&rp.mu, NULL);
 	pthread_mutex_init(&rp.hook_mu, NULL);
 	pthread_cond_init(&rp.cv, NULL);
 	pthread_cond_init(&rp.work_cv, NULL);
-	if (!rp.state || !rp.forced || !rp.result || !rp.queue || !(workers = calloc((size_t)jobs, sizeof(pthread_t)))) {
+	if (!rp.state || !rp.forced || !rp.result || !rp.queue || !(workers = ccalloc((size_t)jobs, sizeof(pthread_t)))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* spec.c - loading cairn.yaml / dvc.yaml: params, vars, ${} interpolation, foreach/matrix, checks with file:line. */
 #include "pipeline/pipeline.h"
+#include "core/fault.h"
 #include "pipeline/pl_int.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -465,7 +466,7 @@ static struct pl_stage *new_stage(struct ld *l)
 
 	if (p->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct pl_stage *v = realloc(p->v, cap * sizeof(*v));
+		struct pl_stage *v = crealloc(p->v, cap * sizeof(*v));
 		if (!v)
 			return NULL;
 		p->v = v;
@@ -563,14 +564,14 @@ static int add_param(struct ld *l, struct pl_stage *st, const char *file, const 
 	v = key ? lookup(doc, key) : doc;
 	if (!v)
 		return ld_err(l, ptr, "stage '%s': param '%s' is not in %s", st->name, key, file);
-	pp = realloc(st->params, (st->nparams + 1) * sizeof(*pp));
+	pp = crealloc(st->params, (st->nparams + 1) * sizeof(*pp));
 	if (!pp)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	st->params = pp;
 	pp = &st->params[st->nparams++];
 	memset(pp, 0, sizeof(*pp));
-	pp->file = strdup(file);
-	pp->key = key ? strdup(key) : NULL;
+	pp->file = cstrdup(file);
+	pp->key = key ? cstrdup(key) : NULL;
 	pp->value = json_deep_copy(v);
 	pp->line = cyaml_line(l->lines, ptr);
 	if (!pp->file || (key && !pp->key) || !pp->value)
@@ -673,7 +674,7 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 		json_decref(def);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	st->name = strdup(name);
+	st->name = cstrdup(name);
 	st->line = line;
 	st->cpus = 1;
 	st->env = json_object();
@@ -687,20 +688,20 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 	if (v && strcmp(json_string_value(v), ".")) {
 		if ((rc = ws_path(l, "", json_string_value(v), ptr.ptr, &st->wdir)))
 			goto out;
-	} else if (!(st->wdir = strdup(""))) {
+	} else if (!(st->wdir = cstrdup(""))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
 	v = json_object_get(def, "cmd");
 	ptr_join(&ptr, sptr, "cmd");
 	if (json_is_string(v)) {
-		st->cmds = calloc(1, sizeof(char *));
-		if (st->cmds && (st->cmds[0] = strdup(json_string_value(v))))
+		st->cmds = ccalloc(1, sizeof(char *));
+		if (st->cmds && (st->cmds[0] = cstrdup(json_string_value(v))))
 			st->ncmds = 1;
 	} else if (json_is_array(v) && json_array_size(v)) {
 		size_t i;
 		json_t *c;
-		st->cmds = calloc(json_array_size(v), sizeof(char *));
+		st->cmds = ccalloc(json_array_size(v), sizeof(char *));
 		json_array_foreach(v, i, c) {
 			if (!json_is_string(c) && !json_is_number(c)) {
 				rc = ld_err(l, ptr.ptr, "stage '%s': each command must be a string", name);
@@ -730,7 +731,7 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 			rc = ld_err(l, ptr.ptr, "stage '%s': 'deps' must be a list of paths", name);
 			goto out;
 		}
-		st->deps = calloc(json_array_size(v) + 1, sizeof(*st->deps));
+		st->deps = ccalloc(json_array_size(v) + 1, sizeof(*st->deps));
 		json_array_foreach(v, i, d) {
 			struct buf ip = BUF_INIT;
 			ptr_idx(&ip, ptr.ptr, i);
@@ -750,7 +751,7 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 		goto out;
 	nouts = json_array_size(json_object_get(def, "outs")) + json_array_size(json_object_get(def, "metrics")) +
 		json_array_size(json_object_get(def, "plots"));
-	st->outs = calloc(nouts + 1, sizeof(*st->outs));
+	st->outs = ccalloc(nouts + 1, sizeof(*st->outs));
 	if (!st->outs) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -960,9 +961,9 @@ static int expand(struct ld *l, const char *name, json_t *raw, const char *sptr)
 			buf_clear(&sname);
 			buf_printf(&sname, "%s@", name);
 			/* the last axis varies fastest */
-			size_t *idx = calloc(naxes, sizeof(size_t));
-			json_t **vals = calloc(naxes, sizeof(json_t *));
-			const char **names = calloc(naxes, sizeof(char *));
+			size_t *idx = ccalloc(naxes, sizeof(size_t));
+			json_t **vals = ccalloc(naxes, sizeof(json_t *));
+			const char **names = ccalloc(naxes, sizeof(char *));
 			json_object_foreach(axes, k, e) {
 				names[a] = k;
 				vals[a++] = e;
@@ -1033,7 +1034,7 @@ static int load_vars(struct ld *l)
 			merge_into(l->ctx, e);
 		} else if (json_is_string(e)) {
 			/* "file.yaml" or "file.yaml:key1,key2" */
-			char *spec = strdup(json_string_value(e)), *colon = spec ? strchr(spec, ':') : NULL, *rel = NULL;
+			char *spec = cstrdup(json_string_value(e)), *colon = spec ? strchr(spec, ':') : NULL, *rel = NULL;
 			if (colon)
 				*colon = '\0';
 			if (!spec || (rc = ws_path(l, "", spec, ptr.ptr, &rel)) || (rc = params_doc(l, rel, &doc))) {
@@ -1179,7 +1180,7 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 	int rc;
 
 	*out = NULL;
-	l.p = calloc(1, sizeof(*l.p));
+	l.p = ccalloc(1, sizeof(*l.p));
 	l.params = json_object();
 	if (!l.p || !l.params) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -1191,8 +1192,8 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 		buf_clear(&abs);
 	}
 	l.file = file;
-	l.p->file = strdup(file);
-	l.p->root = strdup(root);
+	l.p->file = cstrdup(file);
+	l.p->root = cstrdup(root);
 	buf_printf(&abs, "%s/%s", root, file);
 	if ((rc = fs_read_file(abs.ptr, SPEC_MAX, &text))) {
 		if (rc == CAIRN_ENOTFOUND)

@@ -12,6 +12,7 @@
  * NUL-terminated strings.
  */
 #include "registry/gate.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 
@@ -611,10 +612,10 @@ int gate_parse(const char *text, const char *incumbent, struct gate **out)
 		return cairn_error_set(CAIRN_EINVALID, "bad requirement: longer than %d bytes", GATE_MAX_TEXT);
 	if (!text || !text[strspn(text, " \t\n\r\f\v")])
 		return cairn_error_set(CAIRN_EINVALID, "bad requirement: it is empty");
-	if (!(g = calloc(1, sizeof(*g))))
+	if (!(g = ccalloc(1, sizeof(*g))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	buf_init(&g->keys, 0);
-	if (incumbent && !(g->incumbent = strdup(incumbent))) {
+	if (incumbent && !(g->incumbent = cstrdup(incumbent))) {
 		err = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto fail;
 	}

@@ -1,5 +1,6 @@
 /* promote.c - promotion through gates (compare two versions' run metrics, move an alias) and the audit log. */
 #include "registry/reg_int.h"
+#include "core/fault.h"
 #include "registry/gate.h"
 #include "core/util.h"
 
@@ -99,7 +100,7 @@ int reg_promote(struct store *st, const char *name, const char *from, const char
 		rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'from'.");
 		goto free;
 	}
-	gates = calloc(n_require ? n_require : 1, sizeof(*gates));
+	gates = ccalloc(n_require ? n_require : 1, sizeof(*gates));
 	if (!gates) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto free;

@@ -1,5 +1,6 @@
 /* sqlite.c - the SQLite backend: WAL, busy timeout, cached prepared statements. */
 #include "store/store_backend.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <limits.h>
@@ -80,7 +81,7 @@ static int sq_open(const char *uri, void **impl)
 {
 	const char *path = !strncmp(uri, "sqlite:", 7) ? uri + 7 : uri;
 	const char *sync = getenv("CAIRN_SQLITE_SYNC");
-	struct sq_conn *c = calloc(1, sizeof(*c));
+	struct sq_conn *c = ccalloc(1, sizeof(*c));
 	char pragma[128];
 	int rc;
 
@@ -140,7 +141,7 @@ static int sq_prepare(void *impl, const char *sql, struct store_stmt **out)
 		if (c->cache[i]->last_use < c->cache[victim]->last_use)
 			victim = i;
 	}
-	s = calloc(1, sizeof(*s));
+	s = ccalloc(1, sizeof(*s));
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
@@ -149,7 +150,7 @@ static int sq_prepare(void *impl, const char *sql, struct store_stmt **out)
 		free(s);
 		return rc;
 	}
-	s->sql = strdup(sql);
+	s->sql = cstrdup(sql);
 	if (!s->sql) {
 		sqlite3_finalize(s->st);
 		free(s);

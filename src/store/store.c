@@ -1,6 +1,7 @@
 /* store.c - backend dispatch, migrations at open, the connection pool with
  * bounded waits, and the store's fault-injection points for tests. */
 #include "store/store.h"
+#include "core/fault.h"
 #include "store/store_backend.h"
 #include "core/error.h"
 
@@ -32,38 +33,15 @@ struct store_pool {
 	pthread_t writer_thread;   /* the thread that began it (valid while writer is set) */
 };
 
-/* ---- fault injection (tests) ---- */
-
-static _Atomic unsigned fault_countdown[STORE_FAULT__COUNT];
-static _Atomic int fault_code[STORE_FAULT__COUNT];
-
-void store_fault_arm(enum store_fault_point at, unsigned nth, int code)
-{
-	CAIRN_ASSERT(at < STORE_FAULT__COUNT && code < 0);
-	atomic_store(&fault_code[at], code);
-	atomic_store(&fault_countdown[at], nth);
-}
-
-void store_fault_clear(void)
-{
-	for (int i = 0; i < STORE_FAULT__COUNT; i++)
-		atomic_store(&fault_countdown[i], 0);
-}
+/* ---- fault injection (tests): the store's points of core/fault ---- */
 
 /* 0, or the armed code when this call is the one to fail. */
-static int store__fault(enum store_fault_point at)
+static int store__fault(enum fault_kind at)
 {
-	static const char *const names[] = { "begin_write", "commit", "step" };
-	unsigned n = atomic_load_explicit(&fault_countdown[at], memory_order_relaxed);
-
-	while (n) {
-		if (atomic_compare_exchange_weak(&fault_countdown[at], &n, n - 1)) {
-			if (n != 1)
-				return 0;
-			return cairn_error_set(atomic_load(&fault_code[at]), "injected %s failure", names[at]);
-		}
-	}
-	return 0;
+	if (!fault_fail(at))
+		return 0;
+	return cairn_error_set(fault_code(), "injected %s failure",
+			       at == FAULT_STORE_BEGIN ? "begin_write" : at == FAULT_STORE_COMMIT ? "commit" : "step");
 }
 
 /* ---- bounded waits ---- */
@@ -153,7 +131,7 @@ static int store_open_conn(const char *uri, bool migrate, struct store **out)
 			be = backends[i];
 	if (!be)
 		return cairn_error_set(CAIRN_EINVALID, "unsupported store uri '%s'", uri);
-	s = calloc(1, sizeof(*s));
+	s = ccalloc(1, sizeof(*s));
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	s->be = be;
@@ -194,7 +172,7 @@ int store_begin_write(struct store *s)
 	if (s->pool && (rc = pool__writer_take(s->pool, s)))
 		return rc;
 	s->writing = true;
-	if ((rc = store__fault(STORE_FAULT_BEGIN_WRITE)) || (rc = s->be->begin_write(s->impl))) {
+	if ((rc = store__fault(FAULT_STORE_BEGIN)) || (rc = s->be->begin_write(s->impl))) {
 		s->be->rollback(s->impl);
 		store__end_write(s);
 	}
@@ -205,7 +183,7 @@ int store_begin_read(struct store *s) { return s->be->begin_read(s->impl); }
 
 int store_commit(struct store *s)
 {
-	int rc = store__fault(STORE_FAULT_COMMIT);
+	int rc = store__fault(FAULT_STORE_COMMIT);
 
 	if (!rc)
 		rc = s->be->commit(s->impl);
@@ -248,7 +226,7 @@ int store_bind_double(struct store_stmt *st, int idx, double v) { return st->be-
 int store_bind_null(struct store_stmt *st, int idx) { return st->be->bind_null(st, idx); }
 int store_step(struct store_stmt *st)
 {
-	int rc = store__fault(STORE_FAULT_STEP);
+	int rc = store__fault(FAULT_STORE_STEP);
 
 	return rc ? rc : st->be->step(st);
 }
@@ -282,13 +260,13 @@ static int pool__open_conn(struct store_pool *p, bool migrate, struct store **ou
 
 int store_pool_open(const char *uri, unsigned max_conns, unsigned wait_ms, struct store_pool **out)
 {
-	struct store_pool *p = calloc(1, sizeof(*p));
+	struct store_pool *p = ccalloc(1, sizeof(*p));
 	struct store *first = NULL;
 	int rc;
 
 	if (!p)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	p->uri = strdup(uri);
+	p->uri = cstrdup(uri);
 	if (!p->uri) {
 		free(p);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");

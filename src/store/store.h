@@ -79,20 +79,10 @@ int store_pool_get(struct store_pool *p, struct store **out);
 void store_pool_put(struct store_pool *p, struct store *s);
 void store_pool_close(struct store_pool *p);
 
-/* Fault injection for tests (SQLite's test_malloc idea, for the store's own
- * calls): the nth next call at a point (1: the very next one), on any
- * thread, fails once with code and an "injected" message instead of reaching
- * the backend. An injected commit failure leaves the backend's transaction
- * open, as a failed COMMIT may, so the rollback path is exercised. Process-
- * wide; off unless armed. */
-enum store_fault_point {
-	STORE_FAULT_BEGIN_WRITE, /* store_begin_write, after the writer slot is taken */
-	STORE_FAULT_COMMIT,      /* store_commit */
-	STORE_FAULT_STEP,        /* store_step */
-	STORE_FAULT__COUNT
-};
-void store_fault_arm(enum store_fault_point at, unsigned nth, int code);
-/* Disarm every point. */
-void store_fault_clear(void);
+/* Fault injection for tests: core/fault.h's FAULT_STORE_BEGIN (in
+ * store_begin_write, after the writer slot is taken), FAULT_STORE_COMMIT and
+ * FAULT_STORE_STEP fail with fault_code() and an "injected" message instead of
+ * reaching the backend. An injected commit failure leaves the backend's
+ * transaction open, as a failed COMMIT may, so the rollback path is exercised. */
 
 #endif

@@ -1,5 +1,6 @@
 /* common.c - validation, page tokens and small helpers of the tracking subsystem. */
 #include "tracking/trk_int.h"
+#include "core/fault.h"
 #include "tracking/search.h"
 
 #include <openssl/evp.h>
@@ -205,7 +206,7 @@ char *trk_page_token_encode(int64_t offset)
 	int n = snprintf(json, sizeof(json), "{\"offset\": %lld}", (long long)offset);
 
 	EVP_EncodeBlock(out, (const unsigned char *)json, n);
-	return strdup((const char *)out);
+	return cstrdup((const char *)out);
 }
 
 int trk_page_token_decode(const char *token, int64_t *offset)

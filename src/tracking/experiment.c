@@ -1,5 +1,6 @@
 /* experiment.c - experiments: create, get, search, rename, delete/restore, tags. */
 #include "tracking/trk_int.h"
+#include "core/fault.h"
 #include "tracking/search.h"
 #include "core/util.h"
 
@@ -177,7 +178,7 @@ out:
 	if (!rc) {
 		char s[32];
 		snprintf(s, sizeof(s), "%lld", (long long)id);
-		*id_out = strdup(s);
+		*id_out = cstrdup(s);
 	}
 	buf_release(&loc);
 	return rc;

@@ -63,6 +63,7 @@
  * MLflow does.
  */
 #include "tracking/search.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -1079,7 +1080,7 @@ static int bind_new(struct search_sql *q, struct search_bind **out)
 	if (q->nbinds == 0 || (q->nbinds >= 4 && !(q->nbinds & (q->nbinds - 1)))) {
 		size_t cap = q->nbinds ? q->nbinds * 2 : 4;
 
-		nb = realloc(q->binds, cap * sizeof(*nb));
+		nb = crealloc(q->binds, cap * sizeof(*nb));
 		if (!nb)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		q->binds = nb;
@@ -1097,7 +1098,7 @@ static int bind_text(struct search_sql *q, const char *s, size_t n)
 	if ((rc = bind_new(q, &b)))
 		return rc;
 	b->type = SEARCH_BIND_TEXT;
-	b->text = malloc(n + 1);
+	b->text = cmalloc(n + 1);
 	if (!b->text)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	memcpy(b->text, s, n);

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "registry/registry.h"
 #include "store/store.h"
+#include "core/fault.h"
 
 static char dir[64];
 static char uri[128];
@@ -31,7 +32,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	store_fault_clear();
+	fault_disarm();
 	store_pool_put(pool, st);
 	store_pool_close(pool);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -65,7 +66,7 @@ static void assert_released(void)
 
 static void fail_next_commit(void)
 {
-	store_fault_arm(STORE_FAULT_COMMIT, 1, CAIRN_EIO);
+	fault_arm_code(FAULT_STORE_COMMIT, 1, 0, CAIRN_EIO);
 }
 
 static void make_model(const char *name)

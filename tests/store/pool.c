@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "store/store.h"
+#include "core/fault.h"
 
 #define WAIT_MS 200
 
@@ -31,7 +32,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	store_fault_clear();
+	fault_disarm();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
@@ -290,7 +291,7 @@ Test(store_pool, commit_failure_rolls_back_and_releases_the_writer_slot)
 	cr_assert_eq(store_pool_get(p, &b), 0);
 	cr_assert_eq(store_begin_write(a), 0);
 	cr_assert_eq(insert(a, "lost"), 0);
-	store_fault_arm(STORE_FAULT_COMMIT, 1, CAIRN_EIO);
+	fault_arm_code(FAULT_STORE_COMMIT, 1, 0, CAIRN_EIO);
 	cr_assert_eq(store_commit(a), CAIRN_EIO);
 	cr_assert(strstr(cairn_error_msg(), "injected"), "%s", cairn_error_msg());
 	cr_assert_not(store_in_write(a));
@@ -313,7 +314,7 @@ Test(store_pool, begin_write_failure_releases_the_writer_slot)
 	cr_assert_eq(store_pool_open(uri, 2, WAIT_MS, &p), 0);
 	cr_assert_eq(store_pool_get(p, &a), 0);
 	cr_assert_eq(store_pool_get(p, &b), 0);
-	store_fault_arm(STORE_FAULT_BEGIN_WRITE, 1, CAIRN_EIO);
+	fault_arm_code(FAULT_STORE_BEGIN, 1, 0, CAIRN_EIO);
 	cr_assert_eq(store_begin_write(a), CAIRN_EIO);
 	cr_assert_not(store_in_write(a));
 	cr_assert_eq(store_begin_write(b), 0, "%s", cairn_error_msg());
@@ -351,7 +352,7 @@ Test(store_pool, fault_fires_on_the_nth_call_once)
 
 	cr_assert_eq(store_open(uri, &s), 0);
 	cr_assert_eq(store_prepare(s, "SELECT 1", &q), 0);
-	store_fault_arm(STORE_FAULT_STEP, 2, CAIRN_EBUSY);
+	fault_arm_code(FAULT_STORE_STEP, 2, 0, CAIRN_EBUSY);
 	cr_assert_eq(store_step(q), STORE_ROW);
 	store_reset(q);
 	cr_assert_eq(store_step(q), CAIRN_EBUSY);

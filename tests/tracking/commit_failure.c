@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "store/store.h"
+#include "core/fault.h"
 #include "tracking/artifact.h"
 #include "tracking/logged_model.h"
 #include "tracking/tracking.h"
@@ -35,7 +36,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	store_fault_clear();
+	fault_disarm();
 	free(exp_id);
 	store_pool_put(pool, st);
 	store_pool_close(pool);
@@ -71,7 +72,7 @@ static void assert_released(void)
 
 static void fail_next_commit(void)
 {
-	store_fault_arm(STORE_FAULT_COMMIT, 1, CAIRN_EIO);
+	fault_arm_code(FAULT_STORE_COMMIT, 1, 0, CAIRN_EIO);
 }
 
 Test(tracking_commit, run_create_frees_the_run)
@@ -175,7 +176,7 @@ Test(tracking_commit, busy_store_is_ebusy_not_a_hang)
 {
 	json_t *run = NULL;
 
-	store_fault_arm(STORE_FAULT_BEGIN_WRITE, 1, CAIRN_EBUSY);
+	fault_arm_code(FAULT_STORE_BEGIN, 1, 0, CAIRN_EBUSY);
 	cr_assert_eq(trk_run_create(st, exp_id, "u", 0, "r", NULL, &run), CAIRN_EBUSY);
 	cr_assert_null(run);
 	assert_released();
