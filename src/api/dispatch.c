@@ -229,11 +229,15 @@ int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const 
 	if (body)
 		buf_puts(&req.body, body);
 	cairn_error_clear();
-	rc = api_dispatch(&req, &resp);
+	rc = buf_error(&req.body) ? cairn_error_set(CAIRN_ENOMEM, "out of memory copying the request") :
+				    api_dispatch(&req, &resp);
 	if (rc)
 		http_resp_error(&resp, rc, cairn_error_msg());
 	*status = resp.status;
-	buf_put(out, resp.body.ptr, resp.body.len);
+	if (resp.body_static)
+		buf_puts(out, resp.body_static);
+	else
+		buf_put(out, resp.body.ptr, resp.body.len);
 	http_resp_dispose(&resp);
 	buf_release(&req.body);
 	return buf_error(out);

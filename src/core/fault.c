@@ -15,6 +15,12 @@ static _Atomic uint64_t calls, injected, fail_at;
 static _Atomic unsigned armed_flags;
 static pthread_t armed_thread;
 static _Atomic int armed_code;
+static _Thread_local bool held;
+
+void fault_hold(bool hold)
+{
+	held = hold;
+}
 
 void fault_arm(unsigned kinds, uint64_t nth, unsigned flags)
 {
@@ -58,7 +64,7 @@ bool fault_fail(enum fault_kind kind)
 	unsigned k = atomic_load_explicit(&armed_kinds, memory_order_relaxed);
 	uint64_t n, at;
 
-	if (!(k & kind))
+	if (!(k & kind) || held)
 		return false;
 	if ((atomic_load(&armed_flags) & FAULT_THIS_THREAD) && !pthread_equal(armed_thread, pthread_self()))
 		return false;

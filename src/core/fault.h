@@ -52,6 +52,9 @@ void fault_disarm(void);
 /* Calls of the armed kinds since fault_arm, and failures injected. */
 uint64_t fault_calls(void);
 uint64_t fault_injected(void);
+/* Hold (true) or resume counting on this thread: a test's own bookkeeping
+ * between arming and checking is neither counted nor failed. */
+void fault_hold(bool hold);
 /* For the layer's own wrappers: counts this call; true when it must fail. */
 bool fault_fail(enum fault_kind kind);
 

@@ -80,6 +80,7 @@ struct http_resp {
 	const char *content_type; /* static string; default application/json */
 	int fd;                   /* file to send instead of body (owned: closed by the layer) */
 	uint64_t fd_size;         /* bytes to send from fd */
+	const char *body_static;  /* a constant body sent instead of body (the out-of-memory answer) */
 	struct http_header *headers; /* further headers (owned; see http_resp_header) */
 	size_t nheaders;
 };

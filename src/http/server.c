@@ -153,6 +153,7 @@ void http_resp_error(struct http_resp *resp, int code, const char *message)
 
 	resp->status = cairn_err_http_status(code);
 	resp->content_type = "application/json";
+	resp->body_static = NULL;
 	if (resp->fd >= 0) {
 		close(resp->fd);
 		resp->fd = -1;
@@ -160,8 +161,12 @@ void http_resp_error(struct http_resp *resp, int code, const char *message)
 	buf_clear(&resp->body);
 	o = json_pack("{s:s, s:s}", "error_code", cairn_err_mlflow_code(code), "message",
 		      message && *message ? message : cairn_err_name(code));
-	if (!o || cjson_dump(o, &resp->body))
-		buf_puts(&resp->body, "{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"cannot encode error\"}");
+	if (!o || cjson_dump(o, &resp->body) || buf_error(&resp->body)) {
+		/* no memory for the answer: a constant one needs none */
+		buf_release(&resp->body);
+		resp->status = 500;
+		resp->body_static = "{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}";
+	}
 	json_decref(o);
 }
 
@@ -169,6 +174,7 @@ int http_resp_json_text(struct http_resp *resp, int status, const char *json)
 {
 	resp->status = status;
 	resp->content_type = "application/json";
+	resp->body_static = NULL;
 	buf_clear(&resp->body);
 	buf_puts(&resp->body, json);
 	return buf_error(&resp->body);
@@ -260,6 +266,9 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
 		r = MHD_create_response_from_fd64(resp->fd_size, resp->fd);
 		if (r)
 			resp->fd = -1; /* owned by the response now */
+	} else if (resp->body_static) {
+		r = MHD_create_response_from_buffer(strlen(resp->body_static), (void *)resp->body_static,
+						    MHD_RESPMEM_PERSISTENT);
 	} else {
 		size_t n = resp->body.len;
 		char *p = buf_detach(&resp->body);
@@ -483,8 +492,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				st->req.early_error = rc;
 				st->early_msg = cstrdup(cairn_error_msg());
 			}
-		} else if (buf_put(&st->req.body, upload_data, *upload_data_size)) {
-			st->too_big = true;
+		} else if ((rc = buf_put(&st->req.body, upload_data, *upload_data_size))) {
+			if (rc == CAIRN_ETOOBIG)
+				st->too_big = true;
+			else if (!st->req.early_error)
+				st->req.early_error = cairn_error_set(rc, "out of memory reading the request body");
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
