@@ -45,12 +45,15 @@ int api_dispatch(struct http_req *req, struct http_resp *resp)
 	cjson_oom_clear();
 	rc = fn(&c);
 	store_pool_put(c.ctx->pool, c.st);
-	if (rc)
-		goto out;
-	if (cjson_oom_seen()) { /* a reply member was lost: answer an error, not half a reply */
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory while building the reply");
+	/* jansson drops what it cannot allocate: a member missing from a reply, or
+	 * from a record the handler read back, would be half an answer or a wrong
+	 * one ("not found", "not active"). Either way the answer is out of memory. */
+	if (cjson_oom_seen() && rc != CAIRN_EBUSY) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory while handling the request");
 		goto out;
 	}
+	if (rc)
+		goto out;
 	if (!c.raw) {
 		resp->status = 200;
 		resp->content_type = "application/json";

@@ -23,8 +23,10 @@ int cjson_parse_object(const char *data, size_t n, json_t **out)
 	}
 	cjson_oom_clear();
 	v = json_loadb(data, n, JSON_REJECT_DUPLICATES, &jerr);
-	if (!v && cjson_oom_seen())
+	if (cjson_oom_seen()) { /* jansson may return a value with a string cut short */
+		json_decref(v);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory parsing the request body");
+	}
 	if (!v)
 		return cairn_error_set(CAIRN_EINVALID, "malformed JSON request body: %s (line %d, column %d)",
 				       jerr.text, jerr.line, jerr.column);

@@ -170,7 +170,7 @@ int trk__run_lifecycle(struct store *st, const char *run_id, struct buf *stage, 
 			buf_puts(stage, store_col_text(q, 0));
 		if (exp_id)
 			*exp_id = store_col_int64(q, 1);
-		rc = 0;
+		rc = stage ? buf_error(stage) : 0;
 	} else if (rc == STORE_DONE) {
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "Run with id=%.80s not found", run_id);
 	}

@@ -137,7 +137,8 @@ static int load_inputs(struct store *st, const char *run_id, json_t *run)
 static int run_from_row(struct store *st, struct store_stmt *q, json_t **out)
 {
 	json_t *run = json_object(), *info = trk__run_info_row(q), *data = json_object();
-	char *run_id = strdup(json_string_value(json_object_get(info, "run_id")));
+	const char *rid = json_string_value(json_object_get(info, "run_id"));
+	char *run_id = rid ? strdup(rid) : NULL;
 	int rc;
 
 	cjson_set(run, "info", info);
