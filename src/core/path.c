@@ -2,6 +2,7 @@
 #include "core/path.h"
 #include "core/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,5 +103,38 @@ int path_join(struct buf *out, const char *a, const char *b)
 	if (out->len && out->ptr[out->len - 1] != '/' && *b)
 		buf_putc(out, '/');
 	buf_puts(out, b);
+	return buf_error(out);
+}
+
+size_t path_uri_scheme_len(const char *uri)
+{
+	size_t i = 1;
+
+	if (!isalpha((unsigned char)uri[0]))
+		return 0;
+	while (isalnum((unsigned char)uri[i]) || uri[i] == '+' || uri[i] == '-' || uri[i] == '.')
+		i++;
+	return uri[i] == ':' ? i + 1 : 0;
+}
+
+int path_join_uri(struct buf *out, const char *uri, const char *rel)
+{
+	size_t scheme = path_uri_scheme_len(uri), auth = 0, plen;
+	const char *path;
+
+	if (uri[scheme] == '/' && uri[scheme + 1] == '/')
+		auth = 2 + strcspn(uri + scheme + 2, "/?#");
+	path = uri + scheme + auth;
+	plen = strcspn(path, "?#");
+	buf_put(out, uri, scheme + auth + plen);
+	while (*rel == '/')
+		rel++;
+	if (*rel) {
+		/* "s3://bucket" needs the '/' that starts a path; "mlflow-artifacts:" has none (as MLflow) */
+		if (plen ? path[plen - 1] != '/' : auth != 0)
+			buf_putc(out, '/');
+		buf_puts(out, rel);
+	}
+	buf_puts(out, path + plen);
 	return buf_error(out);
 }

@@ -41,6 +41,38 @@ def _run(api, exp_id):
     return r.json()["run"]["info"]
 
 
+# ---------------------------------------------------------------- 4: one folder per run
+
+def test_bare_mlflow_artifacts_root_gives_each_run_its_own_folder(api, client, tmp_path):
+    eid = _exp(api, "mlflow-artifacts:/")
+    a, b = _run(api, eid), _run(api, eid)
+    # not "mlflow-artifacts://<id>/artifacts", which names a host <id> and a path "artifacts"
+    assert a["artifact_uri"] == f"mlflow-artifacts:/{a['run_id']}/artifacts"
+    assert b["artifact_uri"] == f"mlflow-artifacts:/{b['run_id']}/artifacts"
+    client.log_text(a["run_id"], "run a only", "secret.txt")
+    assert [f.path for f in client.list_artifacts(a["run_id"])] == ["secret.txt"]
+    assert client.list_artifacts(b["run_id"]) == []
+    r = api.get("artifacts/list", {"run_id": b["run_id"]})
+    assert r.status_code == 200 and "files" not in r.json(), r.text
+    assert api.get("/get-artifact", {"run_uuid": a["run_id"], "path": "secret.txt"}).text == "run a only"
+    assert_error(api.get("/get-artifact", {"run_uuid": b["run_id"], "path": "secret.txt"}), 404,
+                 "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_logged_model_location_under_a_bare_root(api):
+    eid = _exp(api, "mlflow-artifacts:/")
+    r = api.post("/api/2.0/mlflow/logged-models", {"experiment_id": eid, "name": "m"})
+    assert r.status_code == 200, r.text
+    info = r.json()["model"]["info"]
+    assert info["artifact_uri"] == f"mlflow-artifacts:/models/{info['model_id']}/artifacts"
+
+
+@pytest.mark.parametrize("loc", ["mlflow-artifacts:/base/", "mlflow-artifacts:/base"])
+def test_trailing_slash_or_not_gives_one_separator(api, loc):
+    info = _run(api, _exp(api, loc))
+    assert info["artifact_uri"] == f"mlflow-artifacts:/base/{info['run_id']}/artifacts"
+
+
 # ---------------------------------------------------------------- 7: steps across int64
 
 @pytest.mark.cairn_only
@@ -63,3 +95,24 @@ def test_bulk_interval_with_steps_spanning_int64(api, exp_id, max_results):
         assert 1 in got
     h = api.get("metrics/get-history", {"run_id": rid, "metric_key": "m", "max_results": 3})
     assert h.status_code == 200 and len(h.json()["metrics"]) == 3
+
+
+# ---------------------------------------------------------------- 8: artifacts not held here
+
+@pytest.mark.cairn_only
+@pytest.mark.parametrize("loc", ["s3://bucket/prefix", "file:///etc", "/etc", "gs://b"])
+def test_artifact_routes_for_a_location_not_served_here_are_4xx(api, loc):
+    # MLflow tries the location itself (S3, or the server's own disk) and answers 500 on
+    # failure; cairn proxies only mlflow-artifacts: and says so with a 400
+    info = _run(api, _exp(api, loc))
+    rid = info["run_id"]
+    body = assert_error(api.get("/get-artifact", {"run_uuid": rid, "path": "passwd"}), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "not served by this server" in body["message"]
+    assert_error(api.get("/get-artifact", {"run_id": rid, "path": "x/y.txt"}), 400, "INVALID_PARAMETER_VALUE")
+    r = api.get("artifacts/list", {"run_id": rid})
+    assert r.status_code == 200 and r.json()["root_uri"] == info["artifact_uri"], r.text
+    eid = info["experiment_id"]
+    m = api.post("/api/2.0/mlflow/logged-models", {"experiment_id": eid}).json()["model"]["info"]
+    r = api.get(f"/api/2.0/mlflow/logged-models/{m['model_id']}/artifacts/directories")
+    assert r.status_code == 200 and "files" not in r.json(), r.text
