@@ -31,5 +31,10 @@ int path_join_uri(struct buf *out, const char *uri, const char *rel);
 /* Length of uri's scheme including its ':' ("s3:" is 3), 0 when it has none;
  * a scheme is a letter then letters, digits, '+', '-' or '.' (RFC 3986). */
 size_t path_uri_scheme_len(const char *uri);
+/* Percent-decode in[0..n) and turn '+' into ' ' (Python's unquote_plus),
+ * again and again until nothing changes, appending the result to out (a %00
+ * gives a NUL byte, counted in out->len). What MLflow does to a model source
+ * before it looks for '..' in it. */
+int path_unquote_all(const char *in, size_t n, struct buf *out);
 
 #endif

@@ -95,3 +95,19 @@ Test(core_path, join_uri)
 	cr_assert_eq(path_uri_scheme_len("/etc"), 0);
 	buf_release(&b);
 }
+
+Test(core_path, unquote_all)
+{
+	struct buf b = BUF_INIT;
+
+	cr_assert_eq(path_unquote_all("a%2Fb+c", 7, &b), 0);
+	cr_assert_str_eq(b.ptr, "a/b c");
+	buf_clear(&b);
+	cr_assert_eq(path_unquote_all("%25252e%25252E", 14, &b), 0);
+	cr_assert_str_eq(b.ptr, "..", "decoded until nothing changes");
+	buf_clear(&b);
+	cr_assert_eq(path_unquote_all("x%00y%zz%4", 10, &b), 0);
+	cr_assert_eq(b.len, 8);
+	cr_assert_eq(memcmp(b.ptr, "x\0y%zz%4", 8), 0, "NUL decoded, broken escapes kept");
+	buf_release(&b);
+}

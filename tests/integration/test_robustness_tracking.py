@@ -116,3 +116,102 @@ def test_artifact_routes_for_a_location_not_served_here_are_4xx(api, loc):
     m = api.post("/api/2.0/mlflow/logged-models", {"experiment_id": eid}).json()["model"]["info"]
     r = api.get(f"/api/2.0/mlflow/logged-models/{m['model_id']}/artifacts/directories")
     assert r.status_code == 200 and "files" not in r.json(), r.text
+
+
+# ---------------------------------------------------------------- 9: model-version sources
+
+BAD_SOURCES = [
+    "file:///etc/passwd",
+    "/etc",
+    "/etc/passwd",
+    "etc/passwd",
+    "file:///srv/x/%2e%2e/%2e%2e/etc",
+    "file:/srv/x",
+    "..%2f..%2f",
+    "..%2F..%2Fetc",
+    "a/..%00/b",
+    "a/%2e%2e/b",
+    "mlflow-artifacts://host:5000/..%2f..%2f",
+    "mlflow-artifacts:/1/../../etc",
+    "mlflow-artifacts:/1/%252e%252e/%252e%252e/x",
+    "http://host/api/2.0/mlflow-artifacts/artifacts%00",
+    "s3://bucket/models/path/../../other/path",
+    "s3://bucket/a/./b",
+    "s3://bucket",
+    "runs:/",
+    "models:name/1",
+]
+
+
+@pytest.fixture
+def model(api):
+    name = f"it-robust-src-{uuid.uuid4().hex[:10]}"
+    assert api.post("registered-models/create", {"name": name}).status_code == 200
+    return name
+
+
+@pytest.mark.parametrize("source", BAD_SOURCES)
+def test_bad_sources_are_refused(api, model, source):
+    body = assert_error(api.post("model-versions/create", {"name": model, "source": source}), 400,
+                        "INVALID_PARAMETER_VALUE")
+    assert "Invalid model version source" in body["message"]
+    r = api.get("registered-models/get", {"name": model})
+    assert r.status_code == 200 and "latest_versions" not in r.json()["registered_model"], r.text
+
+
+@pytest.mark.parametrize("source", ["file:///etc/passwd", "/etc", "..%2f..%2f"])
+def test_local_sources_are_refused_even_with_a_run(api, exp_id, model, source):
+    rid = _run(api, exp_id)["run_id"]
+    assert_error(api.post("model-versions/create", {"name": model, "source": source, "run_id": rid}), 400,
+                 "INVALID_PARAMETER_VALUE")
+
+
+@pytest.mark.cairn_only
+@pytest.mark.parametrize("source", ["file://evil.example/etc/passwd", "s3://b/m\tx", "runs:/abc/m\n"])
+def test_odd_sources_are_400_not_500(api, model, source):
+    # MLflow: a file: URI with a remote host raises without an error code (500)
+    assert_error(api.post("model-versions/create", {"name": model, "source": source}), 400,
+                 "INVALID_PARAMETER_VALUE")
+
+
+def test_good_sources_are_accepted(api, client, exp_id, model):
+    info = _run(api, exp_id)
+    rid = info["run_id"]
+    good = [
+        (f"runs:/{rid}/model", rid),
+        ("s3://bucket/path/model", None),
+        ("s3://bucket/a..b/.hidden/m", None),
+        (f"{info['artifact_uri']}/model", rid),   # the run's own artifact location
+        ("mlflow-artifacts:/some/where", None),
+        (f"models:/{model}/1", None),
+    ]
+    for i, (source, run_id) in enumerate(good, 1):
+        body = {"name": model, "source": source}
+        if run_id:
+            body["run_id"] = run_id
+        r = api.post("model-versions/create", body)
+        assert r.status_code == 200, (source, r.text)
+        assert r.json()["model_version"]["version"] == str(i)
+
+
+def test_local_source_inside_the_runs_local_artifact_folder(api, model, tmp_path):
+    # MLflow: a local path is a valid source only inside the (local) artifact folder of
+    # the run named by run_id
+    eid = _exp(api, f"file://{tmp_path}/art")
+    info, other = _run(api, eid), _run(api, eid)
+    src = f"{info['artifact_uri']}/model"
+    assert src.startswith("file:///")
+    r = api.post("model-versions/create", {"name": model, "source": src, "run_id": info["run_id"]})
+    assert r.status_code == 200, r.text
+    assert_error(api.post("model-versions/create", {"name": model, "source": src}), 400,
+                 "INVALID_PARAMETER_VALUE")
+    assert_error(api.post("model-versions/create", {"name": model, "source": src, "run_id": other["run_id"]}),
+                 400, "INVALID_PARAMETER_VALUE")
+    assert_error(api.post("model-versions/create", {"name": model, "source": f"{tmp_path}/art",
+                                                    "run_id": info["run_id"]}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_prompt_sources_are_not_paths(api, model):
+    r = api.post("model-versions/create", {"name": model, "source": "prompt-template",
+                                           "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    assert r.status_code == 200, r.text
