@@ -215,3 +215,84 @@ def test_prompt_sources_are_not_paths(api, model):
     r = api.post("model-versions/create", {"name": model, "source": "prompt-template",
                                            "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
     assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- 10: planted links, impostors
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _objects(cairn_tmp):
+    return os.path.join(cairn_tmp, "root", "objects")
+
+
+def _put(api, path, data):
+    r = api.request("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{path}", data=data)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _get(api, path):
+    return api.get(f"/api/2.0/mlflow-artifacts/artifacts/{path}")
+
+
+@pytest.mark.cairn_only
+def test_planted_object_link_is_not_served_and_is_replaced(api, cairn_tmp, tmp_path):
+    assert cairn_tmp is not None
+    data = b"payload " + uuid.uuid4().hex.encode()
+    h = _sha(data)
+    base = f"robust/{uuid.uuid4().hex}"
+    _put(api, f"{base}/a.bin", data)
+    obj = os.path.join(_objects(cairn_tmp), h[:2], h[2:])
+    assert os.path.isfile(obj)
+    canary = tmp_path / "outside.txt"
+    canary.write_bytes(b"X" * len(data))  # same size: a size check cannot tell
+    os.remove(obj)
+    os.symlink(canary, obj)
+    r = _get(api, f"{base}/a.bin")
+    assert r.content != canary.read_bytes(), "served the file a planted link points at"
+    assert_error(r, 500, "INTERNAL_ERROR")  # a damaged store, not bad input
+    # storing the content again replaces the link, and leaves its target alone
+    _put(api, f"{base}/b.bin", data)
+    assert not os.path.islink(obj) and open(obj, "rb").read() == data
+    assert canary.read_bytes() == b"X" * len(data)
+    assert _get(api, f"{base}/a.bin").content == data
+
+
+@pytest.mark.cairn_only
+def test_same_size_impostor_is_not_trusted_as_already_stored(api, cairn_tmp):
+    assert cairn_tmp is not None
+    data = b"genuine " + uuid.uuid4().hex.encode()
+    h = _sha(data)
+    base = f"robust/{uuid.uuid4().hex}"
+    _put(api, f"{base}/a.bin", data)
+    obj = os.path.join(_objects(cairn_tmp), h[:2], h[2:])
+    os.chmod(obj, 0o644)
+    with open(obj, "r+b") as f:
+        f.write(b"E" * len(data))
+    _put(api, f"{base}/b.bin", data)
+    assert _get(api, f"{base}/b.bin").content == data
+    assert _get(api, f"{base}/a.bin").content == data
+
+
+@pytest.mark.cairn_only
+def test_planted_shard_folder_link_is_not_written_through(api, cairn_tmp, tmp_path):
+    assert cairn_tmp is not None
+    objects = _objects(cairn_tmp)
+    for i in range(10000):  # content whose shard folder does not exist yet
+        data = f"shard probe {uuid.uuid4().hex} {i}".encode()
+        h = _sha(data)
+        if not os.path.lexists(os.path.join(objects, h[:2])):
+            break
+    else:
+        pytest.skip("every shard folder exists already")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, os.path.join(objects, h[:2]))
+    path = f"robust/{uuid.uuid4().hex}/c.bin"
+    _put(api, path, data)
+    assert os.listdir(outside) == [], "an object was written outside the data root"
+    shard = os.path.join(objects, h[:2])
+    assert os.path.isdir(shard) and not os.path.islink(shard)
+    assert _get(api, path).content == data
