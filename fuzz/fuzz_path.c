@@ -1,7 +1,11 @@
-/* fuzz_path.c - libFuzzer target: the client path sanitiser and artifact URI parsing.
+/* fuzz_path.c - libFuzzer target: the client path sanitiser, artifact URI parsing,
+ * URI joins and repeated percent-decoding.
  *
  * Invariants on every accepted path: relative, no "." or ".." component, no
  * empty component, no backslash, no control byte, no percent-encoded separator.
+ * A run's artifact URI (path_join_uri of the input and "<id>/artifacts"), when
+ * served here, maps to a tree path ending in "<id>/artifacts": never shared by
+ * two runs. path_unquote_all's result decodes to itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +54,28 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (art_uri_to_path(s, &out) == 0)
 		check_clean(out.ptr, out.len);
 	buf_release(&out);
+	{
+		static const char tail[] = "0123456789abcdef0123456789abcdef/artifacts";
+		struct buf uri = BUF_INIT;
+		if (!path_join_uri(&uri, s, tail) && !strchr(s, '?') && !strchr(s, '#') &&
+		    art_uri_to_path(uri.ptr, &out) == 0) {
+			check_clean(out.ptr, out.len);
+			if (out.len < sizeof(tail) - 1 || strcmp(out.ptr + out.len - (sizeof(tail) - 1), tail) ||
+			    (out.len > sizeof(tail) - 1 && out.ptr[out.len - sizeof(tail)] != '/'))
+				abort();
+		}
+		buf_release(&uri);
+		buf_release(&out);
+	}
+	{
+		struct buf once = BUF_INIT, twice = BUF_INIT;
+		if (!path_unquote_all((const char *)data, size, &once) &&
+		    !path_unquote_all(once.ptr, once.len, &twice) &&
+		    (once.len != twice.len || memcmp(once.ptr, twice.ptr, once.len)))
+			abort();
+		buf_release(&once);
+		buf_release(&twice);
+	}
 	free(s);
 	return 0;
 }

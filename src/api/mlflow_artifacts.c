@@ -187,10 +187,7 @@ static int list_run(struct api_call *c)
 		rc = 0; /* not served here: nothing to list */
 		goto out;
 	}
-	buf_puts(&path, base.ptr);
-	if (sub.len)
-		buf_printf(&path, "%s%s", path.len ? "/" : "", sub.ptr);
-	if ((rc = art_list(c->st, path.ptr, base.ptr, &files)))
+	if ((rc = path_join(&path, base.ptr, sub.ptr)) || (rc = art_list(c->st, path.ptr, base.ptr, &files)))
 		goto out;
 	if (json_array_size(files))
 		cjson_set(c->reply, "files", files);
@@ -225,12 +222,8 @@ static int get_artifact(struct http_req *req, struct http_resp *resp)
 		goto out;
 	if ((rc = store_pool_get(ctx->pool, &st)))
 		goto out;
-	if ((rc = trk_run_get(st, run_id, &run)) || (rc = art_uri_to_path(trk_run_artifact_uri(run), &base)))
-		goto out;
-	if (base.len)
-		buf_putc(&base, '/');
-	buf_puts(&base, path.ptr);
-	if ((rc = buf_error(&base)) || (rc = art_open(st, ctx->blobs, base.ptr, &fd, &size)))
+	if ((rc = trk_run_get(st, run_id, &run)) || (rc = art_uri_to_path(trk_run_artifact_uri(run), &base)) ||
+	    (rc = path_join(&base, "", path.ptr)) || (rc = art_open(st, ctx->blobs, base.ptr, &fd, &size)))
 		goto out;
 	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
 out:

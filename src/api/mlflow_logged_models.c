@@ -151,10 +151,7 @@ static int lm_list_artifacts(struct api_call *c, const char *model_id)
 		rc = 0; /* not served here: nothing to list */
 		goto out;
 	}
-	buf_puts(&path, base.ptr);
-	if (sub.len)
-		buf_printf(&path, "%s%s", path.len ? "/" : "", sub.ptr);
-	if ((rc = art_list(c->st, path.ptr, base.ptr, &files)))
+	if ((rc = path_join(&path, base.ptr, sub.ptr)) || (rc = art_list(c->st, path.ptr, base.ptr, &files)))
 		goto out;
 	cjson_set_repeated(c->reply, "files", files);
 out:

@@ -445,11 +445,7 @@ static int artifact_dest(const char *artifact_uri, const char *name, struct buf 
 		goto cleanup;
 	if ((rc = path_clean_rel(name, strlen(name), false, &rel)))
 		goto cleanup;
-	if (base.len)
-		buf_printf(out, "%s/%s", base.ptr, rel.ptr);
-	else
-		buf_puts(out, rel.ptr);
-	rc = buf_error(out);
+	rc = path_join(out, base.ptr, rel.ptr);
 cleanup:
 	buf_release(&base);
 	buf_release(&rel);

@@ -54,7 +54,7 @@ int client_call(struct client *cl, const char *method, const char *path, json_t 
  * relative path, e.g. "stdout.txt") of the run whose artifact URI is
  * artifact_uri ("mlflow-artifacts:/1/<run>/artifacts"). Remote: a streamed
  * PUT to the mlflow-artifacts proxy; local: the blob store plus art_record.
- * Other artifact URI schemes are CAIRN_EUNSUPPORTED. */
+ * Other artifact URI schemes are CAIRN_EINVALID. */
 int client_upload_fd(struct client *cl, const char *artifact_uri, const char *name, int fd);
 
 /* A tracking URI a child process can use to reach the same store: the remote

@@ -5,40 +5,47 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FS_CHUNK ((size_t)1 << 20)
 
-int fs_read_file(const char *path, size_t max, struct buf *b)
+int fs_read_fd(int fd, const char *what, size_t max, struct buf *b)
 {
 	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t start = b->len;
 	ssize_t n;
 
-	if (fd < 0)
-		return cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "cannot open '%s': %s", path,
-				       strerror(errno));
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			close(fd);
-			return cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", path, strerror(errno));
+			return cairn_error_set(CAIRN_EIO, "cannot read '%s': %s", what, strerror(errno));
 		}
-		if (b->len - start + (size_t)n > max) {
-			close(fd);
-			return cairn_error_set(CAIRN_ETOOBIG, "'%s' is larger than %zu bytes", path, max);
-		}
+		if (b->len - start + (size_t)n > max)
+			return cairn_error_set(CAIRN_ETOOBIG, "'%s' is larger than %zu bytes", what, max);
 		buf_put(b, chunk, (size_t)n);
 	}
-	close(fd);
 	return buf_error(b);
+}
+
+int fs_read_file(const char *path, size_t max, struct buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "cannot open '%s': %s", path,
+				       strerror(errno));
+	rc = fs_read_fd(fd, path, max, b);
+	close(fd);
+	return rc;
 }
 
 static int write_all(int fd, const void *data, size_t n)
@@ -214,4 +221,129 @@ int fs_hash_fd(int fd, char hex[SHA256_HEX_LEN + 1], int64_t *size)
 	if (size)
 		*size = total;
 	return 0;
+}
+
+/* 1: openat2 works, -1: the kernel lacks it (or a filter refuses it), 0: not tried yet */
+static atomic_int openat2_state;
+
+void fs__no_openat2(bool on)
+{
+	atomic_store(&openat2_state, on ? -1 : 0);
+}
+
+/* The fallback: walk rel one component at a time, each opened with
+ * O_NOFOLLOW relative to the one before. */
+static int open_beneath_walk(int dirfd, const char *rel, int flags, mode_t mode)
+{
+	int cur = dirfd, fd;
+
+	for (;;) {
+		size_t n = strcspn(rel, "/");
+		char comp[256];
+		struct stat sb;
+
+		if (n >= sizeof(comp)) {
+			fd = -1;
+			errno = ENAMETOOLONG;
+			break;
+		}
+		memcpy(comp, rel, n);
+		comp[n] = '\0';
+		rel += n;
+		while (*rel == '/')
+			rel++;
+		if (!*rel) { /* the last component */
+			fd = openat(cur, n ? comp : ".", flags | O_NOFOLLOW | O_CLOEXEC, mode);
+			/* O_DIRECTORY on a link says ENOTDIR: say what it is */
+			if (fd < 0 && errno == ENOTDIR && n && fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(sb.st_mode))
+				errno = ELOOP;
+			break;
+		}
+		if (!n || (n == 1 && comp[0] == '.'))
+			continue;
+		fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+			close(fd);
+			fd = -1;
+			errno = S_ISLNK(sb.st_mode) ? ELOOP : ENOTDIR;
+		}
+		if (fd < 0)
+			break;
+		if (cur != dirfd)
+			close(cur);
+		cur = fd;
+	}
+	if (cur != dirfd) {
+		int e = errno;
+		close(cur);
+		errno = e;
+	}
+	return fd;
+}
+
+/* True when rel has a ".." component. */
+static bool has_dotdot(const char *rel)
+{
+	for (const char *p = rel; (p = strstr(p, "..")); p += 2)
+		if ((p == rel || p[-1] == '/') && (!p[2] || p[2] == '/'))
+			return true;
+	return false;
+}
+
+int fs_open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
+{
+	/* openat2 would allow a ".." that stays beneath: the walk cannot */
+	if (rel[0] == '/' || has_dotdot(rel)) {
+		errno = EXDEV;
+		return -1;
+	}
+	if (atomic_load(&openat2_state) >= 0) {
+		struct open_how how = {
+			.flags = (uint64_t)(flags | O_CLOEXEC),
+			.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+		};
+		long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+		int state = atomic_load(&openat2_state);
+
+		if (fd >= 0 || (errno != ENOSYS && !(errno == EPERM && state == 0))) {
+			if (state == 0)
+				atomic_store(&openat2_state, 1);
+			return (int)fd;
+		}
+		/* ENOSYS: an older kernel; EPERM before openat2 ever worked: a
+		 * seccomp filter that does not know it (the walk says whether a
+		 * real permission problem is behind it) */
+		atomic_store(&openat2_state, -1);
+	}
+	return open_beneath_walk(dirfd, rel, flags, mode);
+}
+
+int fs_tmp_name(const char *prefix, struct buf *name)
+{
+	/* unique by process and counter; O_EXCL (or link's EEXIST) settles the
+	 * rest (other hosts on a shared folder): no random source asked per file */
+	static atomic_uint_fast64_t counter;
+
+	buf_clear(name);
+	buf_printf(name, "%s%lx-%llx", prefix, (unsigned long)getpid(),
+		   (unsigned long long)atomic_fetch_add(&counter, 1));
+	return buf_error(name);
+}
+
+int fs_tmp_at(int dirfd, const char *prefix, struct buf *name, int *fd)
+{
+	int rc;
+
+	for (int tries = 0; tries < 100; tries++) {
+		if ((rc = fs_tmp_name(prefix, name)))
+			return rc;
+		*fd = openat(dirfd, name->ptr, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	return cairn_error_set(CAIRN_EIO, "cannot create a temporary file '%s': %s", name->ptr, strerror(errno));
 }

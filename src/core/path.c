@@ -2,6 +2,7 @@
 #include "core/path.h"
 #include "core/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,4 +104,84 @@ int path_join(struct buf *out, const char *a, const char *b)
 		buf_putc(out, '/');
 	buf_puts(out, b);
 	return buf_error(out);
+}
+
+size_t path_uri_scheme_len(const char *uri)
+{
+	size_t i = 1;
+
+	if (!isalpha((unsigned char)uri[0]))
+		return 0;
+	while (isalnum((unsigned char)uri[i]) || uri[i] == '+' || uri[i] == '-' || uri[i] == '.')
+		i++;
+	return uri[i] == ':' ? i + 1 : 0;
+}
+
+int path_join_uri(struct buf *out, const char *uri, const char *rel)
+{
+	size_t scheme = path_uri_scheme_len(uri), auth = 0, plen;
+	const char *path;
+
+	if (uri[scheme] == '/' && uri[scheme + 1] == '/')
+		auth = 2 + strcspn(uri + scheme + 2, "/?#");
+	path = uri + scheme + auth;
+	plen = strcspn(path, "?#");
+	buf_put(out, uri, scheme + auth + plen);
+	while (*rel == '/')
+		rel++;
+	if (*rel) {
+		/* "s3://bucket" needs the '/' that starts a path; "mlflow-artifacts:" has none (as MLflow) */
+		if (plen ? path[plen - 1] != '/' : auth != 0)
+			buf_putc(out, '/');
+		buf_puts(out, rel);
+	}
+	buf_puts(out, path + plen);
+	return buf_error(out);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int path_unquote_all(const char *in, size_t n, struct buf *out)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT, *cur = &a, *next = &b, *t;
+	bool changed = true;
+	int rc;
+
+	buf_put(cur, in, n);
+	while (changed && !buf_error(cur)) {
+		changed = false;
+		buf_clear(next);
+		for (size_t i = 0; i < cur->len; i++) {
+			const char *p = cur->ptr + i;
+			if (*p == '%' && i + 2 < cur->len && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+				buf_putc(next, (char)(hexval(p[1]) * 16 + hexval(p[2])));
+				i += 2;
+				changed = true;
+			} else if (*p == '+') {
+				buf_putc(next, ' ');
+				changed = true;
+			} else {
+				buf_putc(next, *p);
+			}
+		}
+		if (buf_error(next))
+			break;
+		t = cur;
+		cur = next;
+		next = t;
+	}
+	if (!(rc = buf_error(cur)) && !(rc = buf_error(next)))
+		buf_put(out, cur->ptr, cur->len), rc = buf_error(out);
+	buf_release(&a);
+	buf_release(&b);
+	return rc;
 }

@@ -186,7 +186,6 @@ int data_gc(struct data_repo *r, const struct data_gc_scope *s, json_t **report)
 {
 	json_t *keep = json_object(), *unknown = json_array(), *files = NULL, *all = json_array();
 	int64_t removed = 0, freed = 0, kept = 0, nrevs = 0;
-	struct buf p = BUF_INIT;
 	int rc;
 
 	if (!s->workspace && !s->all_commits && !s->all_branches && !s->all_tags && !s->nrevs) {
@@ -227,9 +226,9 @@ int data_gc(struct data_repo *r, const struct data_gc_scope *s, json_t **report)
 			kept++;
 			continue;
 		}
-		buf_clear(&p);
-		if (!blob_path(r->cache, hex, &p) && stat(p.ptr, &sb) == 0)
+		if (!blob_stat(r->cache, hex, &sb))
 			freed += sb.st_size;
+		cairn_error_clear();
 		removed++;
 		if (!s->dry_run)
 			rc = blob_remove(r->cache, hex);
@@ -239,7 +238,6 @@ int data_gc(struct data_repo *r, const struct data_gc_scope *s, json_t **report)
 				    (json_int_t)freed, "kept", (json_int_t)kept, "commits", (json_int_t)nrevs, "dry_run",
 				    s->dry_run, "unknown_manifests", unknown);
 out:
-	buf_release(&p);
 	json_decref(keep);
 	json_decref(unknown);
 	json_decref(files);

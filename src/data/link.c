@@ -88,12 +88,11 @@ out:
 /* Remember a cache object's stat, so checking it later costs a stat, not a read. */
 static void remember_object(struct data_repo *r, const char *hex)
 {
-	struct buf p = BUF_INIT;
 	struct stat sb;
 
-	if (!blob_path(r->cache, hex, &p) && stat(p.ptr, &sb) == 0)
+	if (!blob_stat(r->cache, hex, &sb))
 		statcache_put(r->sc, &(struct fkey[]){ fkey_of(&sb) }[0], hex, true);
-	buf_release(&p);
+	cairn_error_clear();
 }
 
 bool cache_copies(struct data_repo *r, unsigned mode)
@@ -143,8 +142,12 @@ int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned
 {
 	int rc = CAIRN_EUNSUPPORTED;
 
-	if (blob_exists(r->cache, hex))
+	/* an object that is there already is used only when it checks out: a
+	 * stat and a stat-cache lookup for one cairn wrote, a hash for one it
+	 * has not seen; a corrupt or planted one is replaced below */
+	if (cache_check(r, hex) == 0)
 		return 0;
+	cairn_error_clear();
 	for (int i = 0; i < r->nlinks && rc == CAIRN_EUNSUPPORTED; i++) {
 		switch (r->links[i]) {
 		case LINK_REFLINK:
@@ -177,26 +180,20 @@ int cache_insert(struct data_repo *r, const char *abs, const char *hex, unsigned
 int cache_check(struct data_repo *r, const char *hex)
 {
 	char got[SHA256_HEX_LEN + 1];
-	struct buf p = BUF_INIT;
 	struct fkey key;
 	struct stat sb;
 	int fd = -1, rc;
 
-	if ((rc = blob_path(r->cache, hex, &p)))
-		goto out;
-	if (stat(p.ptr, &sb) != 0) {
-		rc = errno == ENOENT ? cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache", hex)
-				     : cairn_error_set(CAIRN_EIO, "cannot stat cache object %s: %s", hex, strerror(errno));
+	if ((rc = blob_stat(r->cache, hex, &sb))) {
+		if (rc == CAIRN_ENOTFOUND)
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache", hex);
 		goto out;
 	}
 	key = fkey_of(&sb);
 	if (statcache_get(r->sc, &key, got) && !strcmp(got, hex))
 		goto out;
-	fd = open(p.ptr, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = cairn_error_set(CAIRN_EIO, "cannot open cache object %s: %s", hex, strerror(errno));
+	if ((rc = blob_open_read(r->cache, hex, &fd, NULL)))
 		goto out;
-	}
 	if ((rc = fs_hash_fd(fd, got, NULL)))
 		goto out;
 	if (strcmp(got, hex)) {
@@ -210,7 +207,6 @@ int cache_check(struct data_repo *r, const char *hex)
 out:
 	if (fd >= 0)
 		close(fd);
-	buf_release(&p);
 	return rc;
 }
 
@@ -272,11 +268,8 @@ int cache_materialize(struct data_repo *r, const char *hex, const char *abs, uns
 				continue;
 			}
 		} else {
-			sfd = open(obj.ptr, O_RDONLY | O_CLOEXEC);
-			if (sfd < 0) {
-				rc = cairn_error_set(CAIRN_EIO, "cannot open cache object %s: %s", hex, strerror(errno));
+			if ((rc = blob_open_read(r->cache, hex, &sfd, NULL)))
 				goto out;
-			}
 			if (r->links[i] == LINK_REFLINK) {
 				rc = fs_clone_fd(sfd, tfd);
 				if (rc == CAIRN_EUNSUPPORTED)
@@ -338,20 +331,25 @@ out:
 int cache_read(struct data_repo *r, const char *hex, size_t max, struct buf *out)
 {
 	char got[SHA256_HEX_LEN + 1];
-	struct buf p = BUF_INIT;
-	int rc;
+	size_t start = out->len;
+	int64_t size = 0;
+	int fd = -1, rc;
 
-	if ((rc = blob_path(r->cache, hex, &p)))
-		goto out;
-	if ((rc = fs_read_file(p.ptr, max, out))) {
+	if ((rc = blob_open_read(r->cache, hex, &fd, &size))) {
 		if (rc == CAIRN_ENOTFOUND)
 			rc = cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the cache", hex);
+		return rc;
+	}
+	if ((uint64_t)size > max) {
+		rc = cairn_error_set(CAIRN_ETOOBIG, "cache object %s is larger than %zu bytes", hex, max);
 		goto out;
 	}
-	sha256_hex(out->ptr, out->len, got);
+	if ((rc = fs_read_fd(fd, hex, max, out)))
+		goto out;
+	sha256_hex(out->ptr + start, out->len - start, got);
 	if (strcmp(got, hex))
 		rc = cairn_error_set(CAIRN_EIO, "cache object %s is corrupt (its content hashes to %s)", hex, got);
 out:
-	buf_release(&p);
+	close(fd);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* registry.c - registered models, model versions, tags, aliases and stages over the store. */
 #include "registry/reg_int.h"
 #include "tracking/search.h"
+#include "core/path.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const stages[] = { "None", "Staging", "Production", "Archived" };
 
@@ -963,12 +965,188 @@ out:
 	return rc;
 }
 
-static bool has_dotdot(const char *s)
+/* ---- model-version sources: MLflow's checks (server/handlers.py
+ * _validate_source_run/_validate_source_model and
+ * _validate_non_local_source_contains_relative_paths, utils/uri.py
+ * is_local_uri), so a source never names the server's own files ---- */
+
+static int bad_source(const char *source)
 {
-	for (const char *p = strstr(s, ".."); p; p = strstr(p + 1, ".."))
-		if ((p == s || p[-1] == '/' || p[-1] == '\\') && (!p[2] || p[2] == '/' || p[2] == '\\'))
+	return cairn_error_set(CAIRN_EINVALID, "Invalid model version source: '%.300s'. If supplying a source as an "
+					      "http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an "
+					      "absolute path must be provided without relative path references present. "
+					      "Please provide an absolute path.", source);
+}
+
+/* True when some '/'- or '\'-separated component of s[0..n) is "..". */
+static bool has_dotdot(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && s[j] != '/' && s[j] != '\\')
+			j++;
+		if (j - i == 2 && s[i] == '.' && s[i + 1] == '.')
 			return true;
+		i = j + 1;
+	}
 	return false;
+}
+
+/* No scheme (a plain path) or file: (MLflow's is_local_uri). */
+static bool source_is_local(const char *uri)
+{
+	size_t n = path_uri_scheme_len(uri);
+
+	return n == 0 || (n == 5 && !strncasecmp(uri, "file:", 5));
+}
+
+/* The path part of the URI u (after scheme and authority, before ? or #). */
+static struct slice uri_path(const char *u)
+{
+	const char *p = u + path_uri_scheme_len(u);
+
+	if (p[0] == '/' && p[1] == '/')
+		p += 2 + strcspn(p + 2, "/?#");
+	return (struct slice){ p, strcspn(p, "?#") };
+}
+
+/* The normal form of the absolute local path a plain path or file: URI names
+ * (decoded, without the leading '/'), or CAIRN_EINVALID. */
+static int local_path(const char *uri, struct buf *out)
+{
+	struct buf dec = BUF_INIT;
+	struct slice p = { uri, strlen(uri) };
+	int rc;
+
+	if (path_uri_scheme_len(uri)) {
+		const char *h = uri + 5;
+		if (h[0] == '/' && h[1] == '/') {
+			size_t hn = strcspn(h + 2, "/?#");
+			if (hn && strncasecmp(h + 2, "localhost", 9) && strncmp(h + 2, "127.0.0.1", 9) &&
+			    !(hn == 1 && h[2] == '.'))
+				return cairn_error_set(CAIRN_EINVALID, "'%.300s' is not a valid remote uri: a file: URI "
+								      "names a file on this server", uri);
+		}
+		p = uri_path(uri);
+	}
+	if ((rc = path_unquote_all(p.p, p.n, &dec)))
+		goto out;
+	if (dec.ptr[0] != '/')
+		rc = cairn_error_set(CAIRN_EINVALID, "'%.300s' is not an absolute path", uri);
+	else
+		rc = path_clean_rel(dec.ptr + 1, dec.len - 1, true, out);
+out:
+	buf_release(&dec);
+	return rc;
+}
+
+/* Where the run (or logged model) keeps its artifacts. */
+static int owner_location(struct store *st, const char *run_id, const char *model_id, struct buf *out)
+{
+	struct buf ignore = BUF_INIT;
+	struct store_stmt *q;
+	int rc;
+
+	if (model_id) {
+		rc = logged_model_location(st, model_id, out, &ignore);
+		buf_release(&ignore);
+		return rc;
+	}
+	if ((rc = store_prepare(st, "SELECT artifact_uri FROM runs WHERE run_uuid = ?", &q)))
+		return rc;
+	store_bind_text(q, 1, run_id);
+	rc = store_step(q);
+	if (rc == STORE_ROW)
+		rc = buf_puts(out, store_col_text(q, 0)) ? buf_error(out) : 0;
+	else if (rc == STORE_DONE)
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "Run with id=%.64s not found", run_id);
+	store_reset(q);
+	return rc;
+}
+
+/* A local source is accepted only inside the artifact folder of the run
+ * (model_id: the logged model) it comes from, when that folder is local too;
+ * this server proxies mlflow-artifacts: locations, so in practice a local
+ * path or file: URI is refused. */
+static int check_local_source(struct store *st, const char *source, const char *run_id, const char *model_id)
+{
+	struct buf loc = BUF_INIT, src = BUF_INIT, dir = BUF_INIT;
+	int rc;
+
+	if (!run_id && !model_id)
+		goto refuse;
+	if ((rc = owner_location(st, run_id, model_id, &loc)))
+		goto out;
+	if (!source_is_local(loc.ptr) || (rc = local_path(loc.ptr, &dir)) || (rc = local_path(source, &src)))
+		goto refuse;
+	if (!strncmp(src.ptr, dir.ptr, dir.len) && (!dir.len || !src.ptr[dir.len] || src.ptr[dir.len] == '/')) {
+		rc = 0;
+		goto out;
+	}
+refuse:
+	rc = cairn_error_set(CAIRN_EINVALID, "Invalid model version source: '%.300s'. To use a local path as a model "
+					    "version source, the %s request parameter has to be specified and the local "
+					    "path has to be contained within the artifact directory of the %s specified "
+					    "by the %s.", source, model_id ? "model_id" : "run_id",
+			     model_id ? "logged model" : "run", model_id ? "model_id" : "run_id");
+out:
+	buf_release(&loc);
+	buf_release(&src);
+	buf_release(&dir);
+	return rc;
+}
+
+/* Refuse a source that could reach outside the artifact store: after
+ * percent-decoding (again and again, so %252e%252e is ".." too) no ".."
+ * component, no NUL or control byte; a remote URI's path absolute and
+ * normal (no "." either, as MLflow's resolve() comparison); a local path
+ * only inside its run's local artifact folder. A prompt's source
+ * ("prompt-template") names no files: MLflow checks nothing, cairn only
+ * the decoded form. */
+static int check_source(struct store *st, const char *source, const char *run_id, const char *model_id,
+			bool prompt)
+{
+	struct buf dec = BUF_INIT;
+	int rc;
+
+	if ((rc = path_unquote_all(source, strlen(source), &dec)))
+		goto out;
+	for (size_t i = 0; i < dec.len; i++)
+		if ((unsigned char)dec.ptr[i] < 0x20 || dec.ptr[i] == 0x7f) {
+			rc = bad_source(source);
+			goto out;
+		}
+	if (has_dotdot(dec.ptr, dec.len)) {
+		rc = bad_source(source);
+		goto out;
+	}
+	if (prompt)
+		goto out;
+	if (source_is_local(source)) {
+		rc = check_local_source(st, source, run_id, model_id);
+		goto out;
+	}
+	{
+		struct slice p = uri_path(dec.ptr);
+		bool sep = true;
+
+		while (p.n && p.p[p.n - 1] == '/')
+			p.n--;
+		if (!p.n || p.p[0] != '/') {
+			rc = bad_source(source);
+			goto out;
+		}
+		for (size_t i = 0; i < p.n; i++) {
+			if (sep && p.p[i] == '.' && (i + 1 == p.n || p.p[i + 1] == '/')) {
+				rc = bad_source(source);
+				goto out;
+			}
+			sep = p.p[i] == '/';
+		}
+	}
+out:
+	buf_release(&dec);
+	return rc;
 }
 
 int reg_version_create(struct store *st, const struct reg_version_new *v, json_t **out)
@@ -977,6 +1155,7 @@ int reg_version_create(struct store *st, const struct reg_version_new *v, json_t
 	struct buf loc = BUF_INIT, run = BUF_INIT;
 	int64_t now = cairn_now_ms(), id, ver = 0;
 	const char *run_id = v->run_id && *v->run_id ? v->run_id : NULL;
+	bool is_prompt = false;
 	size_t i;
 	json_t *t;
 	int rc;
@@ -987,18 +1166,18 @@ int reg_version_create(struct store *st, const struct reg_version_new *v, json_t
 	if (!v->source || !*v->source)
 		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'source'. See the API "
 						      "docs for more information about request parameters.");
-	if (has_dotdot(v->source) || strchr(v->source, '\n'))
-		return cairn_error_set(CAIRN_EINVALID, "Invalid model version source: '%.300s'. Sources may not "
-						      "contain '..' path components.", v->source);
 	json_array_foreach(v->tags, i, t) {
 		const char *k = NULL, *val = "";
 		if ((rc = cjson_get_str(t, "key", true, &k)) < 0 || (rc = cjson_get_str(t, "value", false, &val)) < 0 ||
 		    (rc = check_tag(k, val)))
 			return rc < 0 ? rc : cairn_error_set(CAIRN_EINVALID, "bad tag");
+		/* MLflow does not check a prompt's source ("prompt-template") */
+		is_prompt |= !strcmp(k, "mlflow.prompt.is_prompt");
 	}
 	if ((rc = store_begin_write(st)))
 		return rc;
-	if ((rc = reg__model_id(st, v->name, &id)))
+	if ((rc = check_source(st, v->source, run_id, v->model_id && *v->model_id ? v->model_id : NULL, is_prompt)) ||
+	    (rc = reg__model_id(st, v->name, &id)))
 		goto out;
 	if (!strncmp(v->source, "models:/", 8)) {
 		if (!strncmp(v->source + 8, "m-", 2) && !strchr(v->source + 8, '/'))

@@ -198,7 +198,10 @@ int art_uri_to_path(const char *uri, struct buf *out)
 	const char *p;
 
 	if (strncmp(uri, scheme, sizeof(scheme) - 1))
-		return cairn_error_set(CAIRN_EUNSUPPORTED, "artifact location '%.300s' is not served by this server", uri);
+		/* the location came from the client (an experiment's artifact_location):
+		 * bad input, not a missing feature, so 400 rather than 501 */
+		return cairn_error_set(CAIRN_EINVALID, "artifact location '%.300s' is not served by this server: it "
+						      "proxies only mlflow-artifacts: locations", uri);
 	p = uri + sizeof(scheme) - 1;
 	/* mlflow-artifacts:/x, mlflow-artifacts:///x or mlflow-artifacts://host:port/x */
 	if (!strncmp(p, "//", 2)) {

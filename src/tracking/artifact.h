@@ -32,7 +32,9 @@ int art_list(struct store *st, const char *path, const char *rel_base, json_t **
 /* Delete the file at path or everything under the directory path. */
 int art_delete(struct store *st, const char *path);
 /* Turn an artifact URI ("mlflow-artifacts:/1/abc/artifacts") into a tree
- * path ("1/abc/artifacts") in out; CAIRN_EUNSUPPORTED for other schemes. */
+ * path ("1/abc/artifacts") in out; CAIRN_EINVALID for other schemes (the
+ * location is the client's choice and is not served here) and for paths the
+ * sanitiser refuses. */
 int art_uri_to_path(const char *uri, struct buf *out);
 
 #endif

@@ -2,6 +2,7 @@
 #include "tracking/logged_model.h"
 #include "tracking/trk_int.h"
 #include "tracking/search.h"
+#include "core/path.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -298,9 +299,11 @@ int trk_logged_model_create(struct store *st, const char *experiment_id, const c
 	store_reset(q);
 	if (rc)
 		goto out;
-	while (base.len && base.ptr[base.len - 1] == '/')
-		base.ptr[--base.len] = '\0';
-	buf_printf(&loc, "%s/models/%s/artifacts", base.ptr ? base.ptr : "", id);
+	{
+		char rel[CAIRN_ID_LEN + 32];
+		snprintf(rel, sizeof(rel), "models/%s/artifacts", id);
+		path_join_uri(&loc, base.ptr, rel);
+	}
 	if ((rc = buf_error(&loc)))
 		goto out;
 	if ((rc = store_prepare(st, "INSERT INTO logged_models(model_id, experiment_id, name, artifact_location, "

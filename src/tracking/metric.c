@@ -73,6 +73,14 @@ struct point {
 	int is_nan;
 };
 
+/* Which of nb equal-width buckets over [0, span] the offset off falls in. */
+static int64_t bucket_of(uint64_t off, uint64_t span, int64_t nb)
+{
+	double b = (double)off / ((double)span + 1.0) * (double)nb;
+
+	return b >= (double)(nb - 1) ? nb - 1 : (int64_t)b;
+}
+
 /* Pick at most max points from pts (sorted by step) into keep[]: about half
  * the budget goes to evenly spaced points (first and last included), so the
  * curve's shape is covered; the rest to the lowest and highest point of equal
@@ -81,8 +89,8 @@ struct point {
 static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsigned char *keep)
 {
 	int64_t even, nb;
+	uint64_t first, span;
 	size_t i = 0;
-	double width;
 
 	if ((int64_t)n <= max) {
 		memset(keep, 1, n);
@@ -95,14 +103,17 @@ static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsign
 	nb = (max - even) / 2;
 	if (nb < 1)
 		return;
-	width = (double)(pts[n - 1].step - pts[0].step + 1) / (double)nb;
-	for (int64_t b = 0; b < nb && i < n; b++) {
-		int64_t end = b == nb - 1 ? pts[n - 1].step : pts[0].step + (int64_t)(width * (double)(b + 1)) - 1;
+	/* Steps may span the whole int64 range (INT64_MIN..INT64_MAX): work with
+	 * each step's unsigned distance from the first, which always fits in a
+	 * uint64_t, and place it in one of nb equal-width buckets in double
+	 * (monotonic in the step, so the buckets stay contiguous runs of pts). */
+	first = (uint64_t)pts[0].step;
+	span = (uint64_t)pts[n - 1].step - first;
+	while (i < n) {
 		size_t imin = i, imax = i;
-		bool any = false;
+		int64_t b = bucket_of((uint64_t)pts[i].step - first, span, nb);
 
-		for (; i < n && pts[i].step <= end; i++) {
-			any = true;
+		for (; i < n && bucket_of((uint64_t)pts[i].step - first, span, nb) == b; i++) {
 			if (pts[i].is_nan)
 				continue;
 			if (pts[imin].is_nan || pts[i].v < pts[imin].v)
@@ -110,10 +121,8 @@ static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsign
 			if (pts[imax].is_nan || pts[i].v > pts[imax].v)
 				imax = i;
 		}
-		if (any) {
-			keep[imin] = 1;
-			keep[imax] = 1;
-		}
+		keep[imin] = 1;
+		keep[imax] = 1;
 	}
 }
 

@@ -2,6 +2,7 @@
 #include "tracking/trk_int.h"
 #include "tracking/search.h"
 #include "tracking/logged_model.h"
+#include "core/path.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -287,7 +288,11 @@ int trk_run_create(struct store *st, const char *experiment_id, const char *user
 							    "Current state is %s.", (long long)exp, store_col_text(q, 0));
 		else
 			rc = 0;
-		buf_printf(&uri, "%s/%s/artifacts", store_col_text(q, 1), run_id);
+		{
+			char rel[CAIRN_ID_LEN + 16];
+			snprintf(rel, sizeof(rel), "%s/artifacts", run_id);
+			path_join_uri(&uri, store_col_text(q, 1), rel); /* as MLflow: never "<loc>//<id>" */
+		}
 	}
 	store_reset(q);
 	if (rc)

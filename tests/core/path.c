@@ -60,3 +60,54 @@ Test(core_path, join)
 	cr_assert_str_eq(b.ptr, "root/x");
 	buf_release(&b);
 }
+
+/* MLflow's append_to_uri_path: one '/' between the location's path and rel,
+ * the scheme and authority untouched. */
+Test(core_path, join_uri)
+{
+	static const char *cases[][3] = {
+		{ "mlflow-artifacts:/", "abc/artifacts", "mlflow-artifacts:/abc/artifacts" },
+		{ "mlflow-artifacts:/0", "abc/artifacts", "mlflow-artifacts:/0/abc/artifacts" },
+		{ "mlflow-artifacts:/0/", "/abc", "mlflow-artifacts:/0/abc" },
+		{ "mlflow-artifacts:", "abc", "mlflow-artifacts:abc" },
+		{ "mlflow-artifacts://", "abc", "mlflow-artifacts:///abc" },
+		{ "mlflow-artifacts:///", "abc", "mlflow-artifacts:///abc" },
+		{ "mlflow-artifacts://host:5000", "abc", "mlflow-artifacts://host:5000/abc" },
+		{ "mlflow-artifacts://host:5000/x", "abc", "mlflow-artifacts://host:5000/x/abc" },
+		{ "s3://bucket", "m", "s3://bucket/m" },
+		{ "s3://bucket/p?versionId=3", "m", "s3://bucket/p/m?versionId=3" },
+		{ "file:///srv/art", "1/r", "file:///srv/art/1/r" },
+		{ "/srv/art/", "r", "/srv/art/r" },
+		{ "rel", "r", "rel/r" },
+		{ "", "r", "r" },
+		{ "s3://bucket/p", "", "s3://bucket/p" },
+	};
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_clear(&b);
+		cr_assert_eq(path_join_uri(&b, cases[i][0], cases[i][1]), 0);
+		cr_assert_str_eq(b.ptr, cases[i][2], "'%s' + '%s'", cases[i][0], cases[i][1]);
+	}
+	cr_assert_eq(path_uri_scheme_len("mlflow-artifacts:/x"), 17);
+	cr_assert_eq(path_uri_scheme_len("a/b:c"), 0);
+	cr_assert_eq(path_uri_scheme_len("1ab:c"), 0);
+	cr_assert_eq(path_uri_scheme_len("/etc"), 0);
+	buf_release(&b);
+}
+
+Test(core_path, unquote_all)
+{
+	struct buf b = BUF_INIT;
+
+	cr_assert_eq(path_unquote_all("a%2Fb+c", 7, &b), 0);
+	cr_assert_str_eq(b.ptr, "a/b c");
+	buf_clear(&b);
+	cr_assert_eq(path_unquote_all("%25252e%25252E", 14, &b), 0);
+	cr_assert_str_eq(b.ptr, "..", "decoded until nothing changes");
+	buf_clear(&b);
+	cr_assert_eq(path_unquote_all("x%00y%zz%4", 10, &b), 0);
+	cr_assert_eq(b.len, 8);
+	cr_assert_eq(memcmp(b.ptr, "x\0y%zz%4", 8), 0, "NUL decoded, broken escapes kept");
+	buf_release(&b);
+}
