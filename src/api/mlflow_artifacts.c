@@ -4,6 +4,7 @@
  * whole); GET answers with the object's file descriptor (sendfile).
  */
 #include "api/api_int.h"
+#include "core/fault.h"
 #include "core/path.h"
 #include "tracking/artifact.h"
 #include "tracking/tracking.h"
@@ -20,7 +21,7 @@ struct upload {
 static int upload_start(struct http_req *req, struct upload **out)
 {
 	struct api_ctx *ctx = req->ctx;
-	struct upload *u = calloc(1, sizeof(*u));
+	struct upload *u = ccalloc(1, sizeof(*u));
 	int rc;
 
 	if (!u)

@@ -6,6 +6,7 @@
  * operation by what follows the id.
  */
 #include "api/api_int.h"
+#include "core/fault.h"
 #include "core/path.h"
 #include "tracking/artifact.h"
 #include "tracking/logged_model.h"
@@ -81,7 +82,7 @@ static int lm_search(struct api_call *c)
 		return cairn_error_set(CAIRN_EINVALID, "Searching logged models by 'datasets' is not supported");
 	if ((rc = api_str_list(c, "experiment_ids", &exps, &nexp)))
 		return rc;
-	order = calloc(json_array_size(ob) + 1, sizeof(*order));
+	order = ccalloc(json_array_size(ob) + 1, sizeof(*order));
 	if (!order) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -111,7 +112,7 @@ static int lm_search(struct api_call *c)
 			buf_release(&b);
 			goto out;
 		}
-		order[norder++] = strdup(b.ptr);
+		order[norder++] = cstrdup(b.ptr);
 		buf_release(&b);
 	}
 	if ((rc = trk_logged_model_search(c->st, exps, nexp, filter, (const char *const *)order, norder, max, token,

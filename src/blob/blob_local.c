@@ -8,6 +8,7 @@
  * with the new upload's; a planted or corrupt one is replaced.
  */
 #include "blob/blob.h"
+#include "core/fault.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -99,7 +100,7 @@ int blob_open(const char *root, struct blob_store **out)
 
 int blob_open_flags(const char *root, unsigned flags, struct blob_store **out)
 {
-	struct blob_store *bs = calloc(1, sizeof(*bs));
+	struct blob_store *bs = ccalloc(1, sizeof(*bs));
 	struct buf p = BUF_INIT;
 	int rc, root_fd = -1;
 
@@ -194,7 +195,7 @@ static int shard(struct blob_store *bs, const char *hex, bool create)
 
 int blob_writer_new(struct blob_store *bs, struct blob_writer **out)
 {
-	struct blob_writer *w = calloc(1, sizeof(*w));
+	struct blob_writer *w = ccalloc(1, sizeof(*w));
 	int rc;
 
 	if (!w)
@@ -222,7 +223,7 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t n)
 	size_t left = n;
 
 	while (left) {
-		ssize_t k = write(w->fd, p, left);
+		ssize_t k = cwrite(w->fd, p, left);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -255,7 +256,7 @@ static int read_full(int fd, char *p, size_t n)
 static bool same_bytes(int a, int b, int64_t size)
 {
 	enum { CHUNK = 1 << 16 };
-	char *x = malloc(2 * CHUNK), *y = x + CHUNK;
+	char *x = cmalloc(2 * CHUNK), *y = x + CHUNK;
 	bool same = x && lseek(a, 0, SEEK_SET) == 0 && lseek(b, 0, SEEK_SET) == 0;
 
 	for (int64_t left = size; same && left > 0;) {
@@ -328,17 +329,17 @@ static int commit(struct blob_writer *w, char hex[SHA256_HEX_LEN + 1], const cha
 		if (same)
 			goto out;
 	}
-	if (fchmod(w->fd, 0444) != 0 || (!(bs->flags & BLOB_NOSYNC) && fsync(w->fd) != 0)) {
+	if (fchmod(w->fd, 0444) != 0 || (!(bs->flags & BLOB_NOSYNC) && cfsync(w->fd) != 0)) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot sync object: %s", strerror(errno));
 		goto out;
 	}
 	/* rename replaces a link or a bad object itself, never what a link points at */
-	if (renameat(bs->tmp_fd, w->tmp.ptr, sfd, hex + 2) != 0) {
+	if (crenameat(bs->tmp_fd, w->tmp.ptr, sfd, hex + 2) != 0) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
 		goto out;
 	}
 	buf_clear(&w->tmp);
-	if (!(bs->flags & BLOB_NOSYNC) && fsync(sfd) != 0)
+	if (!(bs->flags & BLOB_NOSYNC) && cfsync(sfd) != 0)
 		rc = cairn_error_set(CAIRN_EIO, "cannot sync the folder of object '%s': %s", hex, strerror(errno));
 out:
 	blob_writer_abort(w);
@@ -511,7 +512,7 @@ int blob_adopt(struct blob_store *bs, const char *src, const char *hex, enum blo
 			goto out;
 		}
 	}
-	if (renameat(bs->tmp_fd, tmp.ptr, sfd, hex + 2) != 0) {
+	if (crenameat(bs->tmp_fd, tmp.ptr, sfd, hex + 2) != 0) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot store object '%s': %s", hex, strerror(errno));
 		goto out;
 	}

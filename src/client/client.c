@@ -1,5 +1,6 @@
 /* client.c - MLflow JSON calls against a remote server (libcurl) or a local root (api_invoke). */
 #include "client/client.h"
+#include "core/fault.h"
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -347,7 +348,7 @@ int client_open(const char *tracking_uri, const char *root, struct client **out)
 	int rc;
 
 	*out = NULL;
-	if (!(cl = calloc(1, sizeof(*cl))))
+	if (!(cl = ccalloc(1, sizeof(*cl))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	buf_init(&cl->target, 0);
 	buf_init(&cl->serve_uri, 0);
@@ -648,7 +649,7 @@ int client_experiment_ensure(struct client *cl, const char *id_or_name, char **i
 		rc = cairn_error_set(CAIRN_EIO, "malformed reply: no experiment_id for '%s'", id_or_name);
 		goto cleanup;
 	}
-	if (!(*id = strdup(s)))
+	if (!(*id = cstrdup(s)))
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 cleanup:
 	json_decref(exp);
@@ -684,7 +685,7 @@ static int all_experiment_ids(struct client *cl, json_t *ids)
 			json_array_append(ids, json_object_get(e, "experiment_id"));
 		token = json_string_value(json_object_get(reply, "next_page_token"));
 		free(tok);
-		tok = token && *token ? strdup(token) : NULL;
+		tok = token && *token ? cstrdup(token) : NULL;
 	} while (tok);
 	free(tok);
 	json_decref(reply);
@@ -740,7 +741,7 @@ int client_run_find(struct client *cl, const char *id_or_prefix, json_t **run)
 			}
 			token = json_string_value(json_object_get(reply, "next_page_token"));
 			free(tok);
-			tok = token && *token ? strdup(token) : NULL;
+			tok = token && *token ? cstrdup(token) : NULL;
 		} while (tok && nmatch < 2);
 		free(tok);
 		tok = NULL;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -146,4 +147,13 @@ int crename(const char *from, const char *to)
 		return -1;
 	}
 	return rename(from, to);
+}
+
+int crenameat(int fromdir, const char *from, int todir, const char *to)
+{
+	if (fault_fail(FAULT_RENAME)) {
+		errno = EIO;
+		return -1;
+	}
+	return renameat(fromdir, from, todir, to);
 }

@@ -27,7 +27,7 @@ enum fault_kind {
 	FAULT_ALLOC = 1u << 0,        /* cmalloc, ccalloc, crealloc, cstrdup, cstrndup, jansson */
 	FAULT_WRITE = 1u << 1,        /* cwrite */
 	FAULT_FSYNC = 1u << 2,        /* cfsync */
-	FAULT_RENAME = 1u << 3,       /* crename */
+	FAULT_RENAME = 1u << 3,       /* crename, crenameat */
 	FAULT_STORE_BEGIN = 1u << 4,  /* store_begin_write */
 	FAULT_STORE_COMMIT = 1u << 5, /* store_commit */
 	FAULT_STORE_STEP = 1u << 6,   /* store_step */
@@ -67,5 +67,6 @@ char *cstrndup(const char *s, size_t n);
 ssize_t cwrite(int fd, const void *buf, size_t n);
 int cfsync(int fd);
 int crename(const char *from, const char *to);
+int crenameat(int fromdir, const char *from, int todir, const char *to);
 
 #endif

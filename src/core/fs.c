@@ -1,5 +1,6 @@
 /* fs.c - whole-file reads, atomic replacement, streamed copy/clone/hash of fds. */
 #include "core/fs.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -53,7 +54,7 @@ static int write_all(int fd, const void *data, size_t n)
 	const char *p = data;
 
 	while (n) {
-		ssize_t k = write(fd, p, n);
+		ssize_t k = cwrite(fd, p, n);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -94,7 +95,7 @@ void fs_sync_parent(const char *path)
 		buf_putc(&d, '.');
 	fd = buf_error(&d) ? -1 : open(d.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
-		fsync(fd);
+		cfsync(fd);
 		close(fd);
 	}
 	buf_release(&d);
@@ -112,13 +113,13 @@ int fs_write_atomic_opt(const char *path, const void *data, size_t n, mode_t mod
 
 	if ((rc = fs_tmp_beside(path, &tmp, &fd)))
 		goto out;
-	if (write_all(fd, data, n) || fchmod(fd, mode) || (sync && fsync(fd))) {
+	if (write_all(fd, data, n) || fchmod(fd, mode) || (sync && cfsync(fd))) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	close(fd);
 	fd = -1;
-	if (rename(tmp.ptr, path) != 0) {
+	if (crename(tmp.ptr, path) != 0) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot replace '%s': %s", path, strerror(errno));
 		goto out;
 	}
@@ -158,7 +159,7 @@ int fs_copy_fd(int src, int dst, struct sha256_ctx *sha, int64_t *copied)
 			return cairn_error_set(CAIRN_EIO, "cannot copy: %s", strerror(errno));
 		}
 	}
-	chunk = malloc(FS_CHUNK);
+	chunk = cmalloc(FS_CHUNK);
 	if (!chunk)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	while ((k = read(src, chunk, FS_CHUNK)) != 0) {
@@ -195,7 +196,7 @@ int fs_hash_fd(int fd, char hex[SHA256_HEX_LEN + 1], int64_t *size)
 {
 	struct sha256_ctx *c = sha256_new();
 	int64_t total = 0;
-	char *chunk = malloc(FS_CHUNK);
+	char *chunk = cmalloc(FS_CHUNK);
 	ssize_t k;
 
 	if (!c || !chunk) {

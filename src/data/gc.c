@@ -1,5 +1,6 @@
 /* gc.c - cache garbage collection over chosen git revisions, and fsck of the cache. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/fs.h"
@@ -91,7 +92,7 @@ static int keep_lock(struct data_repo *r, const char *text, size_t n, const char
 static int keep_git(struct data_repo *r, const struct data_gc_scope *s, json_t *keep, json_t *unknown, int64_t *nrevs)
 {
 	struct buf out = BUF_INIT, blob = BUF_INIT, where = BUF_INIT;
-	char **argv = calloc(s->nrevs + 8, sizeof(char *));
+	char **argv = ccalloc(s->nrevs + 8, sizeof(char *));
 	json_t *blobs = json_object(), *v;
 	const char *sha;
 	size_t k = 0;

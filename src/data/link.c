@@ -1,5 +1,6 @@
 /* link.c - moving content between the workspace and the cache: reflink, hard link or copy, verified. */
 #include "data/data_int.h"
+#include "core/fault.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/path.h"
@@ -45,7 +46,7 @@ int parse_links(const char *spec, enum link_kind *links, int *n)
 /* Stream the rest of fd (the file abs, for messages) into w. */
 static int feed_writer(int fd, const char *abs, struct blob_writer *w)
 {
-	char *chunk = malloc(1 << 20);
+	char *chunk = cmalloc(1 << 20);
 	ssize_t k;
 	int rc = 0;
 
@@ -305,7 +306,7 @@ int cache_materialize(struct data_repo *r, const char *hex, const char *abs, uns
 				goto out;
 			}
 		}
-		if (rename(tmp.ptr, abs) != 0) {
+		if (crename(tmp.ptr, abs) != 0) {
 			rc = cairn_error_set(CAIRN_EIO, "cannot write '%s': %s", abs, strerror(errno));
 			goto out;
 		}

@@ -1,5 +1,6 @@
 /* logged_model.c - MLflow 3 logged models and their links to runs. */
 #include "tracking/logged_model.h"
+#include "core/fault.h"
 #include "tracking/trk_int.h"
 #include "tracking/search.h"
 #include "core/path.h"
@@ -184,7 +185,7 @@ static int load_metrics(struct store *st, const char *model_id, json_t *data)
 static int model_from_row(struct store *st, struct store_stmt *q, json_t **out)
 {
 	json_t *m = json_object(), *info = json_object(), *data = json_object(), *arr;
-	char *id = strdup(store_col_text(q, 0));
+	char *id = cstrdup(store_col_text(q, 0));
 	struct store_stmt *tq;
 	char exp[32];
 	int rc;

@@ -1,5 +1,6 @@
 /* metric.c - metric history, paged, and min/max-preserving server-side sampling. */
 #include "tracking/trk_int.h"
+#include "core/fault.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 		while ((rc = store_step(q)) == STORE_ROW) {
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 1024;
-				struct point *np = realloc(pts, ncap * sizeof(*np));
+				struct point *np = crealloc(pts, ncap * sizeof(*np));
 				if (!np) {
 					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 					break;
@@ -196,7 +197,7 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 		if (!n)
 			continue;
 		free(keep);
-		keep = malloc(n);
+		keep = cmalloc(n);
 		if (!keep) {
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			break;

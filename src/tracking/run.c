@@ -1,5 +1,6 @@
 /* run.c - runs: create, get, update, delete/restore, log-batch, tags, inputs, search. */
 #include "tracking/trk_int.h"
+#include "core/fault.h"
 #include "tracking/search.h"
 #include "tracking/logged_model.h"
 #include "core/path.h"
@@ -139,7 +140,7 @@ static int run_from_row(struct store *st, struct store_stmt *q, json_t **out)
 {
 	json_t *run = json_object(), *info = trk__run_info_row(q), *data = json_object();
 	const char *rid = json_string_value(json_object_get(info, "run_id"));
-	char *run_id = rid ? strdup(rid) : NULL;
+	char *run_id = rid ? cstrdup(rid) : NULL;
 	int rc;
 
 	cjson_set(run, "info", info);
