@@ -92,7 +92,7 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(api_fault, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(api_fault, .init = setup, .fini = teardown);
 
 static void new_run(void)
 {
@@ -204,7 +204,7 @@ static void sweep(const struct scenario *sc, unsigned kinds)
 			sc->check(succeeded);
 			consistent();
 		}
-	cr_log_info("%s: %llu calls, each failed once and from then on", sc->name, (unsigned long long)calls);
+	cr_assert_gt(calls, 0);
 }
 
 static int act_json(const char *method, const char *path, const char *body, const char *what, uint64_t n)
