@@ -11,6 +11,12 @@
  *   head         opened (or went idle) + head timeout (+ idle timeout when idle)
  *   body         body start + body timeout + 1 s per body_min_rate bytes received
  *   handler      none: the request is complete, the server is answering
+ *
+ * Deadlines bound what one connection holds; they do not stop many addresses
+ * from filling the table together. So near the connection limit the sweeper
+ * also evicts: the oldest connections still waiting for a head (attackers
+ * trickle heads; idle keep-alive clients simply reconnect) are shut down until
+ * there is room again. Connections reading a body or being answered are kept.
  */
 #include "http/http_int.h"
 #include "core/fault.h"
@@ -49,13 +55,18 @@ struct http_conn *conn_opened(struct conn_table *t, int fd)
 	if (!c)
 		return NULL;
 	c->fd = fd;
+	atomic_store(&c->phase, CONN_HEAD);
 	atomic_store(&c->deadline_ms, conn_now_ms() + t->head_ms);
 	pthread_mutex_lock(&t->mu);
 	c->next = t->head;
 	if (t->head)
 		t->head->prev = c;
+	else
+		t->tail = c;
 	t->head = c;
 	t->open++;
+	if (t->high_water && t->open > t->high_water)
+		pthread_cond_signal(&t->cv); /* the sweeper makes room now, not in a second */
 	pthread_mutex_unlock(&t->mu);
 	return c;
 }
@@ -71,7 +82,11 @@ void conn_closed(struct conn_table *t, struct http_conn *c)
 		t->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		t->tail = c->prev;
 	t->open--;
+	if (c->killed)
+		t->dying--;
 	pthread_mutex_unlock(&t->mu);
 	free(c);
 }
@@ -82,6 +97,7 @@ void conn_body_begin(struct conn_table *t, struct http_conn *c)
 		return;
 	c->body_start_ms = conn_now_ms();
 	c->body_bytes = 0;
+	atomic_store(&c->phase, CONN_BODY);
 	atomic_store(&c->deadline_ms, c->body_start_ms + t->body_ms);
 }
 
@@ -97,14 +113,47 @@ void conn_body_bytes(struct conn_table *t, struct http_conn *c, size_t n)
 
 void conn_body_done(struct http_conn *c)
 {
-	if (c)
+	if (c) {
+		atomic_store(&c->phase, CONN_BUSY);
 		atomic_store(&c->deadline_ms, 0);
+	}
 }
 
 void conn_idle(struct conn_table *t, struct http_conn *c)
 {
-	if (c)
+	if (c) {
 		atomic_store(&c->deadline_ms, conn_now_ms() + t->idle_ms + t->head_ms);
+		atomic_store(&c->phase, CONN_HEAD);
+	}
+}
+
+void conn_table_limit(struct conn_table *t, unsigned max_conns)
+{
+	unsigned margin = max_conns / 16 > 8 ? max_conns / 16 : 8;
+
+	pthread_mutex_lock(&t->mu);
+	t->high_water = max_conns > 2 * margin ? max_conns - margin : 0;
+	t->low_water = max_conns > 2 * margin ? max_conns - 2 * margin : 0;
+	pthread_mutex_unlock(&t->mu);
+}
+
+unsigned conn_evict(struct conn_table *t)
+{
+	unsigned n = 0, open;
+
+	pthread_mutex_lock(&t->mu);
+	open = t->open - t->dying;
+	for (struct http_conn *c = t->tail; c && t->high_water && open - n > t->low_water; c = c->prev) {
+		if (c->killed || atomic_load(&c->phase) != CONN_HEAD)
+			continue;
+		shutdown(c->fd, SHUT_RDWR);
+		c->killed = true;
+		n++;
+	}
+	t->dying += n;
+	t->evicted_total += n;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }
 
 unsigned conn_sweep(struct conn_table *t, int64_t now_ms)
@@ -121,6 +170,7 @@ unsigned conn_sweep(struct conn_table *t, int64_t now_ms)
 		c->killed = true;
 		n++;
 	}
+	t->dying += n;
 	t->killed_total += n;
 	pthread_mutex_unlock(&t->mu);
 	return n;
@@ -130,7 +180,7 @@ static void *sweeper(void *arg)
 {
 	struct conn_table *t = arg;
 	int64_t last_log = 0;
-	unsigned unlogged = 0;
+	unsigned unlogged = 0, unlogged_evicted = 0;
 
 	pthread_mutex_lock(&t->mu);
 	while (!t->stop) {
@@ -143,10 +193,12 @@ static void *sweeper(void *arg)
 		pthread_mutex_unlock(&t->mu);
 		int64_t now = conn_now_ms();
 		unlogged += conn_sweep(t, now);
-		if (unlogged && now - last_log >= 10000) {
-			cairn_log(LOG_WARN, "http: closed %u connection%s that missed the request head or body deadline",
-				  unlogged, unlogged == 1 ? "" : "s");
-			unlogged = 0;
+		unlogged_evicted += conn_evict(t);
+		if ((unlogged || unlogged_evicted) && now - last_log >= 10000) {
+			cairn_log(LOG_WARN, "http: closed %u connection%s that missed the request head or body deadline "
+				  "and %u waiting for a head to make room (near --max-connections)",
+				  unlogged, unlogged == 1 ? "" : "s", unlogged_evicted);
+			unlogged = unlogged_evicted = 0;
 			last_log = now;
 		}
 		pthread_mutex_lock(&t->mu);

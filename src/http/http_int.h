@@ -16,9 +16,16 @@
 /* One accepted connection. Created when libmicrohttpd reports it started and
  * freed when it reports it closed, which it does before closing the socket,
  * so the sweeper never touches a reused descriptor. */
+enum conn_phase {
+	CONN_HEAD,   /* waiting for a request head (new, or idle between requests) */
+	CONN_BODY,   /* reading a request body */
+	CONN_BUSY,   /* the request is complete: the server is answering */
+};
+
 struct http_conn {
-	struct http_conn *prev, *next; /* table list, under the table mutex */
+	struct http_conn *prev, *next; /* table list, newest first, under the table mutex */
 	int fd;                        /* the socket (owned by libmicrohttpd) */
+	_Atomic int phase;             /* enum conn_phase */
 	_Atomic int64_t deadline_ms;   /* monotonic ms by which the current phase must end; 0: none */
 	int64_t body_start_ms;         /* when the body phase began (the connection's thread only) */
 	uint64_t body_bytes;           /* body bytes received so far (the connection's thread only) */
@@ -28,8 +35,13 @@ struct http_conn {
 struct conn_table {
 	pthread_mutex_t mu;            /* guards the list and `killed` */
 	pthread_cond_t cv;             /* wakes the sweeper to stop */
-	struct http_conn *head;        /* open connections */
+	struct http_conn *head;        /* open connections, newest first */
+	struct http_conn *tail;        /* the oldest */
 	unsigned open;                 /* their number */
+	unsigned dying;                /* of them, shut down and not yet closed */
+	unsigned high_water;           /* past this many open, evict (0: never) */
+	unsigned low_water;            /* ... down to this many */
+	uint64_t evicted_total;        /* connections shut down to make room */
 	uint64_t killed_total;         /* connections shut down for missing a deadline */
 	bool stop;                     /* the sweeper should exit */
 	bool running;                  /* the sweeper thread exists */
@@ -54,6 +66,13 @@ void conn_body_done(struct http_conn *c);
 void conn_idle(struct conn_table *t, struct http_conn *c);
 /* Shut down every connection past its deadline now; returns how many. */
 unsigned conn_sweep(struct conn_table *t, int64_t now_ms);
+/* Near the connection limit, shut down the oldest connections that are
+ * waiting for a request head (slow clients, idle keep-alive ones) until
+ * low_water are open, so new clients get in while an attack from many
+ * addresses holds slots until its deadlines; returns how many. */
+unsigned conn_evict(struct conn_table *t);
+/* Set the water marks from the connection limit. */
+void conn_table_limit(struct conn_table *t, unsigned max_conns);
 int64_t conn_now_ms(void);
 
 /* ---- request head checks (guard.c) ---- */

@@ -661,6 +661,7 @@ int http_server_start(struct http_server *s)
 		return cairn_error_set(CAIRN_EINVALID, "invalid listen address '%s' (use an IPv4 address)",
 				       s->cfg.host);
 	fit_fd_limit(&s->cfg);
+	conn_table_limit(&s->conns, s->cfg.max_conns);
 	if ((rc = conn_table_start(&s->conns)))
 		return rc;
 	/* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop misses

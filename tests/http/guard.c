@@ -135,3 +135,37 @@ Test(http_conn, sweep_shuts_down_only_connections_past_their_deadline)
 	conn_table_destroy(&t);
 	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
+
+Test(http_conn, eviction_near_the_limit_takes_the_oldest_waiting_for_a_head)
+{
+	struct http_config cfg = { .head_timeout_s = 20, .body_timeout_s = 20, .body_min_rate = 500,
+				   .conn_timeout_s = 30 };
+	struct conn_table t;
+	int sp[40][2];
+	struct http_conn *c[40];
+	char ch;
+
+	conn_table_init(&t, &cfg);
+	conn_table_limit(&t, 36); /* margin 8: evict past 28 open, down to 20 */
+	for (int i = 0; i < 30; i++) {
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]), 0);
+		c[i] = conn_opened(&t, sp[i][0]);
+	}
+	conn_body_begin(&t, c[0]); /* the oldest is reading a body: kept */
+	conn_body_done(c[1]);      /* the next is being answered: kept */
+	cr_assert_eq(conn_evict(&t), 10);
+	cr_assert_eq(read(sp[0][1], &ch, 0), 0);
+	for (int i = 2; i < 12; i++) /* the ten oldest waiting for a head went */
+		cr_assert_eq(read(sp[i][1], &ch, 1), 0, "connection %d was not shut down", i);
+	cr_assert_eq(conn_evict(&t), 0, "shut down once"); /* they stay in the table until closed */
+	for (int i = 0; i < 30; i++) {
+		conn_closed(&t, c[i]);
+		close(sp[i][0]);
+		close(sp[i][1]);
+	}
+	cr_assert_eq(t.open, 0);
+	cr_assert_null(t.head);
+	cr_assert_null(t.tail);
+	cr_assert_eq(t.evicted_total, 10);
+	conn_table_destroy(&t);
+}

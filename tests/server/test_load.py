@@ -109,13 +109,14 @@ SLOW_STARTS = {
 }
 
 
-def _slowloris(srv, kind, n, seconds):
-    """n connections from 127.0.0.2 trickle one byte a second; meanwhile /health from
-    127.0.0.1 must answer each second. Returns (accepted, health answers, still open)."""
+def _slowloris(srv, kind, n, seconds, sources=("127.0.0.2",)):
+    """n connections from each source address trickle one byte a second; meanwhile
+    /health from 127.0.0.1 must answer each second. Returns (accepted, health answers,
+    still open)."""
     socks = []
-    for _ in range(n):
+    for i in range(n * len(sources)):
         s = socket.socket()
-        s.bind(("127.0.0.2", 0))
+        s.bind((sources[i % len(sources)], 0))
         s.settimeout(5)
         try:
             s.connect(("127.0.0.1", srv.port))
@@ -173,6 +174,18 @@ def test_slow_chunked_body_is_cut_off(server):
 
 def test_lying_content_length_is_cut_off(server):
     _check_slowloris(server, "content-length")
+
+
+def test_many_addresses_cannot_fill_the_table(server):
+    """Slow clients from several addresses, together past --max-connections: near the
+    limit the oldest connections still waiting for a head are evicted, so /health keeps
+    answering long before the head deadline (20 s here) frees anything."""
+    srv = server("--max-connections", "256", "--max-connections-per-client", "120")
+    accepted, answered, _ = _slowloris(srv, "head", 120, seconds=6,
+                                       sources=("127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"))
+    assert accepted >= 400
+    assert answered >= 4, f"/health answered {answered} times of ~6 while 480 slow clients attacked"
+    assert "waiting for a head to make room" in srv.stderr()
 
 
 def test_per_client_connection_limit(server):
