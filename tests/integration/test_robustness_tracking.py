@@ -55,6 +55,16 @@ def test_bare_mlflow_artifacts_root_gives_each_run_its_own_folder(api, client, t
     r = api.get("artifacts/list", {"run_id": b["run_id"]})
     assert r.status_code == 200 and "files" not in r.json(), r.text
     assert api.get("/get-artifact", {"run_uuid": a["run_id"], "path": "secret.txt"}).text == "run a only"
+    r = api.get("/get-artifact", {"run_uuid": b["run_id"], "path": "secret.txt"})
+    assert r.status_code != 200 and "run a only" not in r.text, r.text[:300]
+
+
+@pytest.mark.cairn_only
+def test_other_runs_file_is_404_under_a_bare_root(api, client):
+    # MLflow answers a missing file on /get-artifact with a 500 HTML page
+    eid = _exp(api, "mlflow-artifacts:/")
+    a, b = _run(api, eid), _run(api, eid)
+    client.log_text(a["run_id"], "run a only", "secret.txt")
     assert_error(api.get("/get-artifact", {"run_uuid": b["run_id"], "path": "secret.txt"}), 404,
                  "RESOURCE_DOES_NOT_EXIST")
 
