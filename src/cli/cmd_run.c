@@ -6,8 +6,9 @@
  * attaches to the run; a local root is served to it over HTTP from this
  * process), tees its stdout and stderr to the terminal and to the artifacts
  * stdout.txt and stderr.txt, forwards SIGINT/SIGTERM/SIGHUP to its process
- * group, and finally records FINISHED, FAILED or KILLED with the end time and
- * exits with the command's status.
+ * group (which owns the terminal, when cairn does), follows it through job
+ * control stops, and finally records FINISHED, FAILED or KILLED with the end
+ * time and exits with the command's status.
  */
 #include "cli/cmd.h"
 #include "client/client.h"
@@ -285,21 +286,78 @@ struct child {
 	pid_t pid;        /* the command (and its process group) */
 	int wstatus;      /* its wait status once done */
 	bool done;        /* reaped */
-	bool tty;         /* we handed it the terminal's foreground */
+	bool stopped;     /* stopped (and not continued since) */
+	bool tty;         /* its group is the terminal's foreground, by our doing */
 	int forwarded;    /* last signal forwarded, 0 if none */
 };
 
-/* The child stopped (Ctrl-Z with the terminal handed over): stop too, so the
- * shell gets the terminal back; when continued, hand it over again. */
-static void child_stopped(struct child *ch)
+/* Is cairn's process group the foreground of the terminal on stdin? */
+static bool tty_ours(void)
 {
-	if (!ch->tty)
-		return;
-	tcsetpgrp(STDIN_FILENO, getpgrp());
-	kill(getpid(), SIGSTOP);
-	/* continued */
-	tcsetpgrp(STDIN_FILENO, ch->pid);
+	return isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
+
+/* Stop cairn itself with sig, as a shell sees a job stop. True when it was
+ * stopped and has been continued (SIGCONT, blocked since signal_setup, is left
+ * pending); false when the stop did not happen: the kernel discards SIGTSTP,
+ * SIGTTIN and SIGTTOU for an orphaned process group (no shell could ever
+ * continue it, so stopping would hang for good), or sig is ignored. */
+static bool stop_self(int sig)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t cont, one, old;
+
+	sigemptyset(&cont);
+	sigaddset(&cont, SIGCONT);
+	while (sigtimedwait(&cont, NULL, &now) == SIGCONT)
+		; /* a stale one, from before */
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	/* SIGTTOU is blocked (for tcsetpgrp); unblocked, the raised signal stops us before raise() returns */
+	pthread_sigmask(SIG_UNBLOCK, &one, &old);
+	raise(sig);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return sigtimedwait(&cont, NULL, &now) == SIGCONT;
+}
+
+static void child_continue(struct child *ch)
+{
 	kill(-ch->pid, SIGCONT);
+	ch->stopped = false;
+}
+
+/*
+ * The child stopped. With the terminal (Ctrl-Z), or for want of it (SIGTTIN,
+ * SIGTTOU: cairn runs in the background), cairn stops too, with the terminal
+ * back, so the shell sees the job stop; once continued it gives the child the
+ * terminal again when it is in the foreground ("fg") and continues it. Where
+ * the stop is discarded because no shell could continue cairn, a Ctrl-Z just
+ * resumes the child, and a child that can never have the terminal is hung up
+ * (SIGHUP, SIGCONT), as the kernel does with an orphaned stopped group: cairn
+ * never waits forever on a child nobody can continue. A child stopped from
+ * outside (SIGSTOP, SIGTSTP, without the terminal) stays paused until
+ * something continues it; a forwarded signal does (see supervise).
+ */
+static void child_stopped(struct child *ch, int sig)
+{
+	bool tty_wait = sig == SIGTTIN || sig == SIGTTOU, continued;
+
+	ch->stopped = true;
+	if (!ch->tty && !tty_wait)
+		return;
+	if (ch->tty)
+		tcsetpgrp(STDIN_FILENO, getpgrp());
+	ch->tty = false;
+	continued = stop_self(tty_wait ? sig : SIGTSTP);
+	if (tty_ours() && !tcsetpgrp(STDIN_FILENO, ch->pid))
+		ch->tty = true;
+	if (ch->tty || continued) {
+		child_continue(ch); /* "fg", or "bg" where the terminal went elsewhere */
+		return;
+	}
+	fprintf(stderr, "cairn run: the command stopped for the terminal, which it cannot get: hanging it up\n");
+	kill(-ch->pid, SIGHUP);
+	child_continue(ch);
 }
 
 static void reap(struct child *ch)
@@ -308,13 +366,17 @@ static void reap(struct child *ch)
 	pid_t r;
 
 	for (;;) {
-		r = waitpid(ch->pid, &ws, WNOHANG | WUNTRACED);
+		r = waitpid(ch->pid, &ws, WNOHANG | WUNTRACED | WCONTINUED);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return;
 		if (WIFSTOPPED(ws)) {
-			child_stopped(ch);
+			child_stopped(ch, WSTOPSIG(ws));
+			continue;
+		}
+		if (WIFCONTINUED(ws)) {
+			ch->stopped = false;
 			continue;
 		}
 		ch->wstatus = ws;
@@ -379,6 +441,9 @@ static int supervise(struct child *ch, int sfd, struct pump *out, struct pump *e
 				} else if (!ch->done) {
 					ch->forwarded = (int)si.ssi_signo;
 					kill(-ch->pid, (int)si.ssi_signo);
+					/* a stopped child acts on it only once continued (as a shell's kill does) */
+					if (ch->stopped)
+						child_continue(ch);
 				}
 			}
 		}
@@ -396,10 +461,12 @@ static int signal_setup(sigset_t *set, int *sfd)
 		sigaddset(set, sigs[i]);
 	}
 	sigaddset(set, SIGTTOU); /* lets tcsetpgrp() work from the background */
+	sigaddset(set, SIGCONT); /* left pending: stop_self() sees it was continued */
 	/* block before the local server's threads exist, so every thread inherits it */
 	if (pthread_sigmask(SIG_BLOCK, set, NULL))
 		return cairn_error_set(CAIRN_ERR, "cannot block signals");
 	sigdelset(set, SIGTTOU);
+	sigdelset(set, SIGCONT);
 	*sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (*sfd < 0)
 		return cairn_error_set(CAIRN_ERR, "signalfd: %s", strerror(errno));
@@ -578,9 +645,12 @@ int cmd_run(int argc, char **argv)
 	po.fd_out = pout[1];
 	po.fd_err = perr[1];
 	po.new_pgroup = true;
+	/* an interactive command gets the terminal, before it starts: Ctrl-C, Ctrl-Z and reads go to it */
+	po.tty_foreground = tty_ours();
 	if (proc_spawn(&po, &ch.pid))
 		goto fail_run;
 	started = true;
+	ch.tty = po.tty_foreground;
 	close(pout[1]);
 	close(perr[1]);
 	pout[1] = perr[1] = -1;
@@ -589,9 +659,6 @@ int cmd_run(int argc, char **argv)
 	pout[0] = perr[0] = -1;
 	fcntl(out.in, F_SETFL, O_NONBLOCK);
 	fcntl(err.in, F_SETFL, O_NONBLOCK);
-	/* an interactive command keeps the terminal: Ctrl-C and reads go to it directly */
-	if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp() && !tcsetpgrp(STDIN_FILENO, ch.pid))
-		ch.tty = true;
 
 	if (supervise(&ch, sfd, &out, &err)) {
 		cli_fail("run", "%s", cairn_error_msg());
@@ -599,6 +666,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!ch.done && !proc_wait(ch.pid, &ch.wstatus))
 		ch.done = true;
+	/* the terminal back (SIGTTOU is blocked, so this works from the background) */
 	if (ch.tty)
 		tcsetpgrp(STDIN_FILENO, getpgrp());
 

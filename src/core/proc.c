@@ -37,6 +37,17 @@ int proc_spawn(const struct proc_opts *o, pid_t *pid)
 		flags |= POSIX_SPAWN_SETPGROUP;
 		rc = posix_spawnattr_setpgroup(&attr, 0);
 	}
+	/*
+	 * The terminal is handed over by the child itself, after its setpgid and
+	 * before exec, with every signal blocked (so SIGTTOU cannot stop it from
+	 * the background). Done by the parent after the spawn, the program could
+	 * read the terminal first, get SIGTTIN and stop. As the parent resumes
+	 * only after the exec, it need not repeat setpgid and tcsetpgrp as a
+	 * fork()-based shell does. First action: fd 0 is still the parent's stdin.
+	 */
+	CAIRN_ASSERT(!o->tty_foreground || o->new_pgroup);
+	if (!rc && o->tty_foreground)
+		rc = posix_spawn_file_actions_addtcsetpgrp_np(&fa, STDIN_FILENO);
 	if (rc || (rc = posix_spawnattr_setflags(&attr, flags)) || (rc = posix_spawnattr_setsigmask(&attr, &none)) ||
 	    (rc = posix_spawnattr_setsigdefault(&attr, &dfl)))
 		goto fail;

@@ -4,8 +4,9 @@
  * the fds the caller names, a clean signal state (default dispositions, an
  * empty mask, whatever the parent blocked or ignored), no other inherited
  * file descriptors, and optionally its own process group (so a signal can
- * reach it and everything it starts). proc_capture() runs a short helper
- * command (git, ...) to completion and collects its output.
+ * reach it and everything it starts), which can own the terminal before the
+ * program starts (job control without a race). proc_capture() runs a short
+ * helper command (git, ...) to completion and collects its output.
  *
  * struct proc_env builds a NULL-terminated "KEY=VALUE" array for a child,
  * starting from the parent's environment; it owns its strings.
@@ -27,11 +28,16 @@ struct proc_opts {
 	int fd_out;         /* becomes the child's stdout; -1: inherit */
 	int fd_err;         /* becomes the child's stderr; -1: inherit */
 	bool new_pgroup;    /* put the child in a new process group (pgid = pid) */
+	bool tty_foreground; /* with new_pgroup: that group becomes the foreground of the terminal on
+			      * the parent's stdin before the program starts; the caller checks that
+			      * stdin is its controlling terminal, else the spawn fails */
 };
 
-/* Start a child; *pid gets its id. Fails with CAIRN_ENOTFOUND when the
- * program cannot be found and CAIRN_EIO for other spawn failures, the message
- * naming the program. */
+/* Start a child; *pid gets its id. The child's process group and terminal are
+ * set up in the child before it execs, and the parent resumes only after the
+ * exec (glibc's posix_spawn is a vfork), so on return they are in place. Fails
+ * with CAIRN_ENOTFOUND when the program cannot be found and CAIRN_EIO for
+ * other spawn failures, the message naming the program. */
 int proc_spawn(const struct proc_opts *o, pid_t *pid);
 /* Has the child exited? It is left unreaped (a zombie), so its pid, and the
  * id of a process group it leads, cannot be reused while the caller still

@@ -432,6 +432,42 @@ def test_run_forwards_signal_killed(target, uniq, workdir, sig):
     assert artifact_text(target, run, "stdout.txt") == "ready\n"
 
 
+def _children(pid):
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def _state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_run_forwarded_signal_reaches_a_stopped_command(target, uniq, workdir):
+    """A stopped command (kill -STOP) stays paused, but a forwarded signal continues it, so
+    SIGTERM to cairn still ends the run instead of waiting forever."""
+    exp = uniq("stop")
+    p = _start_run_bg(target, exp, "echo ready; kill -STOP $$; echo resumed; sleep 60", workdir)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(_state(k) == "T" for k in _children(p.pid)):
+            assert time.monotonic() < deadline, "the command did not stop"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert p.poll() is None  # cairn waits for the paused command
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 128 + signal.SIGTERM, (p.returncode, err)
+    assert "resumed" not in out
+    assert find_run(target, exp)["info"]["status"] == "KILLED"
+
+
 def test_run_forwards_sigint_to_group(target, uniq, workdir):
     # the shell traps SIGINT and reports it; its background child gets it too (process group)
     exp = uniq("trap")
@@ -477,40 +513,93 @@ def test_run_mlflow_child(target, uniq, workdir):
     assert "model/notes.txt" in r.out and "stdout.txt" in r.out, r
 
 
-def _pty_run(argv, inputs, env, cwd):
-    """Run argv on a pseudo-terminal; inputs: [(seconds to wait, bytes to type)]."""
+def _kill_session(sid):
+    """SIGKILL every process of session sid (a pty child and whatever it started)."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.getsid(int(name)) == sid:
+                    os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _pty_run(argv, steps, env, cwd, timeout=60, repeat=None):
+    """Run argv as the session leader of a new pseudo-terminal. steps: [(marker, bytes)]: once
+    marker has appeared in the output (after the previous one), type bytes; with repeat, type the
+    last step's bytes again every repeat seconds until the process exits. Returns (exit code,
+    output). Never hangs: past timeout seconds, or when the process stops (nobody in its
+    orphaned session could continue it), every process of the session is killed and the test
+    fails."""
     pid, fd = pty.fork()
     if pid == 0:
-        os.chdir(cwd)
-        os.execve(argv[0], argv, env)
+        try:
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    deadline = time.monotonic() + timeout
     out = b""
+    st = None
+    eof = False
 
-    def drain(seconds):
-        nonlocal out
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            r, _, _ = select.select([fd], [], [], 0.05)
+    def poll(seconds):
+        """Read what comes within seconds and check on the process."""
+        nonlocal out, st, eof
+        if not eof:
+            r, _, _ = select.select([fd], [], [], seconds)
             if r:
                 try:
                     d = os.read(fd, 4096)
-                except OSError:
-                    return False
-                if not d:
-                    return False
+                except OSError:  # EIO: every slave fd is closed
+                    d = b""
                 out += d
-        return True
+                eof = not d
+        else:
+            time.sleep(seconds)
+        if st is None:
+            p, s = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+            if p and os.WIFSTOPPED(s):
+                fail(f"{os.path.basename(argv[0])} stopped (signal {os.WSTOPSIG(s)}) and would hang")
+            if p:
+                st = s
 
-    for wait, data in inputs:
-        deadline = time.monotonic() + wait
-        while b"ready" not in out and time.monotonic() < deadline:
-            drain(0.1)
-        drain(0.3)
-        os.write(fd, data)
-    end = time.monotonic() + 30
-    while time.monotonic() < end and drain(0.2):
-        pass
-    _, st = os.waitpid(pid, 0)
-    os.close(fd)
+    def cleanup():
+        """Kill what is left of the session (leftovers, or all of it on failure); reap; close."""
+        nonlocal st, fd
+        if fd < 0:
+            return
+        _kill_session(pid)
+        if st is None:
+            _, st = os.waitpid(pid, 0)
+        os.close(fd)
+        fd = -1
+
+    def fail(why):
+        cleanup()
+        pytest.fail(f"{why}; output so far:\n{out.decode('utf-8', 'replace')}", pytrace=False)
+
+    try:
+        pos = 0
+        for marker, data in steps:
+            while (i := out.find(marker, pos)) < 0:
+                if st is not None or eof:
+                    fail(f"exited before {marker!r} appeared")
+                if time.monotonic() > deadline:
+                    fail(f"{marker!r} did not appear within {timeout} s")
+                poll(0.05)
+            pos = i + len(marker)
+            os.write(fd, data)
+        again = time.monotonic() + repeat if repeat else None
+        while st is None or not eof:
+            if time.monotonic() > deadline:
+                fail(f"still running after {timeout} s")
+            if again and st is None and not eof and time.monotonic() > again:
+                os.write(fd, steps[-1][1])
+                again = time.monotonic() + repeat
+            poll(0.05)
+    finally:
+        cleanup()  # also when interrupted: leave nothing behind
     return os.waitstatus_to_exitcode(st), out.decode("utf-8", "replace")
 
 
@@ -518,14 +607,68 @@ def test_run_on_a_terminal(target, uniq, workdir):
     """With a terminal, the command gets it: it can read input, and Ctrl-C reaches it."""
     env = base_env()
     exp = uniq("tty")
+    # it reads at once: the terminal must be its group's before it starts (no SIGTTIN)
     argv = [cairn_bin(), "run"] + target.args + ["-e", exp, "--", "sh", "-c",
                                                   "echo ready; read x; echo got=$x"]
-    rc, out = _pty_run(argv, [(20, b"hello\n")], env, workdir)
+    rc, out = _pty_run(argv, [(b"ready", b"hello\n")], env, workdir)
     assert rc == 0 and "got=hello" in out, (rc, out)
     assert "got=hello" in artifact_text(target, find_run(target, exp), "stdout.txt")
 
     exp = uniq("tty")
     argv = [cairn_bin(), "run"] + target.args + ["-e", exp, "--", "sh", "-c", "echo ready; sleep 60"]
-    rc, out = _pty_run(argv, [(20, b"\x03")], env, workdir)
+    # sh -c exits on SIGINT only when its child died of it too; a ^C while it forks sleep is
+    # lost in the fork (the copy still has sh's handler), hence ^C again until it ends
+    rc, out = _pty_run(argv, [(b"ready", b"\x03")], env, workdir, repeat=1)
     assert rc == 130, (rc, out)
+    assert find_run(target, exp)["info"]["status"] == "KILLED"
+
+
+def test_run_on_a_terminal_ctrl_z_without_job_control(target, uniq, workdir):
+    """Ctrl-Z where no shell could continue cairn (it leads the session): the command stops,
+    cairn does not stop with it (it would hang for good) but resumes it with the terminal."""
+    exp = uniq("tty")
+    argv = [cairn_bin(), "run"] + target.args + ["-e", exp, "--", "sh", "-c",
+                                                  "echo ready; read x; echo got=$x"]
+    rc, out = _pty_run(argv, [(b"ready", b"\x1a"), (b"", b"hello\n")], env=base_env(), cwd=workdir)
+    assert rc == 0 and "got=hello" in out, (rc, out)
+    assert find_run(target, exp)["info"]["status"] == "FINISHED"
+
+
+def test_run_on_a_terminal_under_job_control(target, uniq, workdir):
+    """Under a job-control shell Ctrl-Z stops the job (cairn and the command) and fg resumes it
+    with the terminal; started in the background, a command that reads the terminal stops the
+    job until fg."""
+    cmd = " ".join(["'%s'" % a for a in [cairn_bin(), "run"] + target.args])
+    exp1, exp2 = uniq("tty"), uniq("tty")
+    script = (f"set -m; {cmd} -e {exp1} -- sh -c 'echo ready; read x; echo got=$x'; echo stopped=$?; "
+              f"fg; echo rc=$?; "
+              f"{cmd} -e {exp2} -- sh -c 'echo bgready; read x; echo bggot=$x' & "
+              f"while ! jobs -s | grep -q .; do sleep 0.05; done; echo bgstopped; fg; echo bgrc=$?")
+    argv = ["/bin/bash", "--norc", "--noprofile", "-c", script]
+    rc, out = _pty_run(argv, [(b"ready", b"\x1a"), (b"stopped=148", b""), (b"\n", b"hello\n"),
+                              (b"bgstopped", b""), (b"\n", b"world\n")],
+                       env=base_env(), cwd=workdir)
+    assert rc == 0, (rc, out)
+    assert "got=hello" in out and "rc=0" in out, out
+    assert "bggot=world" in out and "bgrc=0" in out, out
+    assert find_run(target, exp1)["info"]["status"] == "FINISHED"
+    assert find_run(target, exp2)["info"]["status"] == "FINISHED"
+
+
+def test_run_on_a_terminal_orphaned_in_the_background(target, uniq, workdir):
+    """cairn in a background group that nothing can continue (its parent has left the session):
+    a command that reads the terminal cannot ever have it, so it is hung up (as the kernel does
+    to an orphaned stopped group) rather than left stopped with cairn waiting forever."""
+    cmd = " ".join(["'%s'" % a for a in [cairn_bin(), "run"] + target.args])
+    exp = uniq("tty")
+    pidfile = os.path.join(workdir, "cairn.pid")
+    # a background job (never the foreground) starts cairn and exits: cairn's group is left
+    # without a parent in the session; an async command's stdin would be /dev/null, hence < /dev/tty
+    script = (f"set -m; ( {cmd} -e {exp} -- sh -c 'read x; echo got=$x' < /dev/tty & "
+              f"echo $! > {pidfile} ) & wait $!; "
+              f"while kill -0 $(cat {pidfile}) 2>/dev/null; do sleep 0.05; done; echo gone")
+    argv = ["/bin/bash", "--norc", "--noprofile", "-c", script]
+    rc, out = _pty_run(argv, [(b"gone", b"")], env=base_env(), cwd=workdir)
+    assert rc == 0 and "hanging it up" in out and not re.search(r"^got=", out, re.M), (rc, out)
+    assert f"KILLED (signal {int(signal.SIGHUP)})" in out, out
     assert find_run(target, exp)["info"]["status"] == "KILLED"
