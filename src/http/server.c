@@ -670,7 +670,7 @@ int http_server_start(struct http_server *s)
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
 				(uint16_t)s->cfg.port, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads > 1 ? s->cfg.threads : 0u, /* 1: no pool */
 				MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
 				MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_conns_per_client,

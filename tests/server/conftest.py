@@ -156,10 +156,14 @@ def raw(port, data, timeout=10.0, source="127.0.0.1"):
                     s.settimeout(0.5)
                     try:
                         closed = s.recv(1) == b""
-                    except (socket.timeout, ConnectionResetError):
+                    except ConnectionResetError:
+                        closed = True
+                    except socket.timeout:
                         pass
                     break
-    except (socket.timeout, ConnectionResetError):
+    except ConnectionResetError:
+        closed = True  # closed with a reset (libmicrohttpd refusing a connection over a limit)
+    except socket.timeout:
         pass
     s.close()
     head, _, body = buf.partition(b"\r\n\r\n")
