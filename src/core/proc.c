@@ -1,5 +1,6 @@
 /* proc.c - child processes through posix_spawnp, and child environments. */
 #include "core/proc.h"
+#include "core/fault.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -178,7 +179,7 @@ static int env_append(struct proc_env *e, char *entry)
 
 	if (e->n + 2 > e->cap) {
 		ncap = e->cap ? e->cap * 2 : 64;
-		nv = realloc(e->v, ncap * sizeof(*nv));
+		nv = crealloc(e->v, ncap * sizeof(*nv));
 		if (!nv)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		e->v = nv;
@@ -196,7 +197,7 @@ int proc_env_init(struct proc_env *e, char *const *base)
 
 	CAIRN_ASSERT(e->n == 0);
 	for (size_t i = 0; base && base[i]; i++) {
-		if (!(dup = strdup(base[i])))
+		if (!(dup = cstrdup(base[i])))
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		if ((rc = env_append(e, dup))) {
 			free(dup);

@@ -11,6 +11,12 @@ out=$(grep -nE '(^|[^_a-z])(strcpy|strcat|sprintf|vsprintf|atoi|atol|strtok|gets
 	| grep -vE ':[0-9]+:[[:space:]]*(/\*|\*)')
 [ -z "$out" ] && ok "no banned functions" || ko "banned functions used" "$out"
 
+# the fault-injectable layer (core/fault.h, STYLE.md rule 11): allocation and the durable
+# file calls go through it everywhere but in the layer itself
+out=$(grep -nE '(^|[^_a-zA-Z0-9.>])(malloc|calloc|realloc|strdup|strndup|fsync|rename|renameat)[[:space:]]*\(' src/*/*.c \
+	| grep -v '^src/core/fault.c:' | grep -vE ':[0-9]+:[[:space:]]*(/\*|\*)')
+[ -z "$out" ] && ok "allocation, fsync and rename only through core/fault" || ko "raw allocation or durable file call" "$out"
+
 # layer order, lowest first: a file may include only its own layer or lower ones
 rank() { case $1 in core) echo 0;; store|blob|model) echo 1;; http|tracking|data) echo 2;; registry|pipeline) echo 3;; api) echo 4;; client) echo 5;; cli) echo 6;; *) echo 9;; esac; }
 bad=""
