@@ -20,7 +20,8 @@ import uuid
 
 import pytest
 
-from helpers import assert_error
+from conftest import _Server
+from helpers import RawApi, assert_error
 
 INT64_MIN = -(2 ** 63)
 INT64_MAX = 2 ** 63 - 1
@@ -287,22 +288,32 @@ def test_same_size_impostor_is_not_trusted_as_already_stored(api, cairn_tmp):
 
 
 @pytest.mark.cairn_only
-def test_planted_shard_folder_link_is_not_written_through(api, cairn_tmp, tmp_path):
+def test_planted_shard_folder_link_is_not_written_through(cairn_tmp, tmp_path):
+    """On a server of its own: the session's server may hold an object in every one of
+    the 256 shard folders, and the probe needs content whose folder does not exist."""
     assert cairn_tmp is not None
-    objects = _objects(cairn_tmp)
-    for i in range(10000):  # content whose shard folder does not exist yet
-        data = f"shard probe {uuid.uuid4().hex} {i}".encode()
-        h = _sha(data)
-        if not os.path.lexists(os.path.join(objects, h[:2])):
-            break
-    else:
-        pytest.skip("every shard folder exists already")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    os.symlink(outside, os.path.join(objects, h[:2]))
-    path = f"robust/{uuid.uuid4().hex}/c.bin"
-    _put(api, path, data)
-    assert os.listdir(outside) == [], "an object was written outside the data root"
-    shard = os.path.join(objects, h[:2])
-    assert os.path.isdir(shard) and not os.path.islink(shard)
-    assert _get(api, path).content == data
+    srv = _Server()
+    try:
+        srv.wait_healthy(20.0)
+        api = RawApi(srv.url)
+        objects = _objects(srv.tmp)
+        os.makedirs(objects, exist_ok=True)
+        for i in range(10000):  # content whose shard folder does not exist yet
+            data = f"shard probe {uuid.uuid4().hex} {i}".encode()
+            h = _sha(data)
+            if not os.path.lexists(os.path.join(objects, h[:2])):
+                break
+        else:
+            raise AssertionError("a fresh data root has every shard folder")
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        os.symlink(outside, os.path.join(objects, h[:2]))
+        path = f"robust/{uuid.uuid4().hex}/c.bin"
+        _put(api, path, data)
+        assert os.listdir(outside) == [], "an object was written outside the data root"
+        shard = os.path.join(objects, h[:2])
+        assert os.path.isdir(shard) and not os.path.islink(shard)
+        assert _get(api, path).content == data
+    finally:
+        problems = srv.stop()
+    assert not problems, "\n".join(problems)
