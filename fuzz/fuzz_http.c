@@ -58,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct http_config cfg = { .host = "127.0.0.1", .port = 0, .threads = 2, .max_body = 1 << 16,
 				   .head_timeout_s = 5, .body_timeout_s = 5 };
 
-	if (http_server_new(&cfg, &srv) || http_server_mount(srv, "", routes, sizeof(routes) / sizeof(routes[0]), NULL) ||
+	if (http_server_new(&cfg, &srv) || http_server_mount(srv, "", routes, sizeof(routes) / sizeof(routes[0]), NULL, NULL) ||
 	    http_server_start(srv))
 		abort();
 	port = http_server_port(srv);

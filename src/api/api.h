@@ -34,6 +34,13 @@ struct api_ctx {
 int api_ctx_open(const char *root, struct api_ctx *ctx);
 void api_ctx_close(struct api_ctx *ctx);
 
+/* The MLflow error_code name for a cairn error code ("INVALID_PARAMETER_VALUE"...). */
+const char *api_error_code(int code);
+/* MLflow's error body {"error_code": ..., "message": ...} (an http_ops renderer). */
+void api_render_error(struct http_resp *resp, int code, const char *message);
+/* The operations of every MLflow API mount. */
+extern const struct http_ops api_ops;
+
 /* Mount every MLflow-compatible route on s. ctx must outlive the server. */
 int api_mount(struct http_server *s, struct api_ctx *ctx);
 

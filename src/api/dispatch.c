@@ -189,21 +189,61 @@ static const struct http_route root_routes[] = {
 	{ .method = "GET", .path = "/version", .fn = version },
 };
 
+static const struct {
+	int code;
+	const char *mlflow;
+} mlflow_codes[] = {
+	{ CAIRN_ERR, "INTERNAL_ERROR" },
+	{ CAIRN_ENOTFOUND, "RESOURCE_DOES_NOT_EXIST" },
+	{ CAIRN_EEXISTS, "RESOURCE_ALREADY_EXISTS" },
+	{ CAIRN_EINVALID, "INVALID_PARAMETER_VALUE" },
+	{ CAIRN_ECONFLICT, "INVALID_PARAMETER_VALUE" },
+	{ CAIRN_ETOOBIG, "INVALID_PARAMETER_VALUE" },
+	{ CAIRN_EIO, "INTERNAL_ERROR" },
+	{ CAIRN_ENOMEM, "INTERNAL_ERROR" },
+	{ CAIRN_EBUSY, "TEMPORARILY_UNAVAILABLE" },
+	{ CAIRN_EUNSUPPORTED, "NOT_IMPLEMENTED" },
+	{ CAIRN_EPERM, "PERMISSION_DENIED" },
+	{ CAIRN_ENOROUTE, "ENDPOINT_NOT_FOUND" },
+	{ CAIRN_EMETHOD, "BAD_REQUEST" },
+};
+
+const char *api_error_code(int code)
+{
+	for (size_t i = 0; i < sizeof(mlflow_codes) / sizeof(mlflow_codes[0]); i++)
+		if (mlflow_codes[i].code == code)
+			return mlflow_codes[i].mlflow;
+	return "INTERNAL_ERROR";
+}
+
+void api_render_error(struct http_resp *resp, int code, const char *message)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error_code", api_error_code(code), "message", message);
+
+	if (!o || cjson_dump(o, &resp->body) || buf_error(&resp->body))
+		/* no memory for the answer: a constant one needs none */
+		http_resp_static(resp, 500, "application/json",
+				 "{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}");
+	json_decref(o);
+}
+
+const struct http_ops api_ops = { .render_error = api_render_error };
+
 int api_mount(struct http_server *s, struct api_ctx *ctx)
 {
 	int rc;
 
-	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), ctx)) ||
-	    (rc = http_server_mount(s, "", api_root_routes_artifacts, api_root_routes_artifacts_n, ctx)) ||
-	    (rc = http_server_mount(s, "/api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_tracking_routes, api_tracking_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_artifact_routes, api_artifact_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/api/2.0", api_registry_routes, api_registry_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_registry_routes, api_registry_nroutes, ctx)) ||
-	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx)))
+	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "", api_root_routes_artifacts, api_root_routes_artifacts_n, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_tracking_routes, api_tracking_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_tracking_routes, api_tracking_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_artifact_routes, api_artifact_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_artifact_routes, api_artifact_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/ajax-api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx, &api_ops)))
 		return rc;
 	return 0;
 }
@@ -235,7 +275,7 @@ int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const 
 	rc = buf_error(&req.body) ? cairn_error_set(CAIRN_ENOMEM, "out of memory copying the request") :
 				    api_dispatch(&req, &resp);
 	if (rc)
-		http_resp_error(&resp, rc, cairn_error_msg());
+		http_resp_error(&resp, &api_ops, rc, cairn_error_msg());
 	*status = resp.status;
 	if (resp.body_static)
 		buf_puts(out, resp.body_static);

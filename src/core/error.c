@@ -1,4 +1,4 @@
-/* error.c - thread-local error messages and the code -> HTTP/MLflow table. */
+/* error.c - thread-local error messages and the codes' names. */
 #include "core/error.h"
 
 #include <stdarg.h>
@@ -42,46 +42,29 @@ void cairn_error_clear(void)
 
 static const struct {
 	int code;
-	int http;
-	const char *mlflow;
 	const char *name;
 } err_table[] = {
-	{ CAIRN_ERR, 500, "INTERNAL_ERROR", "internal error" },
-	{ CAIRN_ENOTFOUND, 404, "RESOURCE_DOES_NOT_EXIST", "not found" },
-	{ CAIRN_EEXISTS, 400, "RESOURCE_ALREADY_EXISTS", "already exists" },
-	{ CAIRN_EINVALID, 400, "INVALID_PARAMETER_VALUE", "invalid" },
-	{ CAIRN_ECONFLICT, 400, "INVALID_PARAMETER_VALUE", "conflict" },
-	{ CAIRN_ETOOBIG, 400, "INVALID_PARAMETER_VALUE", "too big" },
-	{ CAIRN_EIO, 500, "INTERNAL_ERROR", "i/o error" },
-	{ CAIRN_ENOMEM, 500, "INTERNAL_ERROR", "out of memory" },
-	{ CAIRN_EBUSY, 503, "TEMPORARILY_UNAVAILABLE", "busy" },
-	{ CAIRN_EUNSUPPORTED, 501, "NOT_IMPLEMENTED", "not implemented" },
-	{ CAIRN_EPERM, 403, "PERMISSION_DENIED", "permission denied" },
-	{ CAIRN_ENOROUTE, 404, "ENDPOINT_NOT_FOUND", "no such endpoint" },
-	{ CAIRN_EMETHOD, 405, "BAD_REQUEST", "method not allowed" },
+	{ CAIRN_ERR, "internal error" },
+	{ CAIRN_ENOTFOUND, "not found" },
+	{ CAIRN_EEXISTS, "already exists" },
+	{ CAIRN_EINVALID, "invalid" },
+	{ CAIRN_ECONFLICT, "conflict" },
+	{ CAIRN_ETOOBIG, "too big" },
+	{ CAIRN_EIO, "i/o error" },
+	{ CAIRN_ENOMEM, "out of memory" },
+	{ CAIRN_EBUSY, "busy" },
+	{ CAIRN_EUNSUPPORTED, "not implemented" },
+	{ CAIRN_EPERM, "permission denied" },
+	{ CAIRN_ENOROUTE, "no such endpoint" },
+	{ CAIRN_EMETHOD, "method not allowed" },
 };
-
-static int err_index(int code)
-{
-	for (size_t i = 0; i < sizeof(err_table) / sizeof(err_table[0]); i++)
-		if (err_table[i].code == code)
-			return (int)i;
-	return 0;
-}
-
-int cairn_err_http_status(int code)
-{
-	return err_table[err_index(code)].http;
-}
-
-const char *cairn_err_mlflow_code(int code)
-{
-	return err_table[err_index(code)].mlflow;
-}
 
 const char *cairn_err_name(int code)
 {
-	return err_table[err_index(code)].name;
+	for (size_t i = 0; i < sizeof(err_table) / sizeof(err_table[0]); i++)
+		if (err_table[i].code == code)
+			return err_table[i].name;
+	return err_table[0].name;
 }
 
 _Noreturn void cairn_bug(const char *file, int line, const char *msg)

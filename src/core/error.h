@@ -6,8 +6,9 @@
  * handler) reads the message and reports it. The message lives in
  * thread-local storage, so each server thread has its own.
  *
- * Codes are appended, never renumbered. The mapping to HTTP status and MLflow
- * error_code is one table in error.c.
+ * Codes are appended, never renumbered. Their HTTP status is one table in
+ * the HTTP layer (http_error_status); their MLflow error_code one table in
+ * the API (api_error_code).
  */
 #ifndef CAIRN_CORE_ERROR_H
 #define CAIRN_CORE_ERROR_H
@@ -40,10 +41,6 @@ const char *cairn_error_msg(void);
 int cairn_error_code(void);
 void cairn_error_clear(void);
 
-/* The HTTP status for a code (400, 404, 500...). */
-int cairn_err_http_status(int code);
-/* The MLflow error_code name for a code ("INVALID_PARAMETER_VALUE"...). */
-const char *cairn_err_mlflow_code(int code);
 /* A short name for a code ("not found"...). */
 const char *cairn_err_name(int code);
 

@@ -75,6 +75,27 @@ unsigned conn_evict(struct conn_table *t);
 void conn_table_limit(struct conn_table *t, unsigned max_conns);
 int64_t conn_now_ms(void);
 
+/* ---- route patterns (route.c) ---- */
+
+/* Where a pattern's parameters are in a matched path. */
+struct http_match {
+	size_t n;                     /* parameters found */
+	struct {
+		const char *name;     /* in the pattern, without braces (not NUL-terminated) */
+		size_t name_len;
+		size_t off, len;      /* the value's place in the path */
+	} p[HTTP_MAX_PARAMS];
+	size_t end;                   /* bytes of the path matched */
+};
+
+/* Whether pattern is well formed: each {name} (letters, digits, '_') starts
+ * a segment, one per segment, optionally followed by a literal in that
+ * segment ("{name}:predict"); at most HTTP_MAX_PARAMS. m is scratch. */
+bool http_pattern_valid(const char *pattern, struct http_match *m);
+/* Match path against pattern: literal parts equal, each parameter a non-empty
+ * part of one segment. With prefix, path may go on past the pattern. */
+bool http_pattern_match(const char *pattern, const char *path, bool prefix, struct http_match *m);
+
 /* ---- request head checks (guard.c) ---- */
 
 struct http_policy {

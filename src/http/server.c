@@ -1,5 +1,6 @@
-/* server.c - libmicrohttpd glue: limits, head checks, routing, body limits,
- * streaming, JSON errors. */
+/* server.c - libmicrohttpd glue: limits, head checks, mounts and routing
+ * (patterns with parameters), hooks, body limits, streaming, asynchronous
+ * answers (suspend/resume), error rendering, draining. */
 #include "http/http_int.h"
 #include "core/fault.h"
 #include "core/error.h"
@@ -10,6 +11,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_MOUNTS 16
@@ -27,7 +30,11 @@ struct mount {
 	const struct http_route *routes;
 	size_t n;
 	void *ctx;
+	const struct http_ops *ops;    /* never NULL (no_ops when none given) */
+	bool *pattern;                 /* per route: its path has {parameters} (owned) */
 };
+
+static const struct http_ops no_ops;
 
 struct http_server {
 	struct http_config cfg;
@@ -38,12 +45,36 @@ struct http_server {
 	struct conn_table conns;   /* open connections and their deadlines */
 	struct http_policy policy; /* allowed hosts and origins */
 	bool policy_ready;
+	pthread_mutex_t async_mu;  /* guards every request's async state and the suspended list */
+	struct req_state *suspended; /* suspended requests, under async_mu */
+	unsigned nsuspended;
+	_Atomic unsigned inflight; /* requests between head and end */
+	_Atomic bool draining;     /* answers carry Connection: close */
+	bool quiesced;             /* draining: the listening socket is closed */
+};
+
+/* Where an asynchronous request stands (under async_mu). */
+enum async_state {
+	ASYNC_NONE,      /* no handler returned HTTP_ASYNC */
+	ASYNC_SUSPENDED, /* the handler returned it and the connection is suspended */
+	ASYNC_FINISHED,  /* http_req_finish() ran: answer on the next call */
 };
 
 /* per-request state stored in libmicrohttpd's con_cls */
 struct req_state {
-	struct http_req req;
+	struct http_req req;       /* first: http_req_finish() finds the state from it */
+	struct http_resp resp;     /* the answer being built (lives as long as the request) */
+	struct http_server *srv;
+	const struct mount *mount; /* the route's mount, or the one answering for the path */
 	struct http_conn *conn;    /* the connection's deadline record (may be NULL) */
+	char *params;              /* copies of the path parameters' values (owned) */
+	uint64_t t0_ns;            /* when the head arrived */
+	bool counted;              /* in srv->inflight */
+	int async;                 /* enum async_state, under srv->async_mu */
+	bool finished_early;       /* http_req_finish() ran before the handler returned */
+	int async_rc;              /* http_req_finish()'s rc */
+	char *async_msg;           /* ... and message (owned; may be NULL) */
+	struct req_state *snext, *sprev; /* the suspended list */
 	char *early_msg;           /* message of req.early_error, kept with the request */
 	bool too_big;
 	bool method_mismatch;
@@ -94,12 +125,13 @@ int http_server_new(const struct http_config *cfg, struct http_server **out)
 	}
 	s->policy_ready = true;
 	conn_table_init(&s->conns, &s->cfg);
+	pthread_mutex_init(&s->async_mu, NULL);
 	*out = s;
 	return 0;
 }
 
 int http_server_mount(struct http_server *s, const char *prefix, const struct http_route *routes,
-		      size_t n, void *ctx)
+		      size_t n, void *ctx, const struct http_ops *ops)
 {
 	struct mount *m;
 
@@ -107,20 +139,39 @@ int http_server_mount(struct http_server *s, const char *prefix, const struct ht
 		return cairn_error_set(CAIRN_ETOOBIG, "too many route mounts");
 	m = &s->mounts[s->nmounts];
 	m->prefix = cstrdup(prefix);
-	if (!m->prefix)
+	m->pattern = ccalloc(n ? n : 1, sizeof(*m->pattern));
+	if (!m->prefix || !m->pattern) {
+		free(m->prefix);
+		free(m->pattern);
+		memset(m, 0, sizeof(*m));
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct http_match hm;
+		m->pattern[i] = strchr(routes[i].path, '{') != NULL;
+		if (m->pattern[i] && !http_pattern_valid(routes[i].path, &hm))
+			CAIRN_BUG("bad route pattern");
+	}
 	m->prefix_len = strlen(prefix);
 	m->routes = routes;
 	m->n = n;
 	m->ctx = ctx;
+	m->ops = ops ? ops : &no_ops;
 	s->nmounts++;
 	return 0;
 }
 
-/* Find the route for method+path. Sets *mismatch when only the method differs. */
-static const struct http_route *route_find(struct http_server *s, const char *method, const char *path,
-					   const char **rest, void **ctx, bool *mismatch)
+/* Find the route for method+path into st (route, ctx, prefix, parameters,
+ * mount). Sets *mismatch when only the method differs. Without a route,
+ * st->mount is the mount with the longest prefix of path (the first when
+ * none), which answers the request. Returns false only when out of memory. */
+static bool route_find(struct http_server *s, struct req_state *st, const char *method, const char *path,
+		       bool *mismatch)
 {
+	struct http_req *req = &st->req;
+	const struct mount *fallback = s->nmounts ? &s->mounts[0] : NULL;
+	size_t fallback_len = 0;
+
 	*mismatch = false;
 	for (size_t i = 0; i < s->nmounts; i++) {
 		struct mount *m = &s->mounts[i];
@@ -128,46 +179,142 @@ static const struct http_route *route_find(struct http_server *s, const char *me
 
 		if (strncmp(path, m->prefix, m->prefix_len))
 			continue;
+		if (m->prefix_len > fallback_len) {
+			fallback = m;
+			fallback_len = m->prefix_len;
+		}
 		p = path + m->prefix_len;
 		for (size_t j = 0; j < m->n; j++) {
 			const struct http_route *r = &m->routes[j];
-			size_t rl = strlen(r->path);
-			bool hit = (r->flags & HTTP_PREFIX) ? !strncmp(p, r->path, rl) : !strcmp(p, r->path);
+			struct http_match hm;
+			size_t rl;
+			bool hit;
+
+			if (m->pattern[j]) {
+				hit = http_pattern_match(r->path, p, r->flags & HTTP_PREFIX, &hm);
+				rl = hm.end;
+			} else {
+				rl = strlen(r->path);
+				hit = (r->flags & HTTP_PREFIX) ? !strncmp(p, r->path, rl) : !strcmp(p, r->path);
+			}
 			if (!hit)
 				continue;
 			if (strcmp(method, r->method) && !(!strcmp(method, "HEAD") && !strcmp(r->method, "GET"))) {
 				*mismatch = true;
 				continue;
 			}
-			*rest = p + rl;
-			*ctx = m->ctx;
-			return r;
+			req->rest = p + rl;
+			req->route = r;
+			req->ctx = m->ctx;
+			req->prefix = m->prefix;
+			st->mount = m;
+			if (m->pattern[j] && hm.n) {
+				/* the values, each NUL-terminated, in one allocation */
+				size_t total = 0, off = 0;
+				for (size_t k = 0; k < hm.n; k++)
+					total += hm.p[k].len + 1;
+				if (!(st->params = cmalloc(total)))
+					return false;
+				for (size_t k = 0; k < hm.n; k++) {
+					memcpy(st->params + off, p + hm.p[k].off, hm.p[k].len);
+					st->params[off + hm.p[k].len] = '\0';
+					req->params[k].name = hm.p[k].name;
+					req->params[k].name_len = hm.p[k].name_len;
+					req->params[k].value = st->params + off;
+					off += hm.p[k].len + 1;
+				}
+				req->nparams = hm.n;
+			}
+			return true;
 		}
 	}
+	st->mount = fallback;
+	if (fallback) {
+		req->ctx = fallback->ctx;
+		req->prefix = fallback->prefix;
+	}
+	return true;
+}
+
+const char *http_req_param(const struct http_req *req, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < req->nparams; i++)
+		if (req->params[i].name_len == n && !memcmp(req->params[i].name, name, n))
+			return req->params[i].value;
 	return NULL;
 }
 
-void http_resp_error(struct http_resp *resp, int code, const char *message)
-{
-	json_t *o;
+static const struct {
+	int code;
+	int status;
+} status_table[] = {
+	{ CAIRN_ERR, 500 },     { CAIRN_ENOTFOUND, 404 },    { CAIRN_EEXISTS, 400 }, { CAIRN_EINVALID, 400 },
+	{ CAIRN_ECONFLICT, 400 }, { CAIRN_ETOOBIG, 400 },    { CAIRN_EIO, 500 },     { CAIRN_ENOMEM, 500 },
+	{ CAIRN_EBUSY, 503 },   { CAIRN_EUNSUPPORTED, 501 }, { CAIRN_EPERM, 403 },   { CAIRN_ENOROUTE, 404 },
+	{ CAIRN_EMETHOD, 405 },
+};
 
-	resp->status = cairn_err_http_status(code);
-	resp->content_type = "application/json";
-	resp->body_static = NULL;
+int http_error_status(int code)
+{
+	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+		if (status_table[i].code == code)
+			return status_table[i].status;
+	return 500;
+}
+
+void http_resp_static(struct http_resp *resp, int status, const char *content_type, const char *body)
+{
 	if (resp->fd >= 0) {
 		close(resp->fd);
 		resp->fd = -1;
 	}
-	buf_clear(&resp->body);
-	o = json_pack("{s:s, s:s}", "error_code", cairn_err_mlflow_code(code), "message",
-		      message && *message ? message : cairn_err_name(code));
-	if (!o || cjson_dump(o, &resp->body) || buf_error(&resp->body)) {
-		/* no memory for the answer: a constant one needs none */
-		buf_release(&resp->body);
-		resp->status = 500;
-		resp->body_static = "{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}";
-	}
+	buf_release(&resp->body);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->body_static = body;
+}
+
+/* The default renderer: {"error": message}. */
+static void render_plain(struct http_resp *resp, int code, const char *message)
+{
+	json_t *o = json_pack("{s:s}", "error", message);
+
+	if (!o || cjson_dump(o, &resp->body) || buf_error(&resp->body))
+		http_resp_static(resp, 500, "application/json", "{\"error\":\"out of memory\"}");
 	json_decref(o);
+}
+
+/* resp answers with the error code and message as ops renders it, with
+ * status, or the code's status when status is 0. */
+static void render(struct http_resp *resp, const struct http_ops *ops, int code, const char *message, int status)
+{
+	if (resp->fd >= 0) {
+		close(resp->fd);
+		resp->fd = -1;
+	}
+	resp->body_static = NULL;
+	buf_clear(&resp->body);
+	resp->status = status ? status : http_error_status(code);
+	resp->content_type = "application/json";
+	if (!message || !*message)
+		message = cairn_err_name(code);
+	if (ops && ops->render_error)
+		ops->render_error(resp, code, message);
+	else
+		render_plain(resp, code, message);
+}
+
+void http_resp_error(struct http_resp *resp, const struct http_ops *ops, int code, const char *message)
+{
+	render(resp, ops, code, message, 0);
+}
+
+/* st's answer is an error, as its mount renders errors. */
+static void st_error(struct req_state *st, int code, const char *message, int status)
+{
+	render(&st->resp, st->mount ? st->mount->ops : NULL, code, message, status);
 }
 
 int http_resp_json_text(struct http_resp *resp, int status, const char *json)
@@ -312,18 +459,35 @@ void http_resp_dispose(struct http_resp *resp)
 	resp->nheaders = 0;
 }
 
-/* Queue resp at once, before the body is read: libmicrohttpd then discards
- * the body and closes the connection after the answer. */
-static enum MHD_Result answer_early(struct http_server *s, struct MHD_Connection *conn, struct req_state *st,
-				    struct http_resp *resp)
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Send st's answer: the mount's after hook sees it first. close_after (or a
+ * draining server) closes the connection after it. */
+static enum MHD_Result st_send(struct http_server *s, struct MHD_Connection *conn, struct req_state *st,
+			       bool close_after)
 {
 	enum MHD_Result ret;
 
+	if (st->mount && st->mount->ops->after)
+		st->mount->ops->after(&st->req, &st->resp, now_ns() - st->t0_ns);
+	ret = send_resp(s, conn, &st->resp, close_after || atomic_load(&s->draining));
+	http_resp_dispose(&st->resp);
+	return ret;
+}
+
+/* Queue st's answer at once, before the body is read: libmicrohttpd then
+ * discards the body and closes the connection after the answer. */
+static enum MHD_Result answer_early(struct http_server *s, struct MHD_Connection *conn, struct req_state *st)
+{
 	st->answered = true;
 	conn_body_done(st->conn);
-	ret = send_resp(s, conn, resp, true);
-	http_resp_dispose(resp);
-	return ret;
+	return st_send(s, conn, st, true);
 }
 
 static void resp_text(struct http_resp *resp, int status, const char *text)
@@ -370,33 +534,34 @@ static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *
 	return MHD_YES;
 }
 
-/* The checks of a complete request head, before routing. Returns true when
- * resp holds the answer (an error, or a CORS preflight). */
-static bool check_head(struct http_server *s, struct MHD_Connection *conn, const char *method, const char *url,
-		       struct http_resp *resp)
+/* The checks of a complete request head, before any hook or handler.
+ * Returns true when st->resp holds the answer (an error, or a CORS
+ * preflight). */
+static bool check_head(struct http_server *s, struct MHD_Connection *conn, struct req_state *st, const char *method,
+		       const char *url)
 {
 	struct framing f = { 0 };
+	struct http_resp *resp = &st->resp;
 	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_cb, &f);
 	if (f.content_lengths > 1) {
-		http_resp_error(resp, CAIRN_EINVALID, "more than one Content-Length header");
+		st_error(st, CAIRN_EINVALID, "more than one Content-Length header", 0);
 		return true;
 	}
 	if (f.transfer_encoding && (!f.chunked || f.content_lengths)) {
-		http_resp_error(resp, CAIRN_EINVALID, f.chunked ? "both Transfer-Encoding and Content-Length"
-								 : "unsupported Transfer-Encoding (only chunked)");
+		st_error(st, CAIRN_EINVALID, f.chunked ? "both Transfer-Encoding and Content-Length"
+						       : "unsupported Transfer-Encoding (only chunked)", 0);
 		return true;
 	}
 	if (!http_text_ok(url)) {
-		http_resp_error(resp, CAIRN_EINVALID, "invalid path: not UTF-8, or an encoded NUL");
+		st_error(st, CAIRN_EINVALID, "invalid path: not UTF-8, or an encoded NUL", 0);
 		return true;
 	}
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_cb, &f);
 	if (f.bad_query) {
-		http_resp_error(resp, CAIRN_EINVALID, "invalid query string: a key or value is not UTF-8, or has an "
-						      "encoded NUL");
+		st_error(st, CAIRN_EINVALID, "invalid query string: a key or value is not UTF-8, or has an encoded NUL", 0);
 		return true;
 	}
 	if (strcmp(url, "/health") && strcmp(url, "/version") && !http_host_allowed(&s->policy, host)) {
@@ -427,20 +592,52 @@ static bool check_head(struct http_server *s, struct MHD_Connection *conn, const
 	return false;
 }
 
+/* A fresh request state: an empty answer. */
+static struct req_state *st_new(struct http_server *s)
+{
+	struct req_state *st = ccalloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->srv = s;
+	st->resp.status = 200;
+	st->resp.body = (struct buf)BUF_INIT;
+	st->resp.fd = -1;
+	st->req.body = (struct buf)BUF_INIT;
+	st->req.rest = "";
+	st->req.prefix = "";
+	return st;
+}
+
+static size_t body_limit(const struct http_server *s, const struct http_route *r)
+{
+	return r && r->max_body ? r->max_body : s->cfg.max_body;
+}
+
+static void body_too_big(struct req_state *st, size_t limit)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", limit);
+	st_error(st, CAIRN_ETOOBIG, msg, 413);
+}
+
 static enum MHD_Result on_head(struct http_server *s, struct MHD_Connection *conn, const char *url,
 			       const char *method, void **con_cls)
 {
-	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct req_state *st = *con_cls ? *con_cls : ccalloc(1, sizeof(*st));
+	struct req_state *st = *con_cls ? *con_cls : st_new(s);
 	const char *cl, *te;
+	int rc;
 
 	if (!st)
 		return MHD_NO;
 	*con_cls = st;
 	st->head_done = true;
+	st->t0_ns = now_ns();
+	st->counted = true;
+	atomic_fetch_add(&s->inflight, 1);
 	st->conn = ci ? ci->socket_context : NULL;
-	buf_init(&st->req.body, s->cfg.max_body);
 	st->req.method = method;
 	st->req.path = url;
 	st->req.conn = conn;
@@ -448,19 +645,89 @@ static enum MHD_Result on_head(struct http_server *s, struct MHD_Connection *con
 	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	if (cl)
 		st->req.content_length = strtoull(cl, NULL, 10);
-	if (check_head(s, conn, method, url, &resp))
-		return answer_early(s, conn, st, &resp);
-	st->req.route = route_find(s, method, url, &st->req.rest, &st->req.ctx, &st->method_mismatch);
-	if (st->req.route && !(st->req.route->flags & HTTP_STREAM) && st->req.content_length > s->cfg.max_body) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->cfg.max_body);
-		http_resp_error(&resp, CAIRN_ETOOBIG, msg);
-		resp.status = 413;
-		return answer_early(s, conn, st, &resp);
+	if (!route_find(s, st, method, url, &st->method_mismatch))
+		return MHD_NO; /* out of memory for the parameters */
+	if (check_head(s, conn, st, method, url))
+		return answer_early(s, conn, st);
+	if (st->mount && st->mount->ops->before) {
+		cairn_error_clear();
+		if ((rc = st->mount->ops->before(&st->req, &st->resp)) < 0) {
+			st_error(st, rc, cairn_error_msg(), 0);
+			return answer_early(s, conn, st);
+		}
 	}
+	if (st->req.route && !(st->req.route->flags & HTTP_STREAM) &&
+	    st->req.content_length > body_limit(s, st->req.route)) {
+		body_too_big(st, body_limit(s, st->req.route));
+		return answer_early(s, conn, st);
+	}
+	buf_init(&st->req.body, body_limit(s, st->req.route));
 	if (st->req.content_length || te)
 		conn_body_begin(&s->conns, st->conn);
 	return MHD_YES;
+}
+
+/* Run the route's handler for a complete request. Returns true when the
+ * request went asynchronous (the connection is suspended: answer nothing
+ * now). */
+static bool run_handler(struct http_server *s, struct MHD_Connection *conn, struct req_state *st)
+{
+	int rc;
+
+	cairn_error_clear();
+	rc = st->req.route->fn(&st->req, &st->resp);
+	if (rc == HTTP_ASYNC) {
+		pthread_mutex_lock(&s->async_mu);
+		if (st->finished_early) {
+			pthread_mutex_unlock(&s->async_mu);
+			rc = st->async_rc;
+			if (rc)
+				st_error(st, rc, st->async_msg, 0);
+			return false;
+		}
+		st->async = ASYNC_SUSPENDED;
+		st->snext = s->suspended;
+		st->sprev = NULL;
+		if (s->suspended)
+			s->suspended->sprev = st;
+		s->suspended = st;
+		s->nsuspended++;
+		MHD_suspend_connection(conn);
+		pthread_mutex_unlock(&s->async_mu);
+		return true;
+	}
+	if (rc) {
+		st_error(st, rc, cairn_error_msg(), 0);
+		if (rc == CAIRN_ERR || rc == CAIRN_EIO || rc == CAIRN_ENOMEM)
+			cairn_log(LOG_ERROR, "%s %s: %s", st->req.method, st->req.path, cairn_error_msg());
+	}
+	return false;
+}
+
+void http_req_finish(struct http_req *req, int rc, const char *message)
+{
+	struct req_state *st = (struct req_state *)req; /* req is the state's first member */
+	struct http_server *s = st->srv;
+	char *msg = rc && message ? cstrdup(message) : NULL;
+
+	pthread_mutex_lock(&s->async_mu);
+	st->async_rc = rc;
+	free(st->async_msg);
+	st->async_msg = msg;
+	if (st->async == ASYNC_SUSPENDED) {
+		if (st->sprev)
+			st->sprev->snext = st->snext;
+		else
+			s->suspended = st->snext;
+		if (st->snext)
+			st->snext->sprev = st->sprev;
+		s->nsuspended--;
+		st->async = ASYNC_FINISHED;
+		MHD_resume_connection(req->conn);
+	} else if (st->async == ASYNC_NONE) {
+		st->finished_early = true; /* the handler has not returned yet */
+	}
+	pthread_mutex_unlock(&s->async_mu);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -469,8 +736,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct http_server *s = cls;
 	struct req_state *st = *con_cls;
-	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
-	enum MHD_Result ret;
 	int rc;
 
 	if (st && st->refused)
@@ -480,6 +745,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (st->answered) {
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	if (st->async == ASYNC_FINISHED) { /* resumed: http_req_finish() ran */
+		if (st->async_rc)
+			st_error(st, st->async_rc, st->async_msg, 0);
+		return st_send(s, conn, st, false);
 	}
 	if (*upload_data_size) {
 		conn_body_bytes(&s->conns, st->conn, *upload_data_size);
@@ -507,26 +777,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char msg[512];
 		snprintf(msg, sizeof(msg), st->method_mismatch ? "method %s is not allowed for '%.300s'"
 							       : "no endpoint for %s '%.300s'", method, url);
-		http_resp_error(&resp, st->method_mismatch ? CAIRN_EMETHOD : CAIRN_ENOROUTE, msg);
+		st_error(st, st->method_mismatch ? CAIRN_EMETHOD : CAIRN_ENOROUTE, msg, 0);
 	} else if (st->too_big) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->cfg.max_body);
-		http_resp_error(&resp, CAIRN_ETOOBIG, msg);
-		resp.status = 413;
+		body_too_big(st, body_limit(s, st->req.route));
 	} else if (st->req.early_error) {
-		http_resp_error(&resp, st->req.early_error, st->early_msg ? st->early_msg : "");
-	} else {
-		cairn_error_clear();
-		rc = st->req.route->fn(&st->req, &resp);
-		if (rc) {
-			http_resp_error(&resp, rc, cairn_error_msg());
-			if (rc == CAIRN_ERR || rc == CAIRN_EIO || rc == CAIRN_ENOMEM)
-				cairn_log(LOG_ERROR, "%s %s: %s", method, url, cairn_error_msg());
-		}
+		st_error(st, st->req.early_error, st->early_msg ? st->early_msg : "", 0);
+	} else if (run_handler(s, conn, st)) {
+		return MHD_YES; /* suspended until http_req_finish() */
 	}
-	ret = send_resp(s, conn, &resp, false);
-	http_resp_dispose(&resp);
-	return ret;
+	return st_send(s, conn, st, false);
 }
 
 /* Called with the raw request target before libmicrohttpd parses its query.
@@ -538,7 +797,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http_server *s = cls;
-	struct req_state *st = ccalloc(1, sizeof(*st));
+	struct req_state *st = st_new(s);
 	const char *q = strchr(uri, '?');
 	size_t len = strlen(uri), nargs = 0;
 
@@ -580,8 +839,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		conn_idle(&s->conns, st->conn); /* keep-alive: the next head has a deadline */
 	if (st->req.route && st->req.route->cleanup)
 		st->req.route->cleanup(&st->req);
+	if (st->counted)
+		atomic_fetch_sub(&s->inflight, 1);
 	buf_release(&st->req.body);
+	http_resp_dispose(&st->resp);
 	free(st->early_msg);
+	free(st->async_msg);
+	free(st->params);
 	free(st);
 	*con_cls = NULL;
 }
@@ -653,23 +917,32 @@ static void fit_fd_limit(struct http_config *cfg)
 
 int http_server_start(struct http_server *s)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)s->cfg.port) };
+	struct sockaddr *addr = (struct sockaddr *)&a4;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *di;
 	int rc;
 
-	if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1)
-		return cairn_error_set(CAIRN_EINVALID, "invalid listen address '%s' (use an IPv4 address)",
-				       s->cfg.host);
+	if (inet_pton(AF_INET, s->cfg.host, &a4.sin_addr) != 1) {
+		if (inet_pton(AF_INET6, s->cfg.host, &a6.sin6_addr) != 1)
+			return cairn_error_set(CAIRN_EINVALID, "invalid listen address '%s' (use an IPv4 or IPv6 address)",
+					       s->cfg.host);
+		addr = (struct sockaddr *)&a6;
+		/* "::" takes IPv4 too, as most servers do; a specific address only itself */
+		flags |= IN6_IS_ADDR_UNSPECIFIED(&a6.sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	}
 	fit_fd_limit(&s->cfg);
 	conn_table_limit(&s->conns, s->cfg.max_conns);
 	if ((rc = conn_table_start(&s->conns)))
 		return rc;
 	/* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop misses
 	 * the reset of a keep-alive connection that is busy when it arrives and
-	 * holds the dead socket until the idle timeout (issue 11, defect 1) */
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
-				(uint16_t)s->cfg.port, NULL, NULL, on_request, s,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	 * holds the dead socket until the idle timeout (issue 11, defect 1).
+	 * ITC: MHD_quiesce_daemon (draining) and resuming need it. */
+	s->d = MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+				MHD_OPTION_SOCK_ADDR, addr,
 				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads > 1 ? s->cfg.threads : 0u, /* 1: no pool */
 				MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
 				MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
@@ -683,7 +956,7 @@ int http_server_start(struct http_server *s)
 				MHD_OPTION_END);
 	if (!s->d) {
 		conn_table_stop(&s->conns);
-		return cairn_error_set(CAIRN_EIO, "cannot listen on %s:%u (address in use or not available)",
+		return cairn_error_set(CAIRN_EIO, "cannot listen on %s port %u (address in use or not available)",
 				       s->cfg.host, s->cfg.port);
 	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -696,10 +969,83 @@ unsigned http_server_port(const struct http_server *s)
 	return s->port;
 }
 
+unsigned http_server_inflight(const struct http_server *s)
+{
+	return atomic_load(&s->inflight);
+}
+
+unsigned http_server_connections(const struct http_server *s)
+{
+	struct conn_table *t = (struct conn_table *)&s->conns;
+	unsigned n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->open;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
+{
+	unsigned waited = 0, n;
+
+	if (!s->d)
+		return 0;
+	atomic_store(&s->draining, true);
+	if (!s->quiesced) {
+		/* new connections are refused from here: the socket is ours to close */
+		int fd = MHD_quiesce_daemon(s->d);
+		if (fd >= 0)
+			close(fd);
+		s->quiesced = true;
+	}
+	while ((n = atomic_load(&s->inflight)) && waited < timeout_ms) {
+		sleep_ms(10);
+		waited += 10;
+	}
+	return n;
+}
+
+/* Wait for the suspended requests to be finished; after a grace time finish
+ * them with 503 (a producer that never finishes is a bug: libmicrohttpd
+ * cannot stop while a connection is suspended). */
+static void finish_suspended(struct http_server *s)
+{
+	unsigned waited = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&s->async_mu);
+		if (!s->nsuspended || waited >= 30000) {
+			while (s->suspended) {
+				struct req_state *st = s->suspended;
+				cairn_log(LOG_ERROR, "http: %s %s was never finished; answering 503 to stop",
+					  st->req.method, st->req.path);
+				pthread_mutex_unlock(&s->async_mu);
+				http_req_finish(&st->req, CAIRN_EBUSY, "the server is shutting down");
+				pthread_mutex_lock(&s->async_mu);
+			}
+			pthread_mutex_unlock(&s->async_mu);
+			return;
+		}
+		pthread_mutex_unlock(&s->async_mu);
+		sleep_ms(10);
+		waited += 10;
+	}
+}
+
 void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	if (s->d)
+		finish_suspended(s);
 	conn_table_stop(&s->conns); /* before the daemon: it shuts sockets down */
 	if (s->d) {
 		MHD_stop_daemon(s->d);
@@ -715,7 +1061,10 @@ void http_server_free(struct http_server *s)
 	conn_table_destroy(&s->conns);
 	if (s->policy_ready)
 		http_policy_free(&s->policy);
-	for (size_t i = 0; i < s->nmounts; i++)
+	for (size_t i = 0; i < s->nmounts; i++) {
 		free(s->mounts[i].prefix);
+		free(s->mounts[i].pattern);
+	}
+	pthread_mutex_destroy(&s->async_mu);
 	free(s);
 }
