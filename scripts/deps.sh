@@ -7,7 +7,7 @@ pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev li
 uuid-dev libcurl4-openssl-dev"
 case "$what" in
   test) pkgs="$pkgs libcriterion-dev clang libclang-rt-14-dev python3-pytest python3-requests
-        python3-sklearn nodejs npm sqlite3 curl git wrk" ;;
+        python3-sklearn nodejs npm sqlite3 curl git wrk prometheus" ;;
   demo) pkgs="$pkgs python3-sklearn python3-requests curl git" ;;
 esac
 missing=""
