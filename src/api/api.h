@@ -18,6 +18,9 @@ struct api_ctx {
 	struct store_pool *pool;   /* metadata connections */
 	struct blob_store *blobs;  /* artifact objects */
 	const char *version;       /* reported by /version */
+	struct metrics *metrics;   /* what GET /metrics renders (api_mount creates it; owned) */
+	struct http_metrics *http_metrics; /* the request metrics in it (owned) */
+	void *metrics_args;        /* what the store metrics' callbacks read (owned) */
 };
 
 /* Connections in the store pool: one per HTTP thread (`cairn server
@@ -41,7 +44,9 @@ void api_render_error(struct http_resp *resp, int code, const char *message);
 /* The operations of every MLflow API mount. */
 extern const struct http_ops api_ops;
 
-/* Mount every MLflow-compatible route on s. ctx must outlive the server. */
+/* Mount every MLflow-compatible route on s, and GET /metrics (Prometheus:
+ * the requests of every route, the store pool's waits and write-lock
+ * waits). ctx must outlive the server. */
 int api_mount(struct http_server *s, struct api_ctx *ctx);
 
 /* Call a JSON API route in-process, as if it came over HTTP (the CLI's local

@@ -184,9 +184,17 @@ static int version(struct http_req *req, struct http_resp *resp)
 	return buf_error(&resp->body);
 }
 
+static int metrics_route(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+
+	return http_resp_metrics(resp, ctx->metrics);
+}
+
 static const struct http_route root_routes[] = {
 	{ .method = "GET", .path = "/health", .fn = health },
 	{ .method = "GET", .path = "/version", .fn = version },
+	{ .method = "GET", .path = "/metrics", .fn = metrics_route },
 };
 
 static const struct {
@@ -227,11 +235,95 @@ void api_render_error(struct http_resp *resp, int code, const char *message)
 	json_decref(o);
 }
 
-const struct http_ops api_ops = { .render_error = api_render_error };
+/* Every request of every MLflow mount, artifact downloads and uploads
+ * included, is counted here. */
+static void api_after(struct http_req *req, const struct http_resp *resp, uint64_t elapsed_ns)
+{
+	struct api_ctx *ctx = req->ctx;
+
+	if (ctx)
+		http_metrics_observe(ctx->http_metrics, req, resp, elapsed_ns);
+}
+
+const struct http_ops api_ops = { .render_error = api_render_error, .after = api_after };
+
+/* ---- store metrics, read when /metrics is rendered ---- */
+
+enum pool_stat { PS_CONN_WAITS, PS_CONN_WAIT_S, PS_CONN_TIMEOUTS, PS_WRITER_WAITS, PS_WRITER_WAIT_S,
+		 PS_WRITER_TIMEOUTS, PS_OPEN, PS_IN_USE, PS_MAX, PS_N };
+
+struct pool_stat_arg {
+	struct api_ctx *ctx;
+	enum pool_stat which;
+};
+
+static double pool_stat(void *arg)
+{
+	const struct pool_stat_arg *a = arg;
+	struct store_pool_stats st;
+
+	store_pool_stats(a->ctx->pool, &st);
+	switch (a->which) {
+	case PS_CONN_WAITS: return (double)st.conn_waits;
+	case PS_CONN_WAIT_S: return (double)st.conn_wait_ns / 1e9;
+	case PS_CONN_TIMEOUTS: return (double)st.conn_timeouts;
+	case PS_WRITER_WAITS: return (double)st.writer_waits;
+	case PS_WRITER_WAIT_S: return (double)st.writer_wait_ns / 1e9;
+	case PS_WRITER_TIMEOUTS: return (double)st.writer_timeouts;
+	case PS_OPEN: return st.open;
+	case PS_IN_USE: return st.in_use;
+	default: return st.max;
+	}
+}
+
+/* One argument per statistic, for the callbacks (the registry keeps only the pointer). */
+struct api_metrics_args {
+	struct pool_stat_arg a[PS_N];
+};
+
+static int store_metrics(struct api_ctx *ctx, struct api_metrics_args *args)
+{
+	static const struct {
+		enum pool_stat which;
+		bool counter;
+		const char *name, *help;
+	} defs[] = {
+		{ PS_CONN_WAITS, true, "cairn_store_pool_waits_total", "Requests that waited for a free database connection" },
+		{ PS_CONN_WAIT_S, true, "cairn_store_pool_wait_seconds_total", "Time spent waiting for a free database connection" },
+		{ PS_CONN_TIMEOUTS, true, "cairn_store_pool_timeouts_total", "Waits for a database connection that gave up (503)" },
+		{ PS_WRITER_WAITS, true, "cairn_store_write_lock_waits_total", "Writes that waited for another write to finish" },
+		{ PS_WRITER_WAIT_S, true, "cairn_store_write_lock_wait_seconds_total", "Time writes spent waiting for the write lock" },
+		{ PS_WRITER_TIMEOUTS, true, "cairn_store_write_lock_timeouts_total", "Waits for the write lock that gave up (503)" },
+		{ PS_OPEN, false, "cairn_store_pool_connections_open", "Database connections open" },
+		{ PS_IN_USE, false, "cairn_store_pool_connections_in_use", "Database connections handed to requests" },
+		{ PS_MAX, false, "cairn_store_pool_connections_max", "The database connection pool's size" },
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		args->a[i].ctx = ctx;
+		args->a[i].which = defs[i].which;
+		rc = defs[i].counter ? metrics_counter_fn_new(ctx->metrics, NULL, defs[i].name, defs[i].help, pool_stat, &args->a[i])
+				     : metrics_gauge_fn_new(ctx->metrics, NULL, defs[i].name, defs[i].help, pool_stat, &args->a[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
 
 int api_mount(struct http_server *s, struct api_ctx *ctx)
 {
 	int rc;
+
+	if (!ctx->metrics) {
+		if ((rc = metrics_new(&ctx->metrics)) ||
+		    (rc = http_metrics_new(ctx->metrics, "cairn", s, &ctx->http_metrics)))
+			return rc;
+		if (!(ctx->metrics_args = ccalloc(1, sizeof(struct api_metrics_args))))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		if ((rc = store_metrics(ctx, ctx->metrics_args)))
+			return rc;
+	}
 
 	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "", api_root_routes_artifacts, api_root_routes_artifacts_n, ctx, &api_ops)) ||
@@ -333,6 +425,12 @@ out:
 
 void api_ctx_close(struct api_ctx *ctx)
 {
+	http_metrics_free(ctx->http_metrics);
+	metrics_free(ctx->metrics);
+	free(ctx->metrics_args);
+	ctx->http_metrics = NULL;
+	ctx->metrics = NULL;
+	ctx->metrics_args = NULL;
 	store_pool_close(ctx->pool);
 	blob_close(ctx->blobs);
 	ctx->pool = NULL;

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/metrics.h"
 
 struct http_server;
 struct http_req;
@@ -208,5 +209,20 @@ void http_resp_dispose(struct http_resp *resp);
 void http_resp_error(struct http_resp *resp, const struct http_ops *ops, int code, const char *message);
 /* Drop resp's body (and fd) and set a body from a constant string. */
 void http_resp_static(struct http_resp *resp, int status, const char *content_type, const char *body);
+
+/* ---- request metrics (metrics.c), for a mount's after hook ---- */
+
+struct http_metrics;
+/* Register in m the request metrics of srv, named <prefix>_http_...:
+ * requests_total {route, method, status}, request_duration_seconds {route,
+ * method}, requests_in_flight and connections_open. The route label is the
+ * mount prefix plus the route's pattern ("unmatched" when none matched). */
+int http_metrics_new(struct metrics *m, const char *prefix, struct http_server *srv, struct http_metrics **out);
+void http_metrics_free(struct http_metrics *hm);
+/* Count one answered request (an after hook's arguments). */
+void http_metrics_observe(struct http_metrics *hm, const struct http_req *req, const struct http_resp *resp,
+			  uint64_t elapsed_ns);
+/* Answer resp with m in the Prometheus text format. */
+int http_resp_metrics(struct http_resp *resp, struct metrics *m);
 
 #endif

@@ -31,7 +31,17 @@ struct store_pool {
 	unsigned wait_ms;          /* limit of every wait */
 	struct store *writer;      /* connection in a write transaction, NULL when none */
 	pthread_t writer_thread;   /* the thread that began it (valid while writer is set) */
+	struct store_pool_stats stats; /* waits so far (open and in_use filled on read) */
+	unsigned in_use;           /* connections handed out */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- fault injection (tests): the store's points of core/fault ---- */
 
@@ -83,10 +93,16 @@ static int pool__writer_take(struct store_pool *p, struct store *s)
 		pthread_mutex_unlock(&p->mu);
 		CAIRN_BUG("store_begin_write nested on one thread: it would wait for itself");
 	}
-	deadline_after(&until, p->wait_ms);
-	while (p->writer && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&p->writer_cv, &p->mu, &until);
 	if (p->writer) {
+		uint64_t t0 = mono_ns();
+		deadline_after(&until, p->wait_ms);
+		while (p->writer && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&p->writer_cv, &p->mu, &until);
+		p->stats.writer_waits++;
+		p->stats.writer_wait_ns += mono_ns() - t0;
+	}
+	if (p->writer) {
+		p->stats.writer_timeouts++;
 		pthread_mutex_unlock(&p->mu);
 		return cairn_error_set(CAIRN_EBUSY, "the database is busy: waited %u ms for another write to finish; "
 						   "try again", p->wait_ms);
@@ -288,6 +304,16 @@ int store_pool_open(const char *uri, unsigned max_conns, unsigned wait_ms, struc
 	return 0;
 }
 
+void store_pool_stats(struct store_pool *p, struct store_pool_stats *out)
+{
+	pthread_mutex_lock(&p->mu);
+	*out = p->stats;
+	out->open = p->open;
+	out->in_use = p->in_use;
+	out->max = p->max;
+	pthread_mutex_unlock(&p->mu);
+}
+
 int store_pool_get(struct store_pool *p, struct store **out)
 {
 	struct timespec until;
@@ -295,28 +321,37 @@ int store_pool_get(struct store_pool *p, struct store **out)
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
-	deadline_after(&until, p->wait_ms);
-	while (!p->free_list && p->open >= p->max && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&p->conn_cv, &p->mu, &until);
+	if (!p->free_list && p->open >= p->max) {
+		uint64_t t0 = mono_ns();
+		deadline_after(&until, p->wait_ms);
+		while (!p->free_list && p->open >= p->max && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&p->conn_cv, &p->mu, &until);
+		p->stats.conn_waits++;
+		p->stats.conn_wait_ns += mono_ns() - t0;
+	}
 	s = p->free_list;
 	if (s) {
 		p->free_list = s->next_free;
+		p->in_use++;
 		pthread_mutex_unlock(&p->mu);
 		s->next_free = NULL;
 		*out = s;
 		return 0;
 	}
 	if (p->open >= p->max) {
+		p->stats.conn_timeouts++;
 		pthread_mutex_unlock(&p->mu);
 		return cairn_error_set(CAIRN_EBUSY, "the server is busy: all %u database connections were in use "
 						   "for %u ms; try again", p->max, p->wait_ms);
 	}
 	p->open++;
+	p->in_use++;
 	pthread_mutex_unlock(&p->mu);
 	rc = pool__open_conn(p, false, &s);
 	if (rc) {
 		pthread_mutex_lock(&p->mu);
 		p->open--;
+		p->in_use--;
 		pthread_cond_signal(&p->conn_cv);
 		pthread_mutex_unlock(&p->mu);
 		return rc;
@@ -337,6 +372,7 @@ void store_pool_put(struct store_pool *p, struct store *s)
 	pthread_mutex_lock(&p->mu);
 	s->next_free = p->free_list;
 	p->free_list = s;
+	p->in_use--;
 	pthread_cond_signal(&p->conn_cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -74,6 +74,19 @@ int64_t store_changes(struct store *s);
  * that may hold one, so that the limit is only reached under overload. */
 #define STORE_POOL_WAIT_MS 5000
 int store_pool_open(const char *uri, unsigned max_conns, unsigned wait_ms, struct store_pool **out);
+/* What a pool has waited for so far (for /metrics). */
+struct store_pool_stats {
+	uint64_t conn_waits;       /* store_pool_get calls that found no free connection */
+	uint64_t conn_wait_ns;     /* ... and the time they waited */
+	uint64_t conn_timeouts;    /* ... of them, those that gave up (CAIRN_EBUSY) */
+	uint64_t writer_waits;     /* store_begin_write calls that found another write open */
+	uint64_t writer_wait_ns;   /* ... and the time they waited for the writer slot */
+	uint64_t writer_timeouts;  /* ... of them, those that gave up */
+	unsigned open;             /* connections open now */
+	unsigned in_use;           /* ... of them handed out */
+	unsigned max;              /* the pool's size */
+};
+void store_pool_stats(struct store_pool *p, struct store_pool_stats *out);
 /* A free connection, waiting up to the wait limit; CAIRN_EBUSY past it. */
 int store_pool_get(struct store_pool *p, struct store **out);
 void store_pool_put(struct store_pool *p, struct store *s);
