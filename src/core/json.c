@@ -296,7 +296,7 @@ void cjson_put_string(struct buf *b, const char *s, size_t n)
 	buf_putc(b, '"');
 }
 
-static void put_value(struct buf *b, const json_t *v, int depth)
+static void put_value(struct buf *b, const json_t *v, int depth, bool spaced)
 {
 	const char *key;
 	json_t *e;
@@ -312,10 +312,10 @@ static void put_value(struct buf *b, const json_t *v, int depth)
 		i = 0;
 		json_object_foreach((json_t *)v, key, e) {
 			if (i++)
-				buf_putc(b, ',');
+				buf_puts(b, spaced ? ", " : ",");
 			cjson_put_string(b, key, strlen(key));
-			buf_putc(b, ':');
-			put_value(b, e, depth + 1);
+			buf_puts(b, spaced ? ": " : ":");
+			put_value(b, e, depth + 1, spaced);
 		}
 		buf_putc(b, '}');
 		break;
@@ -323,8 +323,8 @@ static void put_value(struct buf *b, const json_t *v, int depth)
 		buf_putc(b, '[');
 		json_array_foreach((json_t *)v, i, e) {
 			if (i)
-				buf_putc(b, ',');
-			put_value(b, e, depth + 1);
+				buf_puts(b, spaced ? ", " : ",");
+			put_value(b, e, depth + 1, spaced);
 		}
 		buf_putc(b, ']');
 		break;
@@ -350,7 +350,13 @@ static void put_value(struct buf *b, const json_t *v, int depth)
 
 int cjson_dump(const json_t *v, struct buf *b)
 {
-	put_value(b, v, 0);
+	put_value(b, v, 0, false);
+	return buf_error(b);
+}
+
+int cjson_dump_spaced(const json_t *v, struct buf *b)
+{
+	put_value(b, v, 0, true);
 	return buf_error(b);
 }
 

@@ -52,6 +52,9 @@ void cjson_put_string(struct buf *b, const char *s, size_t n);
 
 /* Serialize compactly into b (appending). */
 int cjson_dump(const json_t *v, struct buf *b);
+/* The same with Python's json.dumps separators (", " and ": "), for bodies
+ * that must read as MLflow's Python servers write them. */
+int cjson_dump_spaced(const json_t *v, struct buf *b);
 
 /* jansson allocates through the fault-injectable layer (core/fault.h). A
  * failed allocation inside jansson shows as a missing member, not an error,
