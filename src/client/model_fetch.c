@@ -75,8 +75,8 @@ static void adopt(char **dst, char **src)
 
 void model_ref_dispose(struct model_ref *ref)
 {
-	char **f[] = { &ref->uri,      &ref->name,   &ref->version, &ref->alias, &ref->stage, &ref->model_id,
-		       &ref->run_id,   &ref->run_path, &ref->source, &ref->dir,   &ref->file };
+	char **f[] = { &ref->uri,    &ref->name, &ref->version, &ref->alias, &ref->stage, &ref->model_id,
+		       &ref->run_id, &ref->path, &ref->source,  &ref->dir,   &ref->file };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(*f[i]);
@@ -90,8 +90,12 @@ static bool str_eq(const char *a, const char *b)
 
 bool model_ref_same(const struct model_ref *a, const struct model_ref *b)
 {
-	return a->kind == b->kind && str_eq(a->version, b->version) && str_eq(a->source, b->source) &&
-	       str_eq(a->dir, b->dir) && str_eq(a->file, b->file);
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == MODEL_REF_DIR || a->kind == MODEL_REF_FILE)
+		return str_eq(a->dir, b->dir) && str_eq(a->file, b->file);
+	/* a fetched ref and a freshly resolved one compare equal: dir is not looked at */
+	return str_eq(a->version, b->version) && str_eq(a->source, b->source);
 }
 
 /* ---- parsing: MLflow's grammar ---- */
@@ -129,28 +133,29 @@ static const char *uri_path_after_scheme(const char *p)
 	return p;
 }
 
-/* models:/name/suffix, models:/name@alias, models:/<model_id> */
-static int parse_models(const char *uri, const char *after, struct model_ref *ref)
+/* MLflow's _parse_model_uri of the model part p (a path: "/name/suffix",
+ * "/name@alias" or "/<model_id>") of root (for messages). */
+static int parse_model_part(const char *root, const char *p, struct model_ref *ref)
 {
-	const char *p = uri_path_after_scheme(after), *slash, *at;
+	const char *slash, *at;
 	size_t n0;
 	int rc;
 
-	if (!p || *p != '/' || !p[1])
-		return improper_models(uri);
+	if (*p != '/' || !p[1])
+		return improper_models(root);
 	while (*p == '/')
 		p++;
 	slash = strchr(p, '/');
 	if (slash && strchr(slash + 1, '/'))
-		return improper_models(uri);
+		return improper_models(root);
 	n0 = slash ? (size_t)(slash - p) : strlen(p);
 	if (blank(p, n0))
-		return improper_models(uri);
+		return improper_models(root);
 	if (slash) {
 		const char *suf = slash + 1;
 
 		if (blank(suf, strlen(suf)))
-			return improper_models(uri);
+			return improper_models(root);
 		ref->kind = MODEL_REF_VERSION;
 		if ((rc = set_strn(&ref->name, p, n0)))
 			return rc;
@@ -159,7 +164,7 @@ static int parse_models(const char *uri, const char *after, struct model_ref *re
 	at = memchr(p, '@', n0) ? strrchr(p, '@') : NULL;
 	if (at) {
 		if (at == p || blank(at + 1, strlen(at + 1)))
-			return improper_models(uri);
+			return improper_models(root);
 		ref->kind = MODEL_REF_VERSION;
 		if ((rc = set_strn(&ref->name, p, (size_t)(at - p))))
 			return rc;
@@ -167,6 +172,49 @@ static int parse_models(const char *uri, const char *after, struct model_ref *re
 	}
 	ref->kind = MODEL_REF_LOGGED;
 	return set_str(&ref->model_id, p);
+}
+
+/* models:/<model part>[/<artifact path>], split as MLflow's split_models_uri:
+ * trailing '/' dropped; with two or more '/' in the path, the model part is
+ * the first component when it holds '@', else the first two. */
+static int parse_models(const char *uri, struct model_ref *ref)
+{
+	struct buf root = BUF_INIT, part = BUF_INIT, rel = BUF_INIT;
+	size_t n = strlen(uri), slashes = 0;
+	const char *p, *cut = NULL;
+	int rc;
+
+	while (n > 7 && uri[n - 1] == '/')
+		n--;
+	buf_put(&root, uri, n);
+	if ((rc = buf_error(&root)))
+		goto out;
+	if (!(p = uri_path_after_scheme(root.ptr + 7))) {
+		rc = improper_models(root.ptr);
+		goto out;
+	}
+	for (const char *q = p; *q; q++)
+		slashes += *q == '/';
+	if (slashes >= 2 && *p == '/') {
+		const char *s1 = p + 1, *e1 = strchr(s1, '/');
+		cut = memchr(s1, '@', (size_t)(e1 - s1)) ? e1 : strchr(e1 + 1, '/');
+	}
+	buf_put(&part, p, cut ? (size_t)(cut - p) : strlen(p));
+	if ((rc = buf_error(&part)))
+		goto out;
+	if ((rc = path_clean_rel(cut ? cut + 1 : "", cut ? strlen(cut + 1) : 0, true, &rel)))
+		goto out;
+	if (cut) /* the root URI is what MLflow's messages quote */
+		buf_truncate(&root, (size_t)(cut - root.ptr));
+	if ((rc = parse_model_part(root.ptr, part.ptr, ref)))
+		goto out;
+	if (!(ref->path = buf_detach(&rel)))
+		rc = oom();
+out:
+	buf_release(&root);
+	buf_release(&part);
+	buf_release(&rel);
+	return rc;
 }
 
 /* runs:/<run_id>[/path] */
@@ -187,7 +235,7 @@ static int parse_runs(const char *uri, const char *after, struct model_ref *ref)
 		return rc;
 	if (slash && (rc = path_clean_rel(slash + 1, strlen(slash + 1), true, &rel)))
 		goto out;
-	if (!(ref->run_path = buf_detach(&rel)))
+	if (!(ref->path = buf_detach(&rel)))
 		rc = oom();
 out:
 	buf_release(&rel);
@@ -232,7 +280,7 @@ int model_ref_parse(const char *uri, struct model_ref *ref)
 		return rc;
 	sl = path_uri_scheme_len(uri);
 	if (has_scheme(uri, "models:"))
-		rc = parse_models(uri, uri + 7, ref);
+		rc = parse_models(uri, ref);
 	else if (has_scheme(uri, "runs:"))
 		rc = parse_runs(uri, uri + 5, ref);
 	else if (has_scheme(uri, "mlflow-artifacts:")) {
@@ -345,6 +393,15 @@ static int resolve_version(struct client *cl, struct model_ref *ref, int depth)
 	if (ref->version) {
 		rc = client_call(cl, "GET", "/mlflow/model-versions/get",
 				 json_pack("{s:s,s:s}", "name", ref->name, "version", ref->version), &reply);
+		if (rc == CAIRN_ENOTFOUND) { /* MLflow's client names a missing model rather than its version */
+			char msg[512];
+			snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+			rc = client_call(cl, "GET", "/mlflow/registered-models/get", json_pack("{s:s}", "name", ref->name),
+					 NULL);
+			if (!rc)
+				rc = cairn_error_set(CAIRN_ENOTFOUND, "%s", msg);
+			goto out;
+		}
 	} else if (ref->alias) {
 		rc = client_call(cl, "GET", "/mlflow/registered-models/alias",
 				 json_pack("{s:s,s:s}", "name", ref->name, "alias", ref->alias), &reply);
@@ -383,6 +440,10 @@ static int resolve_version(struct client *cl, struct model_ref *ref, int depth)
 	}
 	if ((rc = set_str(&ref->version, s)) || ((s = jstr(mv, "run_id")) && (rc = set_str(&ref->run_id, s))) ||
 	    ((s = jstr(mv, "model_id")) && (rc = set_str(&ref->model_id, s))))
+		goto out;
+	/* MLflow's get-latest-versions leaves model_id out; a models:/<id> source names it */
+	if (!ref->model_id && (s = jstr(mv, "source")) && has_scheme(s, "models:/m-") && !strchr(s + 8, '/') &&
+	    (rc = set_str(&ref->model_id, s + 8)))
 		goto out;
 	json_decref(reply);
 	reply = NULL;
@@ -518,9 +579,9 @@ static int resolve_run(struct client *cl, struct model_ref *ref)
 		rc = malformed("run.info.artifact_uri");
 		goto out;
 	}
-	if (*ref->run_path) {
-		const char *slash = strchr(ref->run_path, '/');
-		buf_put(&first, ref->run_path, slash ? (size_t)(slash - ref->run_path) : strlen(ref->run_path));
+	if (*ref->path) {
+		const char *slash = strchr(ref->path, '/');
+		buf_put(&first, ref->path, slash ? (size_t)(slash - ref->path) : strlen(ref->path));
 		rest = slash ? slash + 1 : "";
 		if ((rc = buf_error(&first)) || (rc = run_logged_model(cl, exp, first.ptr, ref->run_id, &lm)))
 			goto out;
@@ -535,7 +596,7 @@ static int resolve_run(struct client *cl, struct model_ref *ref)
 			goto out;
 		rc = path_join_uri(&loc, lm_art, rest);
 	} else {
-		rc = path_join_uri(&loc, art, ref->run_path);
+		rc = path_join_uri(&loc, art, ref->path);
 	}
 	if (rc || (rc = buf_error(&loc)))
 		goto out;
@@ -548,13 +609,29 @@ out:
 	return rc;
 }
 
+/* source + "/" + ref->path (models:/name/1/<path>). */
+static int add_path(struct model_ref *ref)
+{
+	struct buf loc = BUF_INIT;
+	int rc;
+
+	if (!ref->path || !*ref->path)
+		return 0;
+	if (!(rc = path_join_uri(&loc, ref->source, ref->path)))
+		rc = set_str(&ref->source, loc.ptr);
+	buf_release(&loc);
+	return rc;
+}
+
 static int resolve_store(struct client *cl, struct model_ref *ref, int depth)
 {
+	int rc;
+
 	switch (ref->kind) {
 	case MODEL_REF_VERSION:
-		return resolve_version(cl, ref, depth);
+		return (rc = resolve_version(cl, ref, depth)) ? rc : add_path(ref);
 	case MODEL_REF_LOGGED:
-		return resolve_logged(cl, ref, depth);
+		return (rc = resolve_logged(cl, ref, depth)) ? rc : add_path(ref);
 	case MODEL_REF_RUN:
 		return resolve_run(cl, ref);
 	case MODEL_REF_ARTIFACTS:
@@ -1169,6 +1246,15 @@ static int prepare(struct client *cl, struct model_ref *ref, struct buf *tree, s
 	return meta_text(ref, l, meta);
 }
 
+/* MLflow's message for a runs:/ path with nothing under it. */
+static int fetch_failed(const struct model_ref *ref, const struct fetch_list *l, int rc)
+{
+	if (rc == CAIRN_ENOTFOUND && l->single && ref->kind == MODEL_REF_RUN)
+		return cairn_error_set(CAIRN_ENOTFOUND, "Failed to download artifacts from path '%.300s', please "
+							"ensure that the path is correct.", ref->path ? ref->path : "");
+	return rc;
+}
+
 static bool local_kind(const struct model_ref *ref)
 {
 	return ref->kind == MODEL_REF_DIR || ref->kind == MODEL_REF_FILE;
@@ -1189,8 +1275,10 @@ int client_model_fetch(struct client *cl, struct model_ref *ref, const char *cac
 	if ((rc = path_join(&entry, cache_root, key)))
 		goto out;
 	if (stat(entry.ptr, &sb) || !S_ISDIR(sb.st_mode)) {
-		if ((rc = fetch_into(cl, &l, &meta, entry.ptr, true)))
+		if ((rc = fetch_into(cl, &l, &meta, entry.ptr, true))) {
+			rc = fetch_failed(ref, &l, rc);
 			goto out;
+		}
 	}
 	rc = set_result(ref, entry.ptr, &l);
 out:
@@ -1236,8 +1324,12 @@ int client_model_fetch_to(struct client *cl, struct model_ref *ref, const char *
 		rc = cairn_error_set(CAIRN_EEXISTS, "'%.300s' exists and is not an empty directory", d.ptr);
 		goto out;
 	}
-	if ((rc = prepare(cl, ref, &tree, &l, &meta)) || (rc = fetch_into(cl, &l, &meta, d.ptr, false)))
+	if ((rc = prepare(cl, ref, &tree, &l, &meta)))
 		goto out;
+	if ((rc = fetch_into(cl, &l, &meta, d.ptr, false))) {
+		rc = fetch_failed(ref, &l, rc);
+		goto out;
+	}
 	rc = set_result(ref, d.ptr, &l);
 out:
 	list_release(&l);

@@ -8,6 +8,7 @@
  *	models:/churn/latest       the highest version (any stage)
  *	models:/churn/Production   the highest version in a stage
  *	models:/m-<id>             an MLflow 3 logged model (any models:/X without a suffix)
+ *	models:/churn/3/sub/path   a path under a version's files (also after @alias)
  *	runs:/<run_id>/model       a run's artifact path, or the run's logged model of that name
  *	mlflow-artifacts:/1/...    a path in the server's artifact tree
  *	/path/to/dir, file:///...  a local model directory (with MLmodel) or a bare model file
@@ -68,7 +69,8 @@ struct model_ref {
 	char *stage;              /* the stage or "latest" the URI named, as written */
 	char *model_id;           /* the logged model ("m-..."): LOGGED, or behind a version or run */
 	char *run_id;             /* the run that produced the model, when known */
-	char *run_path;           /* RUN: the artifact path inside the run ("model"; "" for the root) */
+	char *path;               /* the artifact path the URI adds: inside the run for runs:/ ("model"; "" for the
+				   * root), under the version's files for models:/name/1/<path>; "" or NULL for none */
 	char *source;             /* the artifact URI holding the files ("mlflow-artifacts:/1/..."); NULL for local kinds */
 	char *dir;                /* the local directory of the model: after a fetch, or at resolve for DIR/FILE */
 	char *file;               /* the model file when the model is one file (FILE, or a single-file source) */
@@ -78,8 +80,10 @@ struct model_ref {
 void model_ref_dispose(struct model_ref *ref);
 
 /* Parse uri into ref (kind, uri and the fields the URI itself carries: name,
- * version, alias, stage, model_id, run_id, run_path, and source for
- * mlflow-artifacts:), without any lookup. Local paths are not checked here.
+ * version, alias, stage, model_id, run_id, path, and source for
+ * mlflow-artifacts:), without any lookup. A models:/ URI may go on with
+ * an artifact path, and trailing '/' are dropped, as in MLflow's
+ * split_models_uri: models:/name/1/sub/file, models:/name@alias/sub. Local paths are not checked here.
  * CAIRN_EINVALID with MLflow's message for a malformed models:/ or runs:/
  * URI, and for an unknown scheme. ref is disposed first. */
 int model_ref_parse(const char *uri, struct model_ref *ref);
@@ -117,8 +121,10 @@ int client_model_fetch_to(struct client *cl, struct model_ref *ref, const char *
  * $XDG_CACHE_HOME/cairn/models, else $HOME/.cache/cairn/models. */
 int client_model_cache_default(struct buf *out);
 
-/* True when a and b name the same files: the same version (for registry
- * refs) and the same source (a poller swaps models when this turns false). */
+/* True when a and b name the same files: the same kind, version and source
+ * (for local kinds: the same dir and file). Whether either was fetched does
+ * not matter, so a poller compares a fresh resolve with the ref it serves
+ * and swaps models when this turns false. */
 bool model_ref_same(const struct model_ref *a, const struct model_ref *b);
 
 #endif

@@ -219,6 +219,24 @@ Test(client_model_fetch, parse_models_uris)
 	cr_assert_eq(r.kind, MODEL_REF_LOGGED);
 	cr_assert_str_eq(r.model_id, "m-0123abcd");
 	cr_assert_null(r.name);
+	/* an artifact path after the model, and trailing slashes, as MLflow's split_models_uri */
+	cr_assert_eq(model_ref_parse("models:/churn/3/sub/MLmodel", &r), 0);
+	cr_assert_str_eq(r.name, "churn");
+	cr_assert_str_eq(r.version, "3");
+	cr_assert_str_eq(r.path, "sub/MLmodel");
+	cr_assert_eq(model_ref_parse("models:/churn@champ/data/x.bin", &r), 0);
+	cr_assert_str_eq(r.alias, "champ");
+	cr_assert_str_eq(r.path, "data/x.bin");
+	cr_assert_eq(model_ref_parse("models:/churn/3/", &r), 0);
+	cr_assert_str_eq(r.version, "3");
+	cr_assert_str_eq(r.path, "");
+	cr_assert_eq(model_ref_parse("models:/churn/", &r), 0); /* "models:/churn": a logged model id */
+	cr_assert_eq(r.kind, MODEL_REF_LOGGED);
+	cr_assert_str_eq(r.model_id, "churn");
+	cr_assert_eq(model_ref_parse("models:/a/b/c", &r), 0); /* model a, stage b, path c */
+	cr_assert_str_eq(r.stage, "b");
+	cr_assert_str_eq(r.path, "c");
+	cr_assert_eq(model_ref_parse("models:/churn/3/../../x", &r), CAIRN_EINVALID);
 	cr_assert_eq(model_ref_parse("MODELS:/churn/1", &r), 0); /* the scheme is case-insensitive */
 	cr_assert_str_eq(r.uri, "MODELS:/churn/1");
 	model_ref_dispose(&r);
@@ -227,10 +245,10 @@ Test(client_model_fetch, parse_models_uris)
 
 Test(client_model_fetch, parse_rejects_malformed_uris)
 {
-	static const char *const bad[] = { "models:/",        "models:",          "models:/a/b/c", "models:/churn/",
-					   "models:/churn/ ", "models:/churn@",   "models:/@x",    "models:/ /1",
-					   "models://host/a/1", "runs:/",         "runs:",         "runs://x/model",
-					   "runs://",         "",                 "s3-nope://bucket/x" };
+	static const char *const bad[] = { "models:/",         "models:",         "models:/churn/ ", "models:/churn@",
+					   "models:/@x",       "models:/ /1",     "models://host/a/1", "runs:/",
+					   "runs:",            "runs://x/model",  "runs://",         "",
+					   "s3-nope://bucket/x" };
 	struct model_ref r = { 0 };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -238,8 +256,8 @@ Test(client_model_fetch, parse_rejects_malformed_uris)
 		cr_assert_eq(r.kind, 0);
 		cr_assert_null(r.uri);
 	}
-	model_ref_parse("models:/a/b/c", &r);
-	cr_assert_str_eq(cairn_error_msg(), "Not a proper models:/ URI: models:/a/b/c. Models URIs must be of the "
+	model_ref_parse("models:/", &r); /* quoted as MLflow quotes it: without the trailing '/' */
+	cr_assert_str_eq(cairn_error_msg(), "Not a proper models:/ URI: models:. Models URIs must be of the "
 					    "form 'models:/name/suffix' or 'models:/name@alias' where suffix is a "
 					    "version, stage, or the string 'latest' and where alias is a registered "
 					    "model alias. Only one of suffix or alias can be defined at a time.");
@@ -258,11 +276,11 @@ Test(client_model_fetch, parse_runs_artifacts_and_paths)
 	cr_assert_eq(model_ref_parse("runs:/abc123/model", &r), 0);
 	cr_assert_eq(r.kind, MODEL_REF_RUN);
 	cr_assert_str_eq(r.run_id, "abc123");
-	cr_assert_str_eq(r.run_path, "model");
+	cr_assert_str_eq(r.path, "model");
 	cr_assert_eq(model_ref_parse("runs:/abc123", &r), 0);
-	cr_assert_str_eq(r.run_path, "");
+	cr_assert_str_eq(r.path, "");
 	cr_assert_eq(model_ref_parse("runs:/abc123/a/./b/", &r), 0);
-	cr_assert_str_eq(r.run_path, "a/b");
+	cr_assert_str_eq(r.path, "a/b");
 	cr_assert_eq(model_ref_parse("mlflow-artifacts:/1/x/artifacts/model", &r), 0);
 	cr_assert_eq(r.kind, MODEL_REF_ARTIFACTS);
 	cr_assert_str_eq(r.source, "mlflow-artifacts:/1/x/artifacts/model");
@@ -335,8 +353,10 @@ static void resolve_errors(struct client *cl)
 	cr_assert_eq(client_model_resolve(cl, "models:/m-nope", &r), CAIRN_ENOTFOUND);
 	cr_assert_str_eq(cairn_error_msg(), "Logged model with ID 'm-nope' not found.");
 	cr_assert_eq(client_model_resolve(cl, "runs:/0123456789abcdef0123456789abcdef/model", &r), CAIRN_ENOTFOUND);
-	cr_assert_eq(client_model_resolve(cl, "models:/a/b/c", &r), CAIRN_EINVALID);
+	cr_assert_eq(client_model_resolve(cl, "models:/", &r), CAIRN_EINVALID);
 	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(client_model_resolve(cl, "models:/nope/1", &r), CAIRN_ENOTFOUND);
+	cr_assert_str_eq(cairn_error_msg(), "Registered Model with name=nope not found"); /* as MLflow's client */
 }
 
 Test(client_model_fetch, resolve_errors_locally) { resolve_errors(local); }
@@ -374,6 +394,8 @@ Test(client_model_fetch, same_tells_when_an_alias_moved)
 
 	cr_assert_eq(client_model_resolve(remote, "models:/churn@champion", &a), 0);
 	cr_assert_eq(client_model_resolve(remote, "models:/churn@champion", &b), 0);
+	cr_assert(model_ref_same(&a, &b));
+	cr_assert_eq(client_model_fetch(remote, &a, dir), 0, "%s", cairn_error_msg()); /* fetched or not */
 	cr_assert(model_ref_same(&a, &b));
 	json_decref(call(remote, "POST", "/mlflow/registered-models/alias",
 			 json_pack("{s:s,s:s,s:s}", "name", "churn", "alias", "champion", "version", "2")));
@@ -451,7 +473,18 @@ static void fetch_logged_and_single_file(struct client *cl)
 	snprintf(uri, sizeof(uri), "runs:/%s/missing", run_id);
 	cr_assert_eq(client_model_resolve(cl, uri, &r), 0, "%s", cairn_error_msg());
 	cr_assert_eq(client_model_fetch(cl, &r, cache), CAIRN_ENOTFOUND);
+	cr_assert_str_eq(cairn_error_msg(), "Failed to download artifacts from path 'missing', please ensure that the "
+					    "path is correct.");
 	cr_assert_eq(entries(cache), 2);
+	/* a path under a version's files */
+	cr_assert_eq(client_model_resolve(cl, "models:/churn@champion/sub", &r), 0, "%s", cairn_error_msg());
+	cr_assert_eq(client_model_fetch(cl, &r, cache), 0, "%s", cairn_error_msg());
+	cr_assert_null(r.file);
+	snprintf(uri, sizeof(uri), "%s/deep.bin", r.dir);
+	read_file(uri, text, sizeof(text));
+	cr_assert_str_eq(text, "deep");
+	cr_assert_eq(entries(r.dir), 1); /* no MLmodel there: no registered_model_meta either */
+	cr_assert_eq(entries(cache), 3);
 	model_ref_dispose(&r);
 }
 
