@@ -158,11 +158,15 @@ static int list_proxy(struct api_call *c)
 		goto out;
 	if ((rc = art_list(c->st, path.ptr, NULL, &files)))
 		goto out;
-	c->reply = json_object();
-	if (json_array_size(files))
-		cjson_set(c->reply, "files", files);
-	else
+	/* a reply that lost its files to a failed allocation would read as an empty folder */
+	if (!(c->reply = json_object())) {
 		json_decref(files);
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory listing '%.300s'", path.ptr);
+	} else if (!json_array_size(files)) {
+		json_decref(files);
+	} else if (json_object_set_new(c->reply, "files", files)) { /* steals files, failing or not */
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory listing '%.300s'", path.ptr);
+	}
 out:
 	buf_release(&path);
 	return rc;

@@ -1,7 +1,8 @@
-/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage and audit of registered models. */
+/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage, audit, log and download. */
 #include "cli/cmd.h"
 #include "core/fault.h"
 #include "client/client.h"
+#include "client/model_fetch.h"
 #include "client/table.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -31,7 +32,8 @@ static void models_usage(FILE *f)
 		"       cairn models lineage NAME/VERSION|NAME@ALIAS [--json]\n"
 		"       cairn models audit [NAME] [--max N] [--json]\n"
 		"       cairn models log FILE --flavor xgboost|sklearn [--signature-from CSV]\n"
-		"                        [--run ID | -e EXP] [--register NAME]\n\n"
+		"                        [--run ID | -e EXP] [--register NAME]\n"
+		"       cairn models download URI [-o DIR] [--json]\n\n"
 		"The model registry of a local data root or a tracking server.\n\n"
 		"  list      registered models: name, latest version, aliases, last update\n"
 		"  show      a model (its versions and aliases) or one version\n"
@@ -46,7 +48,12 @@ static void models_usage(FILE *f)
 		"  log       turn a bare model file (XGBoost .json/.ubj/.xgb, scikit-learn .pkl)\n"
 		"            into an MLflow model directory (MLmodel, the file, requirements.txt)\n"
 		"            logged as artifact 'model' of a run (a new one in -e EXP unless --run),\n"
-		"            optionally registered as a new version of --register NAME\n\n"
+		"            optionally registered as a new version of --register NAME\n"
+		"  download  fetch a model's files: URI is models:/NAME/VERSION, models:/NAME@ALIAS,\n"
+		"            models:/NAME/latest or /STAGE, models:/m-ID (a logged model),\n"
+		"            runs:/RUN_ID/PATH or mlflow-artifacts:/PATH; prints the local\n"
+		"            directory: DIR, or an entry of the model cache ($CAIRN_MODEL_CACHE,\n"
+		"            default ~/.cache/cairn/models) that is reused while the files are the same\n\n"
 		"Requirements compare the candidate's run metrics (metrics.X) with those of the\n"
 		"version currently holding the --to alias (<to>.metrics.X), with numbers,\n"
 		"+ - * /, and/or/not. With no incumbent yet, comparisons against it hold.\n\n"
@@ -60,6 +67,7 @@ static void models_usage(FILE *f)
 		"  --run ID              log: attach to this run instead of creating one\n"
 		"  -e, --experiment EXP  log: experiment of the new run (default: Default)\n"
 		"  --register NAME       log: register the model (created if missing)\n"
+		"  -o, --output DIR      download: into DIR (absent or empty) instead of the cache\n"
 		"  --json                print JSON\n"
 		"  --tracking-uri URI    talk to this tracking server (default $MLFLOW_TRACKING_URI)\n"
 		"  --root DIR            use this local data root (default $CAIRN_HOME or ./cairn-data)\n"
@@ -69,12 +77,13 @@ static void models_usage(FILE *f)
 		"  cairn models promote churn --from challenger --to champion \\\n"
 		"      --require \"metrics.auc >= champion.metrics.auc\" --require \"metrics.latency_ms < 50\"\n"
 		"  cairn models lineage churn/3\n"
-		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn\n");
+		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn\n"
+		"  cairn models download models:/churn@champion -o /srv/models/churn\n");
 }
 
 struct mopts {
 	const char *uri, *root, *filter, *from, *to, *user;
-	const char *flavor, *signature_csv, *run, *experiment, *register_name;
+	const char *flavor, *signature_csv, *run, *experiment, *register_name, *output;
 	const char **require;
 	size_t n_require;
 	long max;
@@ -629,6 +638,54 @@ out:
 	return rc ? fail(rc) : 0;
 }
 
+/* The ref as JSON (the --json output of download). */
+static json_t *ref_json(const struct model_ref *r)
+{
+	static const char *const kinds[] = { "", "version", "logged_model", "run", "artifacts", "directory", "file" };
+	json_t *o = json_object();
+
+	cjson_set(o, "uri", json_string(r->uri));
+	cjson_set(o, "kind", json_string(kinds[r->kind]));
+	const struct { const char *k, *v; } f[] = {
+		{ "name", r->name },     { "version", r->version }, { "alias", r->alias },   { "stage", r->stage },
+		{ "model_id", r->model_id }, { "run_id", r->run_id }, { "source", r->source }, { "dir", r->dir },
+		{ "file", r->file },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].v)
+			cjson_set(o, f[i].k, json_string(f[i].v));
+	return o;
+}
+
+/* `cairn models download URI [-o DIR]`: resolve, fetch, print the directory. */
+static int models_download(struct client *cl, const struct mopts *o, const char *uri)
+{
+	struct model_ref ref = { 0 };
+	struct buf cache = BUF_INIT;
+	int rc;
+
+	if ((rc = client_model_resolve(cl, uri, &ref)))
+		goto out;
+	if (o->output) {
+		rc = client_model_fetch_to(cl, &ref, o->output);
+	} else if (!(rc = client_model_cache_default(&cache))) {
+		rc = client_model_fetch(cl, &ref, cache.ptr);
+	}
+	if (rc)
+		goto out;
+	if (o->json) {
+		json_t *j = ref_json(&ref);
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("%s\n", ref.file ? ref.file : ref.dir);
+	}
+out:
+	model_ref_dispose(&ref);
+	buf_release(&cache);
+	return rc ? fail(rc) : 0;
+}
+
 int cmd_models(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -639,7 +696,7 @@ int cmd_models(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },               { "help", no_argument, NULL, 'h' },
 		{ "flavor", required_argument, NULL, 'L' },       { "signature-from", required_argument, NULL, 'S' },
 		{ "run", required_argument, NULL, 'N' },          { "experiment", required_argument, NULL, 'e' },
-		{ "register", required_argument, NULL, 'G' },
+		{ "register", required_argument, NULL, 'G' },     { "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mopts o = { 0 };
@@ -656,7 +713,7 @@ int cmd_models(int argc, char **argv)
 	if (!o.require)
 		return cli_fail("models", "out of memory");
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+he:", longopts, NULL)) != -1 || optind < argc) {
+	while ((c = getopt_long(argc, argv, "+he:o:", longopts, NULL)) != -1 || optind < argc) {
 		if (c == -1) { /* a positional: keep it and go on parsing options after it */
 			optind++;
 			continue;
@@ -676,6 +733,7 @@ int cmd_models(int argc, char **argv)
 		case 'N': o.run = optarg; break;
 		case 'e': o.experiment = optarg; break;
 		case 'G': o.register_name = optarg; break;
+		case 'o': o.output = optarg; break;
 		case 'h': models_usage(stdout); free(o.require); return 0;
 		default: free(o.require); return usage_error("%s", "bad option");
 		}
@@ -695,7 +753,7 @@ int cmd_models(int argc, char **argv)
 				i++; /* an option with its value */
 				continue;
 			}
-			if (!strcmp(a, "-e")) {
+			if (!strcmp(a, "-e") || !strcmp(a, "-o")) {
 				i++;
 				continue;
 			}
@@ -710,6 +768,16 @@ int cmd_models(int argc, char **argv)
 			return 2;
 		}
 		sub = pos[0];
+		if (!strcmp(sub, "download") && n == 2) {
+			struct model_ref probe = { 0 };
+			bool local = !model_ref_parse(pos[1], &probe) &&
+				     (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
+			model_ref_dispose(&probe);
+			if (local) { /* a local path: no store to open */
+				rc = models_download(NULL, &o, pos[1]);
+				goto out;
+			}
+		}
 		if ((rc = client_open_default(o.uri, o.root, cli_default_root(), &cl))) {
 			rc = fail(rc);
 			goto out;
@@ -726,6 +794,8 @@ int cmd_models(int argc, char **argv)
 			rc = models_lineage(cl, &o, pos[1]);
 		else if (!strcmp(sub, "log") && n == 2)
 			rc = models_log(cl, &o, pos[1]);
+		else if (!strcmp(sub, "download") && n == 2)
+			rc = models_download(cl, &o, pos[1]);
 		else if (!strcmp(sub, "audit") && n <= 2)
 			rc = models_audit(cl, &o, n == 2 ? pos[1] : NULL);
 		else

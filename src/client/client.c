@@ -1,5 +1,6 @@
 /* client.c - MLflow JSON calls against a remote server (libcurl) or a local root (api_invoke). */
 #include "client/client.h"
+#include "client/client_int.h"
 #include "core/fault.h"
 #include "api/api.h"
 #include "core/buf.h"
@@ -20,22 +21,6 @@
 #define CLIENT_REPLY_MAX ((size_t)512 << 20)   /* largest JSON reply accepted */
 #define CLIENT_USER_AGENT "cairn/" CAIRN_VERSION_STRING
 #define CLIENT_PREFIX_MIN 4                    /* shortest run id prefix looked up */
-
-struct client {
-	bool remote;                  /* talking to a server (else a local root) */
-	struct buf target;            /* the server URI without a trailing '/', or the root */
-	/* remote */
-	CURL *curl;                   /* one handle, reused: keeps the connection alive */
-	struct curl_slist *hdr_json;  /* Content-Type: application/json (+ auth) */
-	struct curl_slist *hdr_bin;   /* Content-Type: application/octet-stream (+ auth) */
-	long timeout_s;               /* per JSON request */
-	char errbuf[CURL_ERROR_SIZE]; /* curl's message for the last transfer */
-	/* local */
-	struct api_ctx ctx;           /* the opened root */
-	bool ctx_open;                /* ctx needs api_ctx_close */
-	struct http_server *srv;      /* in-process server for children (client_serve_uri) */
-	struct buf serve_uri;         /* its URI */
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -95,8 +80,7 @@ static int code_for(const char *mlflow_code, long status)
 	}
 }
 
-/* Turn a reply (status + body) into 0 and *reply, or an error with the server's message. */
-static int reply_finish(long status, const struct buf *body, const char *what, json_t **reply)
+int client__reply_finish(long status, const struct buf *body, const char *what, json_t **reply)
 {
 	json_t *obj = NULL;
 	const char *ecode = NULL, *msg = NULL;
@@ -211,9 +195,7 @@ cleanup:
 	return rc;
 }
 
-/* Options every transfer gets (the handle is reset between transfers; the
- * connection cache survives the reset). */
-static void remote_setup(struct client *cl, const char *url, struct buf *out)
+void client__remote_setup(struct client *cl, const char *url, struct buf *out)
 {
 	const char *user = getenv("MLFLOW_TRACKING_USERNAME"), *pass = getenv("MLFLOW_TRACKING_PASSWORD");
 
@@ -298,7 +280,7 @@ static int remote_call(struct client *cl, const char *method, const char *path, 
 	}
 	if ((rc = buf_error(&url)))
 		goto cleanup;
-	remote_setup(cl, url.ptr, &out);
+	client__remote_setup(cl, url.ptr, &out);
 	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT, cl->timeout_s);
 	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, cl->hdr_json);
 	if (!strcmp(method, "GET")) {
@@ -310,7 +292,7 @@ static int remote_call(struct client *cl, const char *method, const char *path, 
 	}
 	if ((rc = remote_perform(cl, &out, &status)))
 		goto cleanup;
-	rc = reply_finish(status, &out, path, reply);
+	rc = client__reply_finish(status, &out, path, reply);
 cleanup:
 	buf_release(&url);
 	buf_release(&text);
@@ -332,7 +314,7 @@ static int local_call(struct client *cl, const char *method, const char *path, j
 		path += strlen("/api/cairn/v1");
 	if ((rc = api_invoke(&cl->ctx, method, path, text.ptr, &status, &out)))
 		goto cleanup;
-	rc = reply_finish(status, &out, path, reply);
+	rc = client__reply_finish(status, &out, path, reply);
 cleanup:
 	buf_release(&text);
 	buf_release(&out);
@@ -490,11 +472,30 @@ static int local_upload(struct client *cl, const char *dest, int fd)
 	return rc;
 }
 
+int client__artifact_url(struct client *cl, const char *path, struct buf *url)
+{
+	struct buf seg = BUF_INIT;
+	const char *p = path, *slash;
+	int rc;
+
+	buf_printf(url, "%s/api/2.0/mlflow-artifacts/artifacts", cl->target.ptr);
+	while (*p) {
+		slash = strchr(p, '/');
+		buf_clear(&seg);
+		buf_put(&seg, p, slash ? (size_t)(slash - p) : strlen(p));
+		buf_putc(url, '/');
+		buf_put_urlencoded(url, seg.ptr);
+		p = slash ? slash + 1 : p + strlen(p);
+	}
+	rc = buf_error(url) ? buf_error(url) : buf_error(&seg);
+	buf_release(&seg);
+	return rc;
+}
+
 static int remote_upload(struct client *cl, const char *dest, int fd)
 {
-	struct buf url = BUF_INIT, out = BUF_INIT, seg = BUF_INIT;
+	struct buf url = BUF_INIT, out = BUF_INIT;
 	struct upload_src src = { .fd = fd };
-	const char *p = dest, *slash;
 	struct stat sb;
 	long status = 0;
 	int rc;
@@ -502,18 +503,9 @@ static int remote_upload(struct client *cl, const char *dest, int fd)
 	if (fstat(fd, &sb))
 		return cairn_error_set(CAIRN_EIO, "artifact '%s': %s", dest, strerror(errno));
 	buf_init(&out, 1 << 20);
-	buf_printf(&url, "%s/api/2.0/mlflow-artifacts/artifacts", cl->target.ptr);
-	while (*p) {
-		slash = strchr(p, '/');
-		buf_clear(&seg);
-		buf_put(&seg, p, slash ? (size_t)(slash - p) : strlen(p));
-		buf_putc(&url, '/');
-		buf_put_urlencoded(&url, seg.ptr);
-		p = slash ? slash + 1 : p + strlen(p);
-	}
-	if ((rc = buf_error(&url)) || (rc = buf_error(&seg)))
+	if ((rc = client__artifact_url(cl, dest, &url)))
 		goto cleanup;
-	remote_setup(cl, url.ptr, &out);
+	client__remote_setup(cl, url.ptr, &out);
 	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, cl->hdr_bin);
 	curl_easy_setopt(cl->curl, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(cl->curl, CURLOPT_READFUNCTION, read_cb);
@@ -530,11 +522,10 @@ static int remote_upload(struct client *cl, const char *dest, int fd)
 	}
 	if (rc)
 		goto cleanup;
-	rc = reply_finish(status, &out, dest, NULL);
+	rc = client__reply_finish(status, &out, dest, NULL);
 cleanup:
 	buf_release(&url);
 	buf_release(&out);
-	buf_release(&seg);
 	return rc;
 }
 
@@ -582,7 +573,7 @@ int client_serve_uri(struct client *cl, const char **uri)
 
 /* ---- lookups ---- */
 
-static bool all_digits(const char *s)
+bool client__all_digits(const char *s)
 {
 	if (!*s)
 		return false;
@@ -600,7 +591,7 @@ int client_experiment_find(struct client *cl, const char *id_or_name, json_t **e
 	*exp = NULL;
 	if (!*id_or_name)
 		return cairn_error_set(CAIRN_EINVALID, "empty experiment name");
-	if (all_digits(id_or_name)) {
+	if (client__all_digits(id_or_name)) {
 		rc = client_call(cl, "GET", "/mlflow/experiments/get", json_pack("{s:s}", "experiment_id", id_or_name),
 				 &reply);
 		if (!rc)

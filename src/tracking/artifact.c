@@ -10,17 +10,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Bind the range [path/, path0) that holds everything under directory path. */
-static void bind_range(struct store_stmt *q, int idx, const char *path, struct buf *lo, struct buf *hi)
+/* Bind the range [path/, path0) that holds everything under directory path.
+ * A bound that failed to build is an error, never a wider or empty range. */
+static int bind_range(struct store_stmt *q, int idx, const char *path, struct buf *lo, struct buf *hi)
 {
+	int rc;
+
 	if (*path) {
 		buf_printf(lo, "%s/", path);
 		buf_printf(hi, "%s0", path); /* '0' is the byte after '/' */
 	} else {
 		buf_puts(hi, "\xff");
 	}
+	if ((rc = buf_error(lo)) || (rc = buf_error(hi)))
+		return rc;
 	store_bind_text(q, idx, lo->ptr);
 	store_bind_text(q, idx + 1, hi->ptr);
+	return 0;
 }
 
 int art_is_dir(struct store *st, const char *path, bool *is_dir)
@@ -31,8 +37,9 @@ int art_is_dir(struct store *st, const char *path, bool *is_dir)
 
 	if ((rc = store_prepare(st, "SELECT 1 FROM artifacts WHERE path >= ? AND path < ? LIMIT 1", &q)))
 		return rc;
-	bind_range(q, 1, path, &lo, &hi);
-	rc = store_step(q);
+	rc = bind_range(q, 1, path, &lo, &hi);
+	if (!rc)
+		rc = store_step(q);
 	store_reset(q);
 	buf_release(&lo);
 	buf_release(&hi);
@@ -130,7 +137,11 @@ int art_list(struct store *st, const char *path, const char *rel_base, json_t **
 
 	if ((rc = store_prepare(st, "SELECT path, size FROM artifacts WHERE path >= ? AND path < ? ORDER BY path", &q)))
 		goto out;
-	bind_range(q, 1, path, &lo, &hi);
+	if ((rc = bind_range(q, 1, path, &lo, &hi)) ||
+	    (!arr && (rc = cairn_error_set(CAIRN_ENOMEM, "out of memory listing '%.300s'", path)))) {
+		store_reset(q);
+		goto out;
+	}
 	while ((rc = store_step(q)) == STORE_ROW) {
 		const char *full = store_col_text(q, 0), *rest = full + plen, *slash = strchr(rest, '/');
 		size_t nlen = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -145,12 +156,14 @@ int art_list(struct store *st, const char *path, const char *rel_base, json_t **
 			buf_put(&child, full + blen, plen - blen + nlen);
 		else
 			buf_put(&child, rest, nlen);
-		f = json_object();
-		cjson_set(f, "path", cjson_string(child.ptr));
-		cjson_set(f, "is_dir", json_boolean(slash != NULL));
-		if (!slash)
-			cjson_set(f, "file_size", json_integer(store_col_int64(q, 1)));
-		json_array_append_new(arr, f);
+		/* an entry lost to a failed allocation would be a silently shorter listing */
+		f = slash ? json_pack("{s:o,s:b}", "path", cjson_string(child.ptr), "is_dir", 1)
+			  : json_pack("{s:o,s:b,s:I}", "path", cjson_string(child.ptr), "is_dir", 0, "file_size",
+				      (json_int_t)store_col_int64(q, 1));
+		if (!f || json_array_append_new(arr, f)) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory listing '%.300s'", path);
+			break;
+		}
 	}
 	store_reset(q);
 	rc = rc < 0 ? rc : 0;
@@ -179,8 +192,8 @@ int art_delete(struct store *st, const char *path)
 	if ((rc = store_prepare(st, "DELETE FROM artifacts WHERE path = ? OR (path >= ? AND path < ?)", &q)))
 		goto out;
 	store_bind_text(q, 1, path);
-	bind_range(q, 2, path, &lo, &hi);
-	rc = store_step(q);
+	if (!(rc = bind_range(q, 2, path, &lo, &hi)))
+		rc = store_step(q);
 	store_reset(q);
 	n = store_changes(st);
 	rc = rc < 0 ? rc : 0;
