@@ -1,5 +1,6 @@
 /* mlmodel.c - MLflow's MLmodel file: parse and validate, summarise, write, and infer a signature from CSV. */
 #include "model/mlmodel.h"
+#include "core/csv.h"
 #include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -1077,64 +1078,6 @@ struct colstat {
 	bool missing;    /* an empty or NA value was seen */
 };
 
-static size_t count_lines(const char *s, size_t from, size_t to)
-{
-	size_t n = 0;
-
-	for (size_t i = from; i < to; i++)
-		n += s[i] == '\n';
-	return n;
-}
-
-/* Read one field at *pos into f (unquoted). *eor: it ended the record.
- * rec: where the record started (for the line number of an error). */
-static int csv_field(const char *s, size_t len, size_t *pos, struct buf *f, bool *eor, size_t rec)
-{
-	size_t i = *pos;
-
-	buf_clear(f);
-	if (i < len && s[i] == '"') {
-		for (i++;; i++) {
-			if (i >= len)
-				return cairn_error_set(CAIRN_EINVALID, "CSV line %zu: unterminated quoted field",
-						       1 + count_lines(s, 0, rec));
-			if (s[i] == '"') {
-				if (i + 1 < len && s[i + 1] == '"') {
-					buf_putc(f, '"');
-					i++;
-					continue;
-				}
-				i++;
-				break;
-			}
-			buf_putc(f, s[i]);
-		}
-		if (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
-			return cairn_error_set(CAIRN_EINVALID, "CSV line %zu: text after a closing quote",
-					       1 + count_lines(s, 0, i));
-	} else {
-		size_t st = i;
-
-		while (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
-			i++;
-		buf_put(f, s + st, i - st);
-	}
-	if (f->err)
-		return buf_error(f);
-	if (i < len && s[i] == ',') {
-		i++;
-		*eor = false;
-	} else {
-		if (i < len && s[i] == '\r')
-			i++;
-		if (i < len && s[i] == '\n')
-			i++;
-		*eor = true;
-	}
-	*pos = i;
-	return 0;
-}
-
 static bool is_na(const char *s, size_t n)
 {
 	static const char *const na[] = { "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
@@ -1188,96 +1131,76 @@ static void classify(struct colstat *c, const char *s, size_t n)
 	c->all_bool = c->all_bool && isbool;
 }
 
+/* What mlmodel_signature_from_csv collects from the records (a core/csv.h callback's context). */
+struct csv_infer {
+	json_t *names;        /* the header's column names */
+	struct colstat *st;   /* per column */
+	size_t ncols, rows;
+};
+
+static int infer_header(struct csv_infer *c, const struct ccsv_record *rec)
+{
+	for (size_t i = 0; i < rec->nfields; i++) {
+		const struct ccsv_field *f = &rec->fields[i];
+		json_t *name;
+
+		if (memchr(f->p, '\0', f->n))
+			return cairn_error_set(CAIRN_EINVALID, "CSV column %zu: the name contains a NUL byte", i + 1);
+		if (f->n) {
+			name = json_stringn(f->p, f->n);
+			if (!name)
+				return cairn_error_set(CAIRN_EINVALID, "CSV column %zu: the name is not valid UTF-8", i + 1);
+		} else {
+			name = json_sprintf("Unnamed: %zu", i);
+		}
+		if (!name || json_array_append_new(c->names, name))
+			return oom();
+	}
+	c->ncols = rec->nfields;
+	for (size_t i = 0; i < c->ncols; i++)
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(c->names, i), json_array_get(c->names, j)))
+				return cairn_error_set(CAIRN_EINVALID, "CSV: duplicate column name '%.100s'",
+						       json_string_value(json_array_get(c->names, i)));
+	if (!(c->st = ccalloc(c->ncols, sizeof(*c->st))))
+		return oom();
+	for (size_t i = 0; i < c->ncols; i++)
+		c->st[i].all_int = c->st[i].all_num = c->st[i].all_bool = true;
+	return 0;
+}
+
+static int infer_record(void *ctx, const struct ccsv_record *rec)
+{
+	struct csv_infer *c = ctx;
+
+	if (rec->index == 1)
+		return infer_header(c, rec);
+	if (rec->nfields != c->ncols)
+		return cairn_error_set(CAIRN_EINVALID, "CSV line %zu has %zu fields, the header has %zu",
+				       rec->line, rec->nfields, c->ncols);
+	for (size_t i = 0; i < c->ncols; i++)
+		classify(&c->st[i], rec->fields[i].p, rec->fields[i].n);
+	return ++c->rows == MLMODEL_CSV_ROWS ? CCSV_STOP : 0;
+}
+
 int mlmodel_signature_from_csv(const char *csv, size_t len, json_t **inputs)
 {
-	struct buf f = BUF_INIT;
-	struct colstat *st = NULL;
-	json_t *names = json_array(), *list = NULL;
-	size_t pos = 0, rec, ncols, rows = 0;
-	bool eor = false;
+	struct ccsv_options opt = { .strict = true, .max_field = 1 << 20, .max_fields = MLMODEL_CSV_COLUMNS };
+	struct csv_infer c = { json_array(), NULL, 0, 0 };
+	json_t *list = NULL;
 	int rc;
 
 	*inputs = NULL;
-	f.max = 1 << 20;
-	if (!names)
+	if (!c.names)
 		return oom();
-	if (len >= 3 && !memcmp(csv, "\xEF\xBB\xBF", 3))
-		pos = 3;
-	while (pos < len && (csv[pos] == '\n' || csv[pos] == '\r'))
-		pos++;
-	if (pos >= len) {
+	rc = ccsv_read(csv, len, &opt, infer_record, &c);
+	if (rc < 0)
+		goto out;
+	if (!c.ncols) {
 		rc = cairn_error_set(CAIRN_EINVALID, "CSV is empty: a header row is expected");
 		goto out;
 	}
-	/* header */
-	rec = pos;
-	do {
-		json_t *name;
-
-		if ((rc = csv_field(csv, len, &pos, &f, &eor, rec)))
-			goto out;
-		if (json_array_size(names) >= MLMODEL_CSV_COLUMNS) {
-			rc = cairn_error_set(CAIRN_ETOOBIG, "CSV has more than %d columns", MLMODEL_CSV_COLUMNS);
-			goto out;
-		}
-		if (memchr(f.ptr, '\0', f.len)) {
-			rc = cairn_error_set(CAIRN_EINVALID, "CSV column %zu: the name contains a NUL byte",
-					     json_array_size(names) + 1);
-			goto out;
-		}
-		if (f.len) {
-			name = json_stringn(f.ptr, f.len);
-			if (!name) {
-				rc = cairn_error_set(CAIRN_EINVALID, "CSV column %zu: the name is not valid UTF-8",
-						     json_array_size(names) + 1);
-				goto out;
-			}
-		} else {
-			name = json_sprintf("Unnamed: %zu", json_array_size(names));
-		}
-		if (!name || json_array_append_new(names, name)) {
-			rc = oom();
-			goto out;
-		}
-	} while (!eor);
-	ncols = json_array_size(names);
-	for (size_t i = 0; i < ncols; i++)
-		for (size_t j = 0; j < i; j++)
-			if (json_equal(json_array_get(names, i), json_array_get(names, j))) {
-				rc = cairn_error_set(CAIRN_EINVALID, "CSV: duplicate column name '%.100s'",
-						     json_string_value(json_array_get(names, i)));
-				goto out;
-			}
-	if (!(st = ccalloc(ncols, sizeof(*st)))) {
-		rc = oom();
-		goto out;
-	}
-	for (size_t i = 0; i < ncols; i++)
-		st[i].all_int = st[i].all_num = st[i].all_bool = true;
-	/* data rows */
-	while (pos < len && rows < MLMODEL_CSV_ROWS) {
-		size_t col = 0;
-
-		if (csv[pos] == '\n' || csv[pos] == '\r') {   /* blank line */
-			pos++;
-			continue;
-		}
-		rec = pos;
-		do {
-			if ((rc = csv_field(csv, len, &pos, &f, &eor, rec)))
-				goto out;
-			if (col < ncols)
-				classify(&st[col], f.ptr, f.len);
-			col++;
-		} while (!eor);
-		if (col != ncols) {
-			rc = cairn_error_set(CAIRN_EINVALID, "CSV line %zu has %zu fields, the header has %zu",
-					     1 + count_lines(csv, 0, rec), col, ncols);
-			goto out;
-		}
-		rows++;
-	}
-	if (!rows) {
+	if (!c.rows) {
 		rc = cairn_error_set(CAIRN_EINVALID, "CSV has a header but no data rows to infer types from");
 		goto out;
 	}
@@ -1285,14 +1208,14 @@ int mlmodel_signature_from_csv(const char *csv, size_t len, json_t **inputs)
 		rc = oom();
 		goto out;
 	}
-	for (size_t i = 0; i < ncols; i++) {
-		const struct colstat *c = &st[i];
-		const char *type = !c->values ? "double"
-			: c->all_bool ? "boolean"
-			: c->all_int ? (c->missing ? "double" : "long")
-			: c->all_num ? "double" : "string";
-		json_t *spec = json_pack("{s:s,s:O,s:b}", "type", type, "name", json_array_get(names, i),
-					 "required", !c->missing);
+	for (size_t i = 0; i < c.ncols; i++) {
+		const struct colstat *st = &c.st[i];
+		const char *type = !st->values ? "double"
+			: st->all_bool ? "boolean"
+			: st->all_int ? (st->missing ? "double" : "long")
+			: st->all_num ? "double" : "string";
+		json_t *spec = json_pack("{s:s,s:O,s:b}", "type", type, "name", json_array_get(c.names, i),
+					 "required", !st->missing);
 
 		if (!spec || json_array_append_new(list, spec)) {
 			rc = oom();
@@ -1303,9 +1226,8 @@ int mlmodel_signature_from_csv(const char *csv, size_t len, json_t **inputs)
 	list = NULL;
 	rc = 0;
 out:
-	buf_release(&f);
-	free(st);
-	json_decref(names);
+	free(c.st);
+	json_decref(c.names);
 	json_decref(list);
 	return rc;
 }

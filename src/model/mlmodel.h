@@ -170,7 +170,8 @@ int mlmodel_set_signature(struct mlmodel *m, const json_t *inputs, const json_t 
  * value is an integer, "double" when numeric (or integer with missing
  * values), "boolean" for true/false, else "string"; a column with an empty
  * or NA value gets "required": false. Reads at most MLMODEL_CSV_ROWS data
- * rows; RFC 4180 quoting, CRLF or LF. */
+ * rows, read with core/csv.h in strict mode (RFC 4180 quoting, LF, CRLF or
+ * CR line ends, a UTF-8 byte-order mark skipped). */
 #define MLMODEL_CSV_ROWS 1000
 #define MLMODEL_CSV_COLUMNS 10000
 int mlmodel_signature_from_csv(const char *csv, size_t len, json_t **inputs);

@@ -1,0 +1,80 @@
+/* csv.h - the one CSV reader of cairn, a streaming layer over libcsv.
+ *
+ * Feed bytes in any chunking (ccsv_reader_feed, then ccsv_reader_finish);
+ * the reader calls back once per record with its fields. RFC 4180 quoting
+ * ("a ""quoted"" field", delimiters and newlines inside quotes), LF, CRLF or
+ * CR line ends, blank lines skipped, a UTF-8 byte-order mark at the start
+ * skipped. Spaces are part of fields (nothing is trimmed). Each field says
+ * whether it was quoted, so "" (a quoted empty string) and an empty field
+ * can be told apart.
+ *
+ * Fields are borrowed: they live until the callback returns. Each is
+ * NUL-terminated for convenience, but may itself hold NUL bytes - n is
+ * authoritative.
+ *
+ * The callback returns 0 to go on, CCSV_STOP to stop cleanly (feed and
+ * finish then return CCSV_STOP and parse nothing more), or a negative
+ * cairn_err code (with its message set) that feed/finish return unchanged.
+ *
+ * Errors name the record and the line it starts on ("CSV record 3 (line 4):
+ * ..."; the first record, usually the header, is record 1; lines are counted
+ * by LF): CAIRN_EINVALID for malformed quoting in strict mode - a quote inside
+ * an unquoted field, text after a closing quote, a quoted field still open at
+ * the end; CAIRN_ETOOBIG when a field is longer than max_field bytes or a
+ * record has more than max_fields fields; CAIRN_ENOMEM. After an error the
+ * reader accepts nothing more (free it). Not strict, libcsv's lenient reading
+ * applies: stray quotes are kept as text and an open quote runs to the end.
+ *
+ * Allocation goes through core/fault.h, libcsv's field buffer included.
+ */
+#ifndef CAIRN_CORE_CSV_H
+#define CAIRN_CORE_CSV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CCSV_STOP 1                               /* a callback's "stop here, no error" */
+#define CCSV_MAX_FIELD_DEFAULT ((size_t)1 << 20)  /* bytes in one field */
+#define CCSV_MAX_FIELDS_DEFAULT ((size_t)100000)  /* fields in one record */
+
+struct ccsv_options {
+	char delim;         /* field delimiter; 0 means ',' */
+	char quote;         /* quote character; 0 means '"' */
+	bool strict;        /* malformed quoting is an error (see above) */
+	size_t max_field;   /* most bytes in one field; 0 means CCSV_MAX_FIELD_DEFAULT */
+	size_t max_fields;  /* most fields in one record; 0 means CCSV_MAX_FIELDS_DEFAULT */
+};
+
+/* One field of a record, unquoted and unescaped. */
+struct ccsv_field {
+	const char *p;   /* the bytes, NUL-terminated (borrowed) */
+	size_t n;        /* their number, not counting the terminating NUL */
+	bool quoted;     /* the field was written in quotes */
+};
+
+/* One record, as handed to the callback. */
+struct ccsv_record {
+	const struct ccsv_field *fields;  /* nfields entries, at least 1 (borrowed) */
+	size_t nfields;
+	size_t index;    /* record number, from 1 */
+	size_t line;     /* line the record starts on, from 1 */
+};
+
+typedef int (*ccsv_record_fn)(void *ctx, const struct ccsv_record *rec);
+
+struct ccsv_reader;
+
+/* A new reader (opt NULL: the defaults, not strict). */
+int ccsv_reader_new(const struct ccsv_options *opt, ccsv_record_fn fn, void *ctx, struct ccsv_reader **out);
+/* Parse the next len bytes; records that end in them are called back. */
+int ccsv_reader_feed(struct ccsv_reader *r, const void *data, size_t len);
+/* End of input: the last record, if it has no line end, is called back. */
+int ccsv_reader_finish(struct ccsv_reader *r);
+/* Records completed so far. */
+size_t ccsv_reader_records(const struct ccsv_reader *r);
+void ccsv_reader_free(struct ccsv_reader *r);
+
+/* All of data at once: new, feed, finish, free. */
+int ccsv_read(const void *data, size_t len, const struct ccsv_options *opt, ccsv_record_fn fn, void *ctx);
+
+#endif
