@@ -11,7 +11,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) $(PKG_CFLAGS) -pthread
-LIBS    := $(PKG_LIBS) -lcsv -pthread -lm
+# libcsv and libxgboost (Debian libcsv-dev, libxgboost-dev) have no pkg-config file
+LIBS    := $(PKG_LIBS) -lcsv -lxgboost -pthread -lm
 
 SRC     := $(sort $(wildcard src/*/*.c))
 LIBSRC  := $(filter-out src/cli/main.c,$(SRC))

@@ -10,7 +10,7 @@ SECS="${FUZZ_SECONDS:-30}"
 OUT=build/fuzz
 mkdir -p "$OUT"
 CFLAGS="-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl)"
-LIBS="$(pkg-config --libs libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl) -lcsv -pthread -lm"
+LIBS="$(pkg-config --libs libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl) -lcsv -lxgboost -pthread -lm"
 SRC=$(ls src/*/*.c | grep -v src/cli/)
 mkdir -p "$OUT/obj"
 OBJS=()
