@@ -10,6 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 export CAIRN_BIN="${CAIRN_BIN:-$PWD/build/asan/cairn}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 PASSED=0
 FAILED=0
@@ -71,7 +72,7 @@ if [ -x tests/integration/node/run.sh ]; then
 	echo "== npm mlflow client suite"
 	run_node
 fi
-for t in tests/hygiene/run.sh tests/cli/run.sh tests/server/run.sh tests/durability/run.sh; do
+for t in tests/hygiene/run.sh tests/cli/run.sh tests/server/run.sh tests/serve/run.sh tests/durability/run.sh; do
 	[ -x "$t" ] || continue
 	name=$(basename "$(dirname "$t")")
 	echo "== $name"

@@ -11,6 +11,7 @@
 
 static const struct cli_cmd commands[] = {
 	{ "server", cmd_server, "run the MLflow-compatible tracking server" },
+	{ "serve", cmd_serve, "serve models: MLflow scoring protocol, Open Inference Protocol, metrics" },
 	{ "experiments", cmd_experiments, "list, create, rename, delete experiments" },
 	{ "runs", cmd_runs, "list, show, compare, delete runs" },
 	{ "run", cmd_run, "run a command as a tracked run" },

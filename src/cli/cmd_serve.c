@@ -1,0 +1,416 @@
+/* cmd_serve.c - `cairn serve`: serve models over MLflow's scoring protocol and
+ * the Open Inference Protocol, following registry aliases. */
+#include "cli/cmd.h"
+#include "cli/http_opts.h"
+#include "client/client.h"
+#include "client/model_fetch.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fault.h"
+#include "core/fs.h"
+#include "core/util.h"
+#include "serve/serve.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f, "usage: cairn serve URI [--name NAME] [--port N] [options]\n"
+		   "       cairn serve --model NAME=URI [--model NAME=URI ...] [options]\n\n"
+		   "Serve models: MLflow's scoring protocol (POST /invocations, GET /ping /health\n"
+		   "/version), the Open Inference Protocol (KServe v2: /v2/models/NAME/infer, metadata,\n"
+		   "health) and Prometheus metrics (GET /metrics). URI: models:/NAME@ALIAS,\n"
+		   "models:/NAME/VERSION, models:/NAME/latest, models:/m-ID, runs:/RUN_ID/PATH,\n"
+		   "mlflow-artifacts:/PATH, or a local model directory or model file. A server on an\n"
+		   "alias (or latest, or a stage) polls the store and switches to the version it names\n"
+		   "without dropping a request. Natively served: the xgboost flavor.\n\n"
+		   "  --model NAME=URI  serve URI as NAME (repeat for several models on one port; the\n"
+		   "                 first answers /invocations)\n"
+		   "  --name NAME    the name of URI (default: its registered name, else \"model\")\n"
+		   "  --port N       port (default 8080; 0 picks a free one)\n"
+		   "  --tracking-uri URI  the tracking server holding the registry (default\n"
+		   "                 $MLFLOW_TRACKING_URI, else the local --root)\n"
+		   "  --root DIR     a local data root instead (default $CAIRN_HOME or ./cairn-data)\n"
+		   "  --cache DIR    where downloaded models are kept (default $CAIRN_MODEL_CACHE,\n"
+		   "                 else ~/.cache/cairn/models)\n"
+		   "  --poll S       how often to ask the store where moving URIs point (default 5;\n"
+		   "                 0: never)\n"
+		   "  --max-body BYTES  request body limit of the scoring routes (default 16 MiB)\n"
+		   "  --request-timeout S  (default 60, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT)\n"
+		   "  --nthread N    threads for one big batch (default 1)\n"
+		   "  --check        load the model, score its serving_input_example.json, print the\n"
+		   "                 answer and exit (0 when it was answered 200)\n"
+		   CLI_HTTP_HELP "\n"
+		   "Stops cleanly on SIGINT or SIGTERM: requests in flight are answered first.\n");
+}
+
+/* One model to serve, and where it points now. */
+struct watch {
+	char *name;
+	const char *uri;     /* borrowed from argv */
+	char version[64];    /* the version served */
+	char source[1024];   /* the source served (runs and logged models have no version) */
+	bool moving;         /* an alias, latest or a stage: poll it */
+	char *dir;           /* where the served version's files are (owned) */
+	char failed[64];     /* the last version that did not load: not tried again */
+};
+
+struct poller {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	unsigned every_s;
+	struct watch *w;
+	size_t nw;
+	struct serve *sv;
+	const char *tracking_uri, *root, *cache;
+};
+
+/* Resolve, fetch and load w's URI when it names something else than what is
+ * served (or nothing is yet). *changed tells whether a new version loaded. */
+static int watch_update(struct client *cl, struct serve *sv, struct watch *w, const char *cache, bool first,
+			bool *changed)
+{
+	struct model_ref ref = { 0 };
+	const char *version;
+	int rc;
+
+	*changed = false;
+	if ((rc = client_model_resolve(cl, w->uri, &ref)))
+		return rc;
+	version = ref.version ? ref.version : ref.run_id ? ref.run_id : "1";
+	if (!first && ((!strcmp(version, w->version) && !strcmp(ref.source ? ref.source : "", w->source)) ||
+		       !strcmp(version, w->failed))) {
+		model_ref_dispose(&ref);
+		return 0;
+	}
+	if (!w->name && !(w->name = cstrdup(ref.name ? ref.name : "model"))) {
+		model_ref_dispose(&ref);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	if ((rc = client_model_fetch(cl, &ref, cache))) { /* tried again at the next poll */
+		model_ref_dispose(&ref);
+		return rc;
+	}
+	if ((rc = serve_load(sv, w->name, version, ref.file && ref.kind == MODEL_REF_FILE ? ref.file : ref.dir, false))) {
+		snprintf(w->failed, sizeof(w->failed), "%s", version); /* the files are bad: not again */
+		model_ref_dispose(&ref);
+		return rc;
+	}
+	w->failed[0] = '\0';
+	free(w->dir);
+	w->dir = cstrdup(ref.dir ? ref.dir : ".");
+	snprintf(w->version, sizeof(w->version), "%s", version);
+	snprintf(w->source, sizeof(w->source), "%s", ref.source ? ref.source : "");
+	w->moving = ref.alias || ref.stage;
+	*changed = true;
+	model_ref_dispose(&ref);
+	return 0;
+}
+
+static void *poll_main(void *arg)
+{
+	struct poller *p = arg;
+	struct client *cl = NULL;
+	struct timespec until;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += p->every_s;
+		while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &until) != ETIMEDOUT)
+			;
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		if (!cl && client_open_default(p->tracking_uri, p->root, cli_default_root(), &cl))
+			cairn_log(LOG_WARN, "serve: cannot reach the registry: %s", cairn_error_msg());
+		for (size_t i = 0; cl && i < p->nw; i++) {
+			bool changed;
+			if (!p->w[i].moving)
+				continue;
+			if (watch_update(cl, p->sv, &p->w[i], p->cache, false, &changed))
+				cairn_log(LOG_WARN, "serve: %s (%s): %s; still serving version %s", p->w[i].name,
+					  p->w[i].uri, cairn_error_msg(), p->w[i].version);
+		}
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	client_free(cl);
+	return NULL;
+}
+
+/* Score the default model's serving_input_example.json in-process. */
+static int check_model(struct serve *sv, const char *dir)
+{
+	struct buf path = BUF_INIT, body = BUF_INIT, out = BUF_INIT;
+	int status = 0, rc;
+
+	buf_printf(&path, "%s/serving_input_example.json", dir);
+	if ((rc = buf_error(&path)) || (rc = fs_read_file(path.ptr, 64u << 20, &body))) {
+		cli_fail("serve", "--check: %s", rc == CAIRN_ENOTFOUND ? "the model has no serving_input_example.json "
+									 "(log it with an input_example)" : cairn_error_msg());
+		rc = 1;
+		goto out;
+	}
+	if ((rc = serve_invoke(sv, "application/json", body.ptr, body.len, &status, &out))) {
+		cli_fail("serve", "--check: %s", cairn_error_msg());
+		rc = 1;
+		goto out;
+	}
+	printf("POST /invocations %s -> %d\n%s\n", path.ptr, status, out.ptr);
+	rc = status == 200 ? 0 : 1;
+out:
+	buf_release(&path);
+	buf_release(&body);
+	buf_release(&out);
+	return rc;
+}
+
+static int parse_uint(const char *opt, const char *arg, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(arg, &end, 10);
+	if (errno || *end || !*arg || *arg == '-' || *out > max)
+		return cli_fail("serve", "invalid value '%s' for --%s (a whole number up to %lu)", arg, opt, max), 2;
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_HTTP_OPTIONS,
+		{ "model", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "tracking-uri", required_argument, NULL, 'u' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "cache", required_argument, NULL, 'K' },
+		{ "poll", required_argument, NULL, 'L' },
+		{ "max-body", required_argument, NULL, 'M' },
+		{ "request-timeout", required_argument, NULL, 'R' },
+		{ "nthread", required_argument, NULL, 'N' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct http_config cfg = { .host = "127.0.0.1", .port = 8080 };
+	struct serve_config scfg = { .version = CAIRN_VERSION };
+	struct poller p = { .every_s = 5 };
+	struct watch *w = NULL;
+	size_t nw = 0;
+	const char *name = NULL, *tracking_uri = NULL, *root = NULL;
+	struct buf cache = BUF_INIT;
+	struct client *cl = NULL;
+	struct serve *sv = NULL;
+	struct http_server *srv = NULL;
+	bool check = false, polling = false;
+	unsigned long v;
+	char url[300];
+	sigset_t set;
+	int c, sig, rc, status = 1;
+
+	cli_http_defaults(&cfg);
+	if (!(w = ccalloc((size_t)argc + 1, sizeof(*w))))
+		return cli_fail("serve", "out of memory");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((rc = cli_http_option("serve", opts, c, optarg, &cfg)) == 2) {
+			status = 2;
+			goto out;
+		}
+		if (rc)
+			continue;
+		switch (c) {
+		case 'm': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1]) {
+				cli_fail("serve", "invalid --model '%s' (NAME=URI)", optarg);
+				status = 2;
+				goto out;
+			}
+			w[nw].name = cstrndup(optarg, (size_t)(eq - optarg));
+			w[nw++].uri = eq + 1;
+			break;
+		}
+		case 'n':
+			name = optarg;
+			break;
+		case 'u':
+			tracking_uri = optarg;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'K':
+			buf_clear(&cache);
+			buf_puts(&cache, optarg);
+			break;
+		case 'L':
+			if ((status = parse_uint("poll", optarg, 86400, &v)))
+				goto out;
+			p.every_s = (unsigned)v;
+			status = 1;
+			break;
+		case 'M':
+			if ((status = parse_uint("max-body", optarg, 1ul << 32, &v)) || !v) {
+				if (!status)
+					cli_fail("serve", "invalid value '0' for --max-body");
+				status = 2;
+				goto out;
+			}
+			cfg.max_body = v;
+			status = 1;
+			break;
+		case 'R':
+			if ((status = parse_uint("request-timeout", optarg, 86400, &v)))
+				goto out;
+			scfg.request_timeout_ms = (unsigned)v * 1000;
+			status = 1;
+			break;
+		case 'N':
+			if ((status = parse_uint("nthread", optarg, 256, &v)))
+				goto out;
+			scfg.nthread = (int)v;
+			status = 1;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			status = 0;
+			goto out;
+		default:
+			serve_usage(stderr);
+			status = 2;
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		if (optind + 1 < argc) {
+			serve_usage(stderr);
+			status = 2;
+			goto out;
+		}
+		memmove(w + 1, w, nw * sizeof(*w)); /* the positional URI is the default model */
+		memset(&w[0], 0, sizeof(*w));
+		w[0].uri = argv[optind];
+		if (name && !(w[0].name = cstrdup(name))) {
+			cli_fail("serve", "out of memory");
+			goto out;
+		}
+		nw++;
+	}
+	if (!nw) {
+		serve_usage(stderr);
+		status = 2;
+		goto out;
+	}
+	if (!cache.len && client_model_cache_default(&cache)) {
+		cli_fail("serve", "%s", cairn_error_msg());
+		goto out;
+	}
+	/* block the stop signals in every thread; main waits for them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = serve_new(&scfg, &sv))) {
+		cli_fail("serve", "%s", cairn_error_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < nw; i++) {
+		bool changed;
+		struct model_ref probe = { 0 };
+		bool local = !model_ref_parse(w[i].uri, &probe) && (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
+
+		model_ref_dispose(&probe);
+		if (!local && !cl && client_open_default(tracking_uri, root, cli_default_root(), &cl)) {
+			cli_fail("serve", "%s", cairn_error_msg());
+			goto out;
+		}
+		if (watch_update(local ? NULL : cl, sv, &w[i], cache.ptr, true, &changed)) {
+			cli_fail("serve", "%s: %s", w[i].uri, cairn_error_msg());
+			goto out;
+		}
+		polling |= w[i].moving;
+	}
+	if (check) {
+		status = check_model(sv, w[0].dir ? w[0].dir : ".");
+		goto out;
+	}
+	client_free(cl); /* the poller opens its own */
+	cl = NULL;
+	if ((rc = http_server_new(&cfg, &srv)) || (rc = serve_mount(sv, srv)) || (rc = http_server_start(srv))) {
+		cli_fail("serve", "%s", cairn_error_msg());
+		goto out;
+	}
+	cli_http_url(&cfg, http_server_port(srv), url, sizeof(url));
+	printf("cairn serve listening on %s:", url);
+	for (size_t i = 0; i < nw; i++)
+		printf(" %s=%s (version %s%s)", w[i].name, w[i].uri, w[i].version, w[i].moving ? ", followed" : "");
+	printf("\n");
+	fflush(stdout);
+	if (polling && p.every_s) {
+		p.w = w;
+		p.nw = nw;
+		p.sv = sv;
+		p.tracking_uri = tracking_uri;
+		p.root = root;
+		p.cache = cache.ptr;
+		pthread_mutex_init(&p.mu, NULL);
+		pthread_cond_init(&p.cv, NULL);
+		{
+			pthread_condattr_t a;
+			pthread_condattr_init(&a);
+			pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+			pthread_cond_destroy(&p.cv);
+			pthread_cond_init(&p.cv, &a);
+			pthread_condattr_destroy(&a);
+		}
+		if (pthread_create(&p.thread, NULL, poll_main, &p)) {
+			cli_fail("serve", "cannot start the registry poller");
+			goto out;
+		}
+		p.sv = sv; /* marks the thread as started */
+	} else {
+		p.sv = NULL;
+	}
+	sigwait(&set, &sig);
+	cairn_log(LOG_INFO, "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (p.sv) {
+		pthread_mutex_lock(&p.mu);
+		p.stop = true;
+		pthread_cond_signal(&p.cv);
+		pthread_mutex_unlock(&p.mu);
+		pthread_join(p.thread, NULL);
+		pthread_mutex_destroy(&p.mu);
+		pthread_cond_destroy(&p.cv);
+	}
+	if (http_server_drain(srv, 30000))
+		cairn_log(LOG_WARN, "serve: %u requests were still in flight after 30 s", http_server_inflight(srv));
+	status = 0;
+out:
+	http_server_free(srv);
+	serve_free(sv);
+	client_free(cl);
+	for (size_t i = 0; i < nw; i++) {
+		free(w[i].name);
+		free(w[i].dir);
+	}
+	free(w);
+	buf_release(&cache);
+	return status;
+}

@@ -1,0 +1,362 @@
+/* serve.c - the model server's core: slots, loading and swapping models,
+ * per-thread prediction contexts, metrics, mounting. */
+#include "serve/serve_int.h"
+#include "core/fault.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- models and slots ---- */
+
+static void model_free(struct serve_model *m)
+{
+	if (!m)
+		return;
+	serve_input_release(&m->in);
+	xgb_model_free(m->xgb);
+	mlmodel_free(m->ml);
+	free(m->name);
+	free(m->version);
+	free(m->flavor);
+	free(m->dir);
+	free(m);
+}
+
+struct serve_model *model_get(struct serve_slot *slot)
+{
+	struct serve_model *m;
+
+	pthread_mutex_lock(&slot->mu);
+	m = slot->live;
+	if (m)
+		atomic_fetch_add(&m->refs, 1);
+	pthread_mutex_unlock(&slot->mu);
+	return m;
+}
+
+void model_put(struct serve_model *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		model_free(m);
+}
+
+/* Python flavors are refused: loading them unpickles code. */
+static int refuse_python(const struct mlmodel *ml, const char *dir)
+{
+	char flavors[256] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < ml->nflavors && n < sizeof(flavors) - 2; i++)
+		n += (size_t)snprintf(flavors + n, sizeof(flavors) - n, "%s%s", i ? ", " : "", ml->flavors[i].name);
+	if (mlmodel_flavor(ml, "python_function"))
+		return cairn_error_set(CAIRN_EUNSUPPORTED,
+				       "model '%s' has no native flavor (flavors: %s): serving a Python flavor "
+				       "unpickles code (MLflow's CVE-2024-37052..37060) and needs --allow-pickle and the "
+				       "Python worker pool, which this build of cairn serve does not have yet; natively "
+				       "served: xgboost", dir, flavors);
+	return cairn_error_set(CAIRN_EUNSUPPORTED, "model '%s' has no flavor cairn can serve (flavors: %s; natively "
+						   "served: xgboost)", dir, flavors);
+}
+
+static int model_load(struct serve *sv, const char *name, const char *version, const char *dir,
+		      struct serve_model **out)
+{
+	struct xgb_opts opts = { .nthread = sv->cfg.nthread > 0 ? sv->cfg.nthread : 1 };
+	struct serve_model *m = ccalloc(1, sizeof(*m));
+	uint64_t t0 = metrics_now_ns();
+	struct stat stb;
+	int rc;
+
+	if (!m)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	atomic_init(&m->refs, 1);
+	if (!(m->name = cstrdup(name)) || !(m->version = cstrdup(version)) || !(m->dir = cstrdup(dir)) ||
+	    !(m->flavor = cstrdup("xgboost"))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (stat(dir, &stb)) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "no model at '%s'", dir);
+		goto fail;
+	}
+	if (S_ISDIR(stb.st_mode)) {
+		if ((rc = mlmodel_load(dir, &m->ml)))
+			goto fail;
+		if (!mlmodel_flavor(m->ml, "xgboost")) {
+			rc = refuse_python(m->ml, dir);
+			goto fail;
+		}
+	}
+	if ((rc = xgb_model_load_opts(dir, m->ml, &opts, &m->xgb)) ||
+	    (rc = xgb_model_shape(m->xgb, XGB_PREDICT, &m->shape)) ||
+	    (rc = serve_input_from_signature(m->ml, (char *const *)xgb_model_feature_names(m->xgb),
+					     xgb_model_num_features(m->xgb), &m->in)))
+		goto fail;
+	m->load_seconds = (double)(metrics_now_ns() - t0) / 1e9;
+	*out = m;
+	return 0;
+fail:
+	model_free(m);
+	return rc;
+}
+
+struct serve_slot *serve_slot_find(struct serve *sv, const char *name)
+{
+	size_t n = atomic_load(&sv->nslots);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(sv->slots[i]->name, name))
+			return sv->slots[i];
+	return NULL;
+}
+
+struct serve_slot *serve_slot_default(struct serve *sv)
+{
+	return atomic_load(&sv->nslots) ? sv->slots[atomic_load(&sv->def)] : NULL;
+}
+
+static int slot_new(struct serve *sv, const char *name, struct serve_slot **out)
+{
+	const char *labels[1] = { name };
+	struct serve_slot *slot;
+	size_t n = atomic_load(&sv->nslots);
+
+	if (n == SERVE_MAX_SLOTS)
+		return cairn_error_set(CAIRN_ETOOBIG, "too many models (at most %d)", SERVE_MAX_SLOTS);
+	if (!(slot = ccalloc(1, sizeof(*slot))) || !(slot->name = cstrdup(name))) {
+		free(slot);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&slot->mu, NULL);
+	slot->rows = metrics_series_get(sv->f_rows, labels, 1);
+	slot->load_failures = metrics_series_get(sv->f_load_failures, labels, 1);
+	sv->slots[n] = slot;
+	atomic_store(&sv->nslots, n + 1); /* published after it is complete: readers take no lock */
+	*out = slot;
+	return 0;
+}
+
+static void info_set(struct serve *sv, const struct serve_model *m, double v)
+{
+	const char *labels[3] = { m->name, m->version, m->flavor };
+
+	metrics_gauge_set(metrics_series_get(sv->f_info, labels, 3), v);
+}
+
+int serve_load(struct serve *sv, const char *name, const char *version, const char *dir, bool make_default)
+{
+	struct serve_slot *slot;
+	struct serve_model *m = NULL, *old;
+	int rc;
+
+	if (!version)
+		version = "1";
+	pthread_mutex_lock(&sv->mu);
+	slot = serve_slot_find(sv, name);
+	if (!slot && (rc = slot_new(sv, name, &slot))) {
+		pthread_mutex_unlock(&sv->mu);
+		return rc;
+	}
+	if (make_default)
+		for (size_t i = 0; i < atomic_load(&sv->nslots); i++)
+			if (sv->slots[i] == slot)
+				atomic_store(&sv->def, i);
+	pthread_mutex_unlock(&sv->mu);
+	/* load beside what is served: requests go on meanwhile */
+	if ((rc = model_load(sv, name, version, dir, &m))) {
+		metrics_counter_add(slot->load_failures, 1);
+		cairn_log(LOG_ERROR, "serve: model '%s' version %s did not load: %s", name, version, cairn_error_msg());
+		return rc;
+	}
+	{
+		const char *labels[2] = { name, version };
+		metrics_gauge_set(metrics_series_get(sv->f_load_seconds, labels, 2), m->load_seconds);
+	}
+	info_set(sv, m, 1);
+	pthread_mutex_lock(&slot->mu);
+	old = slot->live;
+	slot->live = m;
+	pthread_mutex_unlock(&slot->mu);
+	if (old) {
+		if (strcmp(old->version, m->version))
+			info_set(sv, old, 0);
+		cairn_log(LOG_INFO, "serve: model '%s' switched from version %s to %s", name, old->version, m->version);
+		model_put(old); /* freed when its last request ends */
+	} else {
+		cairn_log(LOG_INFO, "serve: model '%s' version %s loaded from %s in %.3f s", name, version, dir,
+			  m->load_seconds);
+	}
+	return 0;
+}
+
+int serve_current(struct serve *sv, const char *name, char *out, size_t cap)
+{
+	struct serve_slot *slot = serve_slot_find(sv, name);
+	struct serve_model *m = slot ? model_get(slot) : NULL;
+
+	if (!m)
+		return cairn_error_set(CAIRN_ENOTFOUND, "no model '%s' is loaded", name);
+	snprintf(out, cap, "%s", m->version);
+	model_put(m);
+	return 0;
+}
+
+/* ---- prediction ---- */
+
+static void ctx_destroy(void *p)
+{
+	xgb_ctx_free(p);
+}
+
+struct xgb_ctx *serve_thread_ctx(struct serve *sv)
+{
+	struct xgb_ctx *ctx = pthread_getspecific(sv->ctx_key);
+
+	if (!ctx && !xgb_ctx_new(&ctx) && pthread_setspecific(sv->ctx_key, ctx)) {
+		xgb_ctx_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+int serve_predict(struct serve *sv, struct serve_slot *slot, struct serve_model *m, const struct serve_frame *f,
+		  struct xgb_output *out)
+{
+	struct xgb_ctx *ctx = serve_thread_ctx(sv);
+	const char *labels[1] = { slot->name };
+	uint64_t t0 = metrics_now_ns();
+	int rc;
+
+	json_t *margin = f->params ? json_object_get(f->params, "output_margin") : NULL;
+	enum xgb_method method = json_is_true(margin) ? XGB_PREDICT_MARGIN : XGB_PREDICT; /* pyfunc's params */
+
+	if (!ctx)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+
+	if ((rc = xgb_predict(m->xgb, ctx, f->x, f->nrows, f->ncols, method, out)))
+		return rc;
+	metrics_hist_observe_since(metrics_series_get(sv->f_predict, labels, 1), t0);
+	metrics_hist_observe(metrics_series_get(sv->f_batch, labels, 1), f->nrows);
+	metrics_counter_add(slot->rows, f->nrows);
+	return 0;
+}
+
+void serve_put_double(struct buf *b, double v)
+{
+	if (isnan(v))
+		buf_puts(b, "NaN"); /* Python's json, not protobuf's quoted spelling */
+	else if (isinf(v))
+		buf_puts(b, v > 0 ? "Infinity" : "-Infinity");
+	else
+		cjson_put_double(b, v);
+}
+
+/* ---- the server ---- */
+
+void serve_after(struct http_req *req, const struct http_resp *resp, uint64_t elapsed_ns)
+{
+	struct serve *sv = req->ctx;
+
+	if (sv)
+		http_metrics_observe(sv->http_metrics, req, resp, elapsed_ns);
+}
+
+static int metrics_route(struct http_req *req, struct http_resp *resp)
+{
+	struct serve *sv = req->ctx;
+
+	return http_resp_metrics(resp, sv->metrics);
+}
+
+static const struct http_route root_routes[] = {
+	{ .method = "GET", .path = "/metrics", .fn = metrics_route },
+};
+
+static const struct http_ops root_ops = { .after = serve_after };
+
+/* Batch sizes: powers of two up to 4096 rows. */
+static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096 };
+
+int serve_new(const struct serve_config *cfg, struct serve **out)
+{
+	static const char *const model[] = { "model" };
+	static const char *const model_version[] = { "model", "version" };
+	static const char *const info[] = { "name", "version", "flavor" };
+	struct serve *sv = ccalloc(1, sizeof(*sv));
+	int rc;
+
+	if (!sv)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	sv->cfg = *cfg;
+	if (!sv->cfg.request_timeout_ms)
+		sv->cfg.request_timeout_ms = 60000;
+	if (!sv->cfg.version)
+		sv->cfg.version = "unknown";
+	pthread_mutex_init(&sv->mu, NULL);
+	if (pthread_key_create(&sv->ctx_key, ctx_destroy)) {
+		free(sv);
+		return cairn_error_set(CAIRN_ERR, "cannot create a thread key");
+	}
+	if ((rc = metrics_new(&sv->metrics)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_rows, "cairn_serve_rows_predicted_total",
+				      "Rows predicted, by model", model, 1)) ||
+	    (rc = metrics_hist_new(sv->metrics, &sv->f_batch, "cairn_serve_batch_rows",
+				   "Rows per predict call (the batch size), by model", model, 1, batch_bounds,
+				   sizeof(batch_bounds) / sizeof(batch_bounds[0]), 1)) ||
+	    (rc = metrics_hist_new(sv->metrics, &sv->f_predict, "cairn_serve_predict_duration_seconds",
+				   "Time in the model's predict, by model", model, 1, NULL, 0, METRICS_PER_NS)) ||
+	    (rc = metrics_gauge_new(sv->metrics, &sv->f_info, "cairn_serve_model_info",
+				    "1 for the version each model serves now (0 once replaced)", info, 3)) ||
+	    (rc = metrics_gauge_new(sv->metrics, &sv->f_load_seconds, "cairn_serve_model_load_seconds",
+				    "How long a model version took to load", model_version, 2)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_load_failures, "cairn_serve_model_load_failures_total",
+				      "Model versions that failed to load (the old one kept serving)", model, 1))) {
+		serve_free(sv);
+		return rc;
+	}
+	*out = sv;
+	return 0;
+}
+
+void serve_free(struct serve *sv)
+{
+	size_t n;
+
+	if (!sv)
+		return;
+	n = atomic_load(&sv->nslots);
+	for (size_t i = 0; i < n; i++) {
+		struct serve_slot *slot = sv->slots[i];
+		model_put(slot->live);
+		pthread_mutex_destroy(&slot->mu);
+		free(slot->name);
+		free(slot);
+	}
+	/* the calling thread's context (worker threads' went with them) */
+	xgb_ctx_free(pthread_getspecific(sv->ctx_key));
+	pthread_setspecific(sv->ctx_key, NULL);
+	pthread_key_delete(sv->ctx_key);
+	http_metrics_free(sv->http_metrics);
+	metrics_free(sv->metrics);
+	pthread_mutex_destroy(&sv->mu);
+	free(sv);
+}
+
+int serve_mount(struct serve *sv, struct http_server *s)
+{
+	int rc;
+
+	if (!sv->http_metrics && (rc = http_metrics_new(sv->metrics, "cairn", s, &sv->http_metrics)))
+		return rc;
+	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), sv, &root_ops)) ||
+	    (rc = http_server_mount(s, "", serve_mlflow_routes, serve_mlflow_nroutes, sv, &serve_mlflow_ops)) ||
+	    (rc = http_server_mount(s, "/v2", serve_oip_routes, serve_oip_nroutes, sv, &serve_oip_ops)))
+		return rc;
+	return 0;
+}

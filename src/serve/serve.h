@@ -1,0 +1,65 @@
+/* serve.h - the model server: MLflow's scoring protocol, the Open Inference
+ * Protocol (KServe v2) and Prometheus metrics over loaded models.
+ *
+ * A struct serve holds named model slots. Each slot serves one loaded
+ * version at a time (struct serve_model, refcounted); serve_load() loads a
+ * model directory beside whatever the slot serves and switches to it
+ * atomically: requests that began on the old version finish on it, and the
+ * last of them frees it. A version that fails to load leaves the old one
+ * serving. The first slot (or the one marked default) answers
+ * /invocations; every slot answers /v2/models/<name>/...
+ *
+ * Models: the `xgboost` flavor natively (model/xgb.h). Python flavors need
+ * the worker pool, not in this version: they are refused, naming
+ * --allow-pickle (unpickling is code execution).
+ *
+ * serve_mount() puts the routes on an http_server (see docs/serving.md):
+ *   GET /ping, /health, /version; POST /invocations   (MLflow)
+ *   GET /v2, /v2/health/live, /v2/health/ready,
+ *       /v2/models/{name}[/versions/{v}][/ready]; POST .../infer (OIP)
+ *   GET /metrics                                         (Prometheus)
+ *
+ * Threading: serve_load() may run on any thread while requests are served.
+ * Ownership: the serve owns its slots and models; serve_free() after the
+ * HTTP server is stopped.
+ */
+#ifndef CAIRN_SERVE_SERVE_H
+#define CAIRN_SERVE_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/metrics.h"
+#include "http/http.h"
+
+struct serve;
+
+struct serve_config {
+	const char *version;        /* reported by /version and GET /v2 */
+	unsigned request_timeout_ms; /* 504 past it (0: 60000, MLflow's MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT) */
+	int nthread;                /* predict threads for big batches (0: 1) */
+};
+
+int serve_new(const struct serve_config *cfg, struct serve **out);
+void serve_free(struct serve *sv);
+
+/* Load the model directory dir (or a bare model file) as version `version`
+ * (NULL: "1") of the slot `name`, creating the slot, and make it the one
+ * served. The first slot is the default one (/invocations) unless a later
+ * call passes make_default. On failure the slot keeps what it served and
+ * the failure is counted on /metrics. */
+int serve_load(struct serve *sv, const char *name, const char *version, const char *dir, bool make_default);
+/* The version a slot serves now into out (cap bytes); CAIRN_ENOTFOUND for
+ * no such slot. */
+int serve_current(struct serve *sv, const char *name, char *out, size_t cap);
+
+/* Mount the routes on s (serve must outlive it). */
+int serve_mount(struct serve *sv, struct http_server *s);
+
+/* Score body (of content type ct) with the default model as POST
+ * /invocations would, in-process: *status and out get the answer (`cairn
+ * serve --check` posts the model's serving_input_example.json this way). */
+int serve_invoke(struct serve *sv, const char *ct, const char *body, size_t len, int *status, struct buf *out);
+
+#endif

@@ -1,0 +1,76 @@
+/* serve_int.h - private to src/serve: loaded models, slots, the server. */
+#ifndef CAIRN_SERVE_SERVE_INT_H
+#define CAIRN_SERVE_SERVE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "serve/serve.h"
+#include "serve/decode.h"
+#include "model/mlmodel.h"
+#include "model/xgb.h"
+
+/* One loaded model version. Shared by every request that began while it was
+ * served: each holds a reference (model_get/model_put). */
+struct serve_model {
+	_Atomic unsigned refs;
+	char *name;                 /* the slot's name */
+	char *version;
+	char *flavor;               /* "xgboost" */
+	char *dir;                  /* where it was loaded from */
+	struct mlmodel *ml;         /* NULL for a bare model file */
+	struct xgb_model *xgb;
+	struct serve_input in;      /* what requests must give (decode.h) */
+	struct xgb_shape shape;     /* what predict gives */
+	double load_seconds;
+};
+
+/* A name requests address; serves one model at a time. */
+struct serve_slot {
+	char *name;
+	pthread_mutex_t mu;         /* guards live (a reference is taken under it) */
+	struct serve_model *live;   /* NULL until the first load succeeds */
+	struct metrics_series *rows;        /* rows predicted */
+	struct metrics_series *load_failures;
+};
+
+#define SERVE_MAX_SLOTS 64
+
+struct serve {
+	struct serve_config cfg;
+	pthread_mutex_t mu;         /* guards the slot table's growth */
+	struct serve_slot *slots[SERVE_MAX_SLOTS];
+	_Atomic size_t nslots;
+	_Atomic size_t def;         /* the default slot's index */
+	pthread_key_t ctx_key;      /* each thread's struct xgb_ctx */
+	struct metrics *metrics;
+	struct http_metrics *http_metrics;
+	struct metrics_family *f_rows, *f_load_failures, *f_info, *f_load_seconds, *f_batch, *f_predict;
+};
+
+/* A reference to what slot serves now (NULL when nothing is loaded). */
+struct serve_model *model_get(struct serve_slot *slot);
+void model_put(struct serve_model *m);
+/* The slot of that name, or NULL. */
+struct serve_slot *serve_slot_find(struct serve *sv, const char *name);
+struct serve_slot *serve_slot_default(struct serve *sv);
+/* This thread's prediction context (NULL when out of memory). */
+struct xgb_ctx *serve_thread_ctx(struct serve *sv);
+/* Predict a decoded frame with m; *out is borrowed from ctx. Counts rows. */
+int serve_predict(struct serve *sv, struct serve_slot *slot, struct serve_model *m, const struct serve_frame *f,
+		  struct xgb_output *out);
+/* A double as Python's json writes it (shortest round trip, "1.0" not "1",
+ * NaN, Infinity). */
+void serve_put_double(struct buf *b, double v);
+
+/* Route tables (mlflow.c, oip.c). */
+extern const struct http_route serve_mlflow_routes[];
+extern const size_t serve_mlflow_nroutes;
+extern const struct http_ops serve_mlflow_ops;
+extern const struct http_route serve_oip_routes[];
+extern const size_t serve_oip_nroutes;
+extern const struct http_ops serve_oip_ops;
+/* Every mount's after hook: the request metrics. */
+void serve_after(struct http_req *req, const struct http_resp *resp, uint64_t elapsed_ns);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# tests/serve/run.sh - black-box tests of `cairn serve`: MLflow's scoring protocol and the
+# Open Inference Protocol against models saved by the unmodified MLflow client, the anchor's
+# check_server.py, registry URIs and alias moves under load, Prometheus scraping, SIGTERM.
+#
+#   bash tests/serve/run.sh [pytest args...]
+#
+# Binary: $CAIRN_BIN (default build/asan/cairn). Prints "N passed, N failed" last.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+cd "$REPO"
+export CAIRN_BIN="${CAIRN_BIN:-$REPO/build/asan/cairn}"
+export PYTHONDONTWRITEBYTECODE=1
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$REPO/tests/lsan.supp:print_suppressions=0}"
+# shellcheck source=../integration/mlflow_env.sh
+. "$REPO/tests/integration/mlflow_env.sh" || { echo "serve/run.sh: cannot prepare the MLflow client"; echo "0 passed, 1 failed"; exit 1; }
+LOG=$(mktemp /tmp/cairn-serve-tests.XXXXXX)
+"$PY" -m pytest -p no:cacheprovider -c "$HERE/pytest.ini" "$HERE" "$@" 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+last=$(grep -E '[0-9]+ (passed|failed|error)' "$LOG" | tail -1)
+passed=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || true)
+failed=$(grep -oE '[0-9]+ failed' <<<"$last" | grep -oE '[0-9]+' || true)
+errors=$(grep -oE '[0-9]+ errors?' <<<"$last" | grep -oE '[0-9]+' || true)
+failed=$(( ${failed:-0} + ${errors:-0} ))
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+rm -f "$LOG"
+echo "${passed:-0} passed, $failed failed"
+exit "$rc"

@@ -1,0 +1,74 @@
+"""Operating `cairn serve`: a real Prometheus scrapes it, several models share a port, SIGTERM
+answers what is in flight before exiting 0, and a second SIGTERM-time request is refused."""
+
+import json
+import signal
+import socket
+import time
+
+import requests
+
+from conftest import fixture, post
+
+
+def test_prometheus_scrapes_the_model_server(serve, prometheus):
+    d, e = fixture("booster_binary")
+    s = serve(d, "--name", "churn")
+    body = {"dataframe_split": {"columns": e["columns"], "data": e["data"]}}
+    for _ in range(9):
+        assert post(s.url + "/invocations", body).status_code == 200
+    r = post(s.url + "/v2/models/churn/infer", json.dumps(
+        {"inputs": [{"name": "x", "shape": [1, 5], "datatype": "FP32", "data": [1, 2, 3, 4, 5]}]}))
+    assert r.status_code == 200, r.text
+    p = prometheus([f"127.0.0.1:{s.port}"])
+    assert p.wait_value('sum(cairn_http_requests_total{route="/invocations",status="200"})', 9) == 9, p.log()
+    assert p.wait_value('sum(cairn_http_requests_total{route="/v2/models/{name}/infer"})', 1) == 1
+    assert p.wait_value('sum(cairn_serve_rows_predicted_total{model="churn"})', 9 * len(e["data"]) + 1) \
+        == 9 * len(e["data"]) + 1
+    assert p.wait_value('cairn_serve_model_info{name="churn",version="1",flavor="xgboost"}', 1) == 1
+
+
+def test_several_models_on_one_port(serve):
+    d1, e1 = fixture("booster_binary")
+    d2, e2 = fixture("regressor")
+    s = serve("--model", f"a={d1}", "--model", f"b={d2}")
+    r = post(s.url + "/invocations", {"dataframe_split": {"columns": e1["columns"], "data": e1["data"]}})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == len(e1["data"])  # the first is the default
+    for name, e in (("a", e1), ("b", e2)):
+        rows = [r_ for r_ in e["data"] if None not in r_]
+        body = {"inputs": [{"name": "x", "shape": [len(rows), 5], "datatype": "FP64", "data": rows}]}
+        r = post(s.url + f"/v2/models/{name}/infer", json.dumps(body))
+        assert r.status_code == 200, r.text
+        assert r.json()["model_name"] == name
+    assert requests.get(s.url + "/v2/health/ready").json() == {"ready": True}
+
+
+def test_sigterm_answers_what_is_in_flight(serve):
+    d, e = fixture("booster_binary")
+    s = serve(d)
+    body = json.dumps({"dataframe_split": {"columns": e["columns"], "data": e["data"]}}).encode()
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(b"POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert s.proc.poll() is None, "the server exited with a request in flight"
+    # a new connection is refused while it drains
+    try:
+        socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    assert refused
+    c.sendall(body[10:])
+    c.settimeout(10)
+    data = b""
+    while b"predictions" not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+    assert s.proc.wait(timeout=20) == 0
+    s.stopped_by_test = True
