@@ -1268,7 +1268,7 @@ static int read_sklearn(struct xgb_model *x, const char *path, const char **sk_b
 	*metap = meta;
 	if ((s = json_string_value(json_object_get(meta, "_estimator_type"))) &&
 	    x->def->estimator_type && strcmp(s, x->def->estimator_type)) {
-		rc = cairn_error_set(CAIRN_EINVALID, "xgboost model '%s': model_class %s, but the file holds a %s",
+		rc = cairn_error_set(CAIRN_EINVALID, "xgboost model '%s': model_class %s, but the file holds a %.40s",
 				     path, x->def->name, s);
 		goto out;
 	}
@@ -1285,7 +1285,7 @@ static int read_sklearn(struct xgb_model *x, const char *path, const char **sk_b
 	if (json_is_number(v)) {
 		*missing = json_number_value(v);
 	} else if (json_is_string(v) && strcmp(json_string_value(v), "NaN")) {
-		rc = cairn_error_set(CAIRN_EUNSUPPORTED, "xgboost model '%s': missing value %s is not supported",
+		rc = cairn_error_set(CAIRN_EUNSUPPORTED, "xgboost model '%s': missing value '%.40s' is not supported",
 				     path, json_string_value(v));
 		goto out;
 	}
@@ -1591,8 +1591,12 @@ static int warm_up(struct xgb_model *x, struct xgb_ctx *ctx, const char *path)
 		    !(rc = ctx_reserve(ctx, w < 2 ? 2 : w)))
 			rc = finish(x, ctx, (enum xgb_method)m, res, 1, w, mat, ctx->out, &x->shapes[m]);
 	}
-	if (rc && rc != CAIRN_ENOMEM)
-		cairn_error_set(rc, "xgboost model '%s': %s", path, cairn_error_msg());
+	if (rc && rc != CAIRN_ENOMEM) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());   /* not the buffer being written */
+		cairn_error_set(rc, "xgboost model '%s': %s", path, msg);
+	}
 	free(row);
 	return rc;
 }

@@ -58,12 +58,21 @@
  * with several models, old and new, through one ctx. Pointers returned by
  * accessors are borrowed from the model, valid while a reference is held.
  *
+ * Damaged files. libxgboost 1.7.4 trusts its model files: truncated UBJSON
+ * makes it read out of bounds or allocate gigabytes, an out-of-range index
+ * in a tree makes it crash at load or predict. So the loader reads and
+ * checks the document first (JSON, UBJSON; a legacy binary file has its
+ * lengths bounded before the load and its trees checked after), and a
+ * damaged file is a CAIRN_EINVALID naming what is wrong, not a crash
+ * (fuzz/fuzz_xgb.c feeds damaged files through the loader and predict).
+ *
  * Errors: CAIRN_ENOTFOUND (no model file, no xgboost flavor), CAIRN_EINVALID
- * (a corrupt or truncated model file - libxgboost's message is included -,
- * a bad flavor, a wrong column count), CAIRN_EUNSUPPORTED (a model_class
- * or model cairn cannot mirror: categorical features, a non-integer legacy
- * label encoder, predict_proba of a non-classifier), CAIRN_ETOOBIG, CAIRN_EIO,
- * CAIRN_ENOMEM; CAIRN_ERR when libxgboost fails a prediction.
+ * (a corrupt or truncated model file - with libxgboost's own message when
+ * it is the one refusing -, a bad flavor, a wrong column count),
+ * CAIRN_EUNSUPPORTED (a model_class or a model cairn cannot mirror:
+ * categorical features, a non-integer legacy label encoder, predict_proba
+ * of a non-classifier), CAIRN_ETOOBIG, CAIRN_EIO, CAIRN_ENOMEM; CAIRN_ERR
+ * when libxgboost fails a prediction.
  */
 #ifndef CAIRN_MODEL_XGB_H
 #define CAIRN_MODEL_XGB_H
@@ -99,7 +108,8 @@ enum xgb_method {
 /* What the values mean; only labels are integers in JSON. */
 enum xgb_kind {
 	XGB_KIND_VALUES,         /* regression values, ranking scores, margins, a Booster's
-				    multi:softmax class indexes (floats, as MLflow gives them) */
+				    multi:softmax class indexes, a multi-label classifier's 0/1
+				    (floats, as MLflow gives them) */
 	XGB_KIND_PROBABILITIES,  /* probabilities (binary:logistic, multi:softprob, reg:logistic, predict_proba) */
 	XGB_KIND_LABELS,         /* integer class labels: write them as JSON integers */
 };
