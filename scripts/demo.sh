@@ -94,6 +94,43 @@ X = load_breast_cancer(as_frame=True).data.iloc[:5]
 print("predictions:", list(mlflow.pyfunc.load_model("models:/breast-cancer@champion").predict(X)))
 PYEOF
 echo
+echo "== cairn serve: serve the XGBoost champion natively, follow the alias"
+MLFLOW_TRACKING_URI="$URI" $PY examples/demo/train_xgb.py
+"$CAIRN" models alias set breast-cancer-xgb champion 1 --tracking-uri "$URI"
+SPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$CAIRN" serve models:/breast-cancer-xgb@champion --tracking-uri "$URI" --port "$SPORT" --poll 1 \
+	--cache "$ROOT/serve-cache" >/tmp/cairn-demo-serve.log 2>&1 &
+SERVE=$!
+trap 'kill $SERVE $SERVER 2>/dev/null; wait $SERVE $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	curl -sf "http://127.0.0.1:$SPORT/ping" >/dev/null && break
+	sleep 0.1
+done
+BODY=$($PY -c '
+import json
+from sklearn.datasets import load_breast_cancer
+X = load_breast_cancer(as_frame=True).data.iloc[:3]
+X.columns = [c.replace(" ", "_") for c in X.columns]
+print(json.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.values.tolist()}}))')
+score() {
+	curl -s -D /tmp/cairn-demo-headers "http://127.0.0.1:$SPORT/invocations" -H 'Content-Type: application/json' -d "$BODY"
+	echo "   (X-Model-Version: $(tr -d '\r' </tmp/cairn-demo-headers | awk -F': ' 'tolower($1)=="x-model-version"{print $2}'))"
+}
+echo "curl -s http://127.0.0.1:$SPORT/invocations -d '{\"dataframe_split\": ...}'"
+score
+echo "-- cairn models alias set breast-cancer-xgb champion 2: the server follows"
+"$CAIRN" models alias set breast-cancer-xgb champion 2 --tracking-uri "$URI"
+for _ in $(seq 100); do
+	grep -q "switched from version 1 to 2" /tmp/cairn-demo-serve.log && break
+	sleep 0.1
+done
+grep "switched" /tmp/cairn-demo-serve.log || { cat /tmp/cairn-demo-serve.log; exit 1; }
+score
+echo "-- the same model over the Open Inference Protocol (KServe v2):"
+curl -s "http://127.0.0.1:$SPORT/v2/models/breast-cancer-xgb" | head -c 300; echo " ..."
+kill $SERVE; wait $SERVE 2>/dev/null || true
+echo
+
 echo "== cairn models audit breast-cancer"
 "$CAIRN" models audit breast-cancer --tracking-uri "$URI" --max 6
 echo

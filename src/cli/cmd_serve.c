@@ -45,6 +45,10 @@ static void serve_usage(FILE *f)
 		   "  --max-body BYTES  request body limit of the scoring routes (default 16 MiB)\n"
 		   "  --request-timeout S  (default 60, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT)\n"
 		   "  --nthread N    threads for one big batch (default 1)\n"
+		   "  --max-batch-size N  predict up to N queued rows together (dynamic batching; default\n"
+		   "                 1: each request on its own thread)\n"
+		   "  --max-queue-delay-us N  let a batch wait up to N us for more requests (default 0)\n"
+		   "  --max-queue N  requests waiting for a batch (default 1024); beyond, 503 at once\n"
 		   "  --check        load the model, score its serving_input_example.json, print the\n"
 		   "                 answer and exit (0 when it was answered 200)\n"
 		   CLI_HTTP_HELP "\n"
@@ -200,6 +204,9 @@ int cmd_serve(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "nthread", required_argument, NULL, 'N' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "max-batch-size", required_argument, NULL, 'b' },
+		{ "max-queue-delay-us", required_argument, NULL, 'd' },
+		{ "max-queue", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -285,6 +292,28 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'b':
+			if ((status = parse_uint("max-batch-size", optarg, 1u << 20, &v)))
+				goto out;
+			scfg.max_batch = v;
+			status = 1;
+			break;
+		case 'd':
+			if ((status = parse_uint("max-queue-delay-us", optarg, 10000000, &v)))
+				goto out;
+			scfg.max_queue_delay_us = (unsigned)v;
+			status = 1;
+			break;
+		case 'q':
+			if ((status = parse_uint("max-queue", optarg, 1u << 20, &v)) || !v) {
+				if (!status)
+					cli_fail("serve", "invalid value '0' for --max-queue");
+				status = 2;
+				goto out;
+			}
+			scfg.max_queue = v;
+			status = 1;
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -403,6 +432,7 @@ int cmd_serve(int argc, char **argv)
 		cairn_log(LOG_WARN, "serve: %u requests were still in flight after 30 s", http_server_inflight(srv));
 	status = 0;
 out:
+	serve_shutdown(sv); /* the batchers answer what they hold before the HTTP server stops */
 	http_server_free(srv);
 	serve_free(sv);
 	client_free(cl);

@@ -57,6 +57,7 @@ static const struct {
 	{ CAIRN_EPERM, "permission denied" },
 	{ CAIRN_ENOROUTE, "no such endpoint" },
 	{ CAIRN_EMETHOD, "method not allowed" },
+	{ CAIRN_ETIMEDOUT, "timed out" },
 };
 
 const char *cairn_err_name(int code)

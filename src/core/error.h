@@ -30,6 +30,7 @@ enum cairn_err {
 	CAIRN_EPERM = -11,     /* not allowed */
 	CAIRN_ENOROUTE = -12,  /* no HTTP endpoint at that path */
 	CAIRN_EMETHOD = -13,   /* endpoint exists, method not allowed */
+	CAIRN_ETIMEDOUT = -14, /* the work took longer than its limit */
 };
 
 /* Record a printf-style message for `code` and return `code`. */

@@ -253,7 +253,7 @@ static const struct {
 	{ CAIRN_ERR, 500 },     { CAIRN_ENOTFOUND, 404 },    { CAIRN_EEXISTS, 400 }, { CAIRN_EINVALID, 400 },
 	{ CAIRN_ECONFLICT, 400 }, { CAIRN_ETOOBIG, 400 },    { CAIRN_EIO, 500 },     { CAIRN_ENOMEM, 500 },
 	{ CAIRN_EBUSY, 503 },   { CAIRN_EUNSUPPORTED, 501 }, { CAIRN_EPERM, 403 },   { CAIRN_ENOROUTE, 404 },
-	{ CAIRN_EMETHOD, 405 },
+	{ CAIRN_EMETHOD, 405 },   { CAIRN_ETIMEDOUT, 504 },
 };
 
 int http_error_status(int code)

@@ -26,7 +26,7 @@ static const char *error_code(int code)
 }
 
 /* MLflow's error body, as json.dumps writes {"error_code", "message"}. */
-static void put_error(struct http_resp *resp, const char *code, const char *message)
+void put_error(struct http_resp *resp, const char *code, const char *message)
 {
 	json_t *o = json_pack("{s:s, s:s}", "error_code", code, "message", message);
 
@@ -38,7 +38,10 @@ static void put_error(struct http_resp *resp, const char *code, const char *mess
 
 static void render_mlflow(struct http_resp *resp, int code, const char *message)
 {
-	put_error(resp, error_code(code), message);
+	if (code == CAIRN_ETIMEDOUT) /* MLflow's timeout middleware answers a bare sentence */
+		http_resp_static(resp, 504, "application/json", "Request processing time exceeded limit");
+	else
+		put_error(resp, error_code(code), message);
 }
 
 const struct http_ops serve_mlflow_ops = { .render_error = render_mlflow, .after = serve_after };
@@ -67,7 +70,7 @@ static int version(struct http_req *req, struct http_resp *resp)
 
 /* {"predictions": [...]} as MLflow writes a numpy result: one value per row,
  * or a list per row; labels as integers. */
-static int put_predictions(const struct xgb_output *o, struct buf *b)
+int serve_put_mlflow(const struct xgb_output *o, struct buf *b)
 {
 	buf_puts(b, "{\"predictions\": [");
 	for (size_t r = 0; r < o->nrows; r++) {
@@ -91,13 +94,14 @@ static int put_predictions(const struct xgb_output *o, struct buf *b)
 	return buf_error(b);
 }
 
-/* Score a body with the default model into resp. */
-static int score(struct serve *sv, const char *ct, const char *body, size_t len, struct http_resp *resp)
+/* Score a body with the default model into resp: now, or later through the
+ * batcher when req is not NULL (then HTTP_ASYNC). */
+static int score(struct serve *sv, struct http_req *req, const char *ct, const char *body, size_t len,
+		 struct http_resp *resp)
 {
 	struct serve_slot *slot = serve_slot_default(sv);
 	struct serve_model *m = slot ? model_get(slot) : NULL;
 	struct serve_frame f = SERVE_FRAME_INIT;
-	struct xgb_output out;
 	int rc;
 
 	if (!m)
@@ -110,25 +114,16 @@ static int score(struct serve *sv, const char *ct, const char *body, size_t len,
 		buf_clear(&resp->body);
 		put_error(resp, f.error_code, cairn_error_msg());
 		rc = 0;
-		goto out;
-	}
-	if (rc == CAIRN_EUNSUPPORTED) {
+	} else if (rc == CAIRN_EUNSUPPORTED) {
 		/* MLflow answers content-type problems in plain text */
 		resp->status = 415;
 		resp->content_type = "text/plain";
 		buf_clear(&resp->body);
 		buf_puts(&resp->body, cairn_error_msg());
 		rc = buf_error(&resp->body);
-		goto out;
+	} else if (!rc) {
+		return serve_score(sv, req, resp, SERVE_MLFLOW, slot, m, &f, NULL); /* takes f and m */
 	}
-	if (rc || (rc = serve_predict(sv, slot, m, &f, &out)))
-		goto out;
-	resp->status = 200;
-	resp->content_type = "application/json";
-	buf_clear(&resp->body);
-	if (!(rc = put_predictions(&out, &resp->body)))
-		(void)http_resp_header(resp, "X-Model-Version", m->version); /* informative: not worth failing for */
-out:
 	serve_frame_release(&f);
 	model_put(m);
 	return rc;
@@ -136,7 +131,7 @@ out:
 
 static int invocations(struct http_req *req, struct http_resp *resp)
 {
-	return score(req->ctx, http_req_header(req, "Content-Type"), req->body.ptr, req->body.len, resp);
+	return score(req->ctx, req, http_req_header(req, "Content-Type"), req->body.ptr, req->body.len, resp);
 }
 
 int serve_invoke(struct serve *sv, const char *ct, const char *body, size_t len, int *status, struct buf *out)
@@ -145,7 +140,7 @@ int serve_invoke(struct serve *sv, const char *ct, const char *body, size_t len,
 	int rc;
 
 	cairn_error_clear();
-	if ((rc = score(sv, ct, body, len, &resp)))
+	if ((rc = score(sv, NULL, ct, body, len, &resp)))
 		http_resp_error(&resp, &serve_mlflow_ops, rc, cairn_error_msg());
 	*status = resp.status;
 	if (resp.body_static)

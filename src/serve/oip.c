@@ -150,53 +150,55 @@ static int model_ready(struct http_req *req, struct http_resp *resp)
 	return rc;
 }
 
+/* The infer answer for out (the request's rows) of model m; meta holds the
+ * request's id. */
+int serve_put_oip(const struct serve_model *m, const json_t *meta, const struct xgb_output *out, struct buf *b)
+{
+	const json_t *id = meta ? json_object_get(meta, "id") : NULL;
+
+	buf_puts(b, "{\"model_name\":");
+	cjson_put_string(b, m->name, strlen(m->name));
+	buf_puts(b, ",\"model_version\":");
+	cjson_put_string(b, m->version, strlen(m->version));
+	if (id) {
+		buf_puts(b, ",\"id\":");
+		cjson_dump(id, b);
+	}
+	buf_printf(b, ",\"outputs\":[{\"name\":\"predict\",\"datatype\":\"%s\",\"shape\":", out_datatype(&out->shape));
+	if (out->shape.matrix)
+		buf_printf(b, "[%zu,%zu]", out->nrows, out->shape.width);
+	else
+		buf_printf(b, "[%zu]", out->nrows);
+	buf_puts(b, ",\"data\":[");
+	for (size_t i = 0; i < out->nrows * out->shape.width; i++) {
+		if (i)
+			buf_putc(b, ',');
+		if (out->shape.kind == XGB_KIND_LABELS)
+			buf_printf(b, "%lld", (long long)out->data[i]);
+		else
+			serve_put_double(b, out->data[i]);
+	}
+	buf_puts(b, "]}]}");
+	return buf_error(b);
+}
+
 static int infer(struct http_req *req, struct http_resp *resp)
 {
 	struct serve_slot *slot;
 	struct serve_model *m;
 	struct serve_frame f = SERVE_FRAME_INIT;
-	struct xgb_output out;
-	json_t *id = NULL;
-	struct buf *b = &resp->body;
+	json_t *meta = NULL;
 	int rc;
 
 	if ((rc = find_model(req, &slot, &m)))
 		return rc;
-	if ((rc = serve_decode_oip(&m->in, req->body.ptr, req->body.len, &f, &id)) ||
-	    (rc = serve_predict(req->ctx, slot, m, &f, &out)))
-		goto out;
-	resp->content_type = "application/json";
-	buf_clear(b);
-	buf_puts(b, "{\"model_name\":");
-	cjson_put_string(b, m->name, strlen(m->name));
-	buf_puts(b, ",\"model_version\":");
-	cjson_put_string(b, m->version, strlen(m->version));
-	if (id && json_object_get(id, "id")) {
-		buf_puts(b, ",\"id\":");
-		cjson_dump(json_object_get(id, "id"), b);
+	if ((rc = serve_decode_oip(&m->in, req->body.ptr, req->body.len, &f, &meta))) {
+		json_decref(meta);
+		serve_frame_release(&f);
+		model_put(m);
+		return rc;
 	}
-	buf_printf(b, ",\"outputs\":[{\"name\":\"predict\",\"datatype\":\"%s\",\"shape\":", out_datatype(&out.shape));
-	if (out.shape.matrix)
-		buf_printf(b, "[%zu,%zu]", out.nrows, out.shape.width);
-	else
-		buf_printf(b, "[%zu]", out.nrows);
-	buf_puts(b, ",\"data\":[");
-	for (size_t i = 0; i < out.nrows * out.shape.width; i++) {
-		if (i)
-			buf_putc(b, ',');
-		if (out.shape.kind == XGB_KIND_LABELS)
-			buf_printf(b, "%lld", (long long)out.data[i]);
-		else
-			serve_put_double(b, out.data[i]);
-	}
-	buf_puts(b, "]}]}");
-	if (!(rc = buf_error(b)))
-		(void)http_resp_header(resp, "X-Model-Version", m->version);
-out:
-	json_decref(id);
-	serve_frame_release(&f);
-	model_put(m);
-	return rc;
+	return serve_score(req->ctx, req, resp, SERVE_OIP, slot, m, &f, meta); /* takes f, meta and m */
 }
 
 const struct http_route serve_oip_routes[] = {

@@ -136,6 +136,16 @@ static int slot_new(struct serve *sv, const char *name, struct serve_slot **out)
 	pthread_mutex_init(&slot->mu, NULL);
 	slot->rows = metrics_series_get(sv->f_rows, labels, 1);
 	slot->load_failures = metrics_series_get(sv->f_load_failures, labels, 1);
+	slot->queue_depth = metrics_series_get(sv->f_queue, labels, 1);
+	if (sv->cfg.max_batch > 1) {
+		int rc = serve_batcher_new(sv, slot, &slot->batcher);
+		if (rc) {
+			pthread_mutex_destroy(&slot->mu);
+			free(slot->name);
+			free(slot);
+			return rc;
+		}
+	}
 	sv->slots[n] = slot;
 	atomic_store(&sv->nslots, n + 1); /* published after it is complete: readers take no lock */
 	*out = slot;
@@ -298,6 +308,8 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 		sv->cfg.request_timeout_ms = 60000;
 	if (!sv->cfg.version)
 		sv->cfg.version = "unknown";
+	if (!sv->cfg.max_queue)
+		sv->cfg.max_queue = 1024;
 	pthread_mutex_init(&sv->mu, NULL);
 	if (pthread_key_create(&sv->ctx_key, ctx_destroy)) {
 		free(sv);
@@ -316,12 +328,28 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 	    (rc = metrics_gauge_new(sv->metrics, &sv->f_load_seconds, "cairn_serve_model_load_seconds",
 				    "How long a model version took to load", model_version, 2)) ||
 	    (rc = metrics_counter_new(sv->metrics, &sv->f_load_failures, "cairn_serve_model_load_failures_total",
-				      "Model versions that failed to load (the old one kept serving)", model, 1))) {
+				      "Model versions that failed to load (the old one kept serving)", model, 1)) ||
+	    (rc = metrics_gauge_new(sv->metrics, &sv->f_queue, "cairn_serve_queue_depth",
+				    "Requests waiting for a batch, by model", model, 1)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_rejected, "cairn_serve_queue_rejected_total",
+				      "Requests refused because the batch queue was full (503)", model, 1)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_timeouts, "cairn_serve_request_timeouts_total",
+				      "Requests that waited past the request timeout (504)", model, 1))) {
 		serve_free(sv);
 		return rc;
 	}
 	*out = sv;
 	return 0;
+}
+
+void serve_shutdown(struct serve *sv)
+{
+	size_t n = sv ? atomic_load(&sv->nslots) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		serve_batcher_free(sv->slots[i]->batcher);
+		sv->slots[i]->batcher = NULL;
+	}
 }
 
 void serve_free(struct serve *sv)
@@ -330,6 +358,7 @@ void serve_free(struct serve *sv)
 
 	if (!sv)
 		return;
+	serve_shutdown(sv);
 	n = atomic_load(&sv->nslots);
 	for (size_t i = 0; i < n; i++) {
 		struct serve_slot *slot = sv->slots[i];

@@ -39,7 +39,14 @@ struct serve_config {
 	const char *version;        /* reported by /version and GET /v2 */
 	unsigned request_timeout_ms; /* 504 past it (0: 60000, MLflow's MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT) */
 	int nthread;                /* predict threads for big batches (0: 1) */
+	size_t max_batch;           /* rows one predict call may take from queued requests (0, 1:
+	                               no batching: each request predicts on its own thread) */
+	unsigned max_queue_delay_us; /* how long a batch waits for more requests (0: none) */
+	size_t max_queue;           /* requests waiting for a batch (0: 1024); more are 503 at once */
 };
+
+/* Stop the batchers, answering what they hold: before the HTTP server stops. */
+void serve_shutdown(struct serve *sv);
 
 int serve_new(const struct serve_config *cfg, struct serve **out);
 void serve_free(struct serve *sv);

@@ -30,6 +30,8 @@ struct serve_slot {
 	char *name;
 	pthread_mutex_t mu;         /* guards live (a reference is taken under it) */
 	struct serve_model *live;   /* NULL until the first load succeeds */
+	struct serve_batcher *batcher;      /* NULL when batching is off */
+	struct metrics_series *queue_depth; /* requests waiting in the batcher */
 	struct metrics_series *rows;        /* rows predicted */
 	struct metrics_series *load_failures;
 };
@@ -46,6 +48,7 @@ struct serve {
 	struct metrics *metrics;
 	struct http_metrics *http_metrics;
 	struct metrics_family *f_rows, *f_load_failures, *f_info, *f_load_seconds, *f_batch, *f_predict;
+	struct metrics_family *f_queue, *f_rejected, *f_timeouts;
 };
 
 /* A reference to what slot serves now (NULL when nothing is loaded). */
@@ -62,6 +65,30 @@ int serve_predict(struct serve *sv, struct serve_slot *slot, struct serve_model 
 /* A double as Python's json writes it (shortest round trip, "1.0" not "1",
  * NaN, Infinity). */
 void serve_put_double(struct buf *b, double v);
+
+/* ---- scoring (batch.c) ---- */
+
+enum serve_proto { SERVE_MLFLOW, SERVE_OIP };
+
+/* Predict the decoded frame f with m and answer resp in protocol p: now, on
+ * this thread (batching off, or req NULL: an in-process call), or through
+ * the slot's batcher, returning HTTP_ASYNC (req is then finished later). Takes
+ * f, meta (OIP: the request's id) and the reference to m in every case. A
+ * full queue is CAIRN_EBUSY (503) at once. */
+int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
+		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta);
+/* The answer bodies: MLflow's {"predictions"}, the OIP infer response. */
+int serve_put_mlflow(const struct xgb_output *o, struct buf *b);
+int serve_put_oip(const struct serve_model *m, const json_t *meta, const struct xgb_output *out, struct buf *b);
+/* MLflow's error body with an explicit error_code. */
+void put_error(struct http_resp *resp, const char *code, const char *message);
+
+/* A slot's batcher: requests queue here and one thread predicts them
+ * together, up to max_batch rows, waiting up to max_queue_delay_us for more. */
+struct serve_batcher;
+int serve_batcher_new(struct serve *sv, struct serve_slot *slot, struct serve_batcher **out);
+/* Stop the thread: what is queued is answered 503 first. */
+void serve_batcher_free(struct serve_batcher *b);
 
 /* Route tables (mlflow.c, oip.c). */
 extern const struct http_route serve_mlflow_routes[];

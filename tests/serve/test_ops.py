@@ -72,3 +72,49 @@ def test_sigterm_answers_what_is_in_flight(serve):
     assert data.startswith(b"HTTP/1.1 200"), data[:200]
     assert s.proc.wait(timeout=20) == 0
     s.stopped_by_test = True
+
+
+def test_dynamic_batching_splits_answers_back_in_order(serve):
+    import concurrent.futures as cf
+    d, e = fixture("booster_binary")
+    s = serve(d, "--max-batch-size", "64", "--max-queue-delay-us", "20000")
+    rows = [(i, r) for i, r in enumerate(e["data"])]
+
+    def one(item):
+        i, r = item
+        body = {"dataframe_split": {"columns": e["columns"], "data": [r]}}
+        resp = post(s.url + "/invocations", body)
+        return i, resp.status_code, resp.json()
+    with cf.ThreadPoolExecutor(len(rows)) as ex:
+        results = list(ex.map(one, rows * 3))
+    for i, status, body in results:
+        assert status == 200, body
+        assert abs(body["predictions"][0] - e["predict"][i]) <= 1e-6, (i, body, e["predict"][i])
+    text = requests.get(s.url + "/metrics").text
+    calls = [float(ln.split()[-1]) for ln in text.splitlines()
+             if ln.startswith('cairn_serve_batch_rows_count{model="model"}')][0]
+    assert calls < len(results), "no two requests were predicted together"
+    # the OIP route goes through the same batcher
+    r = post(s.url + "/v2/models/model/infer", json.dumps(
+        {"inputs": [{"name": "x", "shape": [1, 5], "datatype": "FP32", "data": [1, 2, 3, 4, 5]}]}))
+    assert r.status_code == 200, r.text
+
+
+def test_full_queue_is_503_at_once_and_a_stale_request_504(serve):
+    import concurrent.futures as cf
+    d, e = fixture("booster_binary")
+    body = {"dataframe_split": {"columns": e["columns"], "data": [e["data"][0]]}}
+    s = serve(d, "--max-batch-size", "4", "--max-queue-delay-us", "300000", "--max-queue", "1")
+    with cf.ThreadPoolExecutor(6) as ex:
+        codes = list(ex.map(lambda _: post(s.url + "/invocations", body), range(6)))
+    statuses = sorted(r.status_code for r in codes)
+    assert 200 in statuses and 503 in statuses, statuses
+    busy = [r for r in codes if r.status_code == 503][0]
+    assert busy.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "queue" in busy.json()["message"]
+    # a request that waits in the queue past the request timeout: MLflow's 504
+    s2 = serve(d, "--max-batch-size", "4", "--max-queue-delay-us", "2000000", "--request-timeout", "1")
+    r = post(s2.url + "/invocations", body)
+    assert r.status_code == 504 and r.text == "Request processing time exceeded limit"
+    text = requests.get(s2.url + "/metrics").text
+    assert 'cairn_serve_request_timeouts_total{model="model"} 1' in text
