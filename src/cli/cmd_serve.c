@@ -49,6 +49,13 @@ static void serve_usage(FILE *f)
 		   "                 1: each request on its own thread)\n"
 		   "  --max-queue-delay-us N  let a batch wait up to N us for more requests (default 0)\n"
 		   "  --max-queue N  requests waiting for a batch (default 1024); beyond, 503 at once\n"
+		   "  --canary URI=PERCENT  a second version answering PERCENT %% of the first model's\n"
+		   "                 requests (followed like URI); answers carry X-Model-Version and\n"
+		   "                 X-Model-Variant: primary or canary\n"
+		   "  --shadow URI   a version that scores a copy of every request of the first model;\n"
+		   "                 its answers are counted (cairn_serve_shadow_requests_total), never sent\n"
+		   "  --sticky-header NAME  requests with the same value of this header go to the same\n"
+		   "                 variant (default: each request drawn at random)\n"
 		   "  --check        load the model, score its serving_input_example.json, print the\n"
 		   "                 answer and exit (0 when it was answered 200)\n"
 		   CLI_HTTP_HELP "\n"
@@ -63,7 +70,10 @@ struct watch {
 	char source[1024];   /* the source served (runs and logged models have no version) */
 	bool moving;         /* an alias, latest or a stage: poll it */
 	char *dir;           /* where the served version's files are (owned) */
+	char *owned_uri;     /* uri when it was copied (canary, shadow) */
 	char failed[64];     /* the last version that did not load: not tried again */
+	enum serve_role role; /* the canary and the shadow belong to the first model */
+	unsigned percent;    /* the canary's share */
 };
 
 struct poller {
@@ -96,7 +106,7 @@ static int watch_update(struct client *cl, struct serve *sv, struct watch *w, co
 		model_ref_dispose(&ref);
 		return 0;
 	}
-	if (!w->name && !(w->name = cstrdup(ref.name ? ref.name : "model"))) {
+	if (!w->name && !(w->name = cstrdup(ref.name ? ref.name : "model"))) { /* a primary's */
 		model_ref_dispose(&ref);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
@@ -104,7 +114,10 @@ static int watch_update(struct client *cl, struct serve *sv, struct watch *w, co
 		model_ref_dispose(&ref);
 		return rc;
 	}
-	if ((rc = serve_load(sv, w->name, version, ref.file && ref.kind == MODEL_REF_FILE ? ref.file : ref.dir, false))) {
+	if ((rc = w->role == SERVE_PRIMARY
+			  ? serve_load(sv, w->name, version, ref.file && ref.kind == MODEL_REF_FILE ? ref.file : ref.dir, false)
+			  : serve_load_role(sv, w->name, w->role, version,
+					    ref.file && ref.kind == MODEL_REF_FILE ? ref.file : ref.dir))) {
 		snprintf(w->failed, sizeof(w->failed), "%s", version); /* the files are bad: not again */
 		model_ref_dispose(&ref);
 		return rc;
@@ -207,14 +220,17 @@ int cmd_serve(int argc, char **argv)
 		{ "max-batch-size", required_argument, NULL, 'b' },
 		{ "max-queue-delay-us", required_argument, NULL, 'd' },
 		{ "max-queue", required_argument, NULL, 'q' },
+		{ "canary", required_argument, NULL, 'y' },
+		{ "shadow", required_argument, NULL, 'w' },
+		{ "sticky-header", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config cfg = { .host = "127.0.0.1", .port = 8080 };
 	struct serve_config scfg = { .version = CAIRN_VERSION };
 	struct poller p = { .every_s = 5 };
-	struct watch *w = NULL;
-	size_t nw = 0;
+	struct watch *w = NULL, extra[2] = { { 0 } };
+	size_t nw = 0, nextra = 0;
 	const char *name = NULL, *tracking_uri = NULL, *root = NULL;
 	struct buf cache = BUF_INIT;
 	struct client *cl = NULL;
@@ -227,7 +243,7 @@ int cmd_serve(int argc, char **argv)
 	int c, sig, rc, status = 1;
 
 	cli_http_defaults(&cfg);
-	if (!(w = ccalloc((size_t)argc + 1, sizeof(*w))))
+	if (!(w = ccalloc((size_t)argc + 3, sizeof(*w))))
 		return cli_fail("serve", "out of memory");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -293,6 +309,33 @@ int cmd_serve(int argc, char **argv)
 		case 'k':
 			check = true;
 			break;
+		case 'y': {
+			/* URI=PERCENT */
+			const char *eq = strrchr(optarg, '=');
+			char *end;
+			unsigned long pct = eq ? strtoul(eq + 1, &end, 10) : 0;
+			if (!eq || eq == optarg || !eq[1] || *end || pct > 100 || nextra == 2) {
+				cli_fail("serve", "invalid --canary '%s' (URI=PERCENT, a share from 0 to 100)", optarg);
+				status = 2;
+				goto out;
+			}
+			extra[nextra].role = SERVE_CANARY;
+			extra[nextra].percent = (unsigned)pct;
+			extra[nextra++].uri = cstrndup(optarg, (size_t)(eq - optarg));
+			break;
+		}
+		case 'w':
+			if (nextra == 2) {
+				serve_usage(stderr);
+				status = 2;
+				goto out;
+			}
+			extra[nextra].role = SERVE_SHADOW;
+			extra[nextra++].uri = cstrdup(optarg);
+			break;
+		case 'S':
+			scfg.sticky_header = optarg;
+			break;
 		case 'b':
 			if ((status = parse_uint("max-batch-size", optarg, 1u << 20, &v)))
 				goto out;
@@ -345,6 +388,18 @@ int cmd_serve(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	for (size_t i = 0; i < nextra; i++) {
+		if (!extra[i].uri) {
+			cli_fail("serve", "out of memory");
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (extra[k].role == extra[i].role) {
+				cli_fail("serve", "one --%s at most", extra[i].role == SERVE_CANARY ? "canary" : "shadow");
+				status = 2;
+				goto out;
+			}
+	}
 	if (!cache.len && client_model_cache_default(&cache)) {
 		cli_fail("serve", "%s", cairn_error_msg());
 		goto out;
@@ -376,6 +431,31 @@ int cmd_serve(int argc, char **argv)
 		}
 		polling |= w[i].moving;
 	}
+	/* the canary and the shadow of the first model, after it */
+	for (size_t i = 0; i < nextra; i++) {
+		bool changed;
+		struct watch *x = &w[nw];
+		*x = extra[i];
+		extra[i].uri = NULL;
+		x->owned_uri = (char *)x->uri;
+		if (!(x->name = cstrdup(w[0].name))) {
+			cli_fail("serve", "out of memory");
+			nw++;
+			goto out;
+		}
+		nw++;
+		if (!cl && client_open_default(tracking_uri, root, cli_default_root(), &cl)) {
+			cli_fail("serve", "%s", cairn_error_msg());
+			goto out;
+		}
+		if (watch_update(cl, sv, x, cache.ptr, true, &changed)) {
+			cli_fail("serve", "%s: %s", x->uri, cairn_error_msg());
+			goto out;
+		}
+		if (x->role == SERVE_CANARY)
+			serve_set_canary(sv, x->name, x->percent);
+		polling |= x->moving;
+	}
 	if (check) {
 		status = check_model(sv, w[0].dir ? w[0].dir : ".");
 		goto out;
@@ -389,7 +469,8 @@ int cmd_serve(int argc, char **argv)
 	cli_http_url(&cfg, http_server_port(srv), url, sizeof(url));
 	printf("cairn serve listening on %s:", url);
 	for (size_t i = 0; i < nw; i++)
-		printf(" %s=%s (version %s%s)", w[i].name, w[i].uri, w[i].version, w[i].moving ? ", followed" : "");
+		printf(" %s%s%s=%s (version %s%s)", w[i].name, w[i].role ? " " : "", w[i].role ? serve_role_name(w[i].role) : "",
+		       w[i].uri, w[i].version, w[i].moving ? ", followed" : "");
 	printf("\n");
 	fflush(stdout);
 	if (polling && p.every_s) {
@@ -439,7 +520,10 @@ out:
 	for (size_t i = 0; i < nw; i++) {
 		free(w[i].name);
 		free(w[i].dir);
+		free(w[i].owned_uri);
 	}
+	for (size_t i = 0; i < nextra; i++)
+		free((char *)extra[i].uri);
 	free(w);
 	buf_release(&cache);
 	return status;

@@ -23,8 +23,10 @@ static int answer(enum serve_proto p, const struct serve_model *m, const json_t 
 	resp->content_type = "application/json";
 	buf_clear(&resp->body);
 	rc = p == SERVE_MLFLOW ? serve_put_mlflow(out, &resp->body) : serve_put_oip(m, meta, out, &resp->body);
-	if (!rc)
-		(void)http_resp_header(resp, "X-Model-Version", m->version); /* informative: not worth failing for */
+	if (!rc) { /* informative headers: not worth failing for */
+		(void)http_resp_header(resp, "X-Model-Version", m->version);
+		(void)http_resp_header(resp, "X-Model-Variant", serve_role_name(m->role));
+	}
 	return rc;
 }
 

@@ -100,7 +100,7 @@ static int score(struct serve *sv, struct http_req *req, const char *ct, const c
 		 struct http_resp *resp)
 {
 	struct serve_slot *slot = serve_slot_default(sv);
-	struct serve_model *m = slot ? model_get(slot) : NULL;
+	struct serve_model *m = slot ? serve_pick(sv, slot, req) : NULL;
 	struct serve_frame f = SERVE_FRAME_INIT;
 	int rc;
 
@@ -122,6 +122,7 @@ static int score(struct serve *sv, struct http_req *req, const char *ct, const c
 		buf_puts(&resp->body, cairn_error_msg());
 		rc = buf_error(&resp->body);
 	} else if (!rc) {
+		serve_shadow(sv, slot, SERVE_MLFLOW, ct, body, len);
 		return serve_score(sv, req, resp, SERVE_MLFLOW, slot, m, &f, NULL); /* takes f and m */
 	}
 	serve_frame_release(&f);

@@ -59,16 +59,19 @@ static int find_model(struct http_req *req, struct serve_slot **slot, struct ser
 	*m = NULL;
 	if (!(*slot = serve_slot_find(req->ctx, name)))
 		return cairn_error_set(CAIRN_ENOTFOUND, "model '%s' is not served here", name);
-	if (!(*m = model_get(*slot)))
-		return cairn_error_set(CAIRN_EBUSY, "model '%s' is not loaded yet", name);
-	if (ver && strcmp(ver, (*m)->version)) {
-		int rc = cairn_error_set(CAIRN_ENOTFOUND, "model '%s' version '%s' is not served here (serving version %s)",
-					 name, ver, (*m)->version);
+	if (!ver) {
+		if (!(*m = serve_pick(req->ctx, *slot, req)))
+			return cairn_error_set(CAIRN_EBUSY, "model '%s' is not loaded yet", name);
+		return 0;
+	}
+	/* a version asked for by number: the primary or the canary, whichever it is */
+	for (int r = SERVE_PRIMARY; r <= SERVE_CANARY; r++) {
+		if ((*m = model_get_role(*slot, (enum serve_role)r)) && !strcmp(ver, (*m)->version))
+			return 0;
 		model_put(*m);
 		*m = NULL;
-		return rc;
 	}
-	return 0;
+	return cairn_error_set(CAIRN_ENOTFOUND, "model '%s' version '%s' is not served here", name, ver);
 }
 
 static const char *out_datatype(const struct xgb_shape *s)
@@ -198,6 +201,7 @@ static int infer(struct http_req *req, struct http_resp *resp)
 		model_put(m);
 		return rc;
 	}
+	serve_shadow(req->ctx, slot, SERVE_OIP, NULL, req->body.ptr, req->body.len);
 	return serve_score(req->ctx, req, resp, SERVE_OIP, slot, m, &f, meta); /* takes f, meta and m */
 }
 

@@ -28,16 +28,21 @@ static void model_free(struct serve_model *m)
 	free(m);
 }
 
-struct serve_model *model_get(struct serve_slot *slot)
+struct serve_model *model_get_role(struct serve_slot *slot, enum serve_role role)
 {
 	struct serve_model *m;
 
 	pthread_mutex_lock(&slot->mu);
-	m = slot->live;
+	m = slot->live[role];
 	if (m)
 		atomic_fetch_add(&m->refs, 1);
 	pthread_mutex_unlock(&slot->mu);
 	return m;
+}
+
+struct serve_model *model_get(struct serve_slot *slot)
+{
+	return model_get_role(slot, SERVE_PRIMARY);
 }
 
 void model_put(struct serve_model *m)
@@ -152,14 +157,23 @@ static int slot_new(struct serve *sv, const char *name, struct serve_slot **out)
 	return 0;
 }
 
+static const char *const role_names[SERVE_NROLES] = { "primary", "canary", "shadow" };
+
 static void info_set(struct serve *sv, const struct serve_model *m, double v)
 {
-	const char *labels[3] = { m->name, m->version, m->flavor };
+	const char *labels[4] = { m->name, m->version, m->flavor, role_names[m->role] };
 
-	metrics_gauge_set(metrics_series_get(sv->f_info, labels, 3), v);
+	metrics_gauge_set(metrics_series_get(sv->f_info, labels, 4), v);
 }
 
-int serve_load(struct serve *sv, const char *name, const char *version, const char *dir, bool make_default)
+const char *serve_role_name(enum serve_role r)
+{
+	return (unsigned)r < SERVE_NROLES ? role_names[r] : "?";
+}
+
+/* Load dir into the role of slot (created for a primary), and switch. */
+static int load_role(struct serve *sv, const char *name, enum serve_role role, const char *version, const char *dir,
+		     bool make_default)
 {
 	struct serve_slot *slot;
 	struct serve_model *m = NULL, *old;
@@ -169,6 +183,10 @@ int serve_load(struct serve *sv, const char *name, const char *version, const ch
 		version = "1";
 	pthread_mutex_lock(&sv->mu);
 	slot = serve_slot_find(sv, name);
+	if (!slot && role != SERVE_PRIMARY) {
+		pthread_mutex_unlock(&sv->mu);
+		return cairn_error_set(CAIRN_ENOTFOUND, "no model '%s' to add a %s to", name, role_names[role]);
+	}
 	if (!slot && (rc = slot_new(sv, name, &slot))) {
 		pthread_mutex_unlock(&sv->mu);
 		return rc;
@@ -181,27 +199,52 @@ int serve_load(struct serve *sv, const char *name, const char *version, const ch
 	/* load beside what is served: requests go on meanwhile */
 	if ((rc = model_load(sv, name, version, dir, &m))) {
 		metrics_counter_add(slot->load_failures, 1);
-		cairn_log(LOG_ERROR, "serve: model '%s' version %s did not load: %s", name, version, cairn_error_msg());
+		cairn_log(LOG_ERROR, "serve: model '%s' version %s (%s) did not load: %s", name, version, role_names[role],
+			  cairn_error_msg());
 		return rc;
 	}
+	m->role = role;
 	{
 		const char *labels[2] = { name, version };
 		metrics_gauge_set(metrics_series_get(sv->f_load_seconds, labels, 2), m->load_seconds);
 	}
 	info_set(sv, m, 1);
 	pthread_mutex_lock(&slot->mu);
-	old = slot->live;
-	slot->live = m;
+	old = slot->live[role];
+	slot->live[role] = m;
 	pthread_mutex_unlock(&slot->mu);
 	if (old) {
 		if (strcmp(old->version, m->version))
 			info_set(sv, old, 0);
-		cairn_log(LOG_INFO, "serve: model '%s' switched from version %s to %s", name, old->version, m->version);
+		cairn_log(LOG_INFO, "serve: model '%s'%s%s switched from version %s to %s", name,
+			  role ? " " : "", role ? role_names[role] : "", old->version, m->version);
 		model_put(old); /* freed when its last request ends */
 	} else {
-		cairn_log(LOG_INFO, "serve: model '%s' version %s loaded from %s in %.3f s", name, version, dir,
-			  m->load_seconds);
+		cairn_log(LOG_INFO, "serve: model '%s'%s%s version %s loaded from %s in %.3f s", name, role ? " " : "",
+			  role ? role_names[role] : "", version, dir, m->load_seconds);
 	}
+	return 0;
+}
+
+int serve_load(struct serve *sv, const char *name, const char *version, const char *dir, bool make_default)
+{
+	return load_role(sv, name, SERVE_PRIMARY, version, dir, make_default);
+}
+
+int serve_load_role(struct serve *sv, const char *name, enum serve_role role, const char *version, const char *dir)
+{
+	return load_role(sv, name, role, version, dir, false);
+}
+
+int serve_set_canary(struct serve *sv, const char *name, unsigned percent)
+{
+	struct serve_slot *slot = serve_slot_find(sv, name);
+
+	if (!slot)
+		return cairn_error_set(CAIRN_ENOTFOUND, "no model '%s'", name);
+	if (percent > 100)
+		return cairn_error_set(CAIRN_EINVALID, "a canary share is a percentage (0 to 100), not %u", percent);
+	atomic_store(&slot->canary_pct, percent);
 	return 0;
 }
 
@@ -297,7 +340,9 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 {
 	static const char *const model[] = { "model" };
 	static const char *const model_version[] = { "model", "version" };
-	static const char *const info[] = { "name", "version", "flavor" };
+	static const char *const info[] = { "name", "version", "flavor", "role" };
+	static const char *const model_variant[] = { "model", "variant" };
+	static const char *const model_outcome[] = { "model", "outcome" };
 	struct serve *sv = ccalloc(1, sizeof(*sv));
 	int rc;
 
@@ -324,7 +369,12 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 	    (rc = metrics_hist_new(sv->metrics, &sv->f_predict, "cairn_serve_predict_duration_seconds",
 				   "Time in the model's predict, by model", model, 1, NULL, 0, METRICS_PER_NS)) ||
 	    (rc = metrics_gauge_new(sv->metrics, &sv->f_info, "cairn_serve_model_info",
-				    "1 for the version each model serves now (0 once replaced)", info, 3)) ||
+				    "1 for each version served now, by role (0 once replaced)", info, 4)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_variant, "cairn_serve_variant_requests_total",
+				      "Requests answered by the primary or the canary, by model", model_variant, 2)) ||
+	    (rc = metrics_counter_new(sv->metrics, &sv->f_shadow, "cairn_serve_shadow_requests_total",
+				      "Copies of requests scored by the shadow, by outcome (ok, error, dropped)",
+				      model_outcome, 2)) ||
 	    (rc = metrics_gauge_new(sv->metrics, &sv->f_load_seconds, "cairn_serve_model_load_seconds",
 				    "How long a model version took to load", model_version, 2)) ||
 	    (rc = metrics_counter_new(sv->metrics, &sv->f_load_failures, "cairn_serve_model_load_failures_total",
@@ -359,10 +409,12 @@ void serve_free(struct serve *sv)
 	if (!sv)
 		return;
 	serve_shutdown(sv);
+	serve_shadow_free(sv);
 	n = atomic_load(&sv->nslots);
 	for (size_t i = 0; i < n; i++) {
 		struct serve_slot *slot = sv->slots[i];
-		model_put(slot->live);
+		for (int r = 0; r < SERVE_NROLES; r++)
+			model_put(slot->live[r]);
 		pthread_mutex_destroy(&slot->mu);
 		free(slot->name);
 		free(slot);

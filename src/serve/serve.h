@@ -35,6 +35,13 @@
 
 struct serve;
 
+/* What a loaded version does in its slot: answer (primary), take a share of
+ * the traffic (canary), or get a copy of every request whose answer is only
+ * counted (shadow). */
+enum serve_role { SERVE_PRIMARY, SERVE_CANARY, SERVE_SHADOW, SERVE_NROLES };
+/* "primary", "canary", "shadow". */
+const char *serve_role_name(enum serve_role r);
+
 struct serve_config {
 	const char *version;        /* reported by /version and GET /v2 */
 	unsigned request_timeout_ms; /* 504 past it (0: 60000, MLflow's MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT) */
@@ -43,6 +50,7 @@ struct serve_config {
 	                               no batching: each request predicts on its own thread) */
 	unsigned max_queue_delay_us; /* how long a batch waits for more requests (0: none) */
 	size_t max_queue;           /* requests waiting for a batch (0: 1024); more are 503 at once */
+	const char *sticky_header;  /* requests with this header go to the same variant (NULL: random) */
 };
 
 /* Stop the batchers, answering what they hold: before the HTTP server stops. */
@@ -57,6 +65,11 @@ void serve_free(struct serve *sv);
  * call passes make_default. On failure the slot keeps what it served and
  * the failure is counted on /metrics. */
 int serve_load(struct serve *sv, const char *name, const char *version, const char *dir, bool make_default);
+/* The same for a role: the canary or shadow of slot `name` (which must
+ * exist: load its primary first). */
+int serve_load_role(struct serve *sv, const char *name, enum serve_role role, const char *version, const char *dir);
+/* The percentage (0..100) of the slot's requests the canary answers. */
+int serve_set_canary(struct serve *sv, const char *name, unsigned percent);
 /* The version a slot serves now into out (cap bytes); CAIRN_ENOTFOUND for
  * no such slot. */
 int serve_current(struct serve *sv, const char *name, char *out, size_t cap);

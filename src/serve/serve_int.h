@@ -10,6 +10,8 @@
 #include "model/mlmodel.h"
 #include "model/xgb.h"
 
+enum serve_proto { SERVE_MLFLOW, SERVE_OIP };
+
 /* One loaded model version. Shared by every request that began while it was
  * served: each holds a reference (model_get/model_put). */
 struct serve_model {
@@ -18,6 +20,7 @@ struct serve_model {
 	char *version;
 	char *flavor;               /* "xgboost" */
 	char *dir;                  /* where it was loaded from */
+	enum serve_role role;
 	struct mlmodel *ml;         /* NULL for a bare model file */
 	struct xgb_model *xgb;
 	struct serve_input in;      /* what requests must give (decode.h) */
@@ -29,7 +32,8 @@ struct serve_model {
 struct serve_slot {
 	char *name;
 	pthread_mutex_t mu;         /* guards live (a reference is taken under it) */
-	struct serve_model *live;   /* NULL until the first load succeeds */
+	struct serve_model *live[SERVE_NROLES]; /* per role; NULL until its first load succeeds */
+	_Atomic unsigned canary_pct; /* share of requests for the canary */
 	struct serve_batcher *batcher;      /* NULL when batching is off */
 	struct metrics_series *queue_depth; /* requests waiting in the batcher */
 	struct metrics_series *rows;        /* rows predicted */
@@ -48,11 +52,21 @@ struct serve {
 	struct metrics *metrics;
 	struct http_metrics *http_metrics;
 	struct metrics_family *f_rows, *f_load_failures, *f_info, *f_load_seconds, *f_batch, *f_predict;
-	struct metrics_family *f_queue, *f_rejected, *f_timeouts;
+	struct metrics_family *f_queue, *f_rejected, *f_timeouts, *f_variant, *f_shadow;
+	struct serve_shadow *shadow; /* the shadow queue and thread (NULL until a shadow loads) */
 };
 
 /* A reference to what slot serves now (NULL when nothing is loaded). */
 struct serve_model *model_get(struct serve_slot *slot);
+struct serve_model *model_get_role(struct serve_slot *slot, enum serve_role role);
+/* The model version that answers req: the canary for its share of requests
+ * (by the sticky header's hash when there is one), else the primary. */
+struct serve_model *serve_pick(struct serve *sv, struct serve_slot *slot, struct http_req *req);
+/* Hand a copy of the request to the slot's shadow, if it has one (never
+ * blocks: dropped and counted when the shadow is behind). */
+void serve_shadow(struct serve *sv, struct serve_slot *slot, enum serve_proto p, const char *ct, const char *body,
+		  size_t len);
+void serve_shadow_free(struct serve *sv);
 void model_put(struct serve_model *m);
 /* The slot of that name, or NULL. */
 struct serve_slot *serve_slot_find(struct serve *sv, const char *name);
@@ -67,8 +81,6 @@ int serve_predict(struct serve *sv, struct serve_slot *slot, struct serve_model 
 void serve_put_double(struct buf *b, double v);
 
 /* ---- scoring (batch.c) ---- */
-
-enum serve_proto { SERVE_MLFLOW, SERVE_OIP };
 
 /* Predict the decoded frame f with m and answer resp in protocol p: now, on
  * this thread (batching off, or req NULL: an in-process call), or through

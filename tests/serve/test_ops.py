@@ -118,3 +118,46 @@ def test_full_queue_is_503_at_once_and_a_stale_request_504(serve):
     assert r.status_code == 504 and r.text == "Request processing time exceeded limit"
     text = requests.get(s2.url + "/metrics").text
     assert 'cairn_serve_request_timeouts_total{model="model"} 1' in text
+
+
+def test_canary_share_sticky_header_and_shadow(serve):
+    d1, e1 = fixture("booster_binary")
+    d2, e2 = fixture("booster_logitraw")
+    d3, _ = fixture("booster_softprob")
+    assert e1["columns"] == e2["columns"]
+    s = serve(d1, "--canary", f"{d2}=25", "--shadow", d3, "--sticky-header", "X-User")
+    row = e1["data"][0]
+    body = json.dumps({"dataframe_split": {"columns": e1["columns"], "data": [row]}})
+    sess = requests.Session()
+    seen = {"primary": 0, "canary": 0}
+    n = 400
+    for _ in range(n):
+        r = sess.post(s.url + "/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        assert r.status_code == 200, r.text
+        v = r.headers["X-Model-Variant"]
+        seen[v] += 1
+        want = (e1 if v == "primary" else e2)["predict"][0]
+        assert abs(r.json()["predictions"][0] - want) <= 1e-6, (v, r.text, want)
+    share = seen["canary"] / n
+    assert 0.18 <= share <= 0.32, seen  # 25 % +- 3 standard deviations
+    # sticky: one user, one variant
+    for user in range(20):
+        got = {sess.post(s.url + "/invocations", data=body,
+                         headers={"Content-Type": "application/json", "X-User": f"user-{user}"},
+                         timeout=10).headers["X-Model-Variant"] for _ in range(5)}
+        assert len(got) == 1, (user, got)
+    # the shadow scored a copy of every request, none answered by it
+    deadline = time.monotonic() + 20
+    total = n + 100
+    ok = 0
+    while time.monotonic() < deadline:
+        text = requests.get(s.url + "/metrics").text
+        ok = sum(float(ln.split()[-1]) for ln in text.splitlines()
+                 if ln.startswith('cairn_serve_shadow_requests_total{model="model",outcome="ok"}'))
+        if ok >= total:
+            break
+        time.sleep(0.2)
+    dropped = sum(float(ln.split()[-1]) for ln in text.splitlines()
+                  if ln.startswith('cairn_serve_shadow_requests_total{model="model",outcome="dropped"}'))
+    assert ok + dropped == total and ok > 0, (ok, dropped)
+    assert 'role="shadow"} 1' in text

@@ -98,8 +98,8 @@ def test_alias_move_under_load_drops_nothing(serve, registry, tmp_path):
     assert "1" in seen and seen[-1] == "2", (len(seen), seen[-5:])
     assert seen.index("2") > 0
     text = requests.get(s.url + "/metrics").text
-    assert 'cairn_serve_model_info{name="churn",version="2",flavor="xgboost"} 1' in text
-    assert 'cairn_serve_model_info{name="churn",version="1",flavor="xgboost"} 0' in text
+    assert 'cairn_serve_model_info{name="churn",version="2",flavor="xgboost",role="primary"} 1' in text
+    assert 'cairn_serve_model_info{name="churn",version="1",flavor="xgboost",role="primary"} 0' in text
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one(serve, registry, tmp_path):
