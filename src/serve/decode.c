@@ -319,7 +319,7 @@ long serve_input_column(const struct serve_input *in, const char *name, size_t n
 {
 	size_t mask = in->nslots - 1;
 
-	if (!in->names || !in->nslots)
+	if (!in->names || !in->nslots || memchr(name, '\0', n))
 		return -1;
 	for (size_t i = name_hash(name, n) & mask;; i = (i + 1) & mask) {
 		uint32_t s = in->slots[i];
@@ -328,7 +328,7 @@ long serve_input_column(const struct serve_input *in, const char *name, size_t n
 		if (!s)
 			return -1;
 		c = in->names[s - 1];
-		if (!strncmp(c, name, n) && c[n] == '\0' && !memchr(name, '\0', n))
+		if (!strncmp(c, name, n) && c[n] == '\0')   /* name has no NUL: c is at least n long */
 			return (long)s - 1;
 	}
 }
@@ -533,7 +533,8 @@ fail:
 
 /* Rewrite Python's NaN, Infinity and -Infinity literals and reals too big
  * for a double (Python reads 1e400 as inf) outside strings into the magic
- * denormals jreal() maps back. */
+ * denormals jreal() maps back. (Short spellings: jansson's lexer asserts when
+ * it fails to grow its token buffer, which a token of 16 bytes or more needs.) */
 static int rewrite_literals(const char *s, size_t n, struct buf *b)
 {
 	bool in_str = false;
@@ -564,13 +565,13 @@ static int rewrite_literals(const char *s, size_t n, struct buf *b)
 			buf_putc(b, c);
 			i++;
 		} else if (n - i >= 3 && !memcmp(s + i, "NaN", 3)) {
-			buf_puts(b, "4.9406564584124654e-324");
+			buf_puts(b, "5e-324");
 			i += 3;
 		} else if (n - i >= 8 && !memcmp(s + i, "Infinity", 8)) {
-			buf_puts(b, "9.8813129168249309e-324");
+			buf_puts(b, "1e-323");
 			i += 8;
 		} else if (n - i >= 9 && !memcmp(s + i, "-Infinity", 9)) {
-			buf_puts(b, "1.4821969375237396e-323");
+			buf_puts(b, "1.5e-323");
 			i += 9;
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
 			size_t j = i + 1;
@@ -586,7 +587,7 @@ static int rewrite_literals(const char *s, size_t n, struct buf *b)
 				tmp[j - i] = '\0';
 				d = strtod(tmp, NULL);
 				if (isinf(d)) {
-					buf_puts(b, d > 0 ? "9.8813129168249309e-324" : "1.4821969375237396e-323");
+					buf_puts(b, d > 0 ? "1e-323" : "1.5e-323");
 					i = j;
 					continue;
 				}
@@ -601,11 +602,6 @@ static int rewrite_literals(const char *s, size_t n, struct buf *b)
 	return buf_error(b);
 }
 
-static bool has_literals(const char *s, size_t n)
-{
-	return memmem(s, n, "NaN", 3) || memmem(s, n, "Infinity", 8) || memmem(s, n, "e", 1) || memmem(s, n, "E", 1);
-}
-
 /* json.loads(body): any JSON value, Python's literals, duplicate keys keep the last. */
 static int parse_body(const char *body, size_t len, json_t **out, const char **error_code)
 {
@@ -615,7 +611,7 @@ static int parse_body(const char *body, size_t len, json_t **out, const char **e
 	*out = NULL;
 	cjson_oom_clear();
 	v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	if (!v && !cjson_oom_seen() && has_literals(body, len)) {
+	if (!v && !cjson_oom_seen()) {   /* perhaps Python's literals: read them as jreal() does */
 		struct buf b = BUF_INIT;
 		int rc = rewrite_literals(body, len, &b);
 
@@ -1008,22 +1004,27 @@ struct dec {
 	const char **fkeys;        /* dataframe_records' keys in the order met */
 };
 
-static const uint32_t SENTINEL_BITS = 0x7fc2a5a5u;
+/* The NaNs with a payload of their own that stand for cells pandas fills:
+ * None (a short row's padding, a JSON null where it matters) or NaN (a
+ * record without the key, an index without data). */
+enum { SENT_NONE = 1, SENT_NAN = 2 };
+static const uint32_t sentinel_bits[3] = { 0, 0x7fc2a5a5u, 0x7fc2a5a6u };
 
-static float sentinel(void)
+static float sentinel(int kind)
 {
 	float f;
 
-	memcpy(&f, &SENTINEL_BITS, sizeof(f));
+	memcpy(&f, &sentinel_bits[kind], sizeof(f));
 	return f;
 }
 
-static bool is_sentinel(float f)
+/* SENT_NONE, SENT_NAN, or 0 for a value. */
+static int sentinel_kind(float f)
 {
 	uint32_t u;
 
 	memcpy(&u, &f, sizeof(u));
-	return u == SENTINEL_BITS;
+	return u == sentinel_bits[SENT_NONE] ? SENT_NONE : u == sentinel_bits[SENT_NAN] ? SENT_NAN : 0;
 }
 
 static enum serve_dtype col_dtype(const struct dec *d, size_t c)
@@ -1116,8 +1117,8 @@ static void dec_release(struct dec *d)
 	free(d->x);
 }
 
-/* Room for nrows rows; every cell the sentinel when cells may stay unwritten. */
-static int dec_alloc(struct dec *d, size_t nrows, bool absent)
+/* Room for nrows rows; every cell the sentinel `absent` (SENT_*) when cells may stay unwritten. */
+static int dec_alloc(struct dec *d, size_t nrows, int absent)
 {
 	size_t n;
 
@@ -1130,9 +1131,9 @@ static int dec_alloc(struct dec *d, size_t nrows, bool absent)
 		return 0;
 	if (!(d->x = cmalloc(n * sizeof(*d->x))))
 		return oom();
-	d->absent = absent;
+	d->absent = absent != 0;
 	if (absent) {
-		float s = sentinel();
+		float s = sentinel(absent);
 
 		for (size_t i = 0; i < n; i++)
 			d->x[i] = s;
@@ -1179,7 +1180,7 @@ static void put_pandas(struct dec *d, size_t c, size_t r, const json_t *v)
 	}
 	if (t == SERVE_DT_BOOL) {
 		if (k == K_NULL)
-			*cell = sentinel();
+			*cell = sentinel(SENT_NONE);
 		else if (k == K_LIST)
 			note_bad(d, P_SEQ, c, r, v);
 		else
@@ -1187,7 +1188,7 @@ static void put_pandas(struct dec *d, size_t c, size_t r, const json_t *v)
 		return;
 	}
 	if (k == K_NULL) {
-		*cell = sentinel();
+		*cell = sentinel(SENT_NONE);
 		note_bad(d, P_NONE_INT, c, r, v);
 		return;
 	}
@@ -1243,6 +1244,8 @@ static int report_bad(struct dec *d)
 	return rc;
 }
 
+#define K_OBJ 128   /* kinds: pandas made the column object dtype whatever it holds */
+
 /* After a pandas walk: nulls and unwritten cells by what the whole column held. */
 static int settle(struct dec *d)
 {
@@ -1251,20 +1254,27 @@ static int settle(struct dec *d)
 	for (size_t c = 0; c < last; c++) {
 		enum serve_dtype t = col_dtype(d, c);
 		unsigned k = d->kinds[c];
-		size_t first_null = SIZE_MAX;
+		size_t first_none = SIZE_MAX, first_nan = SIZE_MAX, first;
 		bool numeric;
 
 		if (!d->present[c])
 			continue;
 		if (d->absent || ((k & K_NULL) && (dt_is_int(t) || t == SERVE_DT_BOOL))) {
-			for (size_t r = 0; r < d->nrows; r++)
-				if (is_sentinel(d->x[r * d->ncols + c])) {
-					first_null = r;
-					k |= K_NULL;
-					break;
-				}
+			for (size_t r = 0; r < d->nrows; r++) {
+				int sk = sentinel_kind(d->x[r * d->ncols + c]);
+
+				if (sk == SENT_NONE && first_none == SIZE_MAX)
+					first_none = r;
+				if (sk == SENT_NAN && first_nan == SIZE_MAX)
+					first_nan = r;
+			}
+			if (first_none != SIZE_MAX)
+				k |= K_NULL;
+			if (first_nan != SIZE_MAX)
+				k |= K_REAL;
 		}
-		if (first_null == SIZE_MAX && !(d->bad && d->bad_col == c))
+		first = first_none < first_nan ? first_none : first_nan;
+		if (first == SIZE_MAX && !(d->bad && d->bad_col == c))
 			continue;
 		numeric = !(k & ~(K_INT | K_REAL | K_NULL)) && (k & (K_INT | K_REAL));
 		if (dt_is_int(t)) {
@@ -1272,21 +1282,24 @@ static int settle(struct dec *d)
 				/* a float64 column with NaN: pandas' astype raises IntCastingNaNError */
 				note_bad(d, P_PD_NAN_INT, c, 0, NULL);
 				d->bad = P_PD_NAN_INT;
-			} else if (first_null != SIZE_MAX && (!d->bad || d->bad_col != c || first_null < d->bad_row)) {
-				/* an object column: int(None) */
+			} else if (first != SIZE_MAX && (!d->bad || d->bad_col != c || first < d->bad_row)) {
+				/* an object column: int(None) or int(nan) */
 				if (d->bad && d->bad_col == c)
 					d->bad = 0;
-				note_bad(d, P_NONE_INT, c, first_null, json_null());
+				note_bad(d, first == first_none ? P_NONE_INT : P_NAN_INT, c, first, json_null());
 			}
 			continue;
 		}
-		if (first_null == SIZE_MAX)
+		if (first == SIZE_MAX)
 			continue;
-		for (size_t r = first_null; r < d->nrows; r++) {
+		for (size_t r = first; r < d->nrows; r++) {
 			float *cell = &d->x[r * d->ncols + c];
+			int sk = sentinel_kind(*cell);
 
-			if (is_sentinel(*cell))
-				*cell = t == SERVE_DT_BOOL ? (numeric ? 1.0f : 0.0f) : NAN;
+			if (sk && t == SERVE_DT_BOOL)
+				*cell = sk == SENT_NAN || numeric ? 1.0f : 0.0f;   /* bool(nan) is True, bool(None) False */
+			else if (sk)
+				*cell = NAN;
 		}
 	}
 	return d->bad ? report_bad(d) : 0;
@@ -1409,7 +1422,7 @@ static int dec_split(struct dec *d, const json_t *split)
 	const json_t *data, *cols, *index, *v;
 	struct buf extras = BUF_INIT;
 	long map_small[256], *map = map_small;
-	bool positional, rows2d = false, ragged = false;
+	bool positional, rows2d = false, ragged = false, dup = false;
 	size_t n, w = 0, nrows, j;
 	const char *k;
 	int rc;
@@ -1499,10 +1512,13 @@ static int dec_split(struct dec *d, const json_t *split)
 			return bad(d, "Invalid input. Provided dataframe_split field is not a valid dataframe representation "
 				   "in 'split' format. Error: 'index must be a list'");
 		if (ni != n) {
-			if (n != 1 || !rows2d)
+			if (n == 0) {
+				ragged = true;   /* pandas: as many rows of NaN as the index has */
+			} else if (n != 1 || !rows2d) {
 				return bad(d, "Invalid input. Provided dataframe_split field is not a valid dataframe "
 					   "representation in 'split' format. Error: 'Length of values (%zu) does not match "
 					   "length of index (%zu)'", n, ni);
+			}
 			nrows = ni;   /* pandas broadcasts a single row over the index */
 		}
 	}
@@ -1520,15 +1536,15 @@ static int dec_split(struct dec *d, const json_t *split)
 				extra_name(&extras, name, j);
 			continue;
 		}
-		if (d->present[c]) {
-			rc = bad(d, "Invalid input. The request has column '%s' twice", d->in->names ? d->in->names[c] : "?");
-			goto out;
-		}
+		dup |= d->present[c];   /* pdf[name] is then a DataFrame, which _enforce_schema trips over */
 		d->present[c] = 1;
 	}
-	if ((rc = dec_alloc(d, nrows, ragged)))
+	if ((rc = dec_alloc(d, nrows, n == 0 && nrows ? SENT_NAN : ragged ? SENT_NONE : 0)))
 		goto out;
-	for (size_t r = 0; r < n; r++) {
+	if (n == 0)
+		for (size_t c = 0; c < d->ncols; c++)
+			d->kinds[c] |= K_OBJ;
+	for (size_t r = 0; r < n && r < nrows; r++) {
 		const json_t *row = json_array_get(data, r);
 
 		if (!rows2d) {
@@ -1540,7 +1556,7 @@ static int dec_split(struct dec *d, const json_t *split)
 			if (map[j] >= 0)
 				put_pandas(d, (size_t)map[j], r, v);
 	}
-	for (size_t r = n; r < nrows; r++)   /* broadcast */
+	for (size_t r = n; n && r < nrows; r++)   /* broadcast */
 		memcpy(&d->x[r * d->ncols], d->x, d->ncols * sizeof(*d->x));
 	if (d->in->tensor && n == 0 && w) {
 		/* cast_df_types_according_to_schema reads .iloc[0] of each column */
@@ -1561,6 +1577,10 @@ static int dec_split(struct dec *d, const json_t *split)
 	}
 	if ((rc = positional ? positional_frame(d, w) : check_missing(d, &extras)))
 		goto out;
+	if (dup) {
+		rc = enforce(d, "'DataFrame' object has no attribute 'dtype'");
+		goto out;
+	}
 	rc = finish(d, SERVE_FMT_DATAFRAME_SPLIT);
 out:
 	if (map != map_small)
@@ -1645,7 +1665,7 @@ static int dec_records(struct dec *d, const json_t *recs)
 			return bad(d, "Invalid input. Provided dataframe_records field is not a valid dataframe representation "
 				   "in 'records' format. Error: ''%s' object has no attribute 'keys''", py_type(rec));
 	positional = !d->in->names;
-	if ((rc = dec_alloc(d, n, true)))
+	if ((rc = dec_alloc(d, n, SENT_NAN)))
 		return rc;
 	json_array_foreach(recs, i, rec) {
 		json_object_foreach((json_t *)rec, k, v) {
@@ -1940,7 +1960,7 @@ static int dec_array(struct dec *d, const json_t *v, enum serve_format fmt)
 		}
 	}
 done:
-	if ((rc = dec_alloc(d, rows, false)))
+	if ((rc = dec_alloc(d, rows, 0)))
 		goto out;
 	for (size_t r = 0; r < rows; r++)
 		memcpy(&d->x[r * d->ncols], &vals[r * w], d->ncols * sizeof(*vals));
@@ -1975,7 +1995,7 @@ static int dec_unnamed_to_named(struct dec *d, const json_t *v, enum serve_forma
 			rc = enforce(d, "Invalid object type at position 0");
 			goto out;
 		}
-		if ((rc = dec_alloc(d, (size_t)dims[0], false)))
+		if ((rc = dec_alloc(d, (size_t)dims[0], 0)))
 			goto out;
 		if (dims[0])
 			memcpy(d->x, vals, (size_t)dims[0] * sizeof(*vals));
@@ -2066,12 +2086,12 @@ static int dec_columns(struct dec *d, const json_t *obj, enum serve_format fmt)
 	}
 	if (!any_list)
 		rows = 1;
-	if ((rc = dec_alloc(d, rows, false)))
+	if ((rc = dec_alloc(d, rows, 0)))
 		return rc;
 	json_object_foreach((json_t *)obj, k, v) {
 		long c = serve_input_column(d->in, k, strlen(k));
 		int64_t dims[MAX_SHAPE_DIMS];
-		size_t nd, at = 0;
+		size_t nd;
 		enum serve_dtype t;
 
 		if (c < 0) {
@@ -2116,7 +2136,6 @@ static int dec_columns(struct dec *d, const json_t *obj, enum serve_format fmt)
 			}
 			d->x[r * d->ncols + (size_t)c] = f;
 		}
-		(void)at;
 	}
 	if (fmt == SERVE_FMT_INSTANCES && req_mismatch) {
 		/* parse_instances_data's check over the required columns */
@@ -2171,7 +2190,7 @@ static int dec_instance_rows(struct dec *d, const json_t *list)
 				   "AttributeError(\"'%s' object has no attribute 'items'\")", py_type(item));
 	if (!(cnt = ccalloc(d->ncols, sizeof(*cnt))))
 		return oom();
-	if ((rc = dec_alloc(d, n, false)))
+	if ((rc = dec_alloc(d, n, 0)))
 		goto out;
 	json_array_foreach(list, i, item) {
 		json_object_foreach((json_t *)item, k, v) {
@@ -2277,7 +2296,7 @@ static int dec_input_rows(struct dec *d, const json_t *list)
 
 	if (!d->in->names || d->in->tensor)
 		return bad(d, "Invalid input. This model's columns have no names; send the inputs as a list of rows");
-	if ((rc = dec_alloc(d, n, true)))
+	if ((rc = dec_alloc(d, n, SENT_NAN)))
 		return rc;
 	json_array_foreach(list, i, item) {
 		json_object_foreach((json_t *)item, k, v) {
@@ -2312,7 +2331,7 @@ static int dec_input_rows(struct dec *d, const json_t *list)
 		for (size_t r = 0; r < d->nrows; r++) {
 			float *cell = &d->x[r * d->ncols + c];
 
-			if (is_sentinel(*cell)) {
+			if (sentinel_kind(*cell)) {
 				*cell = NAN;
 				hole = true;
 			}
@@ -2832,8 +2851,11 @@ static int param_check_default(struct serve_input *in, const struct mlparam *p, 
 	}
 	param_repr(&spec, p, def);
 	*out = param_validate(p, spec.ptr, def, &err);
-	if (spec.err || err.err)
+	if (spec.err || err.err) {
+		json_decref(*out);
+		*out = NULL;
 		rc = oom();
+	}
 	else if (!*out && err.len)
 		rc = cairn_error_set(CAIRN_EINVALID, "the signature's param '%.100s' has a bad default: %s", p->name, err.ptr);
 	else if (!*out)
@@ -2886,6 +2908,8 @@ static int dec_params(struct dec *d, json_t *params)
 
 			param_repr(&spec, p, json_object_get(in->param_defaults, p->name));
 			val = param_validate(p, spec.ptr, given, &err);
+			if (!val && !err.len)
+				rc = oom();
 			if (!val && err.len) {
 				/* "Invalid parameters found: {('k', 'message')}" */
 				if (errs.len)
@@ -2896,13 +2920,12 @@ static int dec_params(struct dec *d, json_t *params)
 				py_repr_str(&errs, err.ptr, err.len);
 				buf_putc(&errs, ')');
 			}
-			rc = spec.err || err.err ? oom() : 0;
+			if (spec.err || err.err)
+				rc = oom();
 			buf_release(&spec);
 			buf_release(&err);
-			if (rc)
-				goto out;
-			if (!val && !errs.len) {
-				rc = oom();
+			if (rc) {
+				json_decref(val);
 				goto out;
 			}
 			if (!val)
@@ -3411,7 +3434,7 @@ int serve_decode_oip(const struct serve_input *in, const char *body, size_t len,
 			}
 			rows = (size_t)t->shape[0];
 		}
-		if ((rc = dec_alloc(&d, rows, false)))
+		if ((rc = dec_alloc(&d, rows, 0)))
 			goto out;
 		for (i = 0; i < n; i++) {
 			struct oip_input *t = &inputs[i];
@@ -3464,7 +3487,7 @@ int serve_decode_oip(const struct serve_input *in, const char *body, size_t len,
 		}
 		buf_release(&want);
 		rows = (size_t)t->shape[0];
-		if ((rc = dec_alloc(&d, rows, false)))
+		if ((rc = dec_alloc(&d, rows, 0)))
 			goto out;
 		if ((rc = oip_values(t, d.x, d.ncols, d.ncols, 0)))
 			goto out;

@@ -628,3 +628,102 @@ Test(serve_decode, parity_with_mlflow)
 	cr_assert_gt(json_array_size(json_object_get(doc, "cases")), 200);
 	json_decref(doc);
 }
+
+/* ---- allocation failures ---- */
+
+/* Fail every allocation of one decode in turn: each ends in CAIRN_ENOMEM (or
+ * succeeds when the failure is absorbed), never another error, never a leak. */
+static void sweep(const struct serve_input *in, const char *ct, const char *body, bool oip)
+{
+	uint64_t calls = 0;
+
+	for (uint64_t nth = 1;; nth++) {
+		struct serve_frame f = SERVE_FRAME_INIT;
+		json_t *meta = NULL;
+		int rc;
+
+		fault_arm(FAULT_ALLOC, nth, FAULT_PERSIST);
+		rc = oip ? serve_decode_oip(in, body, strlen(body), &f, &meta) : serve_decode_mlflow(in, ct, body, strlen(body), &f);
+		calls = fault_calls();
+		fault_disarm();
+		cr_assert(rc == 0 || rc == CAIRN_ENOMEM, "%s: allocation %llu failed: rc %d %s", body,
+			  (unsigned long long)nth, rc, cairn_error_msg());
+		if (rc) {
+			cr_assert_null(f.x);
+			cr_assert_null(f.params);
+			cr_assert_null(meta);
+		}
+		json_decref(meta);
+		serve_frame_release(&f);
+		if (!rc && nth > calls)
+			break;
+	}
+	cr_assert_gt(calls, 0, "%s allocates nothing?", body);
+}
+
+Test(serve_decode, allocation_failures_are_enomem)
+{
+	struct model md, par, t, plain;
+	char *names[] = { "f0", "f1" };
+
+	model_open(&md, "[{\"type\":\"double\",\"name\":\"a\"},{\"type\":\"long\",\"name\":\"b\",\"required\":false}]",
+		   NULL, NULL, 0);
+	model_open(&par, "[{\"type\":\"double\",\"name\":\"a\"}]", PARAMS, NULL, 0);
+	model_open(&t, "[{\"type\":\"tensor\",\"tensor-spec\":{\"dtype\":\"float32\",\"shape\":[-1,3]}}]", NULL, NULL, 0);
+	model_open(&plain, NULL, NULL, names, 2);
+	sweep(&md.in, J, "{\"dataframe_split\":{\"columns\":[\"a\",\"b\",\"x\"],\"data\":[[1,2,\"q\"],[3,4,null]]}}", false);
+	sweep(&md.in, J, "{\"dataframe_records\":[{\"a\":1,\"b\":2},{\"b\":4}]}", false);
+	sweep(&md.in, J, "{\"instances\":[{\"a\":1,\"b\":2},{\"a\":3,\"b\":4}]}", false);
+	sweep(&md.in, J, "{\"inputs\":{\"a\":[1,NaN],\"b\":[3,4],\"c\":[[1],[2]]}}", false);
+	sweep(&md.in, J, "{\"inputs\":[{\"a\":1,\"b\":2}]}", false);
+	sweep(&md.in, CSV, "\"a\",b,c\n1,2,3\n4,5,6\n", false);
+	sweep(&par.in, J, "{\"inputs\":{\"a\":[1]},\"params\":{\"k\":2,\"t\":3,\"l\":[4,5]}}", false);
+	sweep(&t.in, J, "{\"inputs\":[[1,2,3],[4,5,6]]}", false);
+	sweep(&plain.in, J, "{\"dataframe_records\":[{\"f1\":1,\"f0\":2}]}", false);
+	sweep(&plain.in, NULL, "{\"id\":\"x\",\"inputs\":[{\"name\":\"f0\",\"shape\":[2],\"datatype\":\"FP32\",\"data\":[1,2]},"
+	      "{\"name\":\"f1\",\"shape\":[2,1],\"datatype\":\"INT32\",\"data\":[[3],[4]]}]}", true);
+	/* error paths allocate too (their messages): they end in the error or in ENOMEM */
+	for (uint64_t nth = 1; nth < 200; nth++) {
+		struct serve_frame f = SERVE_FRAME_INIT;
+		const char *b = "{\"inputs\":{\"a\":[1]},\"params\":{\"k\":\"x\"}}";
+		int rc;
+
+		fault_arm(FAULT_ALLOC, nth, FAULT_PERSIST);
+		rc = serve_decode_mlflow(&par.in, J, b, strlen(b), &f);
+		fault_disarm();
+		cr_assert(rc == CAIRN_EINVALID || rc == CAIRN_ENOMEM, "nth %llu: %d %s", (unsigned long long)nth, rc,
+			  cairn_error_msg());
+		serve_frame_release(&f);
+	}
+	model_close(&md);
+	model_close(&par);
+	model_close(&t);
+	model_close(&plain);
+}
+
+Test(serve_decode, building_the_input_survives_allocation_failures)
+{
+	struct mlmodel *m = model_with("[{\"type\":\"double\",\"name\":\"a\"},{\"type\":\"long\",\"name\":\"b\"}]", PARAMS);
+	char *names[] = { "f0", "f1", "f2" };
+
+	for (uint64_t nth = 1;; nth++) {
+		struct serve_input in, in2;
+		int rc, rc2;
+		uint64_t calls;
+
+		fault_arm(FAULT_ALLOC, nth, FAULT_PERSIST);
+		rc = serve_input_from_signature(m, NULL, 0, &in);
+		rc2 = serve_input_from_signature(NULL, names, 3, &in2);
+		calls = fault_calls();
+		fault_disarm();
+		cr_assert(rc == 0 || rc == CAIRN_ENOMEM, "nth %llu: %d %s", (unsigned long long)nth, rc, cairn_error_msg());
+		cr_assert(rc2 == 0 || rc2 == CAIRN_ENOMEM);
+		if (!rc)
+			serve_input_release(&in);
+		if (!rc2)
+			serve_input_release(&in2);
+		if (!rc && !rc2 && nth > calls)
+			break;
+	}
+	mlmodel_free(m);
+}
