@@ -56,6 +56,10 @@ static void serve_usage(FILE *f)
 		   "                 its answers are counted (cairn_serve_shadow_requests_total), never sent\n"
 		   "  --sticky-header NAME  requests with the same value of this header go to the same\n"
 		   "                 variant (default: each request drawn at random)\n"
+		   "  --log-dir DIR  log answered requests (id, model, version, latency, input, output) to\n"
+		   "                 zstd segments in DIR (docs/inference-log.md); X-Request-ID names them\n"
+		   "  --log-sample R the share of requests logged, 0..1 (default 1: all)\n"
+		   "  --log-max-bytes N  the log's disk bound; the oldest segments go first (default 1 GiB)\n"
 		   "  --check        load the model, score its serving_input_example.json, print the\n"
 		   "                 answer and exit (0 when it was answered 200)\n"
 		   CLI_HTTP_HELP "\n"
@@ -223,11 +227,14 @@ int cmd_serve(int argc, char **argv)
 		{ "canary", required_argument, NULL, 'y' },
 		{ "shadow", required_argument, NULL, 'w' },
 		{ "sticky-header", required_argument, NULL, 'S' },
+		{ "log-dir", required_argument, NULL, 'l' },
+		{ "log-sample", required_argument, NULL, 's' },
+		{ "log-max-bytes", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config cfg = { .host = "127.0.0.1", .port = 8080 };
-	struct serve_config scfg = { .version = CAIRN_VERSION };
+	struct serve_config scfg = { .version = CAIRN_VERSION, .log_sample = -1 };
 	struct poller p = { .every_s = 5 };
 	struct watch *w = NULL, extra[2] = { { 0 } };
 	size_t nw = 0, nextra = 0;
@@ -335,6 +342,26 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'S':
 			scfg.sticky_header = optarg;
+			break;
+		case 'l':
+			scfg.log_dir = optarg;
+			break;
+		case 's': {
+			char *end;
+			double r = strtod(optarg, &end);
+			if (*end || !*optarg || !(r >= 0 && r <= 1)) {
+				cli_fail("serve", "invalid --log-sample '%s' (a share from 0 to 1)", optarg);
+				status = 2;
+				goto out;
+			}
+			scfg.log_sample = r;
+			break;
+		}
+		case 'x':
+			if ((status = parse_uint("log-max-bytes", optarg, ~0ul, &v)))
+				goto out;
+			scfg.log_max_bytes = v;
+			status = 1;
 			break;
 		case 'b':
 			if ((status = parse_uint("max-batch-size", optarg, 1u << 20, &v)))

@@ -187,6 +187,9 @@ const char *http_req_query(struct http_req *req, const char *key);
 int http_req_query_each(struct http_req *req, const char *key,
 			void (*fn)(void *ud, const char *value), void *ud);
 const char *http_req_header(struct http_req *req, const char *name);
+/* When a served request's head arrived (monotonic ns); 0 for a request
+ * made in-process (req->conn NULL). */
+uint64_t http_req_start_ns(const struct http_req *req);
 /* A path parameter of a pattern route ("name" for "{name}"), or NULL. */
 const char *http_req_param(const struct http_req *req, const char *name);
 /* Finish a request whose handler returned HTTP_ASYNC, from any thread,

@@ -236,6 +236,12 @@ static bool route_find(struct http_server *s, struct req_state *st, const char *
 	return true;
 }
 
+uint64_t http_req_start_ns(const struct http_req *req)
+{
+	/* only a served request lives in a req_state (in-process ones are the caller's) */
+	return req->conn ? ((const struct req_state *)req)->t0_ns : 0;
+}
+
 const char *http_req_param(const struct http_req *req, const char *name)
 {
 	size_t n = strlen(name);

@@ -7,15 +7,17 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* ---- answers ---- */
 
-/* Answer resp with out in protocol p for m. */
-static int answer(enum serve_proto p, const struct serve_model *m, const json_t *meta, const struct xgb_output *out,
-		  struct http_resp *resp)
+/* Answer resp with out in protocol p for m, and log it (req: the request,
+ * NULL in-process). */
+static int answer(struct serve *sv, struct http_req *req, const char *id, enum serve_proto p,
+		  const struct serve_model *m, const json_t *meta, const struct xgb_output *out, struct http_resp *resp)
 {
 	int rc;
 
@@ -23,11 +25,17 @@ static int answer(enum serve_proto p, const struct serve_model *m, const json_t 
 	resp->content_type = "application/json";
 	buf_clear(&resp->body);
 	rc = p == SERVE_MLFLOW ? serve_put_mlflow(out, &resp->body) : serve_put_oip(m, meta, out, &resp->body);
-	if (!rc) { /* informative headers: not worth failing for */
-		(void)http_resp_header(resp, "X-Model-Version", m->version);
-		(void)http_resp_header(resp, "X-Model-Variant", serve_role_name(m->role));
+	if (rc)
+		return rc;
+	/* informative headers: not worth failing for */
+	(void)http_resp_header(resp, "X-Model-Version", m->version);
+	(void)http_resp_header(resp, "X-Model-Variant", serve_role_name(m->role));
+	if (req && id && *id) {
+		(void)http_resp_header(resp, "X-Request-ID", id);
+		serve_log(sv, id, m, http_req_start_ns(req), 200, req->body.ptr, req->body.len, resp->body.ptr,
+			  resp->body.len);
 	}
-	return rc;
+	return 0;
 }
 
 /* ---- the batcher ---- */
@@ -42,6 +50,7 @@ struct job {
 	json_t *meta;
 	uint64_t queued_ns;
 	bool alone;                /* params change the method: predicted by itself */
+	char id[64];               /* the request id */
 };
 
 struct serve_batcher {
@@ -159,7 +168,7 @@ static void run_batch(struct serve_batcher *b, struct job *jobs, size_t rows)
 		part.data = out.data + off * out.shape.width;
 		part.nrows = j->f.nrows;
 		off += j->f.nrows;
-		rc = answer(j->proto, j->m, j->meta, &part, j->resp);
+		rc = answer(sv, j->req, j->id, j->proto, j->m, j->meta, &part, j->resp);
 		http_req_finish(j->req, rc, rc ? cairn_error_msg() : NULL);
 		job_free(j);
 	}
@@ -262,7 +271,8 @@ void serve_batcher_free(struct serve_batcher *b)
 /* ---- scoring ---- */
 
 int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
-		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta)
+		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta,
+		const char *request_id)
 {
 	struct serve_batcher *b = slot->batcher;
 	struct xgb_output out;
@@ -271,7 +281,7 @@ int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, 
 
 	if (!b || !req) {
 		if (!(rc = serve_predict(sv, slot, m, f, &out)))
-			rc = answer(p, m, meta, &out, resp);
+			rc = answer(sv, req, request_id, p, m, meta, &out, resp);
 		goto done;
 	}
 	if (!(j = ccalloc(1, sizeof(*j)))) {
@@ -285,6 +295,7 @@ int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, 
 	j->f = *f;
 	j->meta = meta;
 	j->queued_ns = metrics_now_ns();
+	snprintf(j->id, sizeof(j->id), "%s", request_id ? request_id : "");
 	j->alone = f->params && json_object_get(f->params, "output_margin") &&
 		   json_is_true(json_object_get(f->params, "output_margin"));
 	pthread_mutex_lock(&b->mu);

@@ -754,7 +754,7 @@ static int parse_entry(const char *p, size_t n, struct ilog_entry *e)
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		goto bad;
 	e->ts_us = json_integer_value(v);
-	e->model = e->version = "";
+	e->model = e->version = e->role = "";
 	if ((v = json_object_get(o, "model"))) {
 		if (!json_is_string(v))
 			goto bad;
@@ -764,6 +764,11 @@ static int parse_entry(const char *p, size_t n, struct ilog_entry *e)
 		if (!json_is_string(v))
 			goto bad;
 		e->version = json_string_value(v);
+	}
+	if ((v = json_object_get(o, "role"))) {
+		if (!json_is_string(v))
+			goto bad;
+		e->role = json_string_value(v);
 	}
 	if ((v = json_object_get(o, "latency_us"))) {
 		if (!json_is_integer(v))
@@ -806,7 +811,7 @@ struct rhdr {
 	uint32_t id_n, model_n, version_n, input_n, output_n;
 	int32_t status;
 	uint32_t truncated;
-	uint32_t pad_;
+	uint32_t role_n;         /* the role's bytes follow the version's */
 };
 
 #define RING_ALIGN 16
@@ -919,7 +924,7 @@ int ilog_append(struct ilog *l, const struct ilog_record *r)
 		atomic_fetch_add_explicit(&l->sampled_out, 1, memory_order_relaxed);
 		return 0;
 	}
-	meta = r->id.n + r->model.n + r->version.n;
+	meta = r->id.n + r->model.n + r->version.n + r->role.n;
 	if (r->ts_us < 0 || meta > l->max_record) {
 		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return CAIRN_EINVALID;
@@ -956,6 +961,7 @@ int ilog_append(struct ilog *l, const struct ilog_record *r)
 	hd->id_n = (uint32_t)r->id.n;
 	hd->model_n = (uint32_t)r->model.n;
 	hd->version_n = (uint32_t)r->version.n;
+	hd->role_n = (uint32_t)r->role.n;
 	hd->input_n = trunc ? 0 : (uint32_t)r->input.n;
 	hd->output_n = trunc ? 0 : (uint32_t)r->output.n;
 	p = (char *)(hd + 1);
@@ -963,6 +969,7 @@ int ilog_append(struct ilog *l, const struct ilog_record *r)
 	PUT(r->id.p, hd->id_n);
 	PUT(r->model.p, hd->model_n);
 	PUT(r->version.p, hd->version_n);
+	PUT(r->role.p, hd->role_n);
 	PUT(r->input.p, hd->input_n);
 	PUT(r->output.p, hd->output_n);
 #undef PUT
@@ -1177,6 +1184,11 @@ static void frame_add(struct ilog *l, const struct rhdr *it)
 	buf_puts(b, ",\"version\":");
 	put_str(b, &l->tmp, p, it->version_n);
 	p += it->version_n;
+	if (it->role_n) {
+		buf_puts(b, ",\"role\":");
+		put_str(b, &l->tmp, p, it->role_n);
+		p += it->role_n;
+	}
 	buf_puts(b, ",\"latency_us\":");
 	put_i64(b, it->latency);
 	buf_puts(b, ",\"status\":");

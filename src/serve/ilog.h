@@ -61,6 +61,7 @@ struct ilog_record {
 	int64_t ts_us;        /* when the request arrived, microseconds since the epoch (0: now) */
 	struct slice model;   /* model name */
 	struct slice version; /* model version */
+	struct slice role;    /* who answered: empty (the primary), "canary" or "shadow" */
 	int64_t latency_us;   /* time to the answer, microseconds */
 	int status;           /* HTTP status of the answer */
 	struct slice input;   /* JSON text of the request's rows (not JSON: logged as a string) */
@@ -124,6 +125,7 @@ struct ilog_entry {
 	int64_t ts_us;
 	const char *model;   /* "" when absent */
 	const char *version; /* "" when absent */
+	const char *role;    /* "" (the primary), "canary", "shadow" */
 	int64_t latency_us;
 	int status;
 	bool truncated;      /* input and output were left out (too big) */

@@ -122,8 +122,10 @@ static int score(struct serve *sv, struct http_req *req, const char *ct, const c
 		buf_puts(&resp->body, cairn_error_msg());
 		rc = buf_error(&resp->body);
 	} else if (!rc) {
-		serve_shadow(sv, slot, SERVE_MLFLOW, ct, body, len);
-		return serve_score(sv, req, resp, SERVE_MLFLOW, slot, m, &f, NULL); /* takes f and m */
+		char id[SERVE_ID_MAX];
+		serve_request_id(sv, req, id, sizeof(id));
+		serve_shadow(sv, slot, SERVE_MLFLOW, ct, body, len, id);
+		return serve_score(sv, req, resp, SERVE_MLFLOW, slot, m, &f, NULL, id); /* takes f and m */
 	}
 	serve_frame_release(&f);
 	model_put(m);

@@ -201,8 +201,17 @@ static int infer(struct http_req *req, struct http_resp *resp)
 		model_put(m);
 		return rc;
 	}
-	serve_shadow(req->ctx, slot, SERVE_OIP, NULL, req->body.ptr, req->body.len);
-	return serve_score(req->ctx, req, resp, SERVE_OIP, slot, m, &f, meta); /* takes f, meta and m */
+	{
+		char id[SERVE_ID_MAX];
+		const json_t *rid = meta ? json_object_get(meta, "id") : NULL;
+		/* the OIP request's own "id" names it, else the header, else a new one */
+		if (json_is_string(rid) && json_string_length(rid) < sizeof(id) && json_string_length(rid))
+			snprintf(id, sizeof(id), "%s", json_string_value(rid));
+		else
+			serve_request_id(req->ctx, req, id, sizeof(id));
+		serve_shadow(req->ctx, slot, SERVE_OIP, NULL, req->body.ptr, req->body.len, id);
+		return serve_score(req->ctx, req, resp, SERVE_OIP, slot, m, &f, meta, id); /* takes f, meta and m */
+	}
 }
 
 const struct http_route serve_oip_routes[] = {

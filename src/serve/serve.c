@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- models and slots ---- */
 
@@ -310,6 +312,102 @@ void serve_put_double(struct buf *b, double v)
 		cjson_put_double(b, v);
 }
 
+/* ---- request ids and the inference log ---- */
+
+void serve_request_id(struct serve *sv, struct http_req *req, char *out, size_t cap)
+{
+	const char *h = req ? http_req_header(req, "X-Request-ID") : NULL;
+	size_t n = h ? strlen(h) : 0;
+	bool ok = n && n < cap;
+
+	/* a client's id is kept when it is printable ASCII (it goes into a header and the log) */
+	for (size_t i = 0; ok && i < n; i++)
+		ok = h[i] > 0x20 && h[i] < 0x7f;
+	if (ok)
+		memcpy(out, h, n + 1);
+	else
+		snprintf(out, cap, "%s-%llu", sv->id_prefix, (unsigned long long)atomic_fetch_add(&sv->next_id, 1) + 1);
+}
+
+void serve_log(struct serve *sv, const char *id, const struct serve_model *m, uint64_t start_ns, int status,
+	       const char *input, size_t input_n, const char *output, size_t output_n)
+{
+	struct timespec now;
+	uint64_t lat_us = start_ns ? (metrics_now_ns() - start_ns) / 1000u : 0;
+	struct ilog_record r;
+
+	if (!sv->log)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = (struct ilog_record){
+		.id = { id, strlen(id) },
+		.ts_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 - (int64_t)lat_us, /* the arrival */
+		.model = { m->name, strlen(m->name) },
+		.version = { m->version, strlen(m->version) },
+		.role = { m->role ? serve_role_name(m->role) : "", m->role ? strlen(serve_role_name(m->role)) : 0 },
+		.latency_us = (int64_t)lat_us,
+		.status = status,
+		.input = { input, input_n },
+		.output = { output, output_n },
+	};
+	(void)ilog_append(sv->log, &r); /* a full queue drops and counts: never waits */
+}
+
+enum log_stat { LS_APPENDED, LS_SAMPLED_OUT, LS_DROPPED, LS_BYTES, LS_ERRORS, LS_N };
+
+struct log_stat_arg {
+	struct serve *sv;
+	enum log_stat which;
+};
+
+static double log_stat(void *arg)
+{
+	const struct log_stat_arg *a = arg;
+	struct ilog_stats st;
+
+	ilog_stats(a->sv->log, &st);
+	switch (a->which) {
+	case LS_APPENDED: return (double)st.appended;
+	case LS_SAMPLED_OUT: return (double)st.sampled_out;
+	case LS_DROPPED: return (double)st.dropped;
+	case LS_BYTES: return (double)st.bytes_written;
+	default: return (double)st.errors;
+	}
+}
+
+static int log_open(struct serve *sv)
+{
+	static const struct {
+		enum log_stat which;
+		const char *name, *help;
+	} defs[] = {
+		{ LS_APPENDED, "cairn_serve_log_records_total", "Answers queued for the inference log" },
+		{ LS_SAMPLED_OUT, "cairn_serve_log_sampled_out_total", "Answers left out of the inference log by its sample rate" },
+		{ LS_DROPPED, "cairn_serve_log_dropped_total", "Answers dropped because the inference log's queue was full" },
+		{ LS_BYTES, "cairn_serve_log_written_bytes_total", "Compressed bytes written to the inference log" },
+		{ LS_ERRORS, "cairn_serve_log_errors_total", "Inference log write errors" },
+	};
+	struct ilog_opts o = ILOG_OPTS_INIT;
+	struct log_stat_arg *args;
+	int rc;
+
+	if (sv->cfg.log_sample >= 0)
+		o.sample_rate = sv->cfg.log_sample;
+	o.max_disk_bytes = sv->cfg.log_max_bytes;
+	if ((rc = ilog_open(sv->cfg.log_dir, &o, &sv->log)))
+		return rc;
+	if (!(args = ccalloc(LS_N, sizeof(*args))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	sv->log_args = args;
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		args[i].sv = sv;
+		args[i].which = defs[i].which;
+		if ((rc = metrics_counter_fn_new(sv->metrics, NULL, defs[i].name, defs[i].help, log_stat, &args[i])))
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- the server ---- */
 
 void serve_after(struct http_req *req, const struct http_resp *resp, uint64_t elapsed_ns)
@@ -355,6 +453,19 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 		sv->cfg.version = "unknown";
 	if (!sv->cfg.max_queue)
 		sv->cfg.max_queue = 1024;
+	{
+		/* generated request ids: a random prefix, then a counter */
+		unsigned char rnd[8] = { 0 };
+		FILE *f = fopen("/dev/urandom", "rb");
+		if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
+			uint64_t t = metrics_now_ns() ^ (uint64_t)getpid() << 32;
+			memcpy(rnd, &t, sizeof(rnd));
+		}
+		if (f)
+			fclose(f);
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(sv->id_prefix + 2 * i, 3, "%02x", rnd[i]);
+	}
 	pthread_mutex_init(&sv->mu, NULL);
 	if (pthread_key_create(&sv->ctx_key, ctx_destroy)) {
 		free(sv);
@@ -384,7 +495,8 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 	    (rc = metrics_counter_new(sv->metrics, &sv->f_rejected, "cairn_serve_queue_rejected_total",
 				      "Requests refused because the batch queue was full (503)", model, 1)) ||
 	    (rc = metrics_counter_new(sv->metrics, &sv->f_timeouts, "cairn_serve_request_timeouts_total",
-				      "Requests that waited past the request timeout (504)", model, 1))) {
+				      "Requests that waited past the request timeout (504)", model, 1)) ||
+	    (sv->cfg.log_dir && (rc = log_open(sv)))) {
 		serve_free(sv);
 		return rc;
 	}
@@ -410,6 +522,9 @@ void serve_free(struct serve *sv)
 		return;
 	serve_shutdown(sv);
 	serve_shadow_free(sv);
+	if (sv->log && ilog_close(sv->log))
+		cairn_log(LOG_WARN, "serve: the inference log: %s", cairn_error_msg());
+	sv->log = NULL;
 	n = atomic_load(&sv->nslots);
 	for (size_t i = 0; i < n; i++) {
 		struct serve_slot *slot = sv->slots[i];
@@ -425,6 +540,7 @@ void serve_free(struct serve *sv)
 	pthread_key_delete(sv->ctx_key);
 	http_metrics_free(sv->http_metrics);
 	metrics_free(sv->metrics);
+	free(sv->log_args);
 	pthread_mutex_destroy(&sv->mu);
 	free(sv);
 }

@@ -51,6 +51,9 @@ struct serve_config {
 	unsigned max_queue_delay_us; /* how long a batch waits for more requests (0: none) */
 	size_t max_queue;           /* requests waiting for a batch (0: 1024); more are 503 at once */
 	const char *sticky_header;  /* requests with this header go to the same variant (NULL: random) */
+	const char *log_dir;        /* the inference log (serve/ilog.h); NULL: none */
+	double log_sample;          /* share of requests logged (0..1; negative: the default, 1) */
+	uint64_t log_max_bytes;     /* the log's disk bound (0: 1 GiB) */
 };
 
 /* Stop the batchers, answering what they hold: before the HTTP server stops. */

@@ -7,6 +7,7 @@
 
 #include "serve/serve.h"
 #include "serve/decode.h"
+#include "serve/ilog.h"
 #include "model/mlmodel.h"
 #include "model/xgb.h"
 
@@ -54,6 +55,10 @@ struct serve {
 	struct metrics_family *f_rows, *f_load_failures, *f_info, *f_load_seconds, *f_batch, *f_predict;
 	struct metrics_family *f_queue, *f_rejected, *f_timeouts, *f_variant, *f_shadow;
 	struct serve_shadow *shadow; /* the shadow queue and thread (NULL until a shadow loads) */
+	struct ilog *log;           /* the inference log, or NULL */
+	void *log_args;             /* what its metrics' callbacks read (owned) */
+	_Atomic uint64_t next_id;   /* generated request ids */
+	char id_prefix[17];         /* ... and their per-process random prefix */
 };
 
 /* A reference to what slot serves now (NULL when nothing is loaded). */
@@ -65,7 +70,15 @@ struct serve_model *serve_pick(struct serve *sv, struct serve_slot *slot, struct
 /* Hand a copy of the request to the slot's shadow, if it has one (never
  * blocks: dropped and counted when the shadow is behind). */
 void serve_shadow(struct serve *sv, struct serve_slot *slot, enum serve_proto p, const char *ct, const char *body,
-		  size_t len);
+		  size_t len, const char *request_id);
+#define SERVE_ID_MAX 64
+
+/* The request's id: its X-Request-ID header (when sane), else a new one,
+ * into out (cap bytes, at least 64). */
+void serve_request_id(struct serve *sv, struct http_req *req, char *out, size_t cap);
+/* Log one answer (a no-op without a log). */
+void serve_log(struct serve *sv, const char *id, const struct serve_model *m, uint64_t start_ns, int status,
+	       const char *input, size_t input_n, const char *output, size_t output_n);
 void serve_shadow_free(struct serve *sv);
 void model_put(struct serve_model *m);
 /* The slot of that name, or NULL. */
@@ -88,7 +101,8 @@ void serve_put_double(struct buf *b, double v);
  * f, meta (OIP: the request's id) and the reference to m in every case. A
  * full queue is CAIRN_EBUSY (503) at once. */
 int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
-		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta);
+		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta,
+		const char *request_id);
 /* The answer bodies: MLflow's {"predictions"}, the OIP infer response. */
 int serve_put_mlflow(const struct xgb_output *o, struct buf *b);
 int serve_put_oip(const struct serve_model *m, const json_t *meta, const struct xgb_output *out, struct buf *b);

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,8 @@ struct shadow_job {
 	char *ct;      /* owned; may be NULL */
 	char *body;    /* owned */
 	size_t len;
+	uint64_t start_ns;
+	char id[SERVE_ID_MAX];
 };
 
 struct serve_shadow {
@@ -105,6 +108,13 @@ static void shadow_run(struct serve *sv, struct shadow_job *j)
 	if (!rc)
 		rc = serve_predict(sv, j->slot, m, &f, &out);
 	count(sv, j->slot, rc ? "error" : "ok");
+	if (!rc && sv->log) {
+		/* both answers are logged: this one under the primary's request id */
+		struct buf b = BUF_INIT;
+		if (!(j->proto == SERVE_MLFLOW ? serve_put_mlflow(&out, &b) : serve_put_oip(m, NULL, &out, &b)))
+			serve_log(sv, j->id, m, j->start_ns, 200, j->body, j->len, b.ptr, b.len);
+		buf_release(&b);
+	}
 	if (rc)
 		cairn_log(LOG_DEBUG, "serve: shadow %s of '%s': %s", m->version, j->slot->name, cairn_error_msg());
 	serve_frame_release(&f);
@@ -164,7 +174,7 @@ static struct serve_shadow *shadow_start(struct serve *sv)
 }
 
 void serve_shadow(struct serve *sv, struct serve_slot *slot, enum serve_proto p, const char *ct, const char *body,
-		  size_t len)
+		  size_t len, const char *request_id)
 {
 	struct serve_shadow *sh;
 	struct shadow_job *j;
@@ -181,6 +191,8 @@ void serve_shadow(struct serve *sv, struct serve_slot *slot, enum serve_proto p,
 	j->slot = slot;
 	j->proto = p;
 	j->len = len;
+	j->start_ns = metrics_now_ns();
+	snprintf(j->id, sizeof(j->id), "%s", request_id ? request_id : "");
 	if ((ct && !(j->ct = cstrdup(ct))) || !(j->body = cmalloc(len + 1))) {
 		job_free(j);
 		count(sv, slot, "dropped");

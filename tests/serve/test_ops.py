@@ -2,6 +2,7 @@
 answers what is in flight before exiting 0, and a second SIGTERM-time request is refused."""
 
 import json
+import os
 import signal
 import socket
 import time
@@ -161,3 +162,62 @@ def test_canary_share_sticky_header_and_shadow(serve):
                   if ln.startswith('cairn_serve_shadow_requests_total{model="model",outcome="dropped"}'))
     assert ok + dropped == total and ok > 0, (ok, dropped)
     assert 'role="shadow"} 1' in text
+
+
+def read_log(d):
+    """Every record of an inference log folder, read with the real zstd tool."""
+    import glob
+    import subprocess
+    out = []
+    for f in sorted(glob.glob(os.path.join(d, "ilog-*.jsonl.zst*"))):
+        p = subprocess.run(["zstdcat", f], capture_output=True)
+        assert p.returncode == 0 or f.endswith(".open"), p.stderr
+        out += [json.loads(ln) for ln in p.stdout.decode().splitlines() if ln]
+    return out
+
+
+def test_inference_log_records_answers_and_the_shadow(serve, tmp_path):
+    d1, e1 = fixture("booster_binary")
+    d3, _ = fixture("regressor")
+    log = tmp_path / "ilog"
+    s = serve(d1, "--name", "churn", "--shadow", d3, "--log-dir", str(log))
+    bodies = []
+    for i in range(5):
+        body = json.dumps({"dataframe_split": {"columns": e1["columns"], "data": [e1["data"][i]]}})
+        r = requests.post(s.url + "/invocations", data=body,
+                          headers={"Content-Type": "application/json", "X-Request-ID": f"req-{i}"}, timeout=10)
+        assert r.status_code == 200 and r.headers["X-Request-ID"] == f"req-{i}"
+        bodies.append((body, r.text))
+    r = post(s.url + "/invocations", bodies[0][0])  # no id given: one is made and returned
+    gen = r.headers["X-Request-ID"]
+    assert gen and not gen.startswith("req-")
+    time.sleep(1.0)  # the shadow is behind the answers
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=30) == 0
+    s.stopped_by_test = True
+    recs = read_log(str(log))
+    prim = {r["id"]: r for r in recs if "role" not in r}
+    shad = {r["id"]: r for r in recs if r.get("role") == "shadow"}
+    for i, (body, answer) in enumerate(bodies):
+        p = prim[f"req-{i}"]
+        assert p["model"] == "churn" and p["version"] == "1" and p["status"] == 200
+        assert p["input"] == json.loads(body) and p["output"] == json.loads(answer)
+        assert p["latency_us"] >= 0 and p["ts"] > 1.7e15
+        assert f"req-{i}" in shad and "predictions" in shad[f"req-{i}"]["output"]
+    assert gen in prim
+
+
+def test_inference_log_sampling(serve, tmp_path):
+    d1, e1 = fixture("booster_binary")
+    log = tmp_path / "ilog"
+    s = serve(d1, "--log-dir", str(log), "--log-sample", "0.5")
+    body = json.dumps({"dataframe_split": {"columns": e1["columns"], "data": [e1["data"][0]]}})
+    sess = requests.Session()
+    for i in range(400):
+        sess.post(s.url + "/invocations", data=body,
+                  headers={"Content-Type": "application/json", "X-Request-ID": f"id-{i}"}, timeout=10)
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=30) == 0
+    s.stopped_by_test = True
+    n = len(read_log(str(log)))
+    assert 140 <= n <= 260, n  # half, +- 6 sigma: the choice is a hash of the id
