@@ -30,7 +30,8 @@ static void serve_usage(FILE *f)
 		   "models:/NAME/VERSION, models:/NAME/latest, models:/m-ID, runs:/RUN_ID/PATH,\n"
 		   "mlflow-artifacts:/PATH, or a local model directory or model file. A server on an\n"
 		   "alias (or latest, or a stage) polls the store and switches to the version it names\n"
-		   "without dropping a request. Natively served: the xgboost flavor.\n\n"
+		   "without dropping a request. Natively served: the xgboost flavor; other Python\n"
+		   "flavors with --allow-pickle.\n\n"
 		   "  --model NAME=URI  serve URI as NAME (repeat for several models on one port; the\n"
 		   "                 first answers /invocations)\n"
 		   "  --name NAME    the name of URI (default: its registered name, else \"model\")\n"
@@ -56,6 +57,11 @@ static void serve_usage(FILE *f)
 		   "                 its answers are counted (cairn_serve_shadow_requests_total), never sent\n"
 		   "  --sticky-header NAME  requests with the same value of this header go to the same\n"
 		   "                 variant (default: each request drawn at random)\n"
+		   "  --allow-pickle serve Python flavors (sklearn, any python_function model) through a\n"
+		   "                 supervised pool of Python workers running MLflow's own scoring code;\n"
+		   "                 loading a pickle runs its code: only for models you trust\n"
+		   "  --python PATH  their interpreter (default /usr/bin/python3; needs mlflow importable)\n"
+		   "  --python-workers N  worker processes per Python model (default 2)\n"
 		   "  --log-dir DIR  log answered requests (id, model, version, latency, input, output) to\n"
 		   "                 zstd segments in DIR (docs/inference-log.md); X-Request-ID names them\n"
 		   "  --log-sample R the share of requests logged, 0..1 (default 1: all)\n"
@@ -228,6 +234,9 @@ int cmd_serve(int argc, char **argv)
 		{ "shadow", required_argument, NULL, 'w' },
 		{ "sticky-header", required_argument, NULL, 'S' },
 		{ "log-dir", required_argument, NULL, 'l' },
+		{ "allow-pickle", no_argument, NULL, 'P' },
+		{ "python", required_argument, NULL, 'Y' },
+		{ "python-workers", required_argument, NULL, 'W' },
 		{ "log-sample", required_argument, NULL, 's' },
 		{ "log-max-bytes", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
@@ -345,6 +354,22 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'l':
 			scfg.log_dir = optarg;
+			break;
+		case 'P':
+			scfg.allow_pickle = true;
+			break;
+		case 'Y':
+			scfg.python = optarg;
+			break;
+		case 'W':
+			if ((status = parse_uint("python-workers", optarg, 64, &v)) || !v) {
+				if (!status)
+					cli_fail("serve", "invalid value '0' for --python-workers");
+				status = 2;
+				goto out;
+			}
+			scfg.python_workers = (unsigned)v;
+			status = 1;
 			break;
 		case 's': {
 			char *end;

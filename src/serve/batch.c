@@ -268,6 +268,111 @@ void serve_batcher_free(struct serve_batcher *b)
 	free(b);
 }
 
+/* ---- Python models ---- */
+
+struct pyjob {
+	struct serve *sv;
+	struct http_req *req;      /* NULL: in-process, waited for */
+	struct http_resp *resp;
+	struct serve_model *m;     /* a reference */
+	char id[SERVE_ID_MAX];
+	pthread_mutex_t mu;        /* in-process: the waiter's */
+	pthread_cond_t cv;
+	bool done;
+	int rc;
+	char msg[512];
+};
+
+/* The worker's content type as a constant (resp keeps only static strings). */
+static const char *static_type(const char *ct)
+{
+	static const char *const known[] = { "application/json", "text/plain; charset=utf-8", "text/csv",
+					     "text/html; charset=utf-8" };
+
+	for (size_t i = 0; ct && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strncmp(ct, known[i], strcspn(known[i], ";")))
+			return known[i];
+	return "application/octet-stream";
+}
+
+static void py_done(void *ud, const struct pyworker_reply *r)
+{
+	struct pyjob *j = ud;
+	int rc = r->err;
+
+	if (!rc) {
+		j->resp->status = r->status;
+		j->resp->content_type = static_type(r->content_type);
+		buf_clear(&j->resp->body);
+		buf_put(&j->resp->body, r->body, r->len);
+		if ((rc = buf_error(&j->resp->body))) {
+			snprintf(j->msg, sizeof(j->msg), "out of memory for the model's answer");
+		} else {
+			(void)http_resp_header(j->resp, "X-Model-Version", j->m->version);
+			(void)http_resp_header(j->resp, "X-Model-Variant", serve_role_name(j->m->role));
+			if (j->req && *j->id) {
+				(void)http_resp_header(j->resp, "X-Request-ID", j->id);
+				if (r->status == 200)
+					serve_log(j->sv, j->id, j->m, http_req_start_ns(j->req), 200, j->req->body.ptr,
+						  j->req->body.len, r->body, r->len);
+			}
+		}
+	} else {
+		snprintf(j->msg, sizeof(j->msg), "%s", r->message ? r->message : "");
+	}
+	if (j->req) {
+		http_req_finish(j->req, rc, rc ? j->msg : NULL);
+		model_put(j->m); /* a last reference is freed on another thread (model_put) */
+		free(j);
+		return;
+	}
+	pthread_mutex_lock(&j->mu);
+	j->rc = rc;
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+}
+
+int serve_score_python(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
+		       struct serve_model *m, const char *ct, const char *body, size_t len, const char *request_id)
+{
+	struct pyworker_req pr = { .proto = p == SERVE_MLFLOW ? PYWORKER_MLFLOW : PYWORKER_OIP, .content_type = ct,
+				   .model_name = m->name, .model_version = m->version, .body = body, .len = len };
+	struct pyjob *j = ccalloc(1, sizeof(*j));
+	int rc;
+
+	if (!j) {
+		model_put(m);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	j->sv = sv;
+	j->req = req;
+	j->resp = resp;
+	j->m = m;
+	snprintf(j->id, sizeof(j->id), "%s", request_id ? request_id : "");
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	if ((rc = pyworker_submit(m->py, &pr, py_done, j))) {
+		pthread_cond_destroy(&j->cv);
+		pthread_mutex_destroy(&j->mu);
+		free(j);
+		model_put(m);
+		return rc;
+	}
+	if (req)
+		return HTTP_ASYNC; /* py_done finishes the request and frees j */
+	pthread_mutex_lock(&j->mu);
+	while (!j->done)
+		pthread_cond_wait(&j->cv, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+	rc = j->rc ? cairn_error_set(j->rc, "%s", j->msg) : 0;
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	model_put(m);
+	free(j);
+	return rc;
+}
+
 /* ---- scoring ---- */
 
 int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,

@@ -106,6 +106,11 @@ static int score(struct serve *sv, struct http_req *req, const char *ct, const c
 
 	if (!m)
 		return cairn_error_set(CAIRN_EBUSY, "no model is loaded yet");
+	if (m->py) { /* MLflow's own scoring code answers in the worker */
+		char id[SERVE_ID_MAX];
+		serve_request_id(sv, req, id, sizeof(id));
+		return serve_score_python(sv, req, resp, SERVE_MLFLOW, m, ct, body, len, id);
+	}
 	rc = serve_decode_mlflow(&m->in, ct, body, len, &f);
 	if (rc == CAIRN_EINVALID && f.error_code) {
 		/* schema errors are INVALID_PARAMETER_VALUE, parse errors BAD_REQUEST, as in MLflow */

@@ -132,7 +132,7 @@ static int model_meta(struct http_req *req, struct http_resp *resp)
 
 	if ((rc = find_model(req, &slot, &m)))
 		return rc;
-	inputs = input_metadata(&m->in);
+	inputs = m->py ? json_array() : input_metadata(&m->in);
 	o = json_pack("{s:s, s:[s], s:s, s:o, s:[o]}", "name", m->name, "versions", m->version, "platform",
 		      m->flavor, "inputs", inputs ? inputs : json_array(), "outputs",
 		      tensor_meta("predict", out_datatype(&m->shape), -1, (json_int_t)m->shape.width, m->shape.matrix));
@@ -195,6 +195,11 @@ static int infer(struct http_req *req, struct http_resp *resp)
 
 	if ((rc = find_model(req, &slot, &m)))
 		return rc;
+	if (m->py) {
+		char id[SERVE_ID_MAX];
+		serve_request_id(req->ctx, req, id, sizeof(id));
+		return serve_score_python(req->ctx, req, resp, SERVE_OIP, m, NULL, req->body.ptr, req->body.len, id);
+	}
 	if ((rc = serve_decode_oip(&m->in, req->body.ptr, req->body.len, &f, &meta))) {
 		json_decref(meta);
 		serve_frame_release(&f);

@@ -20,6 +20,7 @@ static void model_free(struct serve_model *m)
 {
 	if (!m)
 		return;
+	pyworker_pool_free(m->py);
 	serve_input_release(&m->in);
 	xgb_model_free(m->xgb);
 	mlmodel_free(m->ml);
@@ -47,10 +48,25 @@ struct serve_model *model_get(struct serve_slot *slot)
 	return model_get_role(slot, SERVE_PRIMARY);
 }
 
+static void *model_free_thread(void *arg)
+{
+	model_free(arg);
+	return NULL;
+}
+
 void model_put(struct serve_model *m)
 {
-	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
-		model_free(m);
+	pthread_t t;
+
+	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+		return;
+	/* a Python model's last request may end on one of its own pool's threads,
+	 * which freeing the pool joins: free it from another thread */
+	if (m->py && !pthread_create(&t, NULL, model_free_thread, m)) {
+		pthread_detach(t);
+		return;
+	}
+	model_free(m);
 }
 
 /* Python flavors are refused: loading them unpickles code. */
@@ -62,11 +78,11 @@ static int refuse_python(const struct mlmodel *ml, const char *dir)
 	for (size_t i = 0; i < ml->nflavors && n < sizeof(flavors) - 2; i++)
 		n += (size_t)snprintf(flavors + n, sizeof(flavors) - n, "%s%s", i ? ", " : "", ml->flavors[i].name);
 	if (mlmodel_flavor(ml, "python_function"))
-		return cairn_error_set(CAIRN_EUNSUPPORTED,
-				       "model '%s' has no native flavor (flavors: %s): serving a Python flavor "
-				       "unpickles code (MLflow's CVE-2024-37052..37060) and needs --allow-pickle and the "
-				       "Python worker pool, which this build of cairn serve does not have yet; natively "
-				       "served: xgboost", dir, flavors);
+		return cairn_error_set(CAIRN_EPERM,
+				       "model '%s' has no native flavor (flavors: %s): serving it loads a pickle in "
+				       "Python, which runs the model's code (MLflow's CVE-2024-37052..37060); start "
+				       "cairn serve with --allow-pickle if you trust it (natively served: xgboost)",
+				       dir, flavors);
 	return cairn_error_set(CAIRN_EUNSUPPORTED, "model '%s' has no flavor cairn can serve (flavors: %s; natively "
 						   "served: xgboost)", dir, flavors);
 }
@@ -96,8 +112,24 @@ static int model_load(struct serve *sv, const char *name, const char *version, c
 		if ((rc = mlmodel_load(dir, &m->ml)))
 			goto fail;
 		if (!mlmodel_flavor(m->ml, "xgboost")) {
-			rc = refuse_python(m->ml, dir);
-			goto fail;
+			struct pyworker_opts po = { .model_dir = dir, .allow_pickle = sv->cfg.allow_pickle,
+						    .python = sv->cfg.python, .workers = sv->cfg.python_workers,
+						    .request_timeout_ms = sv->cfg.request_timeout_ms,
+						    .max_queue = sv->cfg.max_queue };
+			if (!mlmodel_flavor(m->ml, "python_function") || !sv->cfg.allow_pickle) {
+				rc = refuse_python(m->ml, dir);
+				goto fail;
+			}
+			free(m->flavor);
+			if (!(m->flavor = cstrdup("python_function"))) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				goto fail;
+			}
+			if ((rc = pyworker_pool_new(&po, &m->py)))
+				goto fail;
+			m->load_seconds = (double)(metrics_now_ns() - t0) / 1e9;
+			*out = m;
+			return 0;
 		}
 	}
 	if ((rc = xgb_model_load_opts(dir, m->ml, &opts, &m->xgb)) ||

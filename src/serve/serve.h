@@ -9,9 +9,10 @@
  * serving. The first slot (or the one marked default) answers
  * /invocations; every slot answers /v2/models/<name>/...
  *
- * Models: the `xgboost` flavor natively (model/xgb.h). Python flavors need
- * the worker pool, not in this version: they are refused, naming
- * --allow-pickle (unpickling is code execution).
+ * Models: the `xgboost` flavor natively (model/xgb.h); every other MLflow
+ * flavor with python_function through a pool of Python worker processes
+ * (serve/pyworker.h), only with allow_pickle (unpickling is code execution:
+ * refused otherwise, naming --allow-pickle).
  *
  * serve_mount() puts the routes on an http_server (see docs/serving.md):
  *   GET /ping, /health, /version; POST /invocations   (MLflow)
@@ -54,6 +55,10 @@ struct serve_config {
 	const char *log_dir;        /* the inference log (serve/ilog.h); NULL: none */
 	double log_sample;          /* share of requests logged (0..1; negative: the default, 1) */
 	uint64_t log_max_bytes;     /* the log's disk bound (0: 1 GiB) */
+	bool allow_pickle;          /* serve Python flavors through worker processes (serve/pyworker.h):
+	                               unpickling a model is running its code */
+	const char *python;         /* their interpreter (NULL: /usr/bin/python3) */
+	unsigned python_workers;    /* workers per Python model (0: 2) */
 };
 
 /* Stop the batchers, answering what they hold: before the HTTP server stops. */

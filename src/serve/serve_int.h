@@ -8,6 +8,7 @@
 #include "serve/serve.h"
 #include "serve/decode.h"
 #include "serve/ilog.h"
+#include "serve/pyworker.h"
 #include "model/mlmodel.h"
 #include "model/xgb.h"
 
@@ -23,7 +24,8 @@ struct serve_model {
 	char *dir;                  /* where it was loaded from */
 	enum serve_role role;
 	struct mlmodel *ml;         /* NULL for a bare model file */
-	struct xgb_model *xgb;
+	struct xgb_model *xgb;      /* a native model, or */
+	struct pyworker_pool *py;   /* a Python one (then in, shape are unused) */
 	struct serve_input in;      /* what requests must give (decode.h) */
 	struct xgb_shape shape;     /* what predict gives */
 	double load_seconds;
@@ -103,6 +105,11 @@ void serve_put_double(struct buf *b, double v);
 int serve_score(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
 		struct serve_slot *slot, struct serve_model *m, struct serve_frame *f, json_t *meta,
 		const char *request_id);
+/* Score body through m's Python workers (m->py) and answer resp: later
+ * (HTTP_ASYNC) for a served request, now for an in-process one (req NULL).
+ * Takes the reference to m. */
+int serve_score_python(struct serve *sv, struct http_req *req, struct http_resp *resp, enum serve_proto p,
+		       struct serve_model *m, const char *ct, const char *body, size_t len, const char *request_id);
 /* The answer bodies: MLflow's {"predictions"}, the OIP infer response. */
 int serve_put_mlflow(const struct xgb_output *o, struct buf *b);
 int serve_put_oip(const struct serve_model *m, const json_t *meta, const struct xgb_output *out, struct buf *b);

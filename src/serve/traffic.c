@@ -103,6 +103,11 @@ static void shadow_run(struct serve *sv, struct shadow_job *j)
 
 	if (!m)
 		return;
+	if (m->py) { /* a Python shadow is not supported: counted, never run */
+		count(sv, j->slot, "error");
+		model_put(m);
+		return;
+	}
 	rc = j->proto == SERVE_MLFLOW ? serve_decode_mlflow(&m->in, j->ct, j->body, j->len, &f)
 				      : serve_decode_oip(&m->in, j->body, j->len, &f, NULL);
 	if (!rc)
