@@ -202,6 +202,17 @@ out:
 	return rc;
 }
 
+/* A local directory or file: served without opening a store (which would
+ * create a data root in the working directory). */
+static bool uri_is_local(const char *uri)
+{
+	struct model_ref probe = { 0 };
+	bool local = !model_ref_parse(uri, &probe) && (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
+
+	model_ref_dispose(&probe);
+	return local;
+}
+
 static int parse_uint(const char *opt, const char *arg, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -469,10 +480,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nw; i++) {
 		bool changed;
-		struct model_ref probe = { 0 };
-		bool local = !model_ref_parse(w[i].uri, &probe) && (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
-
-		model_ref_dispose(&probe);
+		bool local = uri_is_local(w[i].uri);
 		if (!local && !cl && client_open_default(tracking_uri, root, cli_default_root(), &cl)) {
 			cli_fail("serve", "%s", cairn_error_msg());
 			goto out;
@@ -496,11 +504,11 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 		nw++;
-		if (!cl && client_open_default(tracking_uri, root, cli_default_root(), &cl)) {
+		if (!uri_is_local(x->uri) && !cl && client_open_default(tracking_uri, root, cli_default_root(), &cl)) {
 			cli_fail("serve", "%s", cairn_error_msg());
 			goto out;
 		}
-		if (watch_update(cl, sv, x, cache.ptr, true, &changed)) {
+		if (watch_update(uri_is_local(x->uri) ? NULL : cl, sv, x, cache.ptr, true, &changed)) {
 			cli_fail("serve", "%s: %s", x->uri, cairn_error_msg());
 			goto out;
 		}
