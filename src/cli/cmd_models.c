@@ -1,5 +1,7 @@
-/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage, audit, log and download. */
+/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage, audit, log, download and
+ * package (a container build context, cli/package.c). */
 #include "cli/cmd.h"
+#include "cli/package.h"
 #include "core/fault.h"
 #include "client/client.h"
 #include "client/model_fetch.h"
@@ -33,7 +35,8 @@ static void models_usage(FILE *f)
 		"       cairn models audit [NAME] [--max N] [--json]\n"
 		"       cairn models log FILE --flavor xgboost|sklearn [--signature-from CSV]\n"
 		"                        [--run ID | -e EXP] [--register NAME]\n"
-		"       cairn models download URI [-o DIR] [--json]\n\n"
+		"       cairn models download URI [-o DIR] [--json]\n"
+		"       cairn models package URI -o DIR [--json]\n\n"
 		"The model registry of a local data root or a tracking server.\n\n"
 		"  list      registered models: name, latest version, aliases, last update\n"
 		"  show      a model (its versions and aliases) or one version\n"
@@ -53,7 +56,11 @@ static void models_usage(FILE *f)
 		"            models:/NAME/latest or /STAGE, models:/m-ID (a logged model),\n"
 		"            runs:/RUN_ID/PATH or mlflow-artifacts:/PATH; prints the local\n"
 		"            directory: DIR, or an entry of the model cache ($CAIRN_MODEL_CACHE,\n"
-		"            default ~/.cache/cairn/models) that is reused while the files are the same\n\n"
+		"            default ~/.cache/cairn/models) that is reused while the files are the same\n"
+		"  package   write a container build context for URI into DIR: a Dockerfile on\n"
+		"            debian:bookworm-slim with the binary's runtime packages (ldd + dpkg -S),\n"
+		"            this cairn binary, the model, an entrypoint running cairn serve, README.md\n"
+		"            (cairn models package --help)\n\n"
 		"Requirements compare the candidate's run metrics (metrics.X) with those of the\n"
 		"version currently holding the --to alias (<to>.metrics.X), with numbers,\n"
 		"+ - * /, and/or/not. With no incumbent yet, comparisons against it hold.\n\n"
@@ -67,7 +74,8 @@ static void models_usage(FILE *f)
 		"  --run ID              log: attach to this run instead of creating one\n"
 		"  -e, --experiment EXP  log: experiment of the new run (default: Default)\n"
 		"  --register NAME       log: register the model (created if missing)\n"
-		"  -o, --output DIR      download: into DIR (absent or empty) instead of the cache\n"
+		"  -o, --output DIR      download: into DIR (absent or empty) instead of the cache;\n"
+		"                        package: the context's folder (absent or empty)\n"
 		"  --json                print JSON\n"
 		"  --tracking-uri URI    talk to this tracking server (default $MLFLOW_TRACKING_URI)\n"
 		"  --root DIR            use this local data root (default $CAIRN_HOME or ./cairn-data)\n"
@@ -78,7 +86,8 @@ static void models_usage(FILE *f)
 		"      --require \"metrics.auc >= champion.metrics.auc\" --require \"metrics.latency_ms < 50\"\n"
 		"  cairn models lineage churn/3\n"
 		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn\n"
-		"  cairn models download models:/churn@champion -o /srv/models/churn\n");
+		"  cairn models download models:/churn@champion -o /srv/models/churn\n"
+		"  cairn models package models:/churn@champion -o build/churn-image\n");
 }
 
 struct mopts {
@@ -686,6 +695,14 @@ out:
 	return rc ? fail(rc) : 0;
 }
 
+/* `cairn models package URI -o DIR`: a container build context (cli/package.c). */
+static int models_package(struct client *cl, const struct mopts *o, const char *uri)
+{
+	int rc = package_write(cl, uri, o->output, o->json);
+
+	return rc ? fail(rc) : 0;
+}
+
 int cmd_models(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -734,7 +751,13 @@ int cmd_models(int argc, char **argv)
 		case 'e': o.experiment = optarg; break;
 		case 'G': o.register_name = optarg; break;
 		case 'o': o.output = optarg; break;
-		case 'h': models_usage(stdout); free(o.require); return 0;
+		case 'h':
+			if (argc > 1 && !strcmp(argv[1], "package"))
+				package_usage(stdout);
+			else
+				models_usage(stdout);
+			free(o.require);
+			return 0;
 		default: free(o.require); return usage_error("%s", "bad option");
 		}
 	}
@@ -768,13 +791,18 @@ int cmd_models(int argc, char **argv)
 			return 2;
 		}
 		sub = pos[0];
-		if (!strcmp(sub, "download") && n == 2) {
+		if (!strcmp(sub, "package") && n == 2 && !o.output) {
+			rc = usage_error("%s", "package needs -o DIR");
+			goto out;
+		}
+		if ((!strcmp(sub, "download") || !strcmp(sub, "package")) && n == 2) {
 			struct model_ref probe = { 0 };
 			bool local = !model_ref_parse(pos[1], &probe) &&
 				     (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
 			model_ref_dispose(&probe);
 			if (local) { /* a local path: no store to open */
-				rc = models_download(NULL, &o, pos[1]);
+				rc = !strcmp(sub, "download") ? models_download(NULL, &o, pos[1])
+							      : models_package(NULL, &o, pos[1]);
 				goto out;
 			}
 		}
@@ -796,6 +824,8 @@ int cmd_models(int argc, char **argv)
 			rc = models_log(cl, &o, pos[1]);
 		else if (!strcmp(sub, "download") && n == 2)
 			rc = models_download(cl, &o, pos[1]);
+		else if (!strcmp(sub, "package") && n == 2)
+			rc = models_package(cl, &o, pos[1]);
 		else if (!strcmp(sub, "audit") && n <= 2)
 			rc = models_audit(cl, &o, n == 2 ? pos[1] : NULL);
 		else
