@@ -9,6 +9,7 @@
 #include "core/fault.h"
 #include "core/fs.h"
 #include "core/util.h"
+#include "core/yaml.h"
 #include "serve/serve.h"
 
 #include <errno.h>
@@ -98,6 +99,29 @@ struct poller {
 	const char *tracking_uri, *root, *cache;
 };
 
+/* A downloaded model directory says which registry version it is in
+ * registered_model_meta (MLflow writes it: model_name, model_version).
+ * Fills name and version when it is there. */
+static void local_meta(const char *dir, char *name, size_t name_cap, char *version, size_t cap)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	json_t *doc = NULL;
+
+	buf_printf(&path, "%s/registered_model_meta", dir);
+	if (!buf_error(&path) && !fs_read_file(path.ptr, 1u << 16, &text) && !cyaml_parse(text.ptr, text.len, &doc)) {
+		const json_t *n = json_object_get(doc, "model_name"), *v = json_object_get(doc, "model_version");
+		if (json_is_string(n))
+			snprintf(name, name_cap, "%s", json_string_value(n));
+		if (json_is_string(v))
+			snprintf(version, cap, "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(version, cap, "%lld", (long long)json_integer_value(v));
+	}
+	json_decref(doc);
+	buf_release(&path);
+	buf_release(&text);
+}
+
 /* Resolve, fetch and load w's URI when it names something else than what is
  * served (or nothing is yet). *changed tells whether a new version loaded. */
 static int watch_update(struct client *cl, struct serve *sv, struct watch *w, const char *cache, bool first,
@@ -110,13 +134,16 @@ static int watch_update(struct client *cl, struct serve *sv, struct watch *w, co
 	*changed = false;
 	if ((rc = client_model_resolve(cl, w->uri, &ref)))
 		return rc;
-	version = ref.version ? ref.version : ref.run_id ? ref.run_id : "1";
+	char meta_name[256] = "", meta_version[64] = "";
+	if (ref.kind == MODEL_REF_DIR && ref.dir)
+		local_meta(ref.dir, meta_name, sizeof(meta_name), meta_version, sizeof(meta_version));
+	version = ref.version ? ref.version : ref.run_id ? ref.run_id : *meta_version ? meta_version : "1";
 	if (!first && ((!strcmp(version, w->version) && !strcmp(ref.source ? ref.source : "", w->source)) ||
 		       !strcmp(version, w->failed))) {
 		model_ref_dispose(&ref);
 		return 0;
 	}
-	if (!w->name && !(w->name = cstrdup(ref.name ? ref.name : "model"))) { /* a primary's */
+	if (!w->name && !(w->name = cstrdup(ref.name ? ref.name : *meta_name ? meta_name : "model"))) { /* a primary's */
 		model_ref_dispose(&ref);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
