@@ -20,6 +20,7 @@ struct cli_cmd {
 
 int cmd_server(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_experiments(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -37,6 +37,7 @@ static bool stderr_is_tty(void)
 void progress_begin(struct progress *p, const char *label, int64_t total_items, int64_t total_bytes, bool quiet)
 {
 	p->label = label;
+	p->unit = NULL;
 	p->total_items = total_items;
 	p->total_bytes = total_bytes;
 	atomic_store(&p->items, 0);
@@ -63,7 +64,14 @@ static void draw(struct progress *p, int64_t now)
 		double left = secs * (double)(p->total_items - items) / (double)items;
 		snprintf(eta, sizeof(eta), "  ETA %d:%02d", (int)left / 60, (int)left % 60);
 	}
-	if (p->total_items > 0)
+	if (p->unit) {
+		char total[16] = "";
+
+		if (p->total_bytes > 0)
+			progress_fmt_bytes(p->total_bytes, total, sizeof(total));
+		fprintf(stderr, "\r\033[K%s  %lld %s  %s%s%s  %.0f %s/s  %s/s%s", p->label, (long long)items, p->unit, done,
+			*total ? " of " : "", total, secs > 0 ? (double)items / secs : 0.0, p->unit, rate, eta);
+	} else if (p->total_items > 0)
 		fprintf(stderr, "\r\033[K%s  %lld/%lld files  %s  %s/s%s", p->label, (long long)items,
 			(long long)p->total_items, done, rate, eta);
 	else

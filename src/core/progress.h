@@ -4,7 +4,9 @@
  * (atomics). progress_tick() redraws "label  done/total files  size  rate/s
  * ETA" at most ten times a second, and only once the operation has run for a
  * second, and only when stderr is a terminal and the progress is not quiet;
- * progress_end() clears the line. Non-interactive output gets nothing.
+ * progress_end() clears the line. Non-interactive output gets nothing. With a
+ * unit ("rows"), the line reads "label  N rows  12.3 MB of 40.0 MB  R rows/s
+ * 5.1 MB/s  ETA": items have no total, bytes say how far through the input.
  */
 #ifndef CAIRN_CORE_PROGRESS_H
 #define CAIRN_CORE_PROGRESS_H
@@ -15,6 +17,7 @@
 
 struct progress {
 	const char *label;
+	const char *unit;                 /* what items are: NULL for files (set after progress_begin) */
 	int64_t total_items, total_bytes; /* 0: unknown */
 	atomic_llong items, bytes;
 	atomic_llong last_draw_ns;

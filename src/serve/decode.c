@@ -12,6 +12,8 @@
  *   7. params against the ParamSchema.
  *   8. the Content-Type and the entry point.
  *   9. the Open Inference Protocol.
+ *  10. rows of a stream (cairn predict): a CSV header's mapping, then one
+ *      record or one JSON line at a time.
  *
  * The matrix is written as the JSON tree is walked, once, with no allocation
  * per cell. Where pandas' result depends on a whole column (a null in a long
@@ -2507,60 +2509,66 @@ static void csv_cell(struct csvdec *cd, struct csvcol *cc, size_t r, const char 
 	}
 }
 
-/* The error pandas' read_csv raises for column j, or 0. */
-static int csv_settle(struct csvdec *cd, size_t j)
+/* What pandas' read_csv says of the column cc held (frame column fj, as
+ * pandas numbers them), appended to m; nothing when it converts. */
+static void csv_problem(const struct dec *d, const struct csvcol *cc, size_t fj, struct buf *m)
 {
-	struct dec *d = cd->d;
-	struct csvcol *cc = &cd->cols[j];
 	enum serve_dtype t = col_dtype(d, (size_t)cc->col);
 	const char *dt = dtypes[t].numpy;
-	struct buf m = BUF_INIT;
-	size_t fj = j;   /* pandas numbers the frame's columns */
-	int rc = 0;
 
 	if (t == SERVE_DT_ANY) {
 		if (!cc->all_float && !cc->all_bool && cc->float_fail) {
-			buf_puts(&m, "could not convert string to float: ");
-			py_repr_str(&m, cc->float_tok.ptr, cc->float_tok.len);
+			buf_puts(m, "could not convert string to float: ");
+			py_repr_str(m, cc->float_tok.ptr, cc->float_tok.len);
 		}
 	} else if (dt_is_int(t)) {
 		if (cc->all_int) {
 			if (cc->na)
-				buf_printf(&m, "Integer column has NA values in column %zu", fj);
+				buf_printf(m, "Integer column has NA values in column %zu", fj);
 		} else if (cc->all_float) {
 			if (cc->na || !cc->integral)
-				buf_printf(&m, "cannot safely convert passed user dtype of %s for float64 dtyped data in column %zu", dt, fj);
+				buf_printf(m, "cannot safely convert passed user dtype of %s for float64 dtyped data in column %zu", dt, fj);
 		} else if (cc->all_bool && !cc->na) {
 			/* bool values: safe */
 		} else if (cc->int_fail && cc->int_fail_na) {
-			buf_puts(&m, "cannot convert float NaN to integer");
+			buf_puts(m, "cannot convert float NaN to integer");
 		} else if (cc->int_fail) {
-			buf_puts(&m, "invalid literal for int() with base 10: ");
-			py_repr_str(&m, cc->int_tok.ptr, cc->int_tok.len);
+			buf_puts(m, "invalid literal for int() with base 10: ");
+			py_repr_str(m, cc->int_tok.ptr, cc->int_tok.len);
 		} else {
-			buf_printf(&m, "cannot safely convert passed user dtype of %s for object dtyped data in column %zu", dt, fj);
+			buf_printf(m, "cannot safely convert passed user dtype of %s for object dtyped data in column %zu", dt, fj);
 		}
 	} else if (t == SERVE_DT_BOOL) {
 		if (cc->all_bool) {
 			if (cc->na)
-				buf_printf(&m, "Bool column has NA values in column %zu", fj);
+				buf_printf(m, "Bool column has NA values in column %zu", fj);
 		} else if (cc->all_int) {
 			if (cc->na || !cc->zero_one)
-				buf_printf(&m, "cannot safely convert passed user dtype of bool for int64 dtyped data in column %zu", fj);
+				buf_printf(m, "cannot safely convert passed user dtype of bool for int64 dtyped data in column %zu", fj);
 		} else if (cc->all_float) {
 			if (cc->na || !cc->zero_one)
-				buf_printf(&m, "cannot safely convert passed user dtype of bool for float64 dtyped data in column %zu", fj);
+				buf_printf(m, "cannot safely convert passed user dtype of bool for float64 dtyped data in column %zu", fj);
 		} else {
-			buf_printf(&m, "cannot safely convert passed user dtype of bool for object dtyped data in column %zu", fj);
+			buf_printf(m, "cannot safely convert passed user dtype of bool for object dtyped data in column %zu", fj);
 		}
 	} else if (!cc->all_float && !(cc->all_bool && !cc->na)) {
 		if (cc->float_fail) {
-			buf_puts(&m, "could not convert string to float: ");
-			py_repr_str(&m, cc->float_tok.ptr, cc->float_tok.len);
+			buf_puts(m, "could not convert string to float: ");
+			py_repr_str(m, cc->float_tok.ptr, cc->float_tok.len);
 		} else {
-			buf_printf(&m, "cannot safely convert passed user dtype of %s for object dtyped data in column %zu", dt, fj);
+			buf_printf(m, "cannot safely convert passed user dtype of %s for object dtyped data in column %zu", dt, fj);
 		}
 	}
+}
+
+/* The error pandas' read_csv raises for column j, or 0. */
+static int csv_settle(struct csvdec *cd, size_t j)
+{
+	struct dec *d = cd->d;
+	struct buf m = BUF_INIT;
+	int rc = 0;
+
+	csv_problem(d, &cd->cols[j], j, &m);
 	if (m.err)
 		rc = oom();
 	else if (m.len)
@@ -3534,5 +3542,238 @@ out:
 		free(inputs);
 	dec_release(&d);
 	json_decref(doc);
+	return rc;
+}
+
+/* ==== 10. rows of a stream (cairn predict) ==== */
+
+struct serve_csv_map {
+	const struct serve_input *in;
+	size_t nheader;        /* fields of the header */
+	long *col;             /* nheader: the model column each header field feeds, or -1 */
+	struct buf names;      /* the header's fields, each followed by a NUL (for messages) */
+	size_t *name_at;       /* nheader: where each starts in names */
+	size_t *absent;        /* the model's columns no header field feeds (optional ones): NaN */
+	size_t nabsent;
+	size_t skip;           /* 1 when records lead with pandas' index (one field more than the header) */
+};
+
+void serve_csv_map_free(struct serve_csv_map *map)
+{
+	if (!map)
+		return;
+	free(map->col);
+	free(map->name_at);
+	free(map->absent);
+	buf_release(&map->names);
+	free(map);
+}
+
+int serve_csv_map_new(const struct serve_input *in, const struct ccsv_field *header, size_t n,
+		      struct serve_csv_map **out)
+{
+	struct serve_frame f = SERVE_FRAME_INIT;
+	struct csvdec cd = { .extras = BUF_INIT };
+	struct ccsv_record rec = { .fields = header, .nfields = n, .index = 1, .line = 1 };
+	struct serve_csv_map *map = NULL;
+	struct dec d;
+	int rc;
+
+	*out = NULL;
+	if ((rc = dec_init(&d, in, &f, false)))
+		return rc;
+	cd.d = &d;
+	d.nrows = 1;   /* tensor_frame's checks are about a frame with rows */
+	if ((rc = csv_header(&cd, &rec)) ||
+	    (rc = in->names ? check_missing(&d, &cd.extras) : positional_frame(&d, n)))
+		goto out;
+	if (!(map = ccalloc(1, sizeof(*map))) || !(map->col = ccalloc(n + 1, sizeof(*map->col))) ||
+	    !(map->name_at = ccalloc(n + 1, sizeof(*map->name_at))) ||
+	    !(map->absent = ccalloc(in->ncols + 1, sizeof(*map->absent)))) {
+		rc = oom();
+		goto out;
+	}
+	map->in = in;
+	map->nheader = n;
+	map->names = (struct buf)BUF_INIT;
+	for (size_t j = 0; j < n; j++) {
+		map->col[j] = cd.cols[j].col;
+		map->name_at[j] = map->names.len;
+		buf_put(&map->names, header[j].p, header[j].n);
+		buf_putc(&map->names, '\0');
+	}
+	for (size_t c = 0; c < in->ncols; c++)
+		if (!d.present[c])
+			map->absent[map->nabsent++] = c;
+	rc = map->names.err ? oom() : 0;
+out:
+	free(cd.cols);
+	buf_release(&cd.extras);
+	dec_release(&d);
+	if (rc)
+		serve_csv_map_free(map);
+	else
+		*out = map;
+	return rc;
+}
+
+void serve_csv_map_first(struct serve_csv_map *map, size_t nfields)
+{
+	map->skip = nfields == map->nheader + 1;
+}
+
+/* A plain number, the common case, converted without pandas' per-column
+ * bookkeeping: exactly what csv_cell and csv_problem make of a column
+ * holding this one value, or false to leave it to them. s[n] is a NUL. */
+static bool csv_fast(enum serve_dtype t, const char *s, size_t n, float *out)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+				      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	bool floaty = t == SERVE_DT_ANY || dt_is_float(t), neg = false, point = false;
+	const char *p = s, *end = s + n, *digits;
+	uint64_t m = 0;
+	long e = 0;
+	size_t nd;
+	double v;
+
+	if (!n) {
+		if (floaty)
+			*out = NAN;   /* pandas' NA: a float column takes it */
+		return floaty;
+	}
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	digits = p;
+	while (p < end && (unsigned)(*p - '0') < 10)
+		m = m * 10 + (uint64_t)(*p++ - '0');
+	nd = (size_t)(p - digits);
+	if (p < end && *p == '.') {
+		const char *frac = ++p;
+
+		point = true;
+		while (p < end && (unsigned)(*p - '0') < 10)
+			m = m * 10 + (uint64_t)(*p++ - '0');
+		e = -(long)(p - frac);
+		nd += (size_t)(p - frac);
+	}
+	if (!nd || nd > 19)   /* no digits; or more than a uint64 surely holds (leading zeros count) */
+		return false;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		long x = 0;
+		const char *start;
+
+		if (++p < end && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		for (start = p; p < end && (unsigned)(*p - '0') < 10 && x < 10000; p++)
+			x = x * 10 + (*p - '0');
+		if (p == start)
+			return false;
+		e += eneg ? -x : x;
+		point = true;
+	}
+	if (p != end)
+		return false;
+	if (!point) {
+		int64_t iv;
+
+		if (nd > 18)
+			return false;
+		iv = neg ? -(int64_t)m : (int64_t)m;
+		if (t == SERVE_DT_BOOL) {
+			if (iv != 0 && iv != 1)
+				return false;
+			*out = (float)iv;
+		} else {
+			*out = dt_is_int(t) ? int_to(t, iv) : float_to(t, (double)iv);
+		}
+		return true;
+	}
+	if (!floaty)
+		return false;
+	if (m <= ((uint64_t)1 << 53) && e >= -22 && e <= 22)
+		v = e < 0 ? (double)m / p10[-e] : (double)m * p10[e];   /* exact operands: one rounding (Clinger) */
+	else
+		v = fabs(strtod(s, NULL));
+	*out = float_to(t, neg ? -v : v);
+	return true;
+}
+
+/* Header field j (model column c) of one record, the slow way: csv_cell and
+ * csv_problem over a column of this one value. */
+static int csv_cell_alone(const struct serve_csv_map *map, size_t j, long c, const char *s, size_t n, float *row)
+{
+	struct dec d = { .in = map->in, .ncols = map->in->ncols, .x = row };
+	struct csvdec cd = { .d = &d };
+	struct csvcol cc = { .col = c, .all_int = true, .all_float = true, .all_bool = true, .integral = true,
+			     .zero_one = true, .float_tok = BUF_INIT, .int_tok = BUF_INIT };
+	struct buf m = BUF_INIT;
+	int rc = 0;
+
+	csv_cell(&cd, &cc, 0, s, n);
+	csv_problem(&d, &cc, j, &m);
+	if (cc.float_tok.err || cc.int_tok.err || m.err)
+		rc = oom();
+	else if (m.len)
+		rc = cairn_error_set(CAIRN_EINVALID, "column '%.200s': %s", map->names.ptr + map->name_at[j], m.ptr);
+	buf_release(&cc.float_tok);
+	buf_release(&cc.int_tok);
+	buf_release(&m);
+	return rc;
+}
+
+int serve_csv_map_row(const struct serve_csv_map *map, const struct ccsv_field *f, size_t n, float *row)
+{
+	const struct serve_input *in = map->in;
+	size_t width = map->nheader + map->skip;
+
+	if (n > width)
+		return cairn_error_set(CAIRN_EINVALID, "expected %zu fields, saw %zu", width, n);
+	for (size_t j = 0; j < map->nheader; j++) {
+		long c = map->col[j];
+		size_t k = j + map->skip;
+		const char *s = k < n ? f[k].p : "";
+		size_t len = k < n ? f[k].n : 0;
+		int rc;
+
+		if (c < 0)
+			continue;
+		if (!csv_fast(in->dtypes ? in->dtypes[c] : SERVE_DT_ANY, s, len, &row[c]) &&
+		    (rc = csv_cell_alone(map, j, c, s, len, row)))
+			return rc;
+	}
+	for (size_t i = 0; i < map->nabsent; i++)
+		row[map->absent[i]] = NAN;
+	return 0;
+}
+
+int serve_decode_json_row(const struct serve_input *in, const char *text, size_t len, float *row)
+{
+	struct serve_frame f = SERVE_FRAME_INIT;
+	json_t *doc = NULL, *list = NULL;
+	struct dec d;
+	int rc;
+
+	if ((rc = dec_init(&d, in, &f, false)))
+		return rc;
+	if ((rc = parse_body(text, len, &doc, &f.error_code)))
+		goto out;
+	if (!json_is_object(doc)) {
+		rc = cairn_error_set(CAIRN_EINVALID, "expected a JSON object ({\"column\": value, ...}), got '%s'",
+				     py_type(doc));
+		goto out;
+	}
+	if (!(list = json_array()) || json_array_append(list, doc)) {
+		rc = oom();
+		goto out;
+	}
+	if ((rc = dec_records(&d, list)))
+		goto out;
+	memcpy(row, f.x, in->ncols * sizeof(*row));
+out:
+	serve_frame_release(&f);
+	json_decref(list);
+	json_decref(doc);
+	dec_release(&d);
 	return rc;
 }

@@ -72,6 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/csv.h"
 #include "model/mlmodel.h"
 
 #define SERVE_MAX_VALUES ((size_t)1 << 25)   /* most cells in one decoded matrix (128 MiB of floats) */
@@ -157,5 +158,52 @@ void serve_frame_release(struct serve_frame *f);
 
 /* The name of a format ("dataframe_split", "csv", "oip"...). */
 const char *serve_format_name(enum serve_format f);
+
+/* ---- rows of a stream: batch scoring (cairn predict) ----
+ *
+ * A file too big for one request is decoded a row at a time with the
+ * server's validation: the CSV header once (serve_csv_map_new: the column
+ * mapping by name, extra columns ignored, a missing required column refused
+ * with MLflow's "Model is missing inputs" message, positional and tensor
+ * signatures checked as for text/csv), then each record
+ * (serve_csv_map_row) with read_csv's conversions for the column's dtype
+ * (pandas' NA spellings, an empty field among them, are NaN in a float
+ * column and refused in an integer or boolean one); a JSON-lines object
+ * as a dataframe_records request of that one record decodes it
+ * (serve_decode_json_row: the same casts, nulls, missing keys and messages).
+ *
+ * Where pandas decides over a whole column, each row is decided as a
+ * one-row request would be, so a row's numbers never depend on its
+ * neighbours (a long column takes "2.0", and a boolean one both 1 and True,
+ * in any mix). Messages name the column, not the line: the caller knows
+ * where the record started. A map is read-only after serve_csv_map_first
+ * and may be shared by threads (serve_csv_map_row writes only row).
+ */
+struct serve_csv_map;
+
+/* The mapping of a CSV header's n fields (as core/csv gives them) onto the
+ * model in (which must outlive it). CAIRN_EINVALID with MLflow's message
+ * when a required column is missing or a positional model's count is
+ * wrong; CAIRN_ENOMEM. */
+int serve_csv_map_new(const struct serve_input *in, const struct ccsv_field *header, size_t n,
+		      struct serve_csv_map **out);
+/* The first data record had nfields fields: one more than the header means
+ * every record leads with pandas' index (to_csv's default), as read_csv
+ * infers it. Call before any serve_csv_map_row. */
+void serve_csv_map_first(struct serve_csv_map *map, size_t nfields);
+/* Decode one record's n fields (NUL-terminated, as core/csv gives them)
+ * into row (in->ncols floats). A short record's missing fields are NA; one
+ * with more fields than the header (and index) is CAIRN_EINVALID, as is a
+ * value its column's dtype refuses ("column 'b': invalid literal for int()
+ * with base 10: 'x'"); CAIRN_ENOMEM. */
+int serve_csv_map_row(const struct serve_csv_map *map, const struct ccsv_field *fields, size_t n, float *row);
+void serve_csv_map_free(struct serve_csv_map *map);
+
+/* Decode one JSON-lines record, len bytes of text holding one JSON object
+ * ({"column": value, ...}; Python's NaN and Infinity literals allowed), into
+ * row (in->ncols floats). CAIRN_EINVALID with MLflow's message (a parse
+ * error, a missing column, a value that does not convert) or for a value
+ * that is not an object; CAIRN_ENOMEM. */
+int serve_decode_json_row(const struct serve_input *in, const char *text, size_t len, float *row);
 
 #endif

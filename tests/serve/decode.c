@@ -355,6 +355,222 @@ Test(serve_decode, csv_quoting_and_structure)
 	model_close(&md);
 }
 
+/* ---- rows of a stream (cairn predict) ---- */
+
+/* The records of csv (header first) through serve_csv_map, row by row, into x (nrows x ncols). */
+struct rowdec {
+	const struct serve_input *in;
+	struct serve_csv_map *map;
+	float *x;
+	size_t nrows, cap;
+	int rc;
+	char msg[1024];
+};
+
+static int rows_record(void *ctx, const struct ccsv_record *rec)
+{
+	struct rowdec *rd = ctx;
+
+	if (rec->index == 1) {
+		rd->rc = serve_csv_map_new(rd->in, rec->fields, rec->nfields, &rd->map);
+		snprintf(rd->msg, sizeof(rd->msg), "%s", cairn_error_msg());
+		return rd->rc ? CCSV_STOP : 0;
+	}
+	if (rec->index == 2)
+		serve_csv_map_first(rd->map, rec->nfields);
+	if (rd->nrows == rd->cap) {
+		rd->cap = rd->cap ? rd->cap * 2 : 16;
+		rd->x = realloc(rd->x, rd->cap * rd->in->ncols * sizeof(float));
+	}
+	rd->rc = serve_csv_map_row(rd->map, rec->fields, rec->nfields, rd->x + rd->nrows * rd->in->ncols);
+	snprintf(rd->msg, sizeof(rd->msg), "%s", cairn_error_msg());
+	rd->nrows++;
+	return rd->rc ? CCSV_STOP : 0;
+}
+
+static int rows_csv(const struct serve_input *in, const char *csv, struct rowdec *rd)
+{
+	int rc;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->in = in;
+	rc = ccsv_read(csv, strlen(csv), &(struct ccsv_options){ .strict = true }, rows_record, rd);
+	if (rc < 0) {
+		rd->rc = rc;
+		snprintf(rd->msg, sizeof(rd->msg), "%s", cairn_error_msg());
+	}
+	serve_csv_map_free(rd->map);
+	rd->map = NULL;
+	return rd->rc;
+}
+
+/* Row by row must give what the whole body as a text/csv request gives, bit for bit. */
+static void rows_like_request(const struct serve_input *in, const char *csv)
+{
+	struct serve_frame f = SERVE_FRAME_INIT;
+	struct rowdec rd;
+	int rc = serve_decode_mlflow(in, CSV, csv, strlen(csv), &f);
+
+	cr_assert_eq(rc, 0, "%s\n-> %s", csv, cairn_error_msg());
+	cr_assert_eq(rows_csv(in, csv, &rd), 0, "%s\n-> %s", csv, rd.msg);
+	cr_assert_eq(rd.nrows, f.nrows);
+	for (size_t i = 0; i < f.nrows * in->ncols; i++)
+		cr_assert(memcmp(&rd.x[i], &f.x[i], sizeof(float)) == 0 || (isnan(rd.x[i]) && isnan(f.x[i])),
+			  "%s\ncell %zu: row by row %.9g, request %.9g", csv, i, rd.x[i], f.x[i]);
+	free(rd.x);
+	serve_frame_release(&f);
+}
+
+static void rows_fail(const struct serve_input *in, const char *csv, const char *msg)
+{
+	struct rowdec rd;
+
+	cr_assert_eq(rows_csv(in, csv, &rd), CAIRN_EINVALID, "%s\n-> %s", csv, rd.msg);
+	cr_assert(strstr(rd.msg, msg), "%s\n-> '%s'\nlacks '%s'", csv, rd.msg, msg);
+	free(rd.x);
+}
+
+#define MIXED "[{\"type\":\"double\",\"name\":\"d\"},{\"type\":\"float\",\"name\":\"f\"},{\"type\":\"long\",\"name\":\"l\"}," \
+	"{\"type\":\"integer\",\"name\":\"i\"},{\"type\":\"boolean\",\"name\":\"b\"},{\"type\":\"double\",\"name\":\"o\",\"required\":false}]"
+
+Test(serve_decode, rows_of_a_csv_decode_as_the_request_does)
+{
+	static const char *const reals[] = { "1.5", "-0.001", "1e-3", "2E+5", ".5", "5.", "+3", "-0", "-0.0", "007",
+		"12345678901234567890", "0.1234567890123456789", "9007199254740993", "1e-30", "3.4e38", "1e300", "",
+		"NA", "nan", "inf", "-Infinity", " 2.5", "2.5 ", "0.30000000000000004", "123456.789e-2", "4.9e-324",
+		"1.7976931348623157e308", "-2.2250738585072014e-308", "0.000000000000000000000000001" };
+	struct model md;
+	unsigned seed = 12345;
+
+	model_open(&md, MIXED, NULL, NULL, 0);
+	rows_like_request(&md.in, "d,f,l,i,b\n1.5,2.5,3,4,True\n-1,0,-7,2147483648,False\n");
+	rows_like_request(&md.in, "b,i,l,f,d,extra\n1,1,1,1,1,x\n0,0,0,0,0,y\n");
+	rows_like_request(&md.in, ",d,f,l,i,b\n0,1,2,3,4,1\n1,5,6,7,8,0\n");     /* pandas' index column */
+	rows_like_request(&md.in, "d,f,l,i,b\n0,1,2,3,4,1\n1,5,6,7,8,0\n");  /* one field more: the index */
+	for (int n = 0; n < 300; n++) {
+		struct buf b = BUF_INIT;
+		bool tf = n % 2;
+
+		buf_puts(&b, n % 3 ? "d,f,l,i,b,o\n" : "o,b,i,l,f,d,x\n");
+		for (int r = 0; r < 8; r++) {
+			const char *d = reals[rand_r(&seed) % (sizeof(reals) / sizeof(reals[0]))];
+			const char *fv = reals[rand_r(&seed) % (sizeof(reals) / sizeof(reals[0]))];
+			const char *o = reals[rand_r(&seed) % (sizeof(reals) / sizeof(reals[0]))];
+			long long l = (long long)rand_r(&seed) * (rand_r(&seed) % 2 ? -977 : 1);
+			const char *bv = tf ? (rand_r(&seed) % 2 ? "True" : "false") : (rand_r(&seed) % 2 ? "1" : "0");
+
+			if (n % 3)
+				buf_printf(&b, "%s,%s,%lld,%lld,%s,%s\n", d, fv, l, l % 100000, bv, o);
+			else
+				buf_printf(&b, "%s,%s,%lld,%lld,%s,%s,z\n", o, bv, l % 100000, l, fv, d);
+		}
+		rows_like_request(&md.in, b.ptr);
+		buf_release(&b);
+	}
+	model_close(&md);
+}
+
+Test(serve_decode, rows_of_a_csv_are_refused_as_the_request_would_be)
+{
+	struct model md, plain;
+	char *names[] = { "f0", "f1" };
+	struct rowdec rd;
+
+	model_open(&md, AB, NULL, NULL, 0);
+	rows_fail(&md.in, "a,b\n1,2\nx,3\n", "column 'a': could not convert string to float: 'x'");
+	rows_fail(&md.in, "a,b\n1,\n", "column 'b': Integer column has NA values in column 1");
+	rows_fail(&md.in, "a,b\n1,2.5\n", "column 'b': cannot safely convert passed user dtype of int64 for float64");
+	rows_fail(&md.in, "a,b\n1,x\n", "column 'b': invalid literal for int() with base 10: 'x'");
+	rows_fail(&md.in, "a,b\n1\n", "column 'b': Integer column has NA values");   /* a short row */
+	rows_fail(&md.in, "a,b\n1,2\n3,4,5,6\n", "expected 2 fields, saw 4");
+	rows_fail(&md.in, "a,c\n1,2\n", "Model is missing inputs ['b']. Note that there were extra inputs: ['c'].");
+	cr_assert_eq(rows_csv(&md.in, "a,b\n1,2.0\n", &rd), 0, "%s", rd.msg);   /* integral: a long takes it */
+	cr_assert_eq(rd.x[1], 2.0f);
+	free(rd.x);
+	cr_assert_eq(rows_csv(&md.in, "a,b\n,7\n", &rd), 0, "%s", rd.msg);      /* an empty double is NaN */
+	cr_assert(isnan(rd.x[0]));
+	free(rd.x);
+	model_open(&plain, NULL, NULL, names, 2);
+	rows_like_request(&plain.in, "f1,f0\n1,2\n3,4\n");
+	rows_fail(&plain.in, "f1,f0\nx,2\n", "column 'f1': could not convert string to float: 'x'");
+	rows_fail(&plain.in, "f1\n1\n", "missing inputs ['f0']");
+	model_close(&plain);
+	model_close(&md);
+}
+
+/* One JSON line must decode as a dataframe_records request of that one record. */
+static void json_row_like_request(const struct serve_input *in, const char *obj, bool same_message)
+{
+	struct serve_frame f = SERVE_FRAME_INIT;
+	struct buf body = BUF_INIT;
+	char want[1024];
+	float row[16];
+	int rc, rc2;
+
+	buf_printf(&body, "{\"dataframe_records\": [%s]}", obj);
+	rc = serve_decode_mlflow(in, J, body.ptr, body.len, &f);
+	snprintf(want, sizeof(want), "%s", cairn_error_msg());
+	rc2 = serve_decode_json_row(in, obj, strlen(obj), row);
+	cr_assert_eq(rc2, rc, "%s: row %d (%s), request %d (%s)", obj, rc2, cairn_error_msg(), rc, want);
+	if (rc && same_message)
+		cr_assert_str_eq(cairn_error_msg(), want);
+	for (size_t i = 0; !rc && i < in->ncols; i++)
+		cr_assert(memcmp(&row[i], &f.x[i], sizeof(float)) == 0 || (isnan(row[i]) && isnan(f.x[i])),
+			  "%s: cell %zu %.9g vs %.9g", obj, i, row[i], f.x[i]);
+	serve_frame_release(&f);
+	buf_release(&body);
+}
+
+Test(serve_decode, a_json_line_decodes_as_one_record)
+{
+	struct model md;
+	float row[6];
+
+	model_open(&md, MIXED, NULL, NULL, 0);
+	json_row_like_request(&md.in, "{\"d\": 1.5, \"f\": 2, \"l\": 3, \"i\": 4, \"b\": true}", true);
+	json_row_like_request(&md.in, "{\"b\": 0, \"i\": \"4\", \"l\": 2.7, \"f\": \"1.5\", \"d\": NaN, \"o\": null, \"x\": [1]}", true);
+	json_row_like_request(&md.in, "{\"d\": null, \"f\": Infinity, \"l\": -3, \"i\": 2147483648, \"b\": null}", true);
+	json_row_like_request(&md.in, "{\"d\": \"x\", \"f\": 2, \"l\": 3, \"i\": 4, \"b\": true}", true);
+	json_row_like_request(&md.in, "{\"d\": 1, \"f\": 2, \"l\": null, \"i\": 4, \"b\": true}", true);
+	json_row_like_request(&md.in, "{\"f\": 2, \"l\": 3, \"i\": 4}", true);
+	json_row_like_request(&md.in, "{\"d\": 1, \"f\": 2, \"l\": 3, \"i\": 4, \"b\": true", false);
+	cr_assert_eq(serve_decode_json_row(&md.in, "[1, 2]", 6, row), CAIRN_EINVALID);
+	cr_assert(strstr(cairn_error_msg(), "expected a JSON object"), "%s", cairn_error_msg());
+	{
+		const char *line = " {\"d\":1,\"f\":2,\"l\":3,\"i\":4,\"b\":1}\r";
+
+		cr_assert_eq(serve_decode_json_row(&md.in, line, strlen(line), row), 0, "%s", cairn_error_msg());
+	}
+	cr_assert(isnan(row[5]));   /* the optional column, absent */
+	model_close(&md);
+}
+
+Test(serve_decode, rows_survive_allocation_failures)
+{
+	struct model md;
+	const char *hdr = "a,b,x\n1,2,3\n2,x,3\n", *obj = "{\"a\": 1, \"b\": \"x\"}";
+
+	model_open(&md, AB, NULL, NULL, 0);
+	for (uint64_t nth = 1;; nth++) {
+		struct rowdec rd;
+		float row[2];
+		int rc, rc2;
+		uint64_t calls;
+
+		fault_arm(FAULT_ALLOC, nth, FAULT_PERSIST);
+		rc = rows_csv(&md.in, hdr, &rd);
+		rc2 = serve_decode_json_row(&md.in, obj, strlen(obj), row);
+		calls = fault_calls();
+		fault_disarm();
+		free(rd.x);
+		cr_assert(rc == CAIRN_EINVALID || rc == CAIRN_ENOMEM, "nth %llu: %d %s", (unsigned long long)nth, rc, rd.msg);
+		cr_assert(rc2 == CAIRN_EINVALID || rc2 == CAIRN_ENOMEM, "nth %llu: %d", (unsigned long long)nth, rc2);
+		if (rc == CAIRN_EINVALID && rc2 == CAIRN_EINVALID && nth > calls)
+			break;
+	}
+	model_close(&md);
+}
+
 /* ---- the Open Inference Protocol ---- */
 
 static void oip_ok(const struct serve_input *in, const char *body, size_t rows, const float *want)

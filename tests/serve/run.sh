@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/serve/run.sh - black-box tests of `cairn serve`: MLflow's scoring protocol and the
 # Open Inference Protocol against models saved by the unmodified MLflow client, the anchor's
-# check_server.py, registry URIs and alias moves under load, Prometheus scraping, SIGTERM.
+# check_server.py, registry URIs and alias moves under load, Prometheus scraping, SIGTERM;
+# and `cairn predict` (batch scoring) against mlflow.pyfunc and `mlflow models predict`.
 #
 #   bash tests/serve/run.sh [pytest args...]
 #
