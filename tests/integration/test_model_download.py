@@ -33,12 +33,12 @@ def cairn_bin():
     return b if os.path.isabs(b) else os.path.join(REPO, b)
 
 
-def cli(*argv, cache=None, timeout=120):
+def cli(*argv, cache=None, timeout=120, cwd=None):
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "CAIRN_HOME")}
     if cache:
         env["CAIRN_MODEL_CACHE"] = cache
     p = subprocess.run([cairn_bin(), "models", "download", *argv], capture_output=True, text=True,
-                       env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+                       env=env, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
     assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, p.stderr
     return p
 
@@ -193,9 +193,11 @@ def test_bad_uri_has_mlflows_message(uri, tracking_uri, tmp_path):
 def test_local_directory_needs_no_store(logged, tracking_uri, tmp_path):
     d = cli(f"models:/{logged['name']}/1", "-o", str(tmp_path / "m"), "--tracking-uri", tracking_uri)
     assert d.returncode == 0, d.stderr
-    p = cli(str(tmp_path / "m"))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    p = cli(str(tmp_path / "m"), cwd=str(work))
     assert p.returncode == 0 and p.stdout.strip() == str(tmp_path / "m")
-    assert not os.path.exists("cairn-data")  # no data root was opened or created
+    assert not os.path.exists(work / "cairn-data")  # no data root was opened or created
     p = cli(str(tmp_path / "m" / "model.pkl"))
     assert p.returncode == 0 and p.stdout.strip() == str(tmp_path / "m" / "model.pkl")
     p = cli(str(tmp_path))
