@@ -243,26 +243,7 @@ static int warn(struct pkg *p, const char *fmt, ...)
 /* Remove name under dirfd and everything below it, following no link (best effort). */
 static void remove_tree_at(int dirfd, const char *name, int depth)
 {
-	struct dirent *e;
-	DIR *d;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0) {
-		unlinkat(dirfd, name, 0);
-		return;
-	}
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(fd, e->d_name, 0) && (errno == EISDIR || errno == EPERM) && depth < PKG_MAX_DEPTH + 2)
-			remove_tree_at(fd, e->d_name, depth + 1);
-	}
-	closedir(d);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
+	fs_remove_tree_at(dirfd, name, (unsigned)(PKG_MAX_DEPTH + 2 - depth));
 }
 
 /* True when dir is a directory with nothing in it. */

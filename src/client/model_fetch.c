@@ -855,27 +855,7 @@ static int cache_key(const char *source, const struct buf *meta, const struct fe
 /* Remove name under dirfd and everything below it, following no link (best effort). */
 static void remove_tree_at(int dirfd, const char *name, int depth)
 {
-	struct dirent *e;
-	DIR *d;
-	int fd;
-
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		unlinkat(dirfd, name, 0);
-		return;
-	}
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(fd, e->d_name, 0) && (errno == EISDIR || errno == EPERM) && depth < FETCH_MAX_DEPTH + 2)
-			remove_tree_at(fd, e->d_name, depth + 1);
-	}
-	closedir(d);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
+	fs_remove_tree_at(dirfd, name, (unsigned)(FETCH_MAX_DEPTH + 2 - depth));
 }
 
 static void remove_tree(const char *path)

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -347,4 +348,28 @@ int fs_tmp_at(int dirfd, const char *prefix, struct buf *name, int *fd)
 			break;
 	}
 	return cairn_error_set(CAIRN_EIO, "cannot create a temporary file '%s': %s", name->ptr, strerror(errno));
+}
+
+void fs_remove_tree_at(int dirfd, const char *name, unsigned max_depth)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0) {
+		unlinkat(dirfd, name, 0);
+		return;
+	}
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(fd, e->d_name, 0) && (errno == EISDIR || errno == EPERM) && max_depth)
+			fs_remove_tree_at(fd, e->d_name, max_depth - 1);
+	}
+	closedir(d);
+	unlinkat(dirfd, name, AT_REMOVEDIR);
 }

@@ -50,6 +50,10 @@ void fs_sync_parent(const char *path);
  * with errno: ELOOP when a component is a symbolic link, EXDEV when rel is
  * absolute or has a ".." component, else what openat() sets. */
 int fs_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
+/* Remove name under dirfd (AT_FDCWD: a path) and everything below it, down
+ * to max_depth folders, following no symbolic link (a link is removed, never
+ * its target). Best effort: what cannot be removed stays. */
+void fs_remove_tree_at(int dirfd, const char *name, unsigned max_depth);
 /* Create a new file "<prefix><random>" in the folder dirfd (O_EXCL, so never
  * through a link), open for reading and writing, mode 0600; name gets its
  * name (replaced), *fd the descriptor. */
