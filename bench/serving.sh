@@ -3,12 +3,12 @@
 # MLflow's own scoring server: same model, same request bodies, one run, ratios printed.
 #
 #   bench/serving.sh [--quick] [--configs "NAME ..."] [--duration S] [--repeats N]
-#                    [--no-floor] [--no-profile] [--results FILE] [--list]
+#                    [--no-floor] [--no-profile] [--instances] [--results FILE] [--list]
 #
 # (`make bench BENCH=serving` builds build/cairn, then runs this; it is not in the default
-# `make bench` list: a full run takes ~25 min on a quiet machine - 36 cells of 3 x 10 s, two
-# MLflow start-ups, the C-API floor - and longer while other load makes it retry; --quick,
-# 1 x 5 s per cell, takes ~6 min.)  Builds nothing but the anchor's xgb_c_bench.
+# `make bench` list: a full run takes ~22 min on a quiet machine - 30 cells of 3 x 10 s, two
+# MLflow start-ups, the C-API floor, the profile - and far longer while other load makes it
+# retry; --quick, 1 x 5 s per cell, takes ~5 min.)  Builds nothing but the anchor's xgb_c_bench.
 #
 # One server at a time, each started in its own process group on a free port, its predictions
 # checked (the anchor's check_server.py: within 1e-6 of xgboost's own; OIP bodies and MLflow's
@@ -33,9 +33,9 @@
 #   gunicorn_sync2_2cpu_nt1, gunicorn_gthread2x4_2cpu_nt1   unpinned, OMP_NUM_THREADS=1 XGB_NTHREAD=1
 #   mlflow_w2_2cpu_nt1         mlflow models serve -w 2, unpinned, OMP_NUM_THREADS=1
 #   nginx_2w_2cpu              nginx, 2 workers, unpinned
-# Bodies: request_1 and request_100 (dataframe_split) for every server; against cairn also the
-# same rows as Open Inference Protocol bodies (oip_1, oip_100: one FP32 tensor [n, 30]) on
-# /v2/models/model/infer, and request_100_instances on cairn_cpu0.
+# Bodies: request_1 and request_100 (dataframe_split) for every server; against cairn_cpu0 and
+# cairn_t1_cpu0 also the same rows as Open Inference Protocol bodies (oip_1, oip_100: one FP32
+# tensor [n, 30]) on /v2/models/model/infer; --instances adds request_100_instances on cairn_cpu0.
 # Then (unless --no-floor) the anchor's xgb_c_bench, pinned to CPU 0 under its quiet_run.sh: the
 # C-API floor in the same run; and (unless --no-profile) `perf record` of cairn_cpu0 under the
 # 1-row and 100-row loads (and of cairn_t1_cpu0 under the 1-row one): where a request's CPU goes
@@ -67,6 +67,7 @@ duration=10
 repeats=3
 floor=1
 profile=1
+instances=""
 results=""
 quick=0
 while [[ $# -gt 0 ]]; do
@@ -77,6 +78,7 @@ while [[ $# -gt 0 ]]; do
 	--repeats) repeats="${2:?--repeats needs a count}"; shift 2 ;;
 	--no-floor) floor=0; shift ;;
 	--no-profile) profile=0; shift ;;
+	--instances) instances=1; shift ;;
 	--results) results="${2:?--results needs a file}"; shift 2 ;;
 	--list) echo $ALL_CONFIGS | tr ' ' '\n'; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -184,8 +186,8 @@ CHECKS="$WORK/checks.txt"
 cpu_of() { case "$1" in *_cpu0) echo 0 ;; *) echo "" ;; esac; }
 bodies_of() {
 	case "$1" in
-	cairn_cpu0) echo "request_1 request_100 oip_1 oip_100 request_100_instances" ;;
-	cairn_*) echo "request_1 request_100 oip_1 oip_100" ;;
+	cairn_cpu0) echo "request_1 request_100 oip_1 oip_100${instances:+ request_100_instances}" ;;
+	cairn_t1_cpu0) echo "request_1 request_100 oip_1 oip_100" ;;
 	*) echo "request_1 request_100" ;;
 	esac
 }
