@@ -233,6 +233,8 @@ def release_bin():
     """The constant-memory test measures the release build (sanitizers keep freed memory in quarantine)."""
     b = os.environ.get("CAIRN_RELEASE_BIN", os.path.join(REPO, "build", "cairn"))
     if not os.access(b, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{b} is not built (make)" + " (CI=true: it must run)")
         pytest.skip(f"{b} is not built (make)")
     return b
 
