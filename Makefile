@@ -6,7 +6,7 @@
 #   make bench      benchmarks against ../shared/anchors (see bench/README.md);
 #                   BENCH="data" picks some of tracking, registry, data, http, pipeline, serving
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd
+PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd gsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla

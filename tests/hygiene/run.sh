@@ -18,7 +18,7 @@ out=$(grep -nE '(^|[^_a-zA-Z0-9.>])(malloc|calloc|realloc|strdup|strndup|fsync|r
 [ -z "$out" ] && ok "allocation, fsync and rename only through core/fault" || ko "raw allocation or durable file call" "$out"
 
 # layer order, lowest first: a file may include only its own layer or lower ones
-rank() { case $1 in core) echo 0;; store|blob|model) echo 1;; http|tracking|data) echo 2;; registry|pipeline) echo 3;; api|serve) echo 4;; client) echo 5;; cli) echo 6;; *) echo 9;; esac; }
+rank() { case $1 in core) echo 0;; store|blob|model|stats) echo 1;; http|tracking|data) echo 2;; registry|pipeline) echo 3;; api|serve) echo 4;; client|monitor) echo 5;; cli) echo 6;; *) echo 9;; esac; }
 bad=""
 for f in src/*/*.[ch]; do
 	layer=$(basename "$(dirname "$f")")
