@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CCSV_STOP 1                               /* a callback's "stop here, no error" */
 #define CCSV_MAX_FIELD_DEFAULT ((size_t)1 << 20)  /* bytes in one field */
@@ -76,5 +77,36 @@ void ccsv_reader_free(struct ccsv_reader *r);
 
 /* All of data at once: new, feed, finish, free. */
 int ccsv_read(const void *data, size_t len, const struct ccsv_options *opt, ccsv_record_fn fn, void *ctx);
+
+/* ---- what a field holds ----
+ *
+ * One reading of a field's text, shared by everything that infers types from
+ * CSV (the model layer's signature inference, profiles, validation). It follows
+ * pandas' read_csv with keep_default_na=False, na_values=[""]: an empty field
+ * (quoted or not) is CCSV_EMPTY and nothing else is a null - "NA", "null",
+ * "None" are text. Surrounding spaces and tabs are ignored for numbers and
+ * booleans (as pandas does), never for text.
+ *  - CCSV_INT: [+-]?digits that fit an int64 (v->i, and v->d = (double)v->i).
+ *  - CCSV_FLOAT: a decimal literal ([+-]? digits [. digits] [e[+-]digits], or
+ *    .digits), or inf/infinity/nan in any case with an optional sign; v->d is
+ *    the correctly rounded double (strtod's answer, bit for bit). Integers too
+ *    big for an int64 are CCSV_FLOAT. No hexadecimal.
+ *  - CCSV_BOOL: true/True/TRUE/false/False/FALSE (v->i 1 or 0, v->d the same).
+ *  - CCSV_DATETIME: ISO 8601 YYYY-MM-DD, optionally followed by T or a space
+ *    and HH:MM[:SS[.fraction]], optionally Z or +HH[:MM] / -HH[:MM]; a valid
+ *    calendar date. v->d is seconds since the Unix epoch (UTC; no offset means UTC).
+ *  - CCSV_TEXT: anything else.
+ * p need not be NUL-terminated. */
+enum ccsv_kind { CCSV_EMPTY, CCSV_INT, CCSV_FLOAT, CCSV_BOOL, CCSV_DATETIME, CCSV_TEXT };
+
+struct ccsv_value {
+	enum ccsv_kind kind;
+	int64_t i;
+	double d;
+};
+
+enum ccsv_kind ccsv_value_parse(const char *p, size_t n, struct ccsv_value *v);
+/* The name of a kind: "empty", "integer", "float", "boolean", "datetime", "string". */
+const char *ccsv_kind_name(enum ccsv_kind k);
 
 #endif

@@ -1091,8 +1091,8 @@ static bool is_na(const char *s, size_t n)
 
 static void classify(struct colstat *c, const char *s, size_t n)
 {
-	static const char *const bools[] = { "True", "TRUE", "true", "False", "FALSE", "false", NULL };
-	bool isint = false, isnum = false, isbool = false;
+	struct ccsv_value v;
+	enum ccsv_kind k;
 
 	while (n && (*s == ' ' || *s == '\t'))
 		s++, n--;
@@ -1103,32 +1103,11 @@ static void classify(struct colstat *c, const char *s, size_t n)
 		return;
 	}
 	c->values++;
-	for (const char *const *w = bools; *w; w++)
-		if (strlen(*w) == n && !memcmp(s, *w, n))
-			isbool = true;
-	if (!isbool && n < 64 && !memchr(s, '\0', n)) {
-		char tmp[64], *end;
-		size_t digits = 0, i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
-
-		memcpy(tmp, s, n);
-		tmp[n] = '\0';
-		for (size_t j = i; j < n; j++)
-			digits += (s[j] >= '0' && s[j] <= '9');
-		if (digits && digits == n - i) {
-			errno = 0;
-			(void)strtoll(tmp, &end, 10);
-			isint = errno != ERANGE;
-			isnum = true;
-		} else if (!strpbrk(tmp, "xXpP") && !strstr(tmp, "nan") && !strstr(tmp, "NAN") &&
-			   !strstr(tmp, "NaN")) {
-			errno = 0;
-			(void)strtod(tmp, &end);
-			isnum = end != tmp && *end == '\0';
-		}
-	}
-	c->all_int = c->all_int && isint;
-	c->all_num = c->all_num && isnum;
-	c->all_bool = c->all_bool && isbool;
+	/* core/csv's reading of the field; pandas' own NA words were handled above */
+	k = ccsv_value_parse(s, n, &v);
+	c->all_int = c->all_int && k == CCSV_INT;
+	c->all_num = c->all_num && (k == CCSV_INT || k == CCSV_FLOAT);
+	c->all_bool = c->all_bool && k == CCSV_BOOL;
 }
 
 /* What mlmodel_signature_from_csv collects from the records (a core/csv.h callback's context). */

@@ -1,5 +1,6 @@
 /* Unit tests for core/csv: quoting, line ends, chunking, quoted flags, BOM, limits, strict mode, faults. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,4 +287,114 @@ Test(core_csv, allocation_failures)
 			  (unsigned long long)nth);
 	}
 	cr_assert_gt(calls, 3);
+}
+
+/* ---- ccsv_value_parse ---- */
+
+static enum ccsv_kind kind_of(const char *s, struct ccsv_value *v)
+{
+	return ccsv_value_parse(s, strlen(s), v);
+}
+
+Test(core_csv, value_kinds)
+{
+	struct ccsv_value v;
+
+	cr_assert_eq(kind_of("", &v), CCSV_EMPTY);
+	cr_assert_eq(kind_of("NA", &v), CCSV_TEXT, "NA is text, not a null");
+	cr_assert_eq(kind_of("null", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("42", &v), CCSV_INT);
+	cr_assert_eq(v.i, 42);
+	cr_assert_eq(kind_of(" -7\t", &v), CCSV_INT, "spaces around a number are ignored");
+	cr_assert_eq(v.i, -7);
+	cr_assert_eq(kind_of("+0007", &v), CCSV_INT);
+	cr_assert_eq(v.i, 7);
+	cr_assert_eq(kind_of("9223372036854775807", &v), CCSV_INT);
+	cr_assert_eq(v.i, INT64_MAX);
+	cr_assert_eq(kind_of("-9223372036854775808", &v), CCSV_INT);
+	cr_assert_eq(v.i, INT64_MIN);
+	cr_assert_eq(kind_of("9223372036854775808", &v), CCSV_FLOAT, "past int64 is a float");
+	cr_assert_eq(v.d, 9223372036854775808.0);
+	cr_assert_eq(kind_of("123456789012345678901234", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, 123456789012345678901234.0);
+	cr_assert_eq(kind_of("1.5", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, 1.5);
+	cr_assert_eq(kind_of(".5", &v), CCSV_FLOAT);
+	cr_assert_eq(kind_of("5.", &v), CCSV_FLOAT);
+	cr_assert_eq(kind_of("1e3", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, 1000.0);
+	cr_assert_eq(kind_of("-0.0", &v), CCSV_FLOAT);
+	cr_assert(v.d == 0 && __builtin_signbit(v.d));
+	cr_assert_eq(kind_of("inf", &v), CCSV_FLOAT);
+	cr_assert(v.d > 1e308);
+	cr_assert_eq(kind_of("-Infinity", &v), CCSV_FLOAT);
+	cr_assert(v.d < -1e308);
+	cr_assert_eq(kind_of("NaN", &v), CCSV_FLOAT);
+	cr_assert(v.d != v.d);
+	cr_assert_eq(kind_of("0x10", &v), CCSV_TEXT, "no hexadecimal");
+	cr_assert_eq(kind_of("1e", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("1.2.3", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("-", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of(".", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("1 2", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of(" a ", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("True", &v), CCSV_BOOL);
+	cr_assert_eq(v.i, 1);
+	cr_assert_eq(kind_of("FALSE", &v), CCSV_BOOL);
+	cr_assert_eq(v.i, 0);
+	cr_assert_eq(kind_of("yes", &v), CCSV_TEXT);
+}
+
+Test(core_csv, value_datetimes)
+{
+	struct ccsv_value v;
+
+	cr_assert_eq(kind_of("1970-01-01", &v), CCSV_DATETIME);
+	cr_assert_eq(v.d, 0);
+	cr_assert_eq(kind_of("2024-02-29T12:30:15Z", &v), CCSV_DATETIME);
+	cr_assert_eq(v.i, 1709209815);
+	cr_assert_eq(kind_of("2024-02-29 12:30", &v), CCSV_DATETIME);
+	cr_assert_eq(v.i, 1709209800);
+	cr_assert_eq(kind_of("2024-02-29T14:30:15+02:00", &v), CCSV_DATETIME);
+	cr_assert_eq(v.i, 1709209815);
+	cr_assert_eq(kind_of("2024-02-29T12:30:15.25", &v), CCSV_DATETIME);
+	cr_assert_eq(v.d, 1709209815.25);
+	cr_assert_eq(kind_of("1969-12-31", &v), CCSV_DATETIME);
+	cr_assert_eq(v.i, -86400);
+	cr_assert_eq(kind_of("2023-02-29", &v), CCSV_TEXT, "not a calendar date");
+	cr_assert_eq(kind_of("2023-13-01", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("2023-01-01T25:00", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("2023-01-01x", &v), CCSV_TEXT);
+}
+
+/* every literal reads as strtod reads it, bit for bit (the fast path and the fallback) */
+Test(core_csv, value_floats_match_strtod)
+{
+	char s[64];
+	unsigned seed = 12345;
+
+	for (int i = 0; i < 200000; i++) {
+		struct ccsv_value v;
+		double d;
+		int digits = 1 + (int)(rand_r(&seed) % 20), point = (int)(rand_r(&seed) % (digits + 1));
+		int e = (int)(rand_r(&seed) % 700) - 350;
+		size_t n = 0;
+
+		if (rand_r(&seed) % 2)
+			s[n++] = '-';
+		for (int k = 0; k < digits; k++) {
+			if (k == point && k)
+				s[n++] = '.';
+			s[n++] = (char)('0' + rand_r(&seed) % 10);
+		}
+		if (rand_r(&seed) % 3 == 0)
+			n += (size_t)snprintf(s + n, sizeof(s) - n, "e%d", e % (rand_r(&seed) % 2 ? 25 : 350));
+		s[n] = '\0';
+		d = strtod(s, NULL);
+		cr_assert_neq(ccsv_value_parse(s, n, &v), CCSV_TEXT, "%s", s);
+		if (v.kind == CCSV_FLOAT)
+			cr_assert(!memcmp(&v.d, &d, sizeof(d)), "%s: %.17g, strtod %.17g", s, v.d, d);
+		else
+			cr_assert_eq(v.d, d, "%s", s);
+	}
 }
