@@ -398,3 +398,30 @@ Test(core_csv, value_floats_match_strtod)
 			cr_assert_eq(v.d, d, "%s", s);
 	}
 }
+
+/* Whole lines without quotes are split without libcsv (csv.c); random text
+ * read whole must give exactly what byte-by-byte feeding (always libcsv) gives. */
+Test(core_csv, split_fast_path_agrees_with_libcsv)
+{
+	static const char alphabet[] = "ab,,,\n\n\"\r ;x\xc3\xa9";
+	unsigned seed = 777;
+
+	for (int round = 0; round < 4000; round++) {
+		char s[80];
+		size_t n = (size_t)(rand_r(&seed) % (sizeof(s) - 1));
+		struct ccsv_options opt = { .strict = round % 2, .delim = round % 5 == 0 ? ';' : 0,
+					    .max_fields = round % 7 == 0 ? 3 : 0, .max_field = round % 11 == 0 ? 4 : 0 };
+		char *whole, *bytes;
+		int rc1, rc2;
+
+		for (size_t i = 0; i < n; i++)
+			s[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		s[n] = '\0';
+		whole = parse(s, n, &opt, 0, &rc1);
+		bytes = parse(s, n, &opt, 1, &rc2);
+		cr_assert_eq(rc1, rc2, "rc for [%s]: %s / %s", s, whole, bytes);
+		cr_assert_str_eq(whole, bytes, "for [%s]", s);
+		free(whole);
+		free(bytes);
+	}
+}
