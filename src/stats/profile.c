@@ -1,0 +1,858 @@
+/* profile.c - the profile builder: per-column statistics, merging, and the profile's JSON form. */
+#include "stats/profile.h"
+#include "stats/stats_int.h"
+#include "core/error.h"
+#include "core/fault.h"
+#include "core/utf8.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double quantile_points[] = { 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99 };
+static const char *const quantile_names[] = { "0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99" };
+#define NQUANT (sizeof(quantile_points) / sizeof(quantile_points[0]))
+#define HIST_BINS 20
+
+static int oom(void)
+{
+	return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+}
+
+/* ---- building ---- */
+
+static void col_init(struct prof_col *c)
+{
+	memset(c, 0, sizeof(*c));
+	sk_freq_init(&c->fnum, false, PROF_NUM_CAP);
+	sk_freq_init(&c->ftext, true, PROF_TEXT_CAP);
+}
+
+static void col_free(struct prof_col *c)
+{
+	free(c->name);
+	sk_quant_free(&c->q);
+	sk_freq_free(&c->fnum);
+	sk_freq_free(&c->ftext);
+	sk_hll_free(&c->hnum);
+	sk_hll_free(&c->htext);
+}
+
+int prof_init(struct prof *p, const char *const *names, const size_t *lens, size_t ncols)
+{
+	memset(p, 0, sizeof(*p));
+	p->dup_exact = true;
+	if (!ncols)
+		return cairn_error_set(CAIRN_EINVALID, "the table has no columns");
+	if (!(p->col = ccalloc(ncols, sizeof(*p->col))))
+		return oom();
+	p->ncols = ncols;
+	for (size_t i = 0; i < ncols; i++) {
+		col_init(&p->col[i]);
+		if (!utf8_valid(names[i], lens[i]) || memchr(names[i], '\0', lens[i])) {
+			prof_free(p);
+			return cairn_error_set(CAIRN_EINVALID, "column %zu: the name is not valid UTF-8 text", i + 1);
+		}
+		p->col[i].name = lens[i] ? cstrndup(names[i], lens[i]) : NULL;
+		if (!lens[i]) {
+			char tmp[32];
+
+			snprintf(tmp, sizeof(tmp), "Unnamed: %zu", i);   /* pandas' name for it */
+			p->col[i].name = cstrdup(tmp);
+		}
+		if (!p->col[i].name) {
+			prof_free(p);
+			return oom();
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(p->col[i].name, p->col[j].name)) {
+				int rc = cairn_error_set(CAIRN_EINVALID, "duplicate column name '%.100s'", p->col[i].name);
+
+				prof_free(p);
+				return rc;
+			}
+	}
+	return 0;
+}
+
+void prof_free(struct prof *p)
+{
+	for (size_t i = 0; i < p->ncols; i++)
+		col_free(&p->col[i]);
+	free(p->col);
+	free(p->rowset);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Neumaier's compensated addition */
+static inline void kadd(double *s, double *c, double x)
+{
+	double t = *s + x;
+
+	if (fabs(*s) >= fabs(x))
+		*c += (*s - t) + x;
+	else
+		*c += (x - t) + *s;
+	*s = t;
+}
+
+/* a number as the shortest text that reads back as it */
+static int num_text(double x, char *buf, size_t size)
+{
+	int n = 0;
+
+	for (int prec = 1; prec <= 17; prec++) {
+		n = snprintf(buf, size, "%.*g", prec, x);
+		if (strtod(buf, NULL) == x)
+			break;
+	}
+	return n;
+}
+
+/* The column's first text: the numbers counted so far become texts too. */
+static int start_text(struct prof_col *c)
+{
+	const struct sk_entry **v;
+	size_t n;
+	int rc;
+
+	c->has_text = true;
+	if ((rc = sk_freq_sorted(&c->fnum, &v, &n)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char buf[40];
+		int len = num_text(v[i]->num, buf, sizeof(buf));
+		uint64_t h = sk_hash_bytes(buf, (size_t)len);
+
+		if ((rc = sk_freq_add_text(&c->ftext, buf, (size_t)len, h, v[i]->count)) ||
+		    (rc = sk_hll_add(&c->htext, h)))
+			break;
+	}
+	if (!c->fnum.complete)
+		c->ftext.complete = false;
+	free(v);
+	return rc;
+}
+
+int prof_add_value(struct prof *p, size_t ci, const char *s, size_t n, size_t line, uint64_t *hash)
+{
+	struct prof_col *c = &p->col[ci];
+	struct ccsv_value v;
+	enum ccsv_kind k = ccsv_value_parse(s, n, &v);
+	uint64_t h;
+	int rc;
+
+	c->kinds[k]++;
+	if (k == CCSV_EMPTY) {
+		*hash = 0x5bd1e995;
+		return 1;   /* a null */
+	}
+	if (k == CCSV_TEXT || c->has_text) {
+		h = sk_hash_bytes(s, n);
+		if (!c->has_text && (rc = start_text(c)))
+			return rc;
+		if (c->ftext.used < c->ftext.cap || c->ftext.complete) {
+			size_t before = c->ftext.used;
+
+			if ((rc = sk_freq_add_text(&c->ftext, s, n, h, 1)))
+				return rc;
+			if (c->ftext.used > before && !utf8_valid(s, n))
+				return cairn_error_set(CAIRN_EINVALID, "line %zu, column '%.100s': the value is not valid UTF-8",
+						       line, c->name);
+		} else if (!utf8_valid(s, n)) {
+			return cairn_error_set(CAIRN_EINVALID, "line %zu, column '%.100s': the value is not valid UTF-8",
+					       line, c->name);
+		}
+		if ((rc = sk_hll_add(&c->htext, h)))
+			return rc;
+		if (k == CCSV_TEXT) {
+			*hash = h;
+			return 0;
+		}
+	}
+	if (!isfinite(v.d)) {
+		if (isnan(v.d))
+			c->nans++;
+		else
+			c->infs++;
+		*hash = sk_hash_bytes(s, n);
+		return 0;
+	}
+	h = sk_hash_double(v.d);
+	*hash = h;
+	if (!c->nnum++) {
+		c->min = c->max = v.d;
+		c->shift = v.d;
+	}
+	if (v.d < c->min)
+		c->min = v.d;
+	if (v.d > c->max)
+		c->max = v.d;
+	kadd(&c->s1, &c->c1, v.d - c->shift);
+	kadd(&c->s2, &c->c2, (v.d - c->shift) * (v.d - c->shift));
+	kadd(&c->sum, &c->csum, v.d);
+	c->zeros += v.d == 0;
+	c->negatives += v.d < 0;
+	if ((rc = sk_quant_add(&c->q, v.d)) || (rc = sk_hll_add(&c->hnum, h)))
+		return rc;
+	if (!c->fnum.dropped) {
+		if ((rc = sk_freq_add_num(&c->fnum, v.d, h, 1)))
+			return rc;
+		/* a float column past the cap has no use for its table (no top values) */
+		if (!c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
+			sk_freq_drop(&c->fnum);
+	}
+	return 0;
+}
+
+static int rowset_grow(struct prof *p)
+{
+	size_t n = p->rowset_slots ? p->rowset_slots * 2 : 1024;
+	uint64_t *s = ccalloc(n, sizeof(*s));
+
+	if (!s)
+		return oom();
+	for (size_t i = 0; i < p->rowset_slots; i++) {
+		size_t j;
+
+		if (!p->rowset[i])
+			continue;
+		for (j = p->rowset[i] & (n - 1); s[j]; j = (j + 1) & (n - 1))
+			;
+		s[j] = p->rowset[i];
+	}
+	free(p->rowset);
+	p->rowset = s;
+	p->rowset_slots = n;
+	return 0;
+}
+
+static int rowset_add(struct prof *p, uint64_t h)
+{
+	size_t j;
+	int rc;
+
+	if (p->rowset_full)
+		return 0;
+	if (!h)
+		h = 1;   /* 0 marks an empty slot */
+	if ((p->rowset_used + 1) * 2 > p->rowset_slots) {
+		if (p->rowset_used >= PROFILE_ROWSET_MAX) {
+			p->rowset_full = true;
+			p->dup_exact = false;
+			return 0;
+		}
+		if ((rc = rowset_grow(p)))
+			return rc;
+	}
+	p->rows_hashed++;
+	for (j = h & (p->rowset_slots - 1); p->rowset[j]; j = (j + 1) & (p->rowset_slots - 1))
+		if (p->rowset[j] == h)
+			return 0;
+	p->rowset[j] = h;
+	p->rowset_used++;
+	return 0;
+}
+
+int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line)
+{
+	uint64_t row = 0xcbf29ce484222325ULL;
+	size_t nulls = 0;
+	int rc;
+
+	if (nfields != p->ncols)
+		return cairn_error_set(CAIRN_EINVALID, "line %zu has %zu fields, the header has %zu", line, nfields,
+				       p->ncols);
+	for (size_t i = 0; i < nfields; i++) {
+		uint64_t h;
+
+		rc = prof_add_value(p, i, f[i].p, f[i].n, line, &h);
+		if (rc < 0)
+			return rc;
+		nulls += rc == 1;
+		row = (row ^ h) * 0x100000001b3ULL + i;
+	}
+	p->rows++;
+	p->missing_cells += nulls;
+	p->empty_rows += nulls == nfields;
+	return rowset_add(p, row);
+}
+
+/* ---- merging ---- */
+
+/* the running sums as count, mean and sum of squared deviations */
+static void col_moments(const struct prof_col *c, double *mean, double *m2)
+{
+	double n = (double)c->nnum, s1 = c->s1 + c->c1, s2 = c->s2 + c->c2;
+
+	*mean = n ? c->shift + s1 / n : 0;
+	*m2 = n ? s2 - s1 * s1 / n : 0;
+	if (*m2 < 0)
+		*m2 = 0;
+}
+
+static int col_merge(struct prof_col *c, const struct prof_col *o)
+{
+	int rc;
+
+	if (o->has_text && !c->has_text && (rc = start_text(c)))
+		return rc;
+	if (c->has_text && !o->has_text) {
+		/* o's numbers join c's texts through a copy of o that starts its texts */
+		struct prof_col tmp = *o;
+
+		memset(&tmp.ftext, 0, sizeof(tmp.ftext));
+		memset(&tmp.htext, 0, sizeof(tmp.htext));
+		sk_freq_init(&tmp.ftext, true, PROF_TEXT_CAP);
+		if ((rc = start_text(&tmp)) == 0 && (rc = sk_freq_merge(&c->ftext, &tmp.ftext)) == 0)
+			rc = sk_hll_merge(&c->htext, &tmp.htext);
+		sk_freq_free(&tmp.ftext);
+		sk_hll_free(&tmp.htext);
+		if (rc)
+			return rc;
+	} else if (o->has_text) {
+		if ((rc = sk_freq_merge(&c->ftext, &o->ftext)) || (rc = sk_hll_merge(&c->htext, &o->htext)))
+			return rc;
+	}
+	for (int k = 0; k <= CCSV_TEXT; k++)
+		c->kinds[k] += o->kinds[k];
+	if (o->nnum) {
+		double ma, m2a, mb, m2b, n, delta;
+
+		col_moments(c, &ma, &m2a);
+		col_moments(o, &mb, &m2b);
+		n = (double)(c->nnum + o->nnum);
+		delta = mb - ma;
+		if (!c->nnum) {
+			c->min = o->min;
+			c->max = o->max;
+		}
+		c->min = fmin(c->min, o->min);
+		c->max = fmax(c->max, o->max);
+		/* Chan et al.: the combined mean and squared deviations, as shift = mean, s1 = 0 */
+		c->shift = c->nnum ? ma + delta * (double)o->nnum / n : mb;
+		c->s2 = m2a + m2b + (c->nnum ? delta * delta * (double)c->nnum * (double)o->nnum / n : 0);
+		c->s1 = c->c1 = c->c2 = 0;
+		c->nnum += o->nnum;
+		kadd(&c->sum, &c->csum, o->sum);
+		kadd(&c->sum, &c->csum, o->csum);
+	}
+	c->zeros += o->zeros;
+	c->negatives += o->negatives;
+	c->nans += o->nans;
+	c->infs += o->infs;
+	if ((rc = sk_quant_merge(&c->q, &o->q)) || (rc = sk_hll_merge(&c->hnum, &o->hnum)))
+		return rc;
+	if (!c->fnum.dropped && (rc = sk_freq_merge(&c->fnum, &o->fnum)))
+		return rc;
+	if (!c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
+		sk_freq_drop(&c->fnum);
+	return 0;
+}
+
+int prof_merge(struct prof *p, const struct prof *o)
+{
+	int rc;
+
+	if (p->ncols != o->ncols)
+		return cairn_error_set(CAIRN_EINVALID, "the profiles have %zu and %zu columns", p->ncols, o->ncols);
+	for (size_t i = 0; i < p->ncols; i++)
+		if (strcmp(p->col[i].name, o->col[i].name))
+			return cairn_error_set(CAIRN_EINVALID, "column %zu is '%.100s' in one profile and '%.100s' in the other",
+					       i + 1, p->col[i].name, o->col[i].name);
+	for (size_t i = 0; i < p->ncols; i++)
+		if ((rc = col_merge(&p->col[i], &o->col[i])))
+			return rc;
+	p->rows += o->rows;
+	p->missing_cells += o->missing_cells;
+	p->empty_rows += o->empty_rows;
+	p->dup_known += o->dup_known;
+	if (!o->dup_exact)
+		p->dup_exact = false;
+	for (size_t i = 0; i < o->rowset_slots; i++)
+		if (o->rowset[i] && (rc = rowset_add(p, o->rowset[i])))
+			return rc;
+	p->rows_hashed += o->rows_hashed - o->rowset_used;   /* o's own repeats */
+	if (o->rowset_full) {
+		p->rowset_full = true;
+		p->dup_exact = false;
+	}
+	return 0;
+}
+
+/* ---- what a column is ---- */
+
+enum ccsv_kind prof_col_type(const struct prof_col *c)
+{
+	uint64_t num = c->kinds[CCSV_INT] + c->kinds[CCSV_FLOAT];
+	uint64_t total = num + c->kinds[CCSV_BOOL] + c->kinds[CCSV_DATETIME] + c->kinds[CCSV_TEXT];
+
+	if (c->kinds[CCSV_TEXT] || (c->kinds[CCSV_BOOL] && c->kinds[CCSV_BOOL] != total) ||
+	    (c->kinds[CCSV_DATETIME] && c->kinds[CCSV_DATETIME] != total))
+		return CCSV_TEXT;
+	if (c->kinds[CCSV_BOOL])
+		return CCSV_BOOL;
+	if (c->kinds[CCSV_DATETIME])
+		return CCSV_DATETIME;
+	if (c->kinds[CCSV_INT] && !c->kinds[CCSV_FLOAT])
+		return CCSV_INT;
+	return CCSV_FLOAT;   /* an all-null column too, as pandas reads it */
+}
+
+const struct sk_freq *prof_col_freq(const struct prof_col *c)
+{
+	return prof_col_type(c) == CCSV_TEXT ? &c->ftext : &c->fnum;
+}
+
+uint64_t prof_col_count(const struct prof_col *c)
+{
+	uint64_t n = 0;
+
+	for (int k = CCSV_INT; k <= CCSV_TEXT; k++)
+		n += c->kinds[k];
+	return n;
+}
+
+uint64_t prof_col_distinct(const struct prof_col *c, bool *exact)
+{
+	bool text = prof_col_type(c) == CCSV_TEXT;
+	const struct sk_freq *f = text ? &c->ftext : &c->fnum;
+	/* NaN and inf are values too (pandas counts them); each kind once */
+	uint64_t special = text ? 0 : (uint64_t)(c->nans > 0) + (uint64_t)(c->infs > 0);
+
+	if (f->complete && !f->dropped) {
+		*exact = !text || !c->infs;
+		return f->used + special;
+	}
+	*exact = false;
+	return (uint64_t)llround(sk_hll_estimate(text ? &c->htext : &c->hnum)) + special;
+}
+
+const char *prof_col_evidently_type(const struct prof_col *c)
+{
+	bool exact;
+	uint64_t distinct = prof_col_distinct(c, &exact);
+
+	switch (prof_col_type(c)) {
+	case CCSV_FLOAT: return "numerical";
+	case CCSV_INT: return distinct <= 10 ? "categorical" : "numerical";
+	case CCSV_BOOL: return "categorical";
+	case CCSV_DATETIME: return "datetime";
+	default: return (double)distinct > 0.5 * (double)prof_col_count(c) ? "text" : "categorical";
+	}
+}
+
+/* ---- the JSON form ---- */
+
+/* #{x < e} (or <= e) over a sorted weighted sample */
+static uint64_t rank_below(const double *v, const uint64_t *w, const uint64_t *cum, size_t n, double e, bool inclusive)
+{
+	size_t lo = 0, hi = n;
+
+	(void)w;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < e || (inclusive && v[mid] == e))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? cum[lo - 1] : 0;
+}
+
+/* numpy 1.24's quantile(method="linear") on sorted exact values: virtual
+ * index (n - 1) q, then its own lerp */
+static double exact_quantile(const double *x, size_t n, double q)
+{
+	double v = (double)(n - 1) * q, lo = floor(v), t = v - lo, a, b;
+	size_t i = lo < 0 ? 0 : (size_t)lo, j;
+
+	if (i > n - 1)
+		i = n - 1;
+	j = i + 1 < n ? i + 1 : n - 1;
+	a = x[i];
+	b = x[j];
+	return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
+}
+
+/* the value at rank q of a weighted sample (KLL) */
+static double sketch_quantile(const double *v, const uint64_t *cum, size_t n, uint64_t total, double q)
+{
+	double r = q * (double)(total - 1);
+
+	for (size_t i = 0; i < n; i++)
+		if ((double)cum[i] > r)
+			return v[i];
+	return v[n - 1];
+}
+
+static int put(json_t *o, const char *k, json_t *v)
+{
+	return v ? json_object_set_new(o, k, v) : -1;
+}
+
+static json_t *num(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+/* numbers of an integer column print as integers */
+static json_t *typed_num(const struct prof_col *c, double x)
+{
+	enum ccsv_kind t = prof_col_type(c);
+
+	if ((t == CCSV_INT || t == CCSV_BOOL || t == CCSV_DATETIME) && x == floor(x) && fabs(x) < 9.2e18)
+		return json_integer((json_int_t)x);
+	return num(x);
+}
+
+static int numeric_json(const struct prof_col *c, json_t *o)
+{
+	double mean, m2, *v = NULL;
+	uint64_t *w = NULL, *cum = NULL, n = c->nnum;
+	size_t nv = 0;
+	json_t *qs, *hist, *edges, *counts;
+	bool exact = sk_quant_is_exact(&c->q);
+	int rc = -1;
+
+	col_moments(c, &mean, &m2);
+	if (put(o, "zeros", json_integer((json_int_t)c->zeros)) ||
+	    put(o, "negatives", json_integer((json_int_t)c->negatives)) ||
+	    put(o, "nans", json_integer((json_int_t)c->nans)) || put(o, "infs", json_integer((json_int_t)c->infs)))
+		return -1;
+	if (!n)
+		return 0;
+	if (put(o, "min", typed_num(c, c->min)) || put(o, "max", typed_num(c, c->max)) ||
+	    put(o, "sum", num(c->sum + c->csum)) || put(o, "mean", num(mean)) ||
+	    put(o, "std", n > 1 ? num(sqrt(m2 / (double)(n - 1))) : json_null()) ||
+	    put(o, "std_pop", num(sqrt(m2 / (double)n))))
+		return -1;
+	if (sk_quant_sorted(&c->q, &v, &w, &nv))
+		return -1;
+	if (!(cum = cmalloc((nv ? nv : 1) * sizeof(*cum))))
+		goto out;
+	for (size_t i = 0; i < nv; i++)
+		cum[i] = w[i] + (i ? cum[i - 1] : 0);
+	if (!(qs = json_object()) || put(o, "quantiles", qs))
+		goto out;
+	for (size_t i = 0; i < NQUANT; i++) {
+		double x = exact ? exact_quantile(v, nv, quantile_points[i])
+				 : sketch_quantile(v, cum, nv, n, quantile_points[i]);
+
+		if (put(qs, quantile_names[i], num(x)))
+			goto out;
+	}
+	if (put(o, "quantiles_exact", json_boolean(exact)) ||
+	    put(o, "quantile_rank_error", json_real(exact ? 0 : SK_KLL_EPS)))
+		goto out;
+	if (!(hist = json_object()) || put(o, "histogram", hist) || !(edges = json_array()) ||
+	    put(hist, "edges", edges) || !(counts = json_array()) || put(hist, "counts", counts))
+		goto out;
+	if (c->min == c->max) {
+		if (json_array_append_new(edges, num(c->min)) || json_array_append_new(edges, num(c->max)) ||
+		    json_array_append_new(counts, json_integer((json_int_t)n)))
+			goto out;
+	} else {
+		double step = (c->max - c->min) / HIST_BINS, e[HIST_BINS + 1];
+		uint64_t prev = 0;
+
+		for (int i = 0; i < HIST_BINS; i++)
+			e[i] = c->min + i * step;   /* numpy linspace */
+		e[HIST_BINS] = c->max;
+		for (int i = 0; i <= HIST_BINS; i++)
+			if (json_array_append_new(edges, num(e[i])))
+				goto out;
+		for (int i = 1; i <= HIST_BINS; i++) {
+			uint64_t below = rank_below(v, w, cum, nv, e[i], i == HIST_BINS);
+
+			if (json_array_append_new(counts, json_integer((json_int_t)(below - prev))))
+				goto out;
+			prev = below;
+		}
+	}
+	rc = put(hist, "exact", json_boolean(exact));
+out:
+	free(v);
+	free(w);
+	free(cum);
+	return rc;
+}
+
+static json_t *col_sketch_json(const struct prof_col *c)
+{
+	double mean, m2;
+	json_t *s, *kinds;
+
+	col_moments(c, &mean, &m2);
+	if (!(s = json_object()) || !(kinds = json_object()) || put(s, "kinds", kinds))
+		goto fail;
+	for (int k = CCSV_EMPTY; k <= CCSV_TEXT; k++)
+		if (put(kinds, k == CCSV_EMPTY ? "null" : ccsv_kind_name((enum ccsv_kind)k),
+			json_integer((json_int_t)c->kinds[k])))
+			goto fail;
+	if (put(s, "moments", json_pack("{s:I,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)c->nnum, "mean", mean, "m2", m2,
+					 "sum", c->sum + c->csum, "min", c->nnum ? c->min : 0.0,
+					 "max", c->nnum ? c->max : 0.0)) ||
+	    put(s, "counts", json_pack("{s:I,s:I,s:I,s:I}", "zeros", (json_int_t)c->zeros, "negatives",
+				       (json_int_t)c->negatives, "nans", (json_int_t)c->nans, "infs",
+				       (json_int_t)c->infs)) ||
+	    put(s, "quantiles", sk_quant_to_json(&c->q)) || put(s, "hll", sk_hll_to_json(&c->hnum)) ||
+	    put(s, "values", sk_freq_to_json(&c->fnum, PROF_FREQ_STORE)))
+		goto fail;
+	if (c->has_text && (put(s, "text_hll", sk_hll_to_json(&c->htext)) ||
+			    put(s, "text_values", sk_freq_to_json(&c->ftext, PROF_FREQ_STORE))))
+		goto fail;
+	return s;
+fail:
+	json_decref(s);
+	return NULL;
+}
+
+static json_t *col_json(const struct prof_col *c, uint64_t rows)
+{
+	enum ccsv_kind t = prof_col_type(c);
+	uint64_t count = prof_col_count(c);
+	bool exact;
+	uint64_t distinct = prof_col_distinct(c, &exact);
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	if (put(o, "type", json_string(ccsv_kind_name(t))) ||
+	    put(o, "evidently_type", json_string(prof_col_evidently_type(c))) ||
+	    put(o, "count", json_integer((json_int_t)count)) ||
+	    put(o, "nulls", json_integer((json_int_t)c->kinds[CCSV_EMPTY])) ||
+	    put(o, "null_share", json_real(rows ? (double)c->kinds[CCSV_EMPTY] / (double)rows : 0)) ||
+	    put(o, "distinct", json_integer((json_int_t)distinct)) || put(o, "distinct_exact", json_boolean(exact)))
+		goto fail;
+	if (t != CCSV_TEXT && numeric_json(c, o))
+		goto fail;
+	if (t == CCSV_TEXT || t == CCSV_INT || t == CCSV_BOOL) {
+		const struct sk_freq *f = prof_col_freq(c);
+
+		if (put(o, "top", sk_freq_entries_json(f, PROFILE_TOP_K)) ||
+		    put(o, "top_exact", json_boolean(f->complete && !f->dropped)))
+			goto fail;
+	}
+	if (put(o, "sketch", col_sketch_json(c)))
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static uint64_t duplicated(const struct prof *p)
+{
+	return p->rows_hashed - p->rowset_used + p->dup_known;
+}
+
+json_t *prof_to_json(const struct prof *p, json_t *source)
+{
+	json_t *o = json_object(), *ds, *cols, *constant, *types;
+	static const enum ccsv_kind kinds[] = { CCSV_INT, CCSV_FLOAT, CCSV_BOOL, CCSV_DATETIME, CCSV_TEXT };
+
+	if (!o || put(o, "kind", json_string("cairn.profile")) ||
+	    put(o, "schema_version", json_integer(PROFILE_SCHEMA_VERSION)) ||
+	    (source && json_object_set(o, "source", source)))
+		goto fail;
+	if (!(ds = json_object()) || put(o, "dataset", ds) || !(cols = json_object()) || put(o, "columns", cols))
+		goto fail;
+	if (put(ds, "rows", json_integer((json_int_t)p->rows)) || put(ds, "columns", json_integer((json_int_t)p->ncols)) ||
+	    put(ds, "missing_cells", json_integer((json_int_t)p->missing_cells)) ||
+	    put(ds, "missing_share", json_real(p->rows ? (double)p->missing_cells / ((double)p->rows * (double)p->ncols) : 0)) ||
+	    put(ds, "empty_rows", json_integer((json_int_t)p->empty_rows)) ||
+	    put(ds, "duplicated_rows", json_integer((json_int_t)duplicated(p))) ||
+	    put(ds, "duplicated_rows_exact", json_boolean(p->dup_exact)) || !(constant = json_array()) ||
+	    put(ds, "constant_columns", constant) || !(types = json_object()) || put(ds, "type_counts", types))
+		goto fail;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < p->ncols; i++)
+			n += prof_col_type(&p->col[i]) == kinds[k];
+		if (put(types, ccsv_kind_name(kinds[k]), json_integer((json_int_t)n)))
+			goto fail;
+	}
+	for (size_t i = 0; i < p->ncols; i++) {
+		bool exact;
+
+		if (prof_col_distinct(&p->col[i], &exact) <= 1 &&
+		    json_array_append_new(constant, json_string(p->col[i].name)))
+			goto fail;
+		if (put(cols, p->col[i].name, col_json(&p->col[i], p->rows)))
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* ---- reading a profile back ---- */
+
+static int bad(const char *col, const char *what)
+{
+	return cairn_error_set(CAIRN_EINVALID, "profile: column '%.100s': %s", col, what);
+}
+
+int profile_check(const json_t *j)
+{
+	json_t *v = json_object_get(j, "schema_version");
+
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "kind")) ||
+	    strcmp(json_string_value(json_object_get(j, "kind")), "cairn.profile"))
+		return cairn_error_set(CAIRN_EINVALID, "not a cairn profile (\"kind\": \"cairn.profile\" is missing)");
+	if (!json_is_integer(v) || json_integer_value(v) != PROFILE_SCHEMA_VERSION)
+		return cairn_error_set(CAIRN_EINVALID, "profile schema_version %lld is not one this cairn reads (%d)",
+				       json_is_integer(v) ? (long long)json_integer_value(v) : -1LL, PROFILE_SCHEMA_VERSION);
+	if (!json_is_object(json_object_get(j, "columns")) || !json_is_object(json_object_get(j, "dataset")))
+		return cairn_error_set(CAIRN_EINVALID, "profile: \"columns\" and \"dataset\" must be objects");
+	return 0;
+}
+
+static int get_u64(json_t *o, const char *k, uint64_t *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int get_real(json_t *o, const char *k, double *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int col_from_json(const char *name, json_t *cj, struct prof_col *c)
+{
+	json_t *s = json_object_get(cj, "sketch"), *kinds = json_object_get(s, "kinds"), *mo = json_object_get(s, "moments"),
+	       *ct = json_object_get(s, "counts");
+	double mean = 0, m2 = 0, sum = 0;
+	int rc;
+
+	if (!json_is_object(s) || !json_is_object(kinds) || !json_is_object(mo) || !json_is_object(ct))
+		return bad(name, "\"sketch\" with \"kinds\", \"moments\" and \"counts\" is required");
+	for (int k = CCSV_EMPTY; k <= CCSV_TEXT; k++)
+		if (get_u64(kinds, k == CCSV_EMPTY ? "null" : ccsv_kind_name((enum ccsv_kind)k), &c->kinds[k]))
+			return bad(name, "sketch.kinds needs a count of each kind");
+	if (get_u64(mo, "n", &c->nnum) || get_real(mo, "mean", &mean) || get_real(mo, "m2", &m2) ||
+	    get_real(mo, "sum", &sum) || get_real(mo, "min", &c->min) || get_real(mo, "max", &c->max) || m2 < 0)
+		return bad(name, "sketch.moments needs n, mean, m2 (>= 0), sum, min and max");
+	if (get_u64(ct, "zeros", &c->zeros) || get_u64(ct, "negatives", &c->negatives) || get_u64(ct, "nans", &c->nans) ||
+	    get_u64(ct, "infs", &c->infs))
+		return bad(name, "sketch.counts needs zeros, negatives, nans and infs");
+	c->shift = mean;
+	c->s2 = m2;
+	c->sum = sum;
+	if ((rc = sk_quant_from_json(json_object_get(s, "quantiles"), &c->q)))
+		return rc;
+	if (c->q.n != c->nnum)
+		return bad(name, "the quantile sketch does not hold moments.n values");
+	if ((rc = sk_hll_from_json(json_object_get(s, "hll"), &c->hnum)))
+		return rc;
+	sk_freq_free(&c->fnum);
+	if ((rc = sk_freq_from_json(json_object_get(s, "values"), &c->fnum, PROF_NUM_CAP)))
+		return rc;
+	if (!c->fnum.complete && !c->fnum.used)
+		c->fnum.dropped = true;
+	if (json_object_get(s, "text_values")) {
+		c->has_text = true;
+		sk_freq_free(&c->ftext);
+		if ((rc = sk_freq_from_json(json_object_get(s, "text_values"), &c->ftext, PROF_TEXT_CAP)) ||
+		    (rc = sk_hll_from_json(json_object_get(s, "text_hll"), &c->htext)))
+			return rc;
+	}
+	return 0;
+}
+
+int prof_from_json(const json_t *j, struct prof *p)
+{
+	json_t *cols, *ds, *cj;
+	const char *key, **names = NULL;
+	size_t *lens = NULL, i = 0;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = profile_check(j)))
+		return rc;
+	cols = json_object_get(j, "columns");
+	ds = json_object_get(j, "dataset");
+	names = cmalloc((json_object_size(cols) + 1) * sizeof(*names));
+	lens = cmalloc((json_object_size(cols) + 1) * sizeof(*lens));
+	if (!names || !lens) {
+		rc = oom();
+		goto out;
+	}
+	json_object_foreach(cols, key, cj) {
+		names[i] = key;
+		lens[i++] = strlen(key);
+	}
+	if ((rc = prof_init(p, names, lens, i)))
+		goto out;
+	i = 0;
+	json_object_foreach(cols, key, cj)
+		if ((rc = col_from_json(key, cj, &p->col[i++])))
+			goto fail;
+	{
+		uint64_t dup = 0;
+
+		if (get_u64(ds, "rows", &p->rows) || get_u64(ds, "missing_cells", &p->missing_cells) ||
+		    get_u64(ds, "empty_rows", &p->empty_rows) || get_u64(ds, "duplicated_rows", &dup)) {
+			rc = cairn_error_set(CAIRN_EINVALID, "profile: dataset needs rows, missing_cells, empty_rows, duplicated_rows");
+			goto fail;
+		}
+		p->dup_known = dup;
+		p->dup_exact = false;   /* rows of two profiles may repeat each other */
+		p->rows_hashed = 0;
+	}
+	for (i = 0; i < p->ncols; i++)
+		if (prof_col_count(&p->col[i]) + p->col[i].kinds[CCSV_EMPTY] != p->rows) {
+			rc = bad(p->col[i].name, "its kinds do not add up to the table's rows");
+			goto fail;
+		}
+	goto out;
+fail:
+	prof_free(p);
+out:
+	free(names);
+	free(lens);
+	return rc;
+}
+
+int profile_merge(const json_t *a, const json_t *b, json_t **out)
+{
+	struct prof pa, pb;
+	int rc;
+
+	*out = NULL;
+	if ((rc = prof_from_json(a, &pa)))
+		return rc;
+	if ((rc = prof_from_json(b, &pb))) {
+		prof_free(&pa);
+		return rc;
+	}
+	rc = prof_merge(&pa, &pb);
+	if (!rc) {
+		json_t *src = json_pack("{s:s,s:[O,O]}", "merged", "profiles", json_object_get(a, "source") ?
+					json_object_get(a, "source") : json_null(), json_object_get(b, "source") ?
+					json_object_get(b, "source") : json_null());
+
+		*out = src ? prof_to_json(&pa, src) : NULL;
+		json_decref(src);
+		if (!*out)
+			rc = oom();
+	}
+	prof_free(&pa);
+	prof_free(&pb);
+	return rc;
+}

@@ -1,0 +1,849 @@
+/* sketch.c - the column summaries of sketch.h: exact-then-KLL quantiles, HyperLogLog, value tables. */
+#include "stats/sketch.h"
+#include "core/error.h"
+#include "core/fault.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int oom(void)
+{
+	return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+}
+
+/* ---- hashing ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t sk_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
+
+	for (; n >= 8; s += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, s, 8);
+		h = mix64(h ^ w) + 0x632be59bd9b4e019ULL;
+	}
+	if (n) {
+		uint64_t w = 0;
+
+		memcpy(&w, s, n);
+		h = mix64(h ^ w ^ ((uint64_t)n << 56));
+	}
+	return mix64(h);
+}
+
+uint64_t sk_hash_double(double d)
+{
+	uint64_t bits;
+
+	if (d == 0)
+		d = 0;   /* -0.0 is 0.0 */
+	memcpy(&bits, &d, sizeof(bits));
+	return mix64(bits ^ 0x2545f4914f6cdd1dULL);
+}
+
+/* ---- quantiles: exact values, then a KLL sketch ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* capacity of level h when there are H levels: k (2/3)^(H-1-h), at least
+ * 32; level 0, the unsorted buffer new values go to, holds at least k/2 so
+ * that sorting it is amortised over many values */
+static uint32_t level_cap(uint32_t h, uint32_t H)
+{
+	double c = SK_KLL_K;
+
+	for (uint32_t i = h + 1; i < H; i++)
+		c *= 2.0 / 3.0;
+	if (h == 0 && c < SK_KLL_K / 2)
+		c = SK_KLL_K / 2;
+	return c < 32 ? 32 : (uint32_t)ceil(c);
+}
+
+static int level_reserve(struct sk_level *l, uint32_t n)
+{
+	if (n > l->cap) {
+		uint32_t ncap = l->cap ? l->cap : 16;
+		double *v;
+
+		while (ncap < n)
+			ncap *= 2;
+		if (!(v = crealloc(l->v, ncap * sizeof(*v))))
+			return oom();
+		l->v = v;
+		l->cap = ncap;
+	}
+	return 0;
+}
+
+static int level_push(struct sk_level *l, double x)
+{
+	int rc;
+
+	if (l->n == l->cap && (rc = level_reserve(l, l->n + 1)))
+		return rc;
+	l->v[l->n++] = x;
+	return 0;
+}
+
+static int add_level(struct sk_quant *q)
+{
+	struct sk_level *lv = crealloc(q->lv, (q->kll_levels + 1) * sizeof(*lv));
+
+	if (!lv)
+		return oom();
+	q->lv = lv;
+	memset(&lv[q->kll_levels], 0, sizeof(*lv));
+	q->kll_levels++;
+	return 0;
+}
+
+static uint64_t next_rng(struct sk_quant *q)
+{
+	if (!q->rng)
+		q->rng = 0x853c49e6748fea9bULL;
+	q->rng ^= q->rng << 13;
+	q->rng ^= q->rng >> 7;
+	q->rng ^= q->rng << 17;
+	return q->rng;
+}
+
+/* an in-place sort of doubles (no NaN): quicksort, insertion sort for short runs */
+static void sort_doubles(double *v, size_t n)
+{
+	while (n > 16) {
+		double a = v[0], b = v[n / 2], c = v[n - 1];
+		double pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		size_t i = 0, j = n - 1;
+
+		for (;;) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			double t = v[i];
+			v[i] = v[j];
+			v[j] = t;
+			i++;
+			j--;
+		}
+		/* recurse into the smaller side, loop on the larger */
+		if (j + 1 < n - j - 1) {
+			sort_doubles(v, j + 1);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			sort_doubles(v + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		double x = v[i];
+		size_t j = i;
+
+		for (; j && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Halve level h into level h+1: every other item of the sorted level, from
+ * a random offset, merged into the (sorted) level above; an odd item out
+ * stays. Levels above 0 are kept sorted; level 0 is sorted here. */
+static int compact(struct sk_quant *q, uint32_t h)
+{
+	struct sk_level *l, *up;
+	uint32_t even, off, m, i, j, k;
+	double keep, *merged;
+	int rc;
+
+	if (h + 1 == q->kll_levels && (rc = add_level(q)))
+		return rc;
+	l = &q->lv[h];
+	up = &q->lv[h + 1];
+	if (h == 0)
+		sort_doubles(l->v, l->n);
+	even = l->n & ~1u;
+	keep = l->v[l->n - 1];
+	off = (uint32_t)(next_rng(q) >> 63);
+	m = even / 2;
+	if ((rc = level_reserve(up, up->n + m)))
+		return rc;
+	if (!(merged = cmalloc((up->n + m) * sizeof(*merged))))
+		return oom();
+	for (i = 0, j = off, k = 0; i < up->n || j < even;) {
+		if (j >= even || (i < up->n && up->v[i] <= l->v[j]))
+			merged[k++] = up->v[i++];
+		else {
+			merged[k++] = l->v[j];
+			j += 2;
+		}
+	}
+	free(up->v);
+	up->v = merged;
+	up->n = k;
+	up->cap = k;
+	if (l->n & 1) {
+		l->v[0] = keep;
+		l->n = 1;
+	} else {
+		l->n = 0;
+	}
+	return 0;
+}
+
+/* compact the lowest full level until everything fits */
+static int compress(struct sk_quant *q)
+{
+	for (;;) {
+		uint64_t total = 0, cap = 0;
+		uint32_t H = q->kll_levels, h, caps[64];
+		int rc;
+
+		for (h = 0; h < H && h < 64; h++) {
+			caps[h] = level_cap(h, H);
+			total += q->lv[h].n;
+			cap += caps[h];
+		}
+		if (total <= cap)
+			return 0;
+		for (h = 0; h < H; h++)
+			if (q->lv[h].n >= caps[h])
+				break;
+		if (h == H)   /* over in total but no level full: the lowest that can halve */
+			for (h = 0; h + 1 < H && q->lv[h].n < 2; h++)
+				;
+		if ((rc = compact(q, h)))
+			return rc;
+	}
+}
+
+static int kll_insert(struct sk_quant *q, double x)
+{
+	int rc = level_push(&q->lv[0], x);
+
+	if (rc)
+		return rc;
+	if (q->lv[0].n >= q->cap0) {
+		rc = compress(q);
+		q->cap0 = level_cap(0, q->kll_levels);
+		return rc;
+	}
+	return 0;
+}
+
+/* leave exact mode: every kept value goes into a new sketch */
+static int to_kll(struct sk_quant *q)
+{
+	int rc;
+
+	if (q->kll_levels)
+		return 0;
+	if ((rc = add_level(q)))
+		return rc;
+	q->cap0 = level_cap(0, 1);
+	for (uint64_t i = 0; i < q->n && i < q->exact_cap; i++)
+		if ((rc = kll_insert(q, q->exact[i])))
+			return rc;
+	free(q->exact);
+	q->exact = NULL;
+	q->exact_cap = 0;
+	return 0;
+}
+
+int sk_quant_add(struct sk_quant *q, double x)
+{
+	int rc;
+
+	if (!q->kll_levels) {
+		if (q->n < SK_EXACT_MAX) {
+			if (q->n == q->exact_cap) {
+				uint32_t ncap = q->exact_cap ? q->exact_cap * 2 : 64;
+				double *v;
+
+				if (ncap > SK_EXACT_MAX)
+					ncap = SK_EXACT_MAX;
+				if (!(v = crealloc(q->exact, ncap * sizeof(*v))))
+					return oom();
+				q->exact = v;
+				q->exact_cap = ncap;
+			}
+			q->exact[q->n++] = x;
+			return 0;
+		}
+		if ((rc = to_kll(q)))
+			return rc;
+	}
+	if ((rc = kll_insert(q, x)))
+		return rc;
+	q->n++;
+	return 0;
+}
+
+bool sk_quant_is_exact(const struct sk_quant *q)
+{
+	return q->kll_levels == 0;
+}
+
+int sk_quant_merge(struct sk_quant *q, const struct sk_quant *o)
+{
+	int rc;
+
+	if (!o->n)
+		return 0;
+	if (!o->kll_levels) {
+		for (uint64_t i = 0; i < o->n; i++)
+			if ((rc = sk_quant_add(q, o->exact[i])))
+				return rc;
+		return 0;
+	}
+	if ((rc = to_kll(q)))
+		return rc;
+	while (q->kll_levels < o->kll_levels)
+		if ((rc = add_level(q)))
+			return rc;
+	for (uint32_t h = 0; h < o->kll_levels; h++) {
+		for (uint32_t i = 0; i < o->lv[h].n; i++)
+			if ((rc = level_push(&q->lv[h], o->lv[h].v[i])))
+				return rc;
+		if (h)   /* levels above 0 stay sorted */
+			sort_doubles(q->lv[h].v, q->lv[h].n);
+	}
+	q->n += o->n;
+	rc = compress(q);
+	q->cap0 = level_cap(0, q->kll_levels);
+	return rc;
+}
+
+struct witem {
+	double v;
+	uint64_t w;
+};
+
+static int cmp_witem(const void *a, const void *b)
+{
+	return cmp_double(&((const struct witem *)a)->v, &((const struct witem *)b)->v);
+}
+
+int sk_quant_sorted(const struct sk_quant *q, double **values, uint64_t **weights, size_t *n)
+{
+	size_t total = 0, k = 0;
+	struct witem *it;
+
+	*values = NULL;
+	*weights = NULL;
+	*n = 0;
+	if (!q->kll_levels)
+		total = q->n;
+	for (uint32_t h = 0; h < q->kll_levels; h++)
+		total += q->lv[h].n;
+	it = cmalloc((total ? total : 1) * sizeof(*it));
+	*values = cmalloc((total ? total : 1) * sizeof(double));
+	*weights = cmalloc((total ? total : 1) * sizeof(uint64_t));
+	if (!it || !*values || !*weights) {
+		free(it);
+		free(*values);
+		free(*weights);
+		*values = NULL;
+		*weights = NULL;
+		return oom();
+	}
+	if (!q->kll_levels)
+		for (size_t i = 0; i < total; i++)
+			it[k++] = (struct witem){ q->exact[i], 1 };
+	for (uint32_t h = 0; h < q->kll_levels; h++)
+		for (uint32_t i = 0; i < q->lv[h].n; i++)
+			it[k++] = (struct witem){ q->lv[h].v[i], (uint64_t)1 << h };
+	qsort(it, total, sizeof(*it), cmp_witem);
+	for (size_t i = 0; i < total; i++) {
+		(*values)[i] = it[i].v;
+		(*weights)[i] = it[i].w;
+	}
+	free(it);
+	*n = total;
+	return 0;
+}
+
+static json_t *doubles_json(const double *v, size_t n, bool sort)
+{
+	json_t *a = json_array();
+	double *tmp = NULL;
+
+	if (!a)
+		return NULL;
+	if (sort && n) {
+		if (!(tmp = cmalloc(n * sizeof(*tmp)))) {
+			json_decref(a);
+			return NULL;
+		}
+		memcpy(tmp, v, n * sizeof(*tmp));
+		qsort(tmp, n, sizeof(*tmp), cmp_double);
+		v = tmp;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, json_real(v[i]))) {
+			json_decref(a);
+			a = NULL;
+			break;
+		}
+	free(tmp);
+	return a;
+}
+
+json_t *sk_quant_to_json(const struct sk_quant *q)
+{
+	json_t *o = json_object(), *levels;
+
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "n", json_integer((json_int_t)q->n)))
+		goto fail;
+	if (!q->kll_levels) {
+		json_t *v = doubles_json(q->exact, q->n, true);
+
+		if (!v || json_object_set_new(o, "exact", v))
+			goto fail;
+		return o;
+	}
+	if (json_object_set_new(o, "k", json_integer(SK_KLL_K)) || !(levels = json_array()) ||
+	    json_object_set_new(o, "levels", levels))
+		goto fail;
+	for (uint32_t h = 0; h < q->kll_levels; h++) {
+		json_t *v = doubles_json(q->lv[h].v, q->lv[h].n, false);
+
+		if (!v || json_array_append_new(levels, v))
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static int bad(const char *what)
+{
+	return cairn_error_set(CAIRN_EINVALID, "profile sketch: %s", what);
+}
+
+int sk_quant_from_json(const json_t *j, struct sk_quant *q)
+{
+	json_t *n = json_object_get(j, "n"), *exact = json_object_get(j, "exact"), *levels = json_object_get(j, "levels");
+	uint64_t weight = 0;
+	size_t i, h;
+	json_t *v, *lv;
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	if (!json_is_integer(n) || json_integer_value(n) < 0)
+		return bad("quantiles: \"n\" must be a count");
+	if (exact) {
+		if (!json_is_array(exact) || json_array_size(exact) != (size_t)json_integer_value(n) ||
+		    json_array_size(exact) > SK_EXACT_MAX)
+			return bad("quantiles: \"exact\" must list n values (at most 16384)");
+		json_array_foreach(exact, i, v) {
+			if (!json_is_number(v) || !isfinite(json_number_value(v)))
+				return sk_quant_free(q), bad("quantiles: values must be finite numbers");
+			if ((rc = sk_quant_add(q, json_number_value(v))))
+				return sk_quant_free(q), rc;
+		}
+		return 0;
+	}
+	if (!json_is_array(levels) || !json_array_size(levels) || json_array_size(levels) > 60)
+		return bad("quantiles: \"exact\" or \"levels\" (1 to 60 arrays) is required");
+	json_array_foreach(levels, h, lv) {
+		if (!json_is_array(lv) || (rc = add_level(q)))
+			return sk_quant_free(q), json_is_array(lv) ? rc : bad("quantiles: each level is an array");
+		json_array_foreach(lv, i, v) {
+			if (!json_is_number(v) || !isfinite(json_number_value(v)))
+				return sk_quant_free(q), bad("quantiles: values must be finite numbers");
+			if ((rc = level_push(&q->lv[h], json_number_value(v))))
+				return sk_quant_free(q), rc;
+			weight += (uint64_t)1 << h;
+		}
+	}
+	if (weight != (uint64_t)json_integer_value(n))
+		return sk_quant_free(q), bad("quantiles: the levels' weights do not add up to n");
+	q->n = weight;
+	for (h = 1; h < q->kll_levels; h++)
+		sort_doubles(q->lv[h].v, q->lv[h].n);
+	if ((rc = compress(q)))
+		return sk_quant_free(q), rc;
+	q->cap0 = level_cap(0, q->kll_levels);
+	return 0;
+}
+
+void sk_quant_free(struct sk_quant *q)
+{
+	free(q->exact);
+	for (uint32_t h = 0; h < q->kll_levels; h++)
+		free(q->lv[h].v);
+	free(q->lv);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ---- HyperLogLog ---- */
+
+#define HLL_M (1u << SK_HLL_BITS)
+
+int sk_hll_add(struct sk_hll *h, uint64_t hash)
+{
+	uint32_t idx = (uint32_t)(hash >> (64 - SK_HLL_BITS));
+	uint64_t w = (hash << SK_HLL_BITS) | ((uint64_t)1 << (SK_HLL_BITS - 1));
+	uint8_t rho = (uint8_t)(__builtin_clzll(w) + 1);
+
+	if (!h->reg && !(h->reg = ccalloc(HLL_M, 1)))
+		return oom();
+	if (h->reg[idx] < rho)
+		h->reg[idx] = rho;
+	return 0;
+}
+
+int sk_hll_merge(struct sk_hll *h, const struct sk_hll *o)
+{
+	if (!o->reg)
+		return 0;
+	if (!h->reg && !(h->reg = ccalloc(HLL_M, 1)))
+		return oom();
+	for (uint32_t i = 0; i < HLL_M; i++)
+		if (h->reg[i] < o->reg[i])
+			h->reg[i] = o->reg[i];
+	return 0;
+}
+
+double sk_hll_estimate(const struct sk_hll *h)
+{
+	double m = HLL_M, z = 0, e;
+	uint32_t zeros = 0;
+
+	if (!h->reg)
+		return 0;
+	for (uint32_t i = 0; i < HLL_M; i++) {
+		z += ldexp(1.0, -h->reg[i]);
+		zeros += !h->reg[i];
+	}
+	e = 0.7213 / (1 + 1.079 / m) * m * m / z;
+	if (e <= 2.5 * m && zeros)
+		e = m * log(m / zeros);   /* linear counting */
+	return e;
+}
+
+json_t *sk_hll_to_json(const struct sk_hll *h)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *s;
+	json_t *j;
+
+	if (!h->reg)
+		return json_null();
+	if (!(s = cmalloc(2 * HLL_M + 1)))
+		return NULL;
+	for (uint32_t i = 0; i < HLL_M; i++) {
+		s[2 * i] = hex[h->reg[i] >> 4];
+		s[2 * i + 1] = hex[h->reg[i] & 15];
+	}
+	s[2 * HLL_M] = '\0';
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int sk_hll_from_json(const json_t *j, struct sk_hll *h)
+{
+	const char *s;
+
+	h->reg = NULL;
+	if (json_is_null(j) || !j)
+		return 0;
+	s = json_string_value(j);
+	if (!s || json_string_length(j) != 2 * HLL_M)
+		return bad("distinct: \"hll\" must be 8192 hex digits or null");
+	if (!(h->reg = cmalloc(HLL_M)))
+		return oom();
+	for (uint32_t i = 0; i < HLL_M; i++) {
+		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
+
+		if (a < 0 || b < 0 || a * 16 + b > 64 - SK_HLL_BITS + 1) {
+			sk_hll_free(h);
+			return bad("distinct: \"hll\" holds a register out of range");
+		}
+		h->reg[i] = (uint8_t)(a * 16 + b);
+	}
+	return 0;
+}
+
+void sk_hll_free(struct sk_hll *h)
+{
+	free(h->reg);
+	h->reg = NULL;
+}
+
+/* ---- value tables ---- */
+
+void sk_freq_init(struct sk_freq *f, bool text, size_t cap)
+{
+	memset(f, 0, sizeof(*f));
+	f->text = text;
+	f->cap = cap;
+	f->complete = true;
+}
+
+static int freq_grow(struct sk_freq *f)
+{
+	size_t n = f->nslots ? f->nslots * 2 : 16;
+	struct sk_entry *s = ccalloc(n, sizeof(*s));
+
+	if (!s)
+		return oom();
+	for (size_t i = 0; i < f->nslots; i++) {
+		size_t j;
+
+		if (!f->slot[i].used)
+			continue;
+		for (j = f->slot[i].hash & (n - 1); s[j].used; j = (j + 1) & (n - 1))
+			;
+		s[j] = f->slot[i];
+	}
+	free(f->slot);
+	f->slot = s;
+	f->nslots = n;
+	return 0;
+}
+
+/* the slot holding the value, or the empty slot where it would go */
+static struct sk_entry *freq_find(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash)
+{
+	for (size_t j = hash & (f->nslots - 1);; j = (j + 1) & (f->nslots - 1)) {
+		struct sk_entry *e = &f->slot[j];
+
+		if (!e->used)
+			return e;
+		if (e->hash != hash)
+			continue;
+		if (f->text ? e->len == n && !memcmp(e->text, t, n) : e->num == x)
+			return e;
+	}
+}
+
+static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash, uint64_t count)
+{
+	struct sk_entry *e;
+	int rc;
+
+	if (f->dropped)
+		return 0;
+	if (!f->nslots && (rc = freq_grow(f)))
+		return rc;
+	e = freq_find(f, x, t, n, hash);
+	if (e->used) {
+		e->count += count;
+		return 0;
+	}
+	if (f->used >= f->cap) {
+		f->complete = false;
+		return 0;
+	}
+	if ((f->used + 1) * 2 > f->nslots) {
+		if ((rc = freq_grow(f)))
+			return rc;
+		e = freq_find(f, x, t, n, hash);
+	}
+	if (f->text) {
+		if (n > UINT32_MAX || !(e->text = cmalloc(n + 1)))
+			return oom();
+		memcpy(e->text, t, n);
+		e->text[n] = '\0';
+		e->len = (uint32_t)n;
+	} else {
+		e->num = x == 0 ? 0 : x;
+	}
+	e->hash = hash;
+	e->count = count;
+	e->used = true;
+	f->used++;
+	return 0;
+}
+
+int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count)
+{
+	return freq_add(f, x, NULL, 0, hash, count);
+}
+
+int sk_freq_add_text(struct sk_freq *f, const char *s, size_t n, uint64_t hash, uint64_t count)
+{
+	return freq_add(f, 0, s, n, hash, count);
+}
+
+int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
+{
+	int rc;
+
+	if (o->dropped || f->text != o->text) {
+		sk_freq_drop(f);
+		return 0;
+	}
+	for (size_t i = 0; i < o->nslots; i++) {
+		const struct sk_entry *e = &o->slot[i];
+
+		if (e->used && (rc = freq_add(f, e->num, e->text, e->len, e->hash, e->count)))
+			return rc;
+	}
+	if (!o->complete)
+		f->complete = false;
+	return 0;
+}
+
+void sk_freq_drop(struct sk_freq *f)
+{
+	bool text = f->text;
+	size_t cap = f->cap;
+
+	sk_freq_free(f);
+	sk_freq_init(f, text, cap);
+	f->complete = false;
+	f->dropped = true;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct sk_entry *x = *(const struct sk_entry *const *)a, *y = *(const struct sk_entry *const *)b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->text) {
+		size_t n = x->len < y->len ? x->len : y->len;
+		int c = memcmp(x->text, y->text, n);
+
+		return c ? c : (x->len > y->len) - (x->len < y->len);
+	}
+	return (x->num > y->num) - (x->num < y->num);
+}
+
+int sk_freq_sorted(const struct sk_freq *f, const struct sk_entry ***out, size_t *n)
+{
+	const struct sk_entry **v = cmalloc((f->used ? f->used : 1) * sizeof(*v));
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return oom();
+	for (size_t i = 0; i < f->nslots; i++)
+		if (f->slot[i].used)
+			v[k++] = &f->slot[i];
+	qsort(v, k, sizeof(*v), cmp_entry);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* a number as JSON: an integer when it is one exactly */
+static json_t *num_json(double x)
+{
+	if (x == floor(x) && fabs(x) < 9007199254740992.0)
+		return json_integer((json_int_t)x);
+	return json_real(x);
+}
+
+json_t *sk_freq_entries_json(const struct sk_freq *f, size_t max)
+{
+	const struct sk_entry **v;
+	size_t n;
+	json_t *a;
+
+	if (sk_freq_sorted(f, &v, &n))
+		return NULL;
+	if (!(a = json_array())) {
+		free(v);
+		return NULL;
+	}
+	for (size_t i = 0; i < n && (!max || i < max); i++) {
+		json_t *val = f->text ? json_stringn(v[i]->text, v[i]->len) : num_json(v[i]->num);
+		json_t *pair = val ? json_pack("[o,I]", val, (json_int_t)v[i]->count) : NULL;
+
+		if (!pair || json_array_append_new(a, pair)) {
+			json_decref(a);
+			a = NULL;
+			break;
+		}
+	}
+	free(v);
+	return a;
+}
+
+json_t *sk_freq_to_json(const struct sk_freq *f, size_t max)
+{
+	json_t *entries;
+
+	if (f->dropped)
+		return json_pack("{s:s,s:b,s:[]}", "kind", f->text ? "text" : "number", "complete", 0, "entries");
+	if (!(entries = sk_freq_entries_json(f, max)))
+		return NULL;
+	return json_pack("{s:s,s:b,s:o}", "kind", f->text ? "text" : "number", "complete",
+			 f->complete && (!max || f->used <= max), "entries", entries);
+}
+
+int sk_freq_from_json(const json_t *j, struct sk_freq *f, size_t cap)
+{
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	json_t *entries = json_object_get(j, "entries"), *e;
+	size_t i;
+	int rc;
+
+	if (!kind || (strcmp(kind, "text") && strcmp(kind, "number")) || !json_is_array(entries) ||
+	    !json_is_boolean(json_object_get(j, "complete")))
+		return bad("values: \"kind\" (text or number), \"complete\" and \"entries\" are required");
+	sk_freq_init(f, !strcmp(kind, "text"), cap);
+	json_array_foreach(entries, i, e) {
+		json_t *v = json_array_get(e, 0), *c = json_array_get(e, 1);
+
+		if (json_array_size(e) != 2 || !json_is_integer(c) || json_integer_value(c) < 0 ||
+		    (f->text ? !json_is_string(v) : !json_is_number(v) || !isfinite(json_number_value(v)))) {
+			sk_freq_free(f);
+			return bad("values: each entry is [value, count]");
+		}
+		rc = f->text ? sk_freq_add_text(f, json_string_value(v), json_string_length(v),
+						sk_hash_bytes(json_string_value(v), json_string_length(v)),
+						(uint64_t)json_integer_value(c))
+			     : sk_freq_add_num(f, json_number_value(v), sk_hash_double(json_number_value(v)),
+					       (uint64_t)json_integer_value(c));
+		if (rc) {
+			sk_freq_free(f);
+			return rc;
+		}
+	}
+	f->complete = json_is_true(json_object_get(j, "complete")) && f->complete;
+	return 0;
+}
+
+void sk_freq_free(struct sk_freq *f)
+{
+	for (size_t i = 0; i < f->nslots; i++)
+		free(f->slot[i].text);
+	free(f->slot);
+	f->slot = NULL;
+	f->nslots = f->used = 0;
+}

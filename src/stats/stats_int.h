@@ -1,0 +1,70 @@
+/* stats_int.h - private to src/stats: the profile builder that profile.c, its readers and drift.c share. */
+#ifndef CAIRN_STATS_INT_H
+#define CAIRN_STATS_INT_H
+
+#include "core/csv.h"
+#include "stats/sketch.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PROF_NUM_CAP 16384    /* distinct numbers counted exactly */
+#define PROF_TEXT_CAP 65536   /* distinct texts counted exactly */
+#define PROF_FREQ_STORE 4096  /* value counts written into a profile's sketch block */
+
+/* One column being profiled. */
+struct prof_col {
+	char *name;
+	uint64_t kinds[CCSV_TEXT + 1];   /* fields of each kind; kinds[CCSV_EMPTY] are the nulls */
+	/* numeric values (integer, float, boolean, datetime), finite ones only */
+	uint64_t nnum;
+	double min, max;
+	double shift, s1, c1, s2, c2;     /* compensated sums of x - shift and its square */
+	double sum, csum;                 /* compensated sum of x */
+	uint64_t zeros, negatives, nans, infs;
+	struct sk_quant q;
+	struct sk_freq fnum;              /* numbers -> counts */
+	struct sk_hll hnum;
+	/* texts: counted once the column has held one (earlier numbers are carried over) */
+	bool has_text;
+	struct sk_freq ftext;
+	struct sk_hll htext;
+};
+
+/* A table being profiled: a header, then records. */
+struct prof {
+	size_t ncols;
+	struct prof_col *col;
+	uint64_t rows, missing_cells, empty_rows;
+	/* distinct rows by 64-bit hash, for duplicated_rows */
+	uint64_t *rowset;
+	size_t rowset_slots, rowset_used;
+	uint64_t rows_hashed;            /* rows offered to the set (all of them while it had room) */
+	bool rowset_full;
+	bool dup_exact;                  /* false once rows were not all hashed (or after a merge from JSON) */
+	uint64_t dup_known;              /* duplicates counted in profiles merged from JSON */
+};
+
+/* Start a profile with these column names (copied); duplicates are an error. */
+int prof_init(struct prof *p, const char *const *names, const size_t *lens, size_t ncols);
+void prof_free(struct prof *p);
+/* Add one record of ncols fields; line is for messages. */
+int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line);
+/* Add one value to column c (kind from ccsv_value_parse; raw text for texts). */
+int prof_add_value(struct prof *p, size_t c, const char *s, size_t n, size_t line, uint64_t *hash);
+/* Fold o into p (same columns). */
+int prof_merge(struct prof *p, const struct prof *o);
+/* The profile as JSON (new), with source information (borrowed, may be NULL). */
+json_t *prof_to_json(const struct prof *p, json_t *source);
+/* Read a JSON profile back into a builder (prof_init'ed here). */
+int prof_from_json(const json_t *j, struct prof *p);
+
+/* What a column turned out to be, its Evidently type, and its value table. */
+enum ccsv_kind prof_col_type(const struct prof_col *c);
+const char *prof_col_evidently_type(const struct prof_col *c);
+const struct sk_freq *prof_col_freq(const struct prof_col *c);
+uint64_t prof_col_distinct(const struct prof_col *c, bool *exact);
+uint64_t prof_col_count(const struct prof_col *c);   /* non-null fields */
+
+#endif
