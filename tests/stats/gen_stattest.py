@@ -34,10 +34,13 @@ def splitmix(seed, i):
 
 
 def sample(spec):
-    """spec: seed, n, range R, terms m, scale (a power of two), shift."""
+    """spec: seed, n, range R, terms m, scale (a power of two), shift; R == 0: i * scale + shift."""
     seed, n, r, m = spec["seed"], spec["n"], spec["range"], spec["terms"]
     out = []
     for i in range(n):
+        if r == 0:  # an arithmetic sequence: i * scale + shift
+            out.append(float(i) * spec["scale"] + spec["shift"])
+            continue
         s = 0
         for t in range(m):
             s += splitmix(seed, i * m + t) % r
@@ -120,6 +123,19 @@ def ks_cases():
     c.append(ks_case("asymp_ties_r4", spec(55, 30000, r=4, terms=1, scale=1.0),
                      spec(56, 20000, r=4, terms=1, scale=1.0)))
     c.append(ks_case("asymp_disjoint", spec(57, 12000), spec(58, 11000, shift=500.0)))
+    # exact equal-size sums that land just above 1: scipy falls back to kstwo
+    for n in (5, 7, 15, 36):
+        c.append(ks_case("fallback_%d_%d" % (n, n), spec(0, n, r=0, scale=1.0),
+                         spec(0, n, r=0, scale=1.0, shift=2.0 ** -20)))
+    # many small and middling random pairs, with and without ties
+    rng = np.random.default_rng(2024)
+    for t in range(120):
+        n1 = int(rng.integers(1, 400)) if t % 3 else int(rng.integers(1, 12))
+        n2 = int(rng.integers(1, 400)) if t % 4 else n1
+        r = int(rng.choice([2, 5, 40, 1 << 30]))
+        sh = float(rng.choice([0.0, 0.125, 1.0, 8.0])) * (r if r < 100 else 2.0 ** 6) / 8
+        c.append(ks_case("random_%d" % t, spec(1000 + t, n1, r=r, terms=1, scale=2.0 ** -24 if r > 100 else 1.0),
+                         spec(2000 + t, n2, r=r, terms=1, scale=2.0 ** -24 if r > 100 else 1.0, shift=sh)))
     c.append(ks_case("asymp_250000_250000", spec(59, 250000), spec(60, 250000, shift=0.01)))
     return c
 
