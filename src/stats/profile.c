@@ -843,7 +843,7 @@ int profile_merge(const json_t *a, const json_t *b, json_t **out)
 	}
 	rc = prof_merge(&pa, &pb);
 	if (!rc) {
-		json_t *src = json_pack("{s:s,s:[O,O]}", "merged", "profiles", json_object_get(a, "source") ?
+		json_t *src = json_pack("{s:[O,O]}", "merged", json_object_get(a, "source") ?
 					json_object_get(a, "source") : json_null(), json_object_get(b, "source") ?
 					json_object_get(b, "source") : json_null());
 

@@ -529,21 +529,55 @@ int sk_hll_merge(struct sk_hll *h, const struct sk_hll *o)
 	return 0;
 }
 
+/* Ertl's estimator ("New cardinality estimation algorithms for HyperLogLog
+ * sketches", 2017): unbiased from 0 to far past 2^32 without bias tables. */
+static double hll_sigma(double x)
+{
+	double y = 1, z = x, prev;
+
+	if (x == 1)
+		return 1.0 / 0.0;
+	do {
+		x *= x;
+		prev = z;
+		z += x * y;
+		y += y;
+	} while (z != prev);
+	return z;
+}
+
+static double hll_tau(double x)
+{
+	double y = 1, z = 1 - x, prev;
+
+	if (x == 0 || x == 1)
+		return 0;
+	do {
+		x = sqrt(x);
+		prev = z;
+		y *= 0.5;
+		z -= (1 - x) * (1 - x) * y;
+	} while (z != prev);
+	return z / 3;
+}
+
 double sk_hll_estimate(const struct sk_hll *h)
 {
-	double m = HLL_M, z = 0, e;
-	uint32_t zeros = 0;
+	const int q = 64 - SK_HLL_BITS;
+	double m = HLL_M, z;
+	uint32_t c[64] = { 0 };
 
 	if (!h->reg)
 		return 0;
-	for (uint32_t i = 0; i < HLL_M; i++) {
-		z += ldexp(1.0, -h->reg[i]);
-		zeros += !h->reg[i];
-	}
-	e = 0.7213 / (1 + 1.079 / m) * m * m / z;
-	if (e <= 2.5 * m && zeros)
-		e = m * log(m / zeros);   /* linear counting */
-	return e;
+	for (uint32_t i = 0; i < HLL_M; i++)
+		c[h->reg[i] > q + 1 ? q + 1 : h->reg[i]]++;
+	if (c[0] == HLL_M)
+		return 0;
+	z = m * hll_tau(1 - c[q + 1] / m);
+	for (int k = q; k >= 1; k--)
+		z = 0.5 * (z + c[k]);
+	z += m * hll_sigma(c[0] / m);
+	return m * m / (2 * log(2)) / z;
 }
 
 json_t *sk_hll_to_json(const struct sk_hll *h)

@@ -12,9 +12,9 @@
  * come from a fixed-seed generator, so a profile of the same input in the
  * same chunking is the same.
  *
- * Distinct: HyperLogLog with 2^12 registers (standard error 1.6 %), with
- * linear counting for small cardinalities; the exact count comes from the
- * value table while it holds every distinct value.
+ * Distinct: HyperLogLog with 2^12 registers (standard error 1.6 %), read
+ * with Ertl's 2017 estimator (no bias at small or large counts); the exact
+ * count comes from the value table while it holds every distinct value.
  *
  * Value counts: an exact table of value -> count keyed by number or by text,
  * up to a cap of distinct values; past the cap it is "frozen": values
