@@ -549,6 +549,11 @@ int cmd_serve(int argc, char **argv)
 	}
 	client_free(cl); /* the poller opens its own */
 	cl = NULL;
+	/* scoring is CPU work that never blocks its thread (Python models and batches suspend
+	 * the connection): one HTTP thread per CPU this process may run on, so that a server
+	 * pinned to one core (taskset) runs one thread, not one per online CPU */
+	if (!cfg.threads)
+		cfg.threads = cairn_cpus();
 	if ((rc = http_server_new(&cfg, &srv)) || (rc = serve_mount(sv, srv)) || (rc = http_server_start(srv))) {
 		cli_fail("serve", "%s", cairn_error_msg());
 		goto out;
