@@ -28,7 +28,7 @@ A       := build/asan
 A_CFLAGS := $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 A_OBJ   := $(LIBSRC:%.c=$(A)/obj/%.o)
 
-.PHONY: all demo check deps deps-test test unit fuzz bench clean asan
+.PHONY: all demo check deps deps-test test unit fuzz bench bench-decode clean asan
 
 all: $(R)/cairn
 
@@ -78,6 +78,13 @@ unit: $(A)/unit-tests
 fuzz:
 	@scripts/deps.sh test
 	@fuzz/run.sh
+
+# decoding microbenchmark: the fast path against the jansson tree (bench/serve_decode_bench.c)
+$(R)/serve_decode_bench: bench/serve_decode_bench.c $(R)/libcairn.a $(HDRS)
+	$(CC) $(R_CFLAGS) -o $@ $< $(R)/libcairn.a $(LIBS)
+
+bench-decode: $(R)/serve_decode_bench
+	$(R)/serve_decode_bench
 
 bench: all
 	@for b in $${BENCH:-tracking registry data http}; do bench/$$b.sh || exit 1; done

@@ -73,6 +73,8 @@ static void serve_usage(FILE *f)
 		   "Stops cleanly on SIGINT or SIGTERM: requests in flight are answered first.\n");
 }
 
+#define SERVE_MAX_HEAD (32u << 10)   /* request line + headers of the scoring server (its MHD pool); uvicorn's h11 takes 16 KiB */
+
 /* One model to serve, and where it points now. */
 struct watch {
 	char *name;
@@ -549,6 +551,17 @@ int cmd_serve(int argc, char **argv)
 	}
 	client_free(cl); /* the poller opens its own */
 	cl = NULL;
+	/* scoring is CPU work that never blocks its thread (Python models and batches suspend
+	 * the connection): one HTTP thread per CPU this process may run on, so that a server
+	 * pinned to one core (taskset) runs one thread, not one per online CPU */
+	if (!cfg.threads)
+		cfg.threads = cairn_cpus();
+	/* libmicrohttpd zeroes a connection's whole memory pool after every keep-alive
+	 * request (MHD_pool_reset), and the pool is the head limit: 128 KiB cost ~3.5 us a
+	 * request (bench/README.md). A scoring head needs a few KiB; bodies are buffered
+	 * outside the pool (http_req.body, up to --max-body), so they are not limited by it */
+	if (!cfg.max_head)
+		cfg.max_head = SERVE_MAX_HEAD;
 	if ((rc = http_server_new(&cfg, &srv)) || (rc = serve_mount(sv, srv)) || (rc = http_server_start(srv))) {
 		cli_fail("serve", "%s", cairn_error_msg());
 		goto out;

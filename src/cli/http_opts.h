@@ -23,7 +23,8 @@
 /* Their help lines. */
 #define CLI_HTTP_HELP \
 	"  --host ADDR    address to listen on, IPv4 or IPv6 (default 127.0.0.1; '::' takes both)\n" \
-	"  --threads N    worker threads (default 2 per core, at least 4)\n" \
+	"  --threads N    worker threads (default: one per CPU the process may run on for\n" \
+	"                 cairn serve; two per CPU, at least 4, for cairn server)\n" \
 	"  --allowed-hosts LIST  Host header values to serve, comma-separated fnmatch patterns\n" \
 	"                 (default: localhost, IP addresses, this machine's name; '*': any);\n" \
 	"                 others get 403 (DNS rebinding). Env MLFLOW_SERVER_ALLOWED_HOSTS\n" \

@@ -1,11 +1,13 @@
-/* util.c - ids (libuuid), clocks, and a small leveled logger to stderr. */
+/* util.c - ids (libuuid), clocks, the usable CPU count, and a small leveled logger to stderr. */
 #include "core/util.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 void cairn_id_new(char id[CAIRN_ID_LEN + 1])
@@ -35,6 +37,17 @@ int64_t cairn_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+unsigned cairn_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 static enum log_level log_min = LOG_INFO;

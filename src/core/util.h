@@ -1,4 +1,4 @@
-/* util.h - ids, clocks and logging. */
+/* util.h - ids, clocks, CPUs and logging. */
 #ifndef CAIRN_CORE_UTIL_H
 #define CAIRN_CORE_UTIL_H
 
@@ -12,6 +12,9 @@ void cairn_id_new(char id[CAIRN_ID_LEN + 1]);
 int64_t cairn_now_ms(void);
 /* Monotonic nanoseconds, for measuring durations. */
 int64_t cairn_mono_ns(void);
+/* The CPUs this process may run on (sched_getaffinity: a process pinned with
+ * taskset counts its own), else the online ones; at least 1. */
+unsigned cairn_cpus(void);
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* Messages below this level are dropped (default LOG_INFO; CAIRN_LOG=debug|warn|error). */

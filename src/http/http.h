@@ -146,7 +146,8 @@ struct http_config {
 	unsigned body_timeout_s;   /* a body gets this long (0: 20) plus 1 s per */
 	unsigned body_min_rate;    /* ... this many bytes received (0: 500), as Apache's
 	                              mod_reqtimeout: trickled bytes do not extend a deadline */
-	size_t max_head;           /* request line + headers + query (0: 256 KiB); beyond: 431/414 */
+	size_t max_head;           /* request line + headers + query, and libmicrohttpd's per-connection
+	                              memory pool (0: 128 KiB); beyond: 431/414 */
 	const char *allowed_hosts; /* comma-separated Host patterns (fnmatch); NULL: localhost,
 	                              IP literals and this machine's name; "*": any */
 	const char *allowed_origins; /* comma-separated origins allowed to make state-changing

@@ -115,9 +115,9 @@ int http_server_new(const struct http_config *cfg, struct http_server **out)
 		s->cfg.body_min_rate = 500;
 	if (!s->cfg.max_head)
 		s->cfg.max_head = 128u << 10;
-	if (!s->cfg.threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		s->cfg.threads = n > 0 ? (unsigned)(n * 2 < 4 ? 4 : n * 2) : 4;
+	if (!s->cfg.threads) {   /* 2 per CPU this process may use, at least 4 (blocking handlers) */
+		unsigned n = cairn_cpus();
+		s->cfg.threads = n * 2 < 4 ? 4 : n * 2;
 	}
 	if ((rc = http_policy_init(&s->policy, &s->cfg))) {
 		free(s);

@@ -25,6 +25,7 @@
  * row) hold a NaN with a payload of their own until then.
  */
 #include "serve/decode.h"
+#include "serve/decode_int.h"
 #include "core/buf.h"
 #include "core/csv.h"
 #include "core/error.h"
@@ -3131,8 +3132,18 @@ void serve_frame_release(struct serve_frame *f)
 	*f = (struct serve_frame)SERVE_FRAME_INIT;
 }
 
-int serve_decode_mlflow(const struct serve_input *in, const char *ct, const char *body, size_t len,
-			struct serve_frame *out)
+float serve__int_to(enum serve_dtype t, int64_t i)
+{
+	return int_to(t, i);
+}
+
+bool serve__safe_cast(enum serve_dtype from, enum serve_dtype to, bool zero_one)
+{
+	return safe_cast(from, to, zero_one);
+}
+
+static int decode_mlflow(const struct serve_input *in, const char *ct, const char *body, size_t len,
+			 struct serve_frame *out, bool fast)
 {
 	struct dec d;
 	bool csv = false;
@@ -3140,6 +3151,8 @@ int serve_decode_mlflow(const struct serve_input *in, const char *ct, const char
 
 	*out = (struct serve_frame)SERVE_FRAME_INIT;
 	if ((rc = content_type(ct, &csv)))
+		return rc;
+	if (fast && !csv && (rc = serve__fast_mlflow(in, body, len, out)) != SERVE_FAST_DECLINED)
 		return rc;
 	if ((rc = dec_init(&d, in, out, false)))
 		return rc;
@@ -3152,6 +3165,18 @@ int serve_decode_mlflow(const struct serve_input *in, const char *ct, const char
 		out->error_code = rc == CAIRN_EINVALID ? (code ? code : BAD_REQUEST) : NULL;
 	}
 	return rc;
+}
+
+int serve_decode_mlflow(const struct serve_input *in, const char *ct, const char *body, size_t len,
+			struct serve_frame *out)
+{
+	return decode_mlflow(in, ct, body, len, out, true);
+}
+
+int serve__tree_mlflow(const struct serve_input *in, const char *ct, const char *body, size_t len,
+		       struct serve_frame *out)
+{
+	return decode_mlflow(in, ct, body, len, out, false);
 }
 
 /* ==== 9. the Open Inference Protocol ==== */
@@ -3354,6 +3379,19 @@ static bool all_zero_one(const float *x, size_t rows, size_t width, size_t off, 
 
 int serve_decode_oip(const struct serve_input *in, const char *body, size_t len, struct serve_frame *out,
 		     json_t **meta)
+{
+	int rc;
+
+	*out = (struct serve_frame)SERVE_FRAME_INIT;
+	if (meta)
+		*meta = NULL;
+	if ((rc = serve__fast_oip(in, body, len, out, meta)) != SERVE_FAST_DECLINED)
+		return rc;
+	return serve__tree_oip(in, body, len, out, meta);
+}
+
+int serve__tree_oip(const struct serve_input *in, const char *body, size_t len, struct serve_frame *out,
+		    json_t **meta)
 {
 	struct oip_input small[8], *inputs = small;
 	const json_t *list, *id, *params, *outputs, *e;

@@ -49,6 +49,10 @@
  * JSON bodies may use Python's NaN, Infinity and -Infinity literals (the
  * MLflow client sends them); integers beyond int64 are refused.
  *
+ * Plain numeric bodies take a streaming fast path that decodes them without
+ * a JSON tree, to the same matrix (serve/decode_int.h); everything else is
+ * decoded through jansson as described here.
+ *
  * Return values: 0; CAIRN_EINVALID with MLflow's message (HTTP 400, the
  * MLflow error body with out->error_code); CAIRN_EUNSUPPORTED when the
  * Content-Type is not application/json or text/csv (with at most a charset

@@ -31,7 +31,6 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1002,18 +1001,6 @@ static int put_head(const struct pipe *p, struct buf *b)
 	return buf_error(b);
 }
 
-/* The CPUs this process may run on. */
-static unsigned cpus(void)
-{
-	cpu_set_t set;
-	long n;
-
-	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 static void pipe_release(struct pipe *p)
 {
 	for (size_t i = 0; p->chunks && i < p->nchunks; i++) {
@@ -1064,7 +1051,7 @@ int predict_stream(struct predict_model *m, int in_fd, const char *in_name, int6
 	p.method = o->method;
 	if ((rc = xgb_model_shape(m->xgb, o->method, &p.shape)))
 		return rc;
-	p.nworkers = o->threads ? o->threads : cpus();
+	p.nworkers = o->threads ? o->threads : cairn_cpus();
 	if (p.nworkers > 256)
 		p.nworkers = 256;
 	p.chunk_rows = o->chunk_rows ? o->chunk_rows : PREDICT_CHUNK_ROWS;

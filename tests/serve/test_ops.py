@@ -221,3 +221,36 @@ def test_inference_log_sampling(serve, tmp_path):
     s.stopped_by_test = True
     n = len(read_log(str(log)))
     assert 140 <= n <= 260, n  # half, +- 6 sigma: the choice is a hash of the id
+
+
+def _threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_default_threads_are_the_cpus_it_may_run_on(serve):
+    """Without --threads, one HTTP thread per CPU of the process's affinity mask (taskset
+    counts), not one per online CPU: a server pinned to one core runs like --threads 1."""
+    d, _ = fixture("booster_binary")
+    cpus = sorted(os.sched_getaffinity(0))
+    old = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {cpus[0]})      # the child inherits the mask
+        one_default = serve(d)
+        one_explicit = serve(d, "--threads", "1")
+        three = serve(d, "--threads", "3")
+    finally:
+        os.sched_setaffinity(0, old)
+    base = _threads(one_explicit.proc.pid)
+    assert _threads(one_default.proc.pid) == base
+    # MHD: --threads 1 is its one internal thread, --threads 3 a pool of three
+    assert _threads(three.proc.pid) == base + 2
+    if len(cpus) > 1:
+        # two CPUs: the same threads as --threads 2 (libgomp may add its own per CPU, alike in both)
+        os.sched_setaffinity(0, set(cpus[:2]))
+        try:
+            two_default = serve(d)
+            two_explicit = serve(d, "--threads", "2")
+        finally:
+            os.sched_setaffinity(0, old)
+        assert _threads(two_default.proc.pid) == _threads(two_explicit.proc.pid)
+        assert _threads(two_default.proc.pid) != _threads(one_default.proc.pid)
