@@ -120,6 +120,29 @@ int buf_put_urlencoded(struct buf *b, const char *s)
 	return b->err;
 }
 
+int buf_put_html(struct buf *b, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *e;
+
+		switch (s[i]) {
+		case '&': e = "&amp;"; break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '"': e = "&quot;"; break;
+		case '\'': e = "&#39;"; break;
+		default: continue;
+		}
+		buf_put(b, s + start, i - start);
+		buf_puts(b, e);
+		start = i + 1;
+	}
+	buf_put(b, s + start, n - start);
+	return b->err;
+}
+
 void buf_truncate(struct buf *b, size_t len)
 {
 	if (len >= b->len)

@@ -42,6 +42,8 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Append s with every byte outside [A-Za-z0-9-_.~] percent-encoded. */
 int buf_put_urlencoded(struct buf *b, const char *s);
+/* n bytes of text escaped for HTML (& < > " ' as entities), for element text and quoted attributes. */
+int buf_put_html(struct buf *b, const char *s, size_t n);
 /* Truncate to len bytes (len <= b->len). */
 void buf_truncate(struct buf *b, size_t len);
 void buf_clear(struct buf *b);

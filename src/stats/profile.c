@@ -76,10 +76,36 @@ int prof_init(struct prof *p, const char *const *names, const size_t *lens, size
 	return 0;
 }
 
+int prof_keep_values(struct prof *p)
+{
+	if (!p->keep && !(p->keep = ccalloc(p->ncols, sizeof(*p->keep))))
+		return oom();
+	return 0;
+}
+
+static int vec_push(struct prof_vec *v, double x)
+{
+	if (v->n == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 1024;
+		double *nv = crealloc(v->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return oom();
+		v->v = nv;
+		v->cap = ncap;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
 void prof_free(struct prof *p)
 {
-	for (size_t i = 0; i < p->ncols; i++)
+	for (size_t i = 0; i < p->ncols; i++) {
 		col_free(&p->col[i]);
+		if (p->keep)
+			free(p->keep[i].v);
+	}
+	free(p->keep);
 	free(p->col);
 	free(p->rowset);
 	memset(p, 0, sizeof(*p));
@@ -195,6 +221,8 @@ int prof_add_value(struct prof *p, size_t ci, const char *s, size_t n, size_t li
 	c->zeros += v.d == 0;
 	c->negatives += v.d < 0;
 	if ((rc = sk_quant_add(&c->q, v.d)) || (rc = sk_hll_add(&c->hnum, h)))
+		return rc;
+	if (p->keep && (rc = vec_push(&p->keep[ci], v.d)))
 		return rc;
 	if (!c->fnum.dropped) {
 		if ((rc = sk_freq_add_num(&c->fnum, v.d, h, 1)))
@@ -364,6 +392,11 @@ int prof_merge(struct prof *p, const struct prof *o)
 	for (size_t i = 0; i < p->ncols; i++)
 		if ((rc = col_merge(&p->col[i], &o->col[i])))
 			return rc;
+	if (p->keep && o->keep)   /* o's values follow p's */
+		for (size_t i = 0; i < p->ncols; i++)
+			for (size_t k = 0; k < o->keep[i].n; k++)
+				if ((rc = vec_push(&p->keep[i], o->keep[i].v[k])))
+					return rc;
 	p->rows += o->rows;
 	p->missing_cells += o->missing_cells;
 	p->empty_rows += o->empty_rows;

@@ -39,7 +39,7 @@ static int oom(void)
 struct csv_ctx {
 	struct prof *p;
 	bool have_header;        /* p is initialised */
-	const struct prof *header_from;   /* a chunk: copy the names from here, no header row */
+	bool keep;               /* keep numeric values (prof_keep_values) */
 };
 
 static int csv_record(void *ctx, const struct ccsv_record *rec)
@@ -66,7 +66,7 @@ static int csv_record(void *ctx, const struct ccsv_record *rec)
 		if (rc)
 			return cairn_error_set(rc, "the header row (line %zu): %s", rec->line, cairn_error_msg());
 		c->have_header = true;
-		return 0;
+		return c->keep ? prof_keep_values(c->p) : 0;
 	}
 	return prof_add_record(c->p, rec->fields, rec->nfields, rec->line);
 }
@@ -109,9 +109,9 @@ static int feed_fd(struct ccsv_reader *r, int fd, off_t off, off_t len, const ch
 	return rc;
 }
 
-static int csv_whole(int fd, const char *path, const struct profile_options *opt, struct prof *p)
+static int csv_whole(int fd, const char *path, const struct profile_options *opt, bool keep, struct prof *p)
 {
-	struct csv_ctx c = { p, false, NULL };
+	struct csv_ctx c = { p, false, keep };
 	struct ccsv_options o = csv_opts(opt);
 	struct ccsv_reader *r = NULL;
 	int rc = ccsv_reader_new(&o, csv_record, &c, &r);
@@ -137,6 +137,7 @@ struct chunk {
 	off_t start, end;
 	const struct profile_options *opt;
 	const struct prof *header;   /* column names */
+	bool keep;
 	struct prof p;
 	int rc;
 	char msg[256];
@@ -145,7 +146,7 @@ struct chunk {
 static void *chunk_main(void *arg)
 {
 	struct chunk *ch = arg;
-	struct csv_ctx c = { &ch->p, true, NULL };
+	struct csv_ctx c = { &ch->p, true, ch->keep };
 	struct ccsv_options o = csv_opts(ch->opt);
 	struct ccsv_reader *r = NULL;
 	const char **names = cmalloc(ch->header->ncols * sizeof(*names));
@@ -160,7 +161,8 @@ static void *chunk_main(void *arg)
 		names[i] = ch->header->col[i].name;
 		lens[i] = strlen(names[i]);
 	}
-	if ((rc = prof_init(&ch->p, names, lens, ch->header->ncols)))
+	if ((rc = prof_init(&ch->p, names, lens, ch->header->ncols)) ||
+	    (ch->keep && (rc = prof_keep_values(&ch->p))))
 		goto out;
 	if ((rc = ccsv_reader_new(&o, csv_record, &c, &r)) == 0) {
 		rc = feed_fd(r, ch->fd, ch->start, ch->end - ch->start, ch->path);
@@ -248,12 +250,12 @@ static unsigned usable_cores(void)
 
 /* 1 when the threaded pass found an error (the caller reads it again in one thread) */
 static int csv_threads(int fd, const char *path, off_t size, const struct profile_options *opt, unsigned n,
-		       struct prof *p)
+		       bool keep, struct prof *p)
 {
 	off_t cut[MAX_THREADS + 1];
 	struct chunk *ch = NULL;
 	pthread_t tid[MAX_THREADS];
-	struct csv_ctx hc = { p, false, NULL };
+	struct csv_ctx hc = { p, false, keep };
 	struct ccsv_options o = csv_opts(opt);
 	struct ccsv_reader *r = NULL;
 	unsigned started = 0;
@@ -281,7 +283,7 @@ static int csv_threads(int fd, const char *path, off_t size, const struct profil
 	}
 	for (unsigned i = 0; i < n; i++) {
 		ch[i] = (struct chunk){ .fd = fd, .path = path, .start = i ? cut[i] : cut[0], .end = cut[i + 1],
-					.opt = opt, .header = p };
+					.opt = opt, .header = p, .keep = keep };
 		if (pthread_create(&tid[i], NULL, chunk_main, &ch[i])) {
 			ch[i].rc = cairn_error_set(CAIRN_ERR, "cannot start a thread");
 			break;
@@ -335,7 +337,7 @@ static int jsonl_text(json_t *v, char *tmp, size_t size, const char **s, size_t 
 	}
 }
 
-static int jsonl_line(struct prof *p, bool *init, const char *line, size_t len, size_t lineno)
+static int jsonl_line(struct prof *p, bool *init, bool keep, const char *line, size_t len, size_t lineno)
 {
 	json_error_t err;
 	json_t *o, *v;
@@ -369,6 +371,8 @@ static int jsonl_line(struct prof *p, bool *init, const char *line, size_t len, 
 			rc = prof_init(p, names, lens, n);
 			if (rc)
 				rc = cairn_error_set(rc, "line %zu: %s", lineno, cairn_error_msg());
+			else if (keep && (rc = prof_keep_values(p)))
+				prof_free(p);
 		}
 		free(names);
 		free(lens);
@@ -406,7 +410,7 @@ out:
 	return rc;
 }
 
-static int jsonl_fd(int fd, const char *path, struct prof *p)
+static int jsonl_fd(int fd, const char *path, bool keep, struct prof *p)
 {
 	struct buf pending = BUF_INIT;
 	char *blk = cmalloc(BLOCK);
@@ -428,7 +432,7 @@ static int jsonl_fd(int fd, const char *path, struct prof *p)
 		}
 		if (n == 0) {
 			if (pending.len)
-				rc = jsonl_line(p, &init, pending.ptr, pending.len, ++lineno);
+				rc = jsonl_line(p, &init, keep, pending.ptr, pending.len, ++lineno);
 			break;
 		}
 		for (ssize_t i = 0; i < n && !rc; i++) {
@@ -439,10 +443,10 @@ static int jsonl_fd(int fd, const char *path, struct prof *p)
 					rc = oom();
 					break;
 				}
-				rc = jsonl_line(p, &init, pending.ptr, pending.len, ++lineno);
+				rc = jsonl_line(p, &init, keep, pending.ptr, pending.len, ++lineno);
 				buf_clear(&pending);
 			} else {
-				rc = jsonl_line(p, &init, blk + start, (size_t)i - start, ++lineno);
+				rc = jsonl_line(p, &init, keep, blk + start, (size_t)i - start, ++lineno);
 			}
 			start = (size_t)i + 1;
 		}
@@ -480,14 +484,13 @@ static int finish(struct prof *p, json_t *src, json_t **out)
 	return *out ? 0 : oom();
 }
 
-int profile_file(const char *path, const struct profile_options *opt, json_t **out)
+int prof_read_file(const char *path, const struct profile_options *opt, bool keep, struct prof *p)
 {
 	struct stat st;
-	struct prof p;
 	int fd, rc = 1;
 	unsigned threads = opt && opt->threads ? opt->threads : usable_cores();
 
-	*out = NULL;
+	memset(p, 0, sizeof(*p));
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
 	if (fd < 0)
 		return cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "cannot open '%s': %s", path,
@@ -503,22 +506,32 @@ int profile_file(const char *path, const struct profile_options *opt, json_t **o
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	if (opt && opt->jsonl) {
-		rc = jsonl_fd(fd, path, &p);
+		rc = jsonl_fd(fd, path, keep, p);
 	} else {
 		if (S_ISREG(st.st_mode) && st.st_size >= PARALLEL_MIN && threads > 1)
-			rc = csv_threads(fd, path, st.st_size, opt, threads, &p);
+			rc = csv_threads(fd, path, st.st_size, opt, threads, keep, p);
 		if (rc > 0) {   /* one thread: small, not a file, or the threaded pass failed */
 			if (S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_SET) < 0)
 				rc = cairn_error_set(CAIRN_EIO, "cannot seek '%s': %s", path, strerror(errno));
 			else
-				rc = csv_whole(fd, path, opt, &p);
+				rc = csv_whole(fd, path, opt, keep, p);
 		}
 	}
-	if (!rc)
-		rc = finish(&p, source_json(path, opt, S_ISREG(st.st_mode) ? st.st_size : -1), out);
+	p->bytes = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 out:
 	close(fd);
 	return rc;
+}
+
+int profile_file(const char *path, const struct profile_options *opt, json_t **out)
+{
+	struct prof p;
+	int rc;
+
+	*out = NULL;
+	if ((rc = prof_read_file(path, opt, false, &p)))
+		return rc;
+	return finish(&p, source_json(path, opt, (off_t)p.bytes), out);
 }
 
 int profile_buffer(const char *data, size_t len, const struct profile_options *opt, json_t **out)
@@ -534,7 +547,7 @@ int profile_buffer(const char *data, size_t len, const struct profile_options *o
 		rc = 0;
 		for (size_t i = 0; i <= len && !rc; i++)
 			if (i == len || data[i] == '\n') {
-				rc = jsonl_line(&p, &init, data + start, i - start, ++lineno);
+				rc = jsonl_line(&p, &init, false, data + start, i - start, ++lineno);
 				start = i + 1;
 			}
 		if (!rc && !init)

@@ -126,7 +126,7 @@ static uint64_t next_rng(struct sk_quant *q)
 }
 
 /* an in-place sort of doubles (no NaN): quicksort, insertion sort for short runs */
-static void sort_doubles(double *v, size_t n)
+void sk_sort_doubles(double *v, size_t n)
 {
 	while (n > 16) {
 		double a = v[0], b = v[n / 2], c = v[n - 1];
@@ -148,11 +148,11 @@ static void sort_doubles(double *v, size_t n)
 		}
 		/* recurse into the smaller side, loop on the larger */
 		if (j + 1 < n - j - 1) {
-			sort_doubles(v, j + 1);
+			sk_sort_doubles(v, j + 1);
 			v += j + 1;
 			n -= j + 1;
 		} else {
-			sort_doubles(v + j + 1, n - j - 1);
+			sk_sort_doubles(v + j + 1, n - j - 1);
 			n = j + 1;
 		}
 	}
@@ -181,7 +181,7 @@ static int compact(struct sk_quant *q, uint32_t h)
 	l = &q->lv[h];
 	up = &q->lv[h + 1];
 	if (h == 0)
-		sort_doubles(l->v, l->n);
+		sk_sort_doubles(l->v, l->n);
 	even = l->n & ~1u;
 	keep = l->v[l->n - 1];
 	off = (uint32_t)(next_rng(q) >> 63);
@@ -326,7 +326,7 @@ int sk_quant_merge(struct sk_quant *q, const struct sk_quant *o)
 			if ((rc = level_push(&q->lv[h], o->lv[h].v[i])))
 				return rc;
 		if (h)   /* levels above 0 stay sorted */
-			sort_doubles(q->lv[h].v, q->lv[h].n);
+			sk_sort_doubles(q->lv[h].v, q->lv[h].n);
 	}
 	q->n += o->n;
 	rc = compress(q);
@@ -484,7 +484,7 @@ int sk_quant_from_json(const json_t *j, struct sk_quant *q)
 		return sk_quant_free(q), bad("quantiles: the levels' weights do not add up to n");
 	q->n = weight;
 	for (h = 1; h < q->kll_levels; h++)
-		sort_doubles(q->lv[h].v, q->lv[h].n);
+		sk_sort_doubles(q->lv[h].v, q->lv[h].n);
 	if ((rc = compress(q)))
 		return sk_quant_free(q), rc;
 	q->cap0 = level_cap(0, q->kll_levels);
@@ -815,10 +815,11 @@ json_t *sk_freq_entries_json(const struct sk_freq *f, size_t max)
 		return NULL;
 	}
 	for (size_t i = 0; i < n && (!max || i < max); i++) {
-		json_t *val = f->text ? json_stringn(v[i]->text, v[i]->len) : num_json(v[i]->num);
-		json_t *pair = val ? json_pack("[o,I]", val, (json_int_t)v[i]->count) : NULL;
+		json_t *pair = json_array();
 
-		if (!pair || json_array_append_new(a, pair)) {
+		if (!pair || json_array_append_new(a, pair) ||
+		    json_array_append_new(pair, f->text ? json_stringn(v[i]->text, v[i]->len) : num_json(v[i]->num)) ||
+		    json_array_append_new(pair, json_integer((json_int_t)v[i]->count))) {
 			json_decref(a);
 			a = NULL;
 			break;
@@ -830,14 +831,16 @@ json_t *sk_freq_entries_json(const struct sk_freq *f, size_t max)
 
 json_t *sk_freq_to_json(const struct sk_freq *f, size_t max)
 {
-	json_t *entries;
+	json_t *entries, *o;
 
 	if (f->dropped)
 		return json_pack("{s:s,s:b,s:[]}", "kind", f->text ? "text" : "number", "complete", 0, "entries");
 	if (!(entries = sk_freq_entries_json(f, max)))
 		return NULL;
-	return json_pack("{s:s,s:b,s:o}", "kind", f->text ? "text" : "number", "complete",
-			 f->complete && (!max || f->used <= max), "entries", entries);
+	o = json_pack("{s:s,s:b,s:O}", "kind", f->text ? "text" : "number", "complete",
+		      f->complete && (!max || f->used <= max), "entries", entries);
+	json_decref(entries);
+	return o;
 }
 
 int sk_freq_from_json(const json_t *j, struct sk_freq *f, size_t cap)

@@ -37,6 +37,9 @@ uint64_t sk_hash_bytes(const void *p, size_t n);
 /* -0.0 hashes as 0.0 (they are one value) */
 uint64_t sk_hash_double(double d);
 
+/* Sort doubles ascending in place (no NaN). */
+void sk_sort_doubles(double *v, size_t n);
+
 /* ---- quantiles ---- */
 struct sk_level {
 	double *v;

@@ -3,6 +3,7 @@
 #define CAIRN_STATS_INT_H
 
 #include "core/csv.h"
+#include "stats/profile.h"
 #include "stats/sketch.h"
 
 #include <jansson.h>
@@ -32,10 +33,18 @@ struct prof_col {
 	struct sk_hll htext;
 };
 
+/* The finite numeric values of one column, in file order (kept for drift tests on raw tables). */
+struct prof_vec {
+	double *v;
+	size_t n, cap;
+};
+
 /* A table being profiled: a header, then records. */
 struct prof {
 	size_t ncols;
 	struct prof_col *col;
+	struct prof_vec *keep;           /* NULL, or ncols vectors that every numeric value is appended to */
+	int64_t bytes;                   /* size of the file read (prof_read_file), -1 when not a regular file */
 	uint64_t rows, missing_cells, empty_rows;
 	/* distinct rows by 64-bit hash, for duplicated_rows */
 	uint64_t *rowset;
@@ -49,6 +58,10 @@ struct prof {
 /* Start a profile with these column names (copied); duplicates are an error. */
 int prof_init(struct prof *p, const char *const *names, const size_t *lens, size_t ncols);
 void prof_free(struct prof *p);
+/* Keep every numeric value from now on (p->keep). */
+int prof_keep_values(struct prof *p);
+/* Read a CSV (or JSON lines) file into p, keeping numeric values if asked; p is initialised here. */
+int prof_read_file(const char *path, const struct profile_options *opt, bool keep, struct prof *p);
 /* Add one record of ncols fields; line is for messages. */
 int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line);
 /* Add one value to column c (kind from ccsv_value_parse; raw text for texts). */

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fault.h"
+#include "stats/drift.h"
 #include "stats/profile.h"
 #include "stats/sketch.h"
 
@@ -361,4 +362,33 @@ Test(stats_sketch, profile_allocation_failures)
 		json_decref(p);
 	}
 	cr_assert_gt(calls, 10);
+}
+
+/* drift on two small profiles: every allocation failure is ENOMEM, never a crash or a leak */
+Test(stats_sketch, drift_allocation_failures)
+{
+	json_t *a = prof_of("x,k,s\n1.5,1,a\n2,2,b\n,3,c\n3,1,a\n4,2,b\n5,3,a\n6,1,b\n7,2,a\n"),
+	       *b = prof_of("x,k,s\n2.5,1,a\n3,2,b\n4,3,c\n,1,d\n5,2,b\n6,3,a\n7,1,b\n8,2,a\n");
+	uint64_t calls = 0;
+
+	for (uint64_t nth = 1;; nth++) {
+		json_t *d = NULL;
+		int rc;
+
+		fault_arm(FAULT_ALLOC, nth, FAULT_PERSIST);
+		rc = drift_profiles(a, b, NULL, &d);
+		calls = fault_calls();
+		fault_disarm();
+		if (!rc && nth > calls) {
+			cr_assert_not(drift_detected(d) && 0);
+			cr_assert_eq(json_integer_value(json_object_get(json_object_get(d, "dataset"), "number_of_columns")), 3);
+			json_decref(d);
+			break;
+		}
+		cr_assert(rc == 0 || rc == CAIRN_ENOMEM, "nth %llu: rc %d %s", (unsigned long long)nth, rc, cairn_error_msg());
+		json_decref(d);
+	}
+	cr_assert_gt(calls, 10);
+	json_decref(a);
+	json_decref(b);
 }
