@@ -183,7 +183,7 @@ static void put_observed(struct buf *b, const json_t *one, bool ok)
 		json_int_t miss = json_integer_value(json_object_get(res, "missing_count"));
 		const char *type = json_string_value(json_object_get(json_object_get(one, "expectation_config"), "type"));
 		const char *sn = validate_short_name(type);
-		bool nullish = sn && (!strcmp(sn, "not_null") || !strcmp(sn, "null"));
+		bool nullish = sn && (!strcmp(sn, "not_null") || !strcmp(sn, "is_null"));
 		json_t *pct = json_object_get(res, "unexpected_percent");
 		json_t *vals = json_object_get(res, "partial_unexpected_list");
 		json_t *lines = json_object_get(res, "partial_unexpected_line_list");

@@ -52,7 +52,7 @@ struct vx_def {
 
 static const struct vx_def defs[] = {
 	{ "not_null", "expect_column_values_to_not_be_null", OP_NOT_NULL, VX_MAP, "column,mostly" },
-	{ "null", "expect_column_values_to_be_null", OP_NULL, VX_MAP, "column,mostly" },
+	{ "is_null", "expect_column_values_to_be_null", OP_NULL, VX_MAP, "column,mostly" },
 	{ "unique", "expect_column_values_to_be_unique", OP_UNIQUE, VX_MAP, "column,mostly" },
 	{ "between", "expect_column_values_to_be_between", OP_BETWEEN, VX_MAP, "column," RANGE ",mostly" },
 	{ "in_set", "expect_column_values_to_be_in_set", OP_IN_SET, VX_MAP, "column,value_set,mostly" },
@@ -87,6 +87,7 @@ static const struct vx_def defs[] = {
 static const struct { const char *alias, *name; } aliases[] = {
 	{ "stdev_between", "std_between" },
 	{ "of_type", "type" },
+	{ "null", "is_null" },
 	{ "columns_match_set", "columns_equal_set" },
 };
 
@@ -1589,9 +1590,10 @@ int validate_suggest(const json_t *profile, const char *name, json_t **out)
 			json_decref(names);
 			goto fail;
 		}
-	if (add_exp(list, json_pack("{s:s,s:I,s:I}", "type", "row_count_between", "min_value", (json_int_t)(rows / 2),
-				    "max_value", (json_int_t)(rows + (rows + 1) / 2))) ||
-	    add_exp(list, json_pack("{s:s,s:o}", "type", "columns_equal_set", "column_set", names)))
+	if (add_exp(list, json_pack("{s:s,s:o}", "type", "columns_equal_set", "column_set", names)))
+		goto fail;
+	if (json_array_insert_new(list, 0, json_pack("{s:s,s:I,s:I}", "type", "row_count_between", "min_value",
+						     (json_int_t)(rows / 2), "max_value", (json_int_t)(rows + (rows + 1) / 2))))
 		goto fail;
 	json_object_foreach(cols, col, cj) {
 		const char *type = json_string_value(json_object_get(cj, "type"));
