@@ -3,14 +3,14 @@
 # FUZZ_SECONDS (default 30) on a scratch copy of its seed corpus. Crashes are kept in
 # build/fuzz/<target>.crashes/ and make the script fail. FUZZ_TARGETS (names
 # without the fuzz_ prefix, e.g. "manifest pointer") runs only those; default all:
-# filter gate json mlmodel path yaml manifest pointer http route csv serve_decode xgb ilog.
+# filter gate json mlmodel path yaml manifest pointer http route csv serve_decode xgb ilog suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${FUZZ_SECONDS:-30}"
 OUT=build/fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd)"
-LIBS="$(pkg-config --libs libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd) -lcsv -lxgboost -pthread -lm"
+CFLAGS="-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd gsl)"
+LIBS="$(pkg-config --libs libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd gsl) -lcsv -lxgboost -pthread -lm"
 SRC=$(ls src/*/*.c | grep -v src/cli/)
 mkdir -p "$OUT/obj"
 OBJS=()

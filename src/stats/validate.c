@@ -1539,6 +1539,7 @@ static json_t *category_values(const json_t *cj, const char *type)
 	const char *et = json_string_value(json_object_get(cj, "evidently_type"));
 	json_t *sk = json_object_get(cj, "sketch"), *vals, *entries, *e, *out;
 	bool text = !strcmp(type, "string"), boolean = !strcmp(type, "boolean");
+	json_int_t counted = 0;
 	size_t i;
 
 	if (!et || strcmp(et, "categorical") || !json_is_true(json_object_get(cj, "distinct_exact")) ||
@@ -1549,6 +1550,12 @@ static json_t *category_values(const json_t *cj, const char *type)
 	vals = json_object_get(sk, text ? "text_values" : "values");
 	entries = json_object_get(vals, "entries");
 	if (!json_is_true(json_object_get(vals, "complete")) || !json_is_array(entries) || !json_array_size(entries))
+		return NULL;
+	/* the table must account for every value (a text column's table misses the NaN and inf
+	 * read before its first text) */
+	json_array_foreach(entries, i, e)
+		counted += json_integer_value(json_array_get(e, 1));
+	if (counted != json_integer_value(json_object_get(cj, "count")))
 		return NULL;
 	if (!(out = json_array()))
 		return NULL;
