@@ -3,6 +3,7 @@
 #include "core/fault.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -540,7 +541,9 @@ static int put_value(struct ctx *c, json_t *v, int height, const yaml_mark_t *m)
 			return at(&f->key_mark, CAIRN_EINVALID, "duplicate key '%.200s'", f->key);
 		}
 		if (json_object_setn_new(f->node, f->key, f->keylen, v))
-			return at(&f->key_mark, CAIRN_EINVALID, "key '%.200s' is not valid UTF-8", f->key);
+			return utf8_valid(f->key, f->keylen)
+				       ? cairn_error_set(CAIRN_ENOMEM, "out of memory")
+				       : at(&f->key_mark, CAIRN_EINVALID, "key '%.200s' is not valid UTF-8", f->key);
 	}
 	free(f->key);
 	f->key = NULL;

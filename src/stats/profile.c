@@ -155,6 +155,15 @@ static int start_text(struct prof_col *c)
 		    (rc = sk_hll_add(&c->htext, h)))
 			break;
 	}
+	/* NaN and inf seen so far become texts too (their spelling is not kept: "nan", "inf") */
+	if (!rc && c->nans)
+		rc = sk_freq_add_text(&c->ftext, "nan", 3, sk_hash_bytes("nan", 3), c->nans);
+	if (!rc && c->nans)
+		rc = sk_hll_add(&c->htext, sk_hash_bytes("nan", 3));
+	if (!rc && c->infs)
+		rc = sk_freq_add_text(&c->ftext, "inf", 3, sk_hash_bytes("inf", 3), c->infs);
+	if (!rc && c->infs)
+		rc = sk_hll_add(&c->htext, sk_hash_bytes("inf", 3));
 	if (!c->fnum.complete)
 		c->ftext.complete = false;
 	free(v);
@@ -519,6 +528,32 @@ static double sketch_quantile(const double *v, const uint64_t *cum, size_t n, ui
 		if ((double)cum[i] > r)
 			return v[i];
 	return v[n - 1];
+}
+
+int prof_col_quantile(const struct prof_col *c, double q, double *out)
+{
+	double *v = NULL;
+	uint64_t *w = NULL, *cum = NULL;
+	size_t nv = 0;
+	int rc;
+
+	if (!c->nnum)
+		return cairn_error_set(CAIRN_ENOTFOUND, "column '%.100s' has no numeric values", c->name);
+	if ((rc = sk_quant_sorted(&c->q, &v, &w, &nv)))
+		return rc;
+	if (sk_quant_is_exact(&c->q)) {
+		*out = exact_quantile(v, nv, q);
+	} else if ((cum = cmalloc(nv * sizeof(*cum)))) {
+		for (size_t i = 0; i < nv; i++)
+			cum[i] = w[i] + (i ? cum[i - 1] : 0);
+		*out = sketch_quantile(v, cum, nv, c->nnum, q);
+	} else {
+		rc = oom();
+	}
+	free(v);
+	free(w);
+	free(cum);
+	return rc;
 }
 
 static int put(json_t *o, const char *k, json_t *v)

@@ -79,5 +79,9 @@ const char *prof_col_evidently_type(const struct prof_col *c);
 const struct sk_freq *prof_col_freq(const struct prof_col *c);
 uint64_t prof_col_distinct(const struct prof_col *c, bool *exact);
 uint64_t prof_col_count(const struct prof_col *c);   /* non-null fields */
+/* The q-quantile (0..1) of the column's finite numbers, as the profile's
+ * quantiles are computed (numpy's linear method while exact, then from the
+ * KLL sketch); CAIRN_ENOTFOUND when it holds none. */
+int prof_col_quantile(const struct prof_col *c, double q, double *out);
 
 #endif

@@ -23,6 +23,7 @@ def need_anchor():
 def drift(ref, cur, *args, rc=None):
     p = subprocess.run([CAIRN, "drift", "--reference", ref, "--current", cur, "--json", *args],
                        capture_output=True, text=True)
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
     if rc is not None:
         assert p.returncode == rc, p.stderr
     assert p.returncode in (0, 1), p.stderr

@@ -22,6 +22,7 @@ def need_anchor():
 
 def profile(path, *args, check=True):
     p = subprocess.run([CAIRN, "profile", path, *args], capture_output=True, text=True)
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
     if check:
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
