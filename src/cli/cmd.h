@@ -34,6 +34,7 @@ int cmd_metrics(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 
 /* Print "cairn <cmd>: <message>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

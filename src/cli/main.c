@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
 	{ "profile", cmd_profile, "profile a table in one pass (statistics and mergeable sketches as JSON)" },
 	{ "drift", cmd_drift, "data drift between a reference and a current table or profile (Evidently's tests; exit 1 on drift)" },
 	{ "validate", cmd_validate, "check a table against an expectation suite (exit 1 when one fails); --suggest drafts one" },
+	{ "monitor", cmd_monitor, "monitor a served model: its inference log in windows, each tested for drift (run)" },
 	{ "experiments", cmd_experiments, "list, create, rename, delete experiments" },
 	{ "runs", cmd_runs, "list, show, compare, delete runs" },
 	{ "run", cmd_run, "run a command as a tracked run" },

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PROFILE_SCHEMA_VERSION 1
 #define PROFILE_ROWSET_MAX ((size_t)1 << 23)   /* distinct rows tracked for duplicated_rows */
@@ -36,6 +37,22 @@ struct profile_options {
 int profile_file(const char *path, const struct profile_options *opt, json_t **out);
 /* Profile a table held in memory (CSV, or JSON lines with opt->jsonl). */
 int profile_buffer(const char *data, size_t len, const struct profile_options *opt, json_t **out);
+/* ---- profiles of rows given one by one (a window of served requests) ----
+ * Each row is a JSON object: its members are the columns' values (strings,
+ * numbers, booleans, null), read as the JSON-lines reader reads them. The
+ * columns are names[0..n) in that order (a column a row lacks is null there;
+ * members that are not columns are ignored and counted), or, with names
+ * NULL, the first row's keys. */
+struct profile_rows;
+int profile_rows_new(const char *const *names, size_t n, struct profile_rows **out);
+int profile_rows_add(struct profile_rows *r, const json_t *row);
+/* Rows added so far, and members ignored because they were not columns. */
+uint64_t profile_rows_count(const struct profile_rows *r);
+uint64_t profile_rows_ignored(const struct profile_rows *r);
+/* The profile of the rows so far (new), with source (borrowed, may be NULL). */
+int profile_rows_profile(const struct profile_rows *r, json_t *source, json_t **out);
+void profile_rows_free(struct profile_rows *r);
+
 /* Merge two profiles (borrowed) of tables with the same columns in the same
  * order into a new one; CAIRN_EINVALID when they are not profiles or differ in columns. */
 int profile_merge(const json_t *a, const json_t *b, json_t **out);

@@ -569,3 +569,126 @@ int profile_buffer(const char *data, size_t len, const struct profile_options *o
 		return rc;
 	return finish(&p, source_json(opt && opt->name ? opt->name : "-", opt, (off_t)len), out);
 }
+
+/* ---- rows given one by one ---- */
+
+struct profile_rows {
+	struct prof p;
+	bool init;
+	uint64_t ignored;
+};
+
+int profile_rows_new(const char *const *names, size_t n, struct profile_rows **out)
+{
+	struct profile_rows *r = ccalloc(1, sizeof(*r));
+	size_t *lens = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return oom();
+	if (names) {
+		if (!(lens = cmalloc((n ? n : 1) * sizeof(*lens)))) {
+			free(r);
+			return oom();
+		}
+		for (size_t i = 0; i < n; i++)
+			lens[i] = strlen(names[i]);
+		rc = prof_init(&r->p, names, lens, n);
+		free(lens);
+		if (rc) {
+			free(r);
+			return rc;
+		}
+		r->init = true;
+	}
+	*out = r;
+	return 0;
+}
+
+int profile_rows_add(struct profile_rows *r, const json_t *row)
+{
+	struct ccsv_field *f;
+	char (*tmp)[40];
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_object(row))
+		return cairn_error_set(CAIRN_EINVALID, "row %llu is not a JSON object", (unsigned long long)r->p.rows + 1);
+	if (!r->init) {
+		size_t n = json_object_size(row), i = 0;
+		const char **names = cmalloc((n + 1) * sizeof(*names));
+		size_t *lens = cmalloc((n + 1) * sizeof(*lens));
+
+		if (!names || !lens) {
+			rc = oom();
+		} else {
+			json_object_foreach((json_t *)row, key, v) {
+				names[i] = key;
+				lens[i++] = strlen(key);
+			}
+			rc = prof_init(&r->p, names, lens, n);
+		}
+		free(names);
+		free(lens);
+		if (rc)
+			return rc;
+		r->init = true;
+	}
+	f = ccalloc(r->p.ncols, sizeof(*f));
+	tmp = cmalloc(r->p.ncols * sizeof(*tmp));
+	if (!f || !tmp) {
+		rc = oom();
+		goto out;
+	}
+	for (size_t i = 0; i < r->p.ncols; i++)
+		f[i].p = "";
+	json_object_foreach((json_t *)row, key, v) {
+		size_t i;
+
+		for (i = 0; i < r->p.ncols && strcmp(r->p.col[i].name, key); i++)
+			;
+		if (i == r->p.ncols || jsonl_text(v, tmp[i], sizeof(tmp[i]), &f[i].p, &f[i].n)) {
+			r->ignored++;   /* not a column, or not a scalar */
+			if (i < r->p.ncols) {
+				f[i].p = "";
+				f[i].n = 0;
+			}
+		}
+	}
+	rc = prof_add_record(&r->p, f, r->p.ncols, (size_t)r->p.rows + 1);
+out:
+	free(f);
+	free(tmp);
+	return rc;
+}
+
+uint64_t profile_rows_count(const struct profile_rows *r)
+{
+	return r->p.rows;
+}
+
+uint64_t profile_rows_ignored(const struct profile_rows *r)
+{
+	return r->ignored;
+}
+
+int profile_rows_profile(const struct profile_rows *r, json_t *source, json_t **out)
+{
+	*out = NULL;
+	if (!r->init)
+		return cairn_error_set(CAIRN_EINVALID, "no rows, and no columns named: nothing to profile");
+	if (!(*out = prof_to_json(&r->p, source)))
+		return oom();
+	return 0;
+}
+
+void profile_rows_free(struct profile_rows *r)
+{
+	if (!r)
+		return;
+	if (r->init)
+		prof_free(&r->p);
+	free(r);
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/monitor/run.sh - black-box tests of cairn's monitoring commands (profile, drift, validate) with pytest.
+# tests/monitor/run.sh - black-box tests of cairn's monitoring commands (profile, drift, validate, monitor) with pytest.
 #
 #   bash tests/monitor/run.sh [pytest args...]
 #
@@ -11,6 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 export CAIRN_BIN="${CAIRN_BIN:-$REPO/build/asan/cairn}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$REPO/tests/lsan.supp:print_suppressions=0}"
 export PY="${PY:-/usr/bin/python3}"
 export PYTHONDONTWRITEBYTECODE=1
 LOG=$(mktemp /tmp/cairn-monitor-tests.XXXXXX)

@@ -1,0 +1,291 @@
+/* cmd_monitor.c - `cairn monitor run`: drift of a served model's inference log, window by window, against a reference. */
+#include "cli/cmd.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/metrics.h"
+#include "monitor/monitor.h"
+#include "stats/profile.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void monitor_usage(FILE *f)
+{
+	fprintf(f, "usage: cairn monitor run --log-dir DIR --reference REF (--window DURATION | --window-rows N) [options]\n\n"
+		   "Read the inference log cairn serve writes (--log-dir), cut the model's requests into\n"
+		   "tumbling windows, profile each closed window and test it for drift against REF, a\n"
+		   "profile (.json from cairn profile) or a table (profiled here). One line per window\n"
+		   "(or --json: one JSON object per line). With --state the position is kept in a file,\n"
+		   "so the next run starts with the first window not reported yet (run it from cron).\n"
+		   "docs/monitoring.md.\n\n"
+		   "  --log-dir DIR           the inference log (cairn serve --log-dir)\n"
+		   "  --reference REF         the reference profile or table (the training data)\n"
+		   "  --model NAME            only this model's requests (default: all)\n"
+		   "  --window DURATION       windows of this length, aligned to the epoch: 30s, 15m, 1h, 1d\n"
+		   "  --window-rows N         windows of N rows instead\n"
+		   "  --flush                 also report the window still open at the end of the log\n"
+		   "  --state FILE            read the position from FILE and write it back after the scan\n"
+		   "  --name NAME             the monitor's name in the metrics (default: the model, or 'default')\n"
+		   "  --metrics FILE          write the windows' gauges in Prometheus' text format\n"
+		   "  --json                  one JSON object a window: span, rows, the drift result\n"
+		   "  --drift-share X         dataset drift threshold (0.5)\n"
+		   "  --null-share-threshold X  least change in null share that is drift (0.02; 0 off)\n\n"
+		   "Exit status: 0 no window drifted, 1 a window had dataset drift, 2 error or usage.\n");
+}
+
+static int usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cairn monitor: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see cairn monitor run --help)\n");
+	return 2;
+}
+
+/* 30s, 15m, 1h, 2d (or plain seconds) in microseconds; 0 when not one */
+static int64_t parse_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		return 0;
+	switch (*end ? *end++ : 's') {
+	case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: return 0;
+	}
+	if (*end || v * 1e6 > 9e18 || v * 1e6 < 1)
+		return 0;
+	return (int64_t)(v * 1e6);
+}
+
+struct run {
+	const char *name;
+	bool json;
+	bool drift_seen;
+	struct monitor_gauges *g;
+};
+
+static int on_window(void *ctx, const struct monitor_window *w)
+{
+	struct run *r = ctx;
+	json_t *ds = json_object_get(w->drift, "dataset"), *flag = json_object_get(w->drift, "flagged_by_test");
+	bool drift = drift_detected(w->drift);
+
+	r->drift_seen = r->drift_seen || drift;
+	if (r->g)
+		monitor_export(r->g, r->name, w);
+	if (r->json) {
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O}", "monitor", r->name, "start_us",
+				      (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
+				      "requests", (json_int_t)w->requests, "bad_requests", (json_int_t)w->bad_requests,
+				      "dataset_drift", drift, "drift", w->drift);
+
+		if (!o)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		cli_print_json(o);
+		json_decref(o);
+	} else {
+		json_t *cols = json_object_get(flag, "selected"), *nul = json_object_get(flag, "null_share"), *v;
+		size_t i;
+
+		printf("%lld..%lld  rows %llu  drifted %lld/%lld%s", (long long)(w->start_us / 1000000),
+		       (long long)(w->end_us / 1000000), (unsigned long long)w->rows,
+		       (long long)json_integer_value(json_object_get(ds, "number_of_drifted_columns_with_nulls")),
+		       (long long)json_integer_value(json_object_get(ds, "number_of_columns")), drift ? "  DATASET DRIFT" : "");
+		json_array_foreach(cols, i, v)
+			printf("%s%s", i ? "," : "  columns: ", json_string_value(v));
+		json_array_foreach(nul, i, v)
+			printf("%s%s", i ? "," : "  null share: ", json_string_value(v));
+		printf("\n");
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static int load_reference(const char *path, json_t **out)
+{
+	size_t n = strlen(path);
+
+	*out = NULL;
+	if (n > 5 && !strcmp(path + n - 5, ".json")) {
+		struct buf b = BUF_INIT;
+		json_error_t err;
+		int rc = fs_read_file(path, (size_t)1 << 30, &b);
+
+		if (rc)
+			return rc;
+		*out = json_loadb(b.ptr ? b.ptr : "", b.len, 0, &err);
+		buf_release(&b);
+		if (!*out)
+			return cairn_error_set(CAIRN_EINVALID, "'%s' is not JSON: %s", path, err.text);
+		if ((rc = profile_check(*out))) {
+			json_decref(*out);
+			*out = NULL;
+			return cairn_error_set(rc, "'%s': %s", path, cairn_error_msg());
+		}
+		return 0;
+	}
+	return profile_file(path, &(struct profile_options){ .jsonl = n > 6 && !strcmp(path + n - 6, ".jsonl") }, out);
+}
+
+static int read_state(const char *path, struct ilog_pos *pos)
+{
+	struct buf b = BUF_INIT;
+	json_t *j;
+	int rc = fs_read_file(path, 4096, &b);
+
+	if (rc == CAIRN_ENOTFOUND)
+		return 0;   /* the first run */
+	if (rc)
+		return rc;
+	j = json_loadb(b.ptr ? b.ptr : "", b.len, 0, NULL);
+	buf_release(&b);
+	if (!json_is_integer(json_object_get(j, "seq")) || !json_is_integer(json_object_get(j, "offset")) ||
+	    !json_is_integer(json_object_get(j, "line"))) {
+		json_decref(j);
+		return cairn_error_set(CAIRN_EINVALID, "'%s' is not a monitor state ({\"seq\", \"offset\", \"line\"})", path);
+	}
+	pos->seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+	pos->offset = (uint64_t)json_integer_value(json_object_get(j, "offset"));
+	pos->line = (uint64_t)json_integer_value(json_object_get(j, "line"));
+	json_decref(j);
+	return 0;
+}
+
+static int write_state(const char *path, const struct ilog_pos *pos)
+{
+	char tmp[128];
+	int n = snprintf(tmp, sizeof(tmp), "{\"seq\": %llu, \"offset\": %llu, \"line\": %llu}\n",
+			 (unsigned long long)pos->seq, (unsigned long long)pos->offset, (unsigned long long)pos->line);
+
+	return fs_write_atomic(path, tmp, (size_t)n, 0644);
+}
+
+static int monitor_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "log-dir", required_argument, NULL, 'L' },
+		{ "reference", required_argument, NULL, 'R' },
+		{ "model", required_argument, NULL, 'M' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "window-rows", required_argument, NULL, 'W' },
+		{ "flush", no_argument, NULL, 'f' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "metrics", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "drift-share", required_argument, NULL, 's' },
+		{ "null-share-threshold", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct monitor_opts mo = { 0 };
+	struct run r = { 0 };
+	struct ilog_pos pos = { 0 };
+	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL;
+	struct metrics *m = NULL;
+	json_t *reference = NULL;
+	bool flush = false;
+	int c, rc, status = 2;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+		double v;
+
+		switch (c) {
+		case 'L': dir = optarg; break;
+		case 'R': ref = optarg; break;
+		case 'M': mo.model = optarg; break;
+		case 'w':
+			if (!(mo.window_us = parse_duration(optarg)))
+				return usage("--window is a duration like 30s, 15m, 1h or 1d, not '%s'", optarg);
+			break;
+		case 'W':
+			errno = 0;
+			mo.window_rows = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || !mo.window_rows)
+				return usage("--window-rows is a positive whole number, not '%s'", optarg);
+			break;
+		case 'f': flush = true; break;
+		case 'S': state = optarg; break;
+		case 'N': r.name = optarg; break;
+		case 'P': metrics_out = optarg; break;
+		case 'j': r.json = true; break;
+		case 's':
+		case 'n':
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno || *end || !*optarg || v < 0 || v > 1 || (c == 's' && v == 0))
+				return usage("expected a share between 0 and 1, not '%s'", optarg);
+			if (c == 's')
+				mo.drift.drift_share = v;
+			else
+				mo.drift.null_share_threshold = v ? v : -1;
+			break;
+		case 'h': monitor_usage(stdout); return 0;
+		default: monitor_usage(stderr); return 2;
+		}
+	}
+	if (!dir || !ref)
+		return usage("%s", "--log-dir and --reference are required");
+	if (!mo.window_us == !mo.window_rows)
+		return usage("%s", "one of --window and --window-rows is required");
+	if (optind != argc)
+		return usage("unexpected argument '%s'", argv[optind]);
+	if (!r.name)
+		r.name = mo.model ? mo.model : "default";
+	if ((rc = load_reference(ref, &reference))) {
+		fprintf(stderr, "cairn monitor: the reference: %s\n", cairn_error_msg());
+		return 2;
+	}
+	mo.reference = reference;
+	if (state && (rc = read_state(state, &pos)))
+		goto fail;
+	if (metrics_out && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
+		goto fail;
+	if ((rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r)))
+		goto fail;
+	if (state && (rc = write_state(state, &pos)))
+		goto fail;
+	if (metrics_out) {
+		struct buf b = BUF_INIT;
+
+		rc = metrics_render(m, &b);
+		if (!rc)
+			rc = fs_write_atomic(metrics_out, b.ptr ? b.ptr : "", b.len, 0644);
+		buf_release(&b);
+		if (rc)
+			goto fail;
+	}
+	status = r.drift_seen ? 1 : 0;
+	goto out;
+fail:
+	fprintf(stderr, "cairn monitor: %s\n", cairn_error_msg());
+out:
+	monitor_gauges_free(r.g);
+	metrics_free(m);
+	json_decref(reference);
+	return status;
+}
+
+int cmd_monitor(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		monitor_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return monitor_run(argc - 1, argv + 1);
+	fprintf(stderr, "cairn monitor: unknown subcommand '%s' (run; see cairn monitor --help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,284 @@
+/* monitor.c - windows over the inference log: filter, rows, profile, drift against the reference; their gauges. */
+#include "monitor/monitor.h"
+#include "core/error.h"
+#include "core/fault.h"
+#include "stats/profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int oom(void)
+{
+	return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+}
+
+/* the window being filled */
+struct win {
+	bool open;
+	int64_t key;                  /* time windows: floor(ts / window_us) */
+	int64_t first_us, last_us;
+	uint64_t requests, bad;
+	struct profile_rows *rows;
+	struct ilog_pos end;          /* just past its last record */
+};
+
+struct scan {
+	const struct monitor_opts *o;
+	const char **names;           /* the reference's columns, then "prediction" unless it is one */
+	size_t nnames, npos;          /* npos: the reference's columns (that name positional values) */
+	monitor_window_fn fn;
+	void *ctx;
+	struct win w;
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int win_start(struct scan *s, int64_t key)
+{
+	int rc = profile_rows_new(s->names, s->nnames, &s->w.rows);
+
+	if (rc)
+		return rc;
+	s->w.open = true;
+	s->w.key = key;
+	s->w.requests = s->w.bad = 0;
+	s->w.first_us = s->w.last_us = 0;
+	return 0;
+}
+
+static void win_drop(struct scan *s)
+{
+	profile_rows_free(s->w.rows);
+	s->w.rows = NULL;
+	s->w.open = false;
+}
+
+/* close the window: profile, drift, callback */
+static int win_close(struct scan *s, struct ilog_pos *pos)
+{
+	struct monitor_window mw = { 0 };
+	json_t *prof = NULL, *drift = NULL, *src;
+	int rc;
+
+	if (!s->w.open)
+		return 0;
+	mw.rows = profile_rows_count(s->w.rows);
+	mw.requests = s->w.requests;
+	mw.bad_requests = s->w.bad;
+	if (s->o->window_us) {
+		mw.start_us = s->w.key * s->o->window_us;
+		mw.end_us = mw.start_us + s->o->window_us;
+	} else {
+		mw.start_us = s->w.first_us;
+		mw.end_us = s->w.last_us + 1;
+	}
+	mw.end = s->w.end;
+	if (!mw.rows) {   /* only bad requests: nothing to test */
+		*pos = s->w.end;
+		win_drop(s);
+		return 0;
+	}
+	src = json_pack("{s:s,s:I,s:I,s:I}", "format", "inference-log", "start_us", (json_int_t)mw.start_us, "end_us",
+			(json_int_t)mw.end_us, "requests", (json_int_t)mw.requests);
+	if (!src) {
+		rc = oom();
+		goto out;
+	}
+	rc = profile_rows_profile(s->w.rows, src, &prof);
+	json_decref(src);
+	if (rc)
+		goto out;
+	if ((rc = drift_profiles(s->o->reference, prof, &s->o->drift, &drift)))
+		goto out;
+	mw.profile = prof;
+	mw.drift = drift;
+	rc = s->fn(s->ctx, &mw);
+	if (!rc)
+		*pos = s->w.end;
+out:
+	json_decref(prof);
+	json_decref(drift);
+	win_drop(s);
+	return rc;
+}
+
+static bool wanted(const struct monitor_opts *o, const struct ilog_entry *e)
+{
+	if (o->model && strcmp(e->model, o->model))
+		return false;
+	return !e->role[0] && e->status == 200 && !e->truncated;
+}
+
+static int add_entry(struct scan *s, const struct ilog_entry *e)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+	int rc;
+
+	s->w.requests++;
+	if (!s->w.first_us)
+		s->w.first_us = e->ts_us;
+	s->w.last_us = e->ts_us;
+	/* positional rows are named by the reference's columns (not "prediction") */
+	if (monitor_rows(e->input, e->output, s->names, s->npos, &rows)) {
+		if (cairn_error_code() == CAIRN_ENOMEM)
+			return CAIRN_ENOMEM;
+		s->w.bad++;
+		return 0;
+	}
+	json_array_foreach(rows, i, row)
+		if ((rc = profile_rows_add(s->w.rows, row))) {
+			json_decref(rows);
+			return rc;
+		}
+	json_decref(rows);
+	return 0;
+}
+
+int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos *pos, bool flush, monitor_window_fn fn,
+		 void *ctx)
+{
+	struct scan s = { .o = o, .fn = fn, .ctx = ctx };
+	struct ilog_reader *r = NULL;
+	struct ilog_entry e;
+	json_t *cols = json_object_get(o->reference, "columns");
+	const char *key;
+	json_t *v;
+	int rc;
+
+	if (profile_check(o->reference))
+		return cairn_error_set(CAIRN_EINVALID, "the monitor's reference: %s", cairn_error_msg());
+	if ((!o->window_us) == (!o->window_rows) || o->window_us < 0)
+		return cairn_error_set(CAIRN_EINVALID, "a monitor has windows of a time or of a row count (one of the two)");
+	if (!(s.names = cmalloc((json_object_size(cols) + 1) * sizeof(*s.names))))
+		return oom();
+	json_object_foreach(cols, key, v)
+		s.names[s.nnames++] = key;
+	s.npos = s.nnames;
+	if (!json_object_get(cols, "prediction"))
+		s.names[s.nnames++] = "prediction";
+	if ((rc = ilog_reader_open(dir, 0, pos->seq ? pos : NULL, &r)))
+		goto out;
+	while ((rc = ilog_reader_next(r, &e)) == 1) {
+		int64_t k = o->window_us ? floor_div(e.ts_us, o->window_us) : 0;
+
+		if (!wanted(o, &e)) {
+			if (!s.w.open)   /* nothing pending: move past it */
+				ilog_reader_pos(r, pos);
+			continue;
+		}
+		if (s.w.open && o->window_us && k != s.w.key && (rc = win_close(&s, pos)))
+			goto out;
+		if (!s.w.open && (rc = win_start(&s, k)))
+			goto out;
+		if ((rc = add_entry(&s, &e)))
+			goto out;
+		ilog_reader_pos(r, &s.w.end);
+		if (o->window_rows && profile_rows_count(s.w.rows) >= o->window_rows && (rc = win_close(&s, pos)))
+			goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	if (flush && s.w.open)
+		rc = win_close(&s, pos);
+out:
+	if (s.w.open)
+		win_drop(&s);
+	ilog_reader_free(r);
+	free(s.names);
+	return rc;
+}
+
+/* ---- gauges ---- */
+
+struct monitor_gauges {
+	struct metrics_family *score, *col_drifted, *ndrifted, *share, *dataset, *rows, *end_ts, *pred_mean, *pred_q;
+};
+
+int monitor_gauges_new(struct metrics *m, struct monitor_gauges **out)
+{
+	static const char *const mon[] = { "monitor" }, *const col[] = { "monitor", "column" },
+			  *const coltest[] = { "monitor", "column", "test" }, *const q[] = { "monitor", "q" };
+	struct monitor_gauges *g = ccalloc(1, sizeof(*g));
+	int rc;
+
+	*out = NULL;
+	if (!g)
+		return oom();
+	if ((rc = metrics_gauge_new(m, &g->score, "cairn_monitor_drift_score",
+				    "Drift score of a column in the monitor's last window: the selected test's p-value (ks, chisquare, z) or distance.",
+				    coltest, 3)) ||
+	    (rc = metrics_gauge_new(m, &g->col_drifted, "cairn_monitor_column_drifted",
+				    "1 when the column drifted in the last window (its test or its null share), else 0.", col, 2)) ||
+	    (rc = metrics_gauge_new(m, &g->ndrifted, "cairn_monitor_drifted_columns",
+				    "Columns that drifted in the last window.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->share, "cairn_monitor_drifted_share",
+				    "Share of the reference's columns that drifted in the last window.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->dataset, "cairn_monitor_dataset_drift",
+				    "1 when the last window's drifted share reached the monitor's drift share.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->rows, "cairn_monitor_window_rows", "Rows in the last window.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->end_ts, "cairn_monitor_window_end_timestamp_seconds",
+				    "End of the last closed window, seconds since the epoch.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->pred_mean, "cairn_monitor_prediction_mean",
+				    "Mean prediction in the last window.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->pred_q, "cairn_monitor_prediction_quantile",
+				    "Quantiles of the predictions in the last window.", q, 2))) {
+		free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void monitor_gauges_free(struct monitor_gauges *g)
+{
+	free(g);
+}
+
+static void set1(struct metrics_family *f, const char *monitor, double v)
+{
+	metrics_gauge_set(metrics_series_get(f, (const char *[]){ monitor }, 1), v);
+}
+
+void monitor_export(struct monitor_gauges *g, const char *monitor, const struct monitor_window *w)
+{
+	json_t *ds = json_object_get(w->drift, "dataset"), *cols = json_object_get(w->drift, "columns"), *c;
+	json_t *pred = json_object_get(json_object_get(w->profile, "columns"), "prediction");
+	const char *name;
+
+	json_object_foreach(cols, name, c) {
+		json_t *score = json_object_get(c, "drift_score");
+		const char *test = json_string_value(json_object_get(c, "selected_test"));
+
+		if (test && json_is_number(score))
+			metrics_gauge_set(metrics_series_get(g->score, (const char *[]){ monitor, name, test }, 3),
+					  json_number_value(score));
+		metrics_gauge_set(metrics_series_get(g->col_drifted, (const char *[]){ monitor, name }, 2),
+				  json_is_true(json_object_get(c, "drifted")));
+	}
+	set1(g->ndrifted, monitor, (double)json_integer_value(json_object_get(ds, "number_of_drifted_columns_with_nulls")));
+	set1(g->share, monitor, json_number_value(json_object_get(ds, "share_of_drifted_columns_with_nulls")));
+	set1(g->dataset, monitor, json_is_true(json_object_get(ds, "dataset_drift")));
+	set1(g->rows, monitor, (double)w->rows);
+	set1(g->end_ts, monitor, (double)w->end_us / 1e6);
+	if (json_is_number(json_object_get(pred, "mean"))) {
+		static const char *const qs[] = { "0.05", "0.5", "0.95" };
+
+		set1(g->pred_mean, monitor, json_number_value(json_object_get(pred, "mean")));
+		for (size_t i = 0; i < 3; i++) {
+			json_t *v = json_object_get(json_object_get(pred, "quantiles"), qs[i]);
+
+			if (json_is_number(v))
+				metrics_gauge_set(metrics_series_get(g->pred_q, (const char *[]){ monitor, qs[i] }, 2),
+						  json_number_value(v));
+		}
+	}
+}

@@ -1,0 +1,166 @@
+"""cairn monitor run: a real `cairn serve` writes its inference log while requests in every protocol
+arrive; the monitor cuts the log into windows, profiles them and finds the drift that was sent, resumes
+from its state file without losing or repeating a window, and exports Prometheus gauges."""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CAIRN = os.environ.get("CAIRN_BIN", os.path.join(REPO, "build", "asan", "cairn"))
+MODEL = os.path.join(REPO, "tests", "model", "fixtures", "xgb", "regressor")   # inputs f0..f4
+COLS = ["f0", "f1", "f2", "f3", "f4"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def rows(n, seed, shift=0.0):
+    rnd = random.Random(seed)
+    return [[round(rnd.gauss(0, 1) + (shift if j == 0 else 0), 6) for j in range(5)] for _ in range(n)]
+
+
+@pytest.fixture
+def served(tmp_path):
+    log = tmp_path / "ilog"
+    port = free_port()
+    err = open(tmp_path / "serve.err", "wb")
+    p = subprocess.Popen([CAIRN, "serve", MODEL, "--name", "reg", "--port", str(port), "--log-dir", str(log)],
+                         stdout=subprocess.DEVNULL, stderr=err)
+    url = "http://127.0.0.1:%d" % port
+    for _ in range(600):
+        try:
+            if requests.get(url + "/ping", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.05)
+    else:
+        p.kill()
+        pytest.fail("cairn serve did not start")
+
+    def stop():
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+        err.close()
+        text = (tmp_path / "serve.err").read_text(errors="replace")
+        assert "Sanitizer" not in text and "runtime error" not in text, text
+    yield url, log, stop
+    if p.poll() is None:
+        stop()
+
+
+def send(url, batch, how):
+    if how == "split":
+        body = {"dataframe_split": {"columns": COLS, "data": batch}}
+    elif how == "records":
+        body = {"dataframe_records": [dict(zip(COLS, r)) for r in batch]}
+    elif how == "instances":
+        body = {"instances": [dict(zip(COLS, r)) for r in batch]}
+    else:   # the Open Inference Protocol
+        body = {"inputs": [{"name": "input", "shape": [len(batch), 5], "datatype": "FP64",
+                            "data": [v for r in batch for v in r]}]}
+        r = requests.post(url + "/v2/models/reg/infer", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+        return
+    r = requests.post(url + "/invocations", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def monitor(*args, rc=None):
+    p = subprocess.run([CAIRN, "monitor", "run", *args], capture_output=True, text=True)
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
+    if rc is not None:
+        assert p.returncode == rc, p.stdout + p.stderr
+    return p
+
+
+def test_windows_find_the_drift_that_was_sent(served, tmp_path):
+    url, log, stop = served
+    ref = tmp_path / "train.csv"
+    ref.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(5000, 1)))
+    hows = ["split", "records", "instances", "oip"]
+    for i in range(40):                 # 2000 rows like the training data
+        send(url, rows(50, 100 + i), hows[i % 4])
+    for i in range(40):                 # 2000 rows with f0 shifted by one standard deviation
+        send(url, rows(50, 200 + i, shift=1.0), hows[i % 4])
+    stop()
+    state = tmp_path / "state.json"
+    prom = tmp_path / "metrics.prom"
+    p = monitor("--log-dir", str(log), "--reference", str(ref), "--model", "reg", "--window-rows", "1000",
+                "--json", "--state", str(state), "--metrics", str(prom), "--drift-share", "0.2", rc=1)
+    wins = [json.loads(l) for l in p.stdout.splitlines()]
+    assert [w["dataset_drift"] for w in wins] == [False, False, True, True]
+    assert [w["rows"] for w in wins] == [1000, 1000, 1000, 1000]
+    assert [w["bad_requests"] for w in wins] == [0, 0, 0, 0]
+    drifted = [sorted(n for n, c in w["drift"]["columns"].items() if c["drifted"]) for w in wins]
+    assert drifted == [[], [], ["f0"], ["f0"]], drifted
+    f0 = wins[2]["drift"]["columns"]["f0"]
+    assert f0["selected_test"] == "wasserstein" and f0["drift_score"] == pytest.approx(1.0, abs=0.15)
+    # predictions are profiled with the window
+    assert "prediction" in wins[0]["drift"]["dataset"]["extra_columns"]
+    text = prom.read_text()
+    assert 'cairn_monitor_column_drifted{monitor="reg",column="f0"} 1' in text
+    assert 'cairn_monitor_drift_score{monitor="reg",column="f0",test="wasserstein"}' in text
+    assert 'cairn_monitor_window_rows{monitor="reg"} 1000' in text
+    assert "cairn_monitor_prediction_mean" in text
+    # the state file: a second run reports nothing new
+    p = monitor("--log-dir", str(log), "--reference", str(ref), "--window-rows", "1000", "--json",
+                "--state", str(state), rc=0)
+    assert p.stdout == ""
+
+
+def test_resuming_neither_loses_nor_repeats_a_window(served, tmp_path):
+    url, log, stop = served
+    ref = tmp_path / "train.csv"
+    ref.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(2000, 1)))
+    for i in range(10):
+        send(url, rows(30, 300 + i), "split")
+    time.sleep(1.5)                      # the writer flushes within a second
+    state = tmp_path / "state.json"
+    first = monitor("--log-dir", str(log), "--reference", str(ref), "--window-rows", "100", "--json",
+                    "--state", str(state))
+    n1 = len(first.stdout.splitlines())
+    # 300 rows in requests of 30: windows close at 120 rows (a request is never split), 60 stay open
+    assert [json.loads(l)["rows"] for l in first.stdout.splitlines()] == [120, 120], first.stdout
+    for i in range(10):
+        send(url, rows(30, 400 + i), "split")
+    stop()
+    second = monitor("--log-dir", str(log), "--reference", str(ref), "--window-rows", "100", "--json",
+                     "--state", str(state), "--flush")
+    wins = [json.loads(l) for l in second.stdout.splitlines()]
+    assert sum(w["rows"] for w in wins) == 600 - 240, [w["rows"] for w in wins]
+    whole = monitor("--log-dir", str(log), "--reference", str(ref), "--window-rows", "100", "--json", "--flush")
+    assert len(whole.stdout.splitlines()) == n1 + len(wins)
+
+
+def test_time_windows_and_errors(served, tmp_path):
+    url, log, stop = served
+    ref = tmp_path / "train.json"
+    csv = tmp_path / "train.csv"
+    csv.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(500, 1)))
+    assert subprocess.run([CAIRN, "profile", str(csv), "-o", str(ref)]).returncode == 0
+    send(url, rows(20, 5), "split")
+    r = requests.post(url + "/invocations", data="f0,f1,f2,f3,f4\n1,2,3,4,5\n",
+                      headers={"Content-Type": "text/csv"}, timeout=10)
+    assert r.status_code == 200
+    stop()
+    p = monitor("--log-dir", str(log), "--reference", str(ref), "--window", "1d", "--flush", "--json")
+    wins = [json.loads(l) for l in p.stdout.splitlines()]
+    assert len(wins) == 1 and wins[0]["rows"] == 21 and wins[0]["end_us"] - wins[0]["start_us"] == 86400 * 10**6
+    for args, needle in [([], "required"), (["--log-dir", str(log), "--reference", str(ref)], "window"),
+                         (["--log-dir", str(log), "--reference", str(ref), "--window", "5x"], "duration"),
+                         (["--log-dir", str(tmp_path / "none"), "--reference", str(ref), "--window", "1h"], ""),
+                         (["--log-dir", str(log), "--reference", str(tmp_path / "x.json"), "--window", "1h"], "reference")]:
+        p = monitor(*args)
+        assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
