@@ -64,8 +64,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* capacity of level h when there are H levels: k (2/3)^(H-1-h), at least
- * 32; level 0, the unsorted buffer new values go to, holds at least k/2 so
- * that sorting it is amortised over many values */
+ * 32; level 0, the unsorted buffer new values go to, counts as at least k/2
+ * (kll_insert halves it anyway whenever it reaches SK_KLL_BUF) */
 static uint32_t level_cap(uint32_t h, uint32_t H)
 {
 	double c = SK_KLL_K;
@@ -166,6 +166,97 @@ static void sort_doubles(double *v, size_t n)
 	}
 }
 
+/* Doubles as unsigned keys in the same order (-0.0 just below 0.0; no NaN). */
+static inline uint64_t dkey(double d)
+{
+	uint64_t b;
+
+	memcpy(&b, &d, sizeof(b));
+	return b >> 63 ? ~b : b | ((uint64_t)1 << 63);
+}
+
+static inline double dkey_value(uint64_t k)
+{
+	uint64_t b = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+	double d;
+
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
+
+#define RADIX_BITS 11
+#define RADIX_PASSES 3   /* 33 key bits: from the highest bit that differs down */
+#define RADIX_MAX SK_KLL_BUF
+
+/* Sort a level-0 buffer: an LSD radix sort of the double's order key on
+ * the 33 bits below (and including) the highest bit in which the keys
+ * differ, then an insertion pass for keys that agree on all of those (they
+ * are rare: values within 2^-33 of the buffer's spread). The insertion pass
+ * has a budget; a buffer that exceeds it (or is small, or big) goes to the
+ * quicksort. The result is the sorted order either way. */
+static void sort_level0(double *v, size_t n)
+{
+	uint64_t ka[RADIX_MAX], kb[RADIX_MAX], *src = ka, *dst = kb, diff = 0, first;
+	uint32_t hist[RADIX_PASSES][1u << RADIX_BITS];
+	const uint32_t mask = (1u << RADIX_BITS) - 1;
+	unsigned shift, top;
+	size_t moves = 0;
+
+	if (n < 256 || n > RADIX_MAX) {
+		sort_doubles(v, n);
+		return;
+	}
+	first = dkey(v[0]);
+	for (size_t i = 0; i < n; i++) {
+		ka[i] = dkey(v[i]);
+		diff |= ka[i] ^ first;
+	}
+	if (!diff)
+		return;   /* all equal */
+	top = 63 - (unsigned)__builtin_clzll(diff);
+	shift = top >= RADIX_BITS * RADIX_PASSES ? top + 1 - RADIX_BITS * RADIX_PASSES : 0;
+	memset(hist, 0, sizeof(hist));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = ka[i] >> shift;
+
+		for (unsigned p = 0; p < RADIX_PASSES; p++)
+			hist[p][(k >> (p * RADIX_BITS)) & mask]++;
+	}
+	for (unsigned p = 0; p < RADIX_PASSES; p++) {
+		uint32_t sum = 0, *h = hist[p];
+		unsigned sh = shift + p * RADIX_BITS;
+
+		if (h[(first >> sh) & mask] == n)
+			continue;   /* this digit is the same in every key */
+		for (uint32_t d = 0; d <= mask; d++) {
+			uint32_t c = h[d];
+
+			h[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[h[(src[i] >> sh) & mask]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (shift) {   /* keys equal in the sorted bits may still be out of order below them */
+		for (size_t i = 1; i < n && moves <= 8 * n; i++) {
+			uint64_t k = src[i];
+			size_t j = i;
+
+			for (; j && src[j - 1] > k; j--)
+				src[j] = src[j - 1];
+			src[j] = k;
+			moves += i - j;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = dkey_value(src[i]);
+	if (moves > 8 * n)
+		sort_doubles(v, n);   /* too many near-equal keys: the budget ran out */
+}
+
 /* Halve level h into level h+1: every other item of the sorted level, from
  * a random offset, merged into the (sorted) level above; an odd item out
  * stays. Levels above 0 are kept sorted; level 0 is sorted here. */
@@ -181,7 +272,7 @@ static int compact(struct sk_quant *q, uint32_t h)
 	l = &q->lv[h];
 	up = &q->lv[h + 1];
 	if (h == 0)
-		sort_doubles(l->v, l->n);
+		sort_level0(l->v, l->n);
 	even = l->n & ~1u;
 	keep = l->v[l->n - 1];
 	off = (uint32_t)(next_rng(q) >> 63);
@@ -237,16 +328,22 @@ static int compress(struct sk_quant *q)
 	}
 }
 
+/* New values collect in level 0 until it holds SK_KLL_BUF of them; then
+ * level 0 is sorted and halved once (whatever the slack above), and the
+ * levels compressed. Compacting a level past its capacity only means fewer
+ * compactions, so the rank error stays within the k-sketch's bound. */
 static int kll_insert(struct sk_quant *q, double x)
 {
-	int rc = level_push(&q->lv[0], x);
+	struct sk_level *l0 = &q->lv[0];
+	int rc;
 
-	if (rc)
+	if (l0->n == l0->cap && (rc = level_reserve(l0, l0->n < SK_KLL_BUF ? SK_KLL_BUF : l0->n + 1)))
 		return rc;
-	if (q->lv[0].n >= q->cap0) {
-		rc = compress(q);
-		q->cap0 = level_cap(0, q->kll_levels);
-		return rc;
+	l0->v[l0->n++] = x;
+	if (l0->n >= SK_KLL_BUF) {
+		if ((rc = compact(q, 0)))
+			return rc;
+		return compress(q);
 	}
 	return 0;
 }
@@ -260,7 +357,6 @@ static int to_kll(struct sk_quant *q)
 		return 0;
 	if ((rc = add_level(q)))
 		return rc;
-	q->cap0 = level_cap(0, 1);
 	for (uint64_t i = 0; i < q->n && i < q->exact_cap; i++)
 		if ((rc = kll_insert(q, q->exact[i])))
 			return rc;
@@ -329,9 +425,7 @@ int sk_quant_merge(struct sk_quant *q, const struct sk_quant *o)
 			sort_doubles(q->lv[h].v, q->lv[h].n);
 	}
 	q->n += o->n;
-	rc = compress(q);
-	q->cap0 = level_cap(0, q->kll_levels);
-	return rc;
+	return compress(q);
 }
 
 struct witem {
@@ -487,7 +581,6 @@ int sk_quant_from_json(const json_t *j, struct sk_quant *q)
 		sort_doubles(q->lv[h].v, q->lv[h].n);
 	if ((rc = compress(q)))
 		return sk_quant_free(q), rc;
-	q->cap0 = level_cap(0, q->kll_levels);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #define SK_EXACT_MAX 16384     /* values kept exactly before the KLL sketch takes over */
 #define SK_KLL_K 1024
 #define SK_KLL_EPS 0.004       /* the KLL's stated normalised rank error at SK_KLL_K */
+#define SK_KLL_BUF 4096        /* new values buffered in level 0 before it is sorted and halved */
 #define SK_HLL_BITS 12
 
 uint64_t sk_hash_bytes(const void *p, size_t n);
@@ -51,7 +52,6 @@ struct sk_quant {
 	/* the KLL sketch: level h holds items of weight 2^h */
 	struct sk_level *lv;
 	uint32_t kll_levels;
-	uint32_t cap0;          /* level 0's capacity at the current height */
 	uint64_t rng;
 };
 
