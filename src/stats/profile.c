@@ -255,6 +255,39 @@ static int rowset_add(struct prof *p, uint64_t h)
 	return 0;
 }
 
+/* A row's hash goes to the set PROF_ROWS_AHEAD rows later, its slot
+ * prefetched now: the set is far bigger than the caches, and a row's
+ * parsing hides the miss. Every reader of the set (prof_merge, duplicated)
+ * takes the held-back hashes into account, in order. */
+static int rowset_offer(struct prof *p, uint64_t h)
+{
+	int rc = 0;
+
+	if (p->rowset_slots)
+		__builtin_prefetch(&p->rowset[(h ? h : 1) & (p->rowset_slots - 1)], 1);
+	if (p->ahead_n < PROF_ROWS_AHEAD) {
+		p->ahead[(p->ahead_head + p->ahead_n++) % PROF_ROWS_AHEAD] = h;
+		return 0;
+	}
+	rc = rowset_add(p, p->ahead[p->ahead_head]);
+	p->ahead[p->ahead_head] = h;
+	p->ahead_head = (p->ahead_head + 1) % PROF_ROWS_AHEAD;
+	return rc;
+}
+
+/* the held-back hashes into the set */
+static int rowset_flush(struct prof *p)
+{
+	int rc = 0;
+
+	for (; p->ahead_n && !rc; p->ahead_n--) {
+		rc = rowset_add(p, p->ahead[p->ahead_head]);
+		p->ahead_head = (p->ahead_head + 1) % PROF_ROWS_AHEAD;
+	}
+	p->ahead_head = 0;
+	return rc;
+}
+
 int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line)
 {
 	uint64_t row = 0xcbf29ce484222325ULL;
@@ -276,7 +309,7 @@ int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, 
 	p->rows++;
 	p->missing_cells += nulls;
 	p->empty_rows += nulls == nfields;
-	return rowset_add(p, row);
+	return rowset_offer(p, row);
 }
 
 /* ---- merging ---- */
@@ -370,10 +403,15 @@ int prof_merge(struct prof *p, const struct prof *o)
 	p->dup_known += o->dup_known;
 	if (!o->dup_exact)
 		p->dup_exact = false;
+	if ((rc = rowset_flush(p)))
+		return rc;
 	for (size_t i = 0; i < o->rowset_slots; i++)
 		if (o->rowset[i] && (rc = rowset_add(p, o->rowset[i])))
 			return rc;
 	p->rows_hashed += o->rows_hashed - o->rowset_used;   /* o's own repeats */
+	for (unsigned i = 0; i < o->ahead_n && !o->rowset_full; i++)   /* o's rows not yet in its set */
+		if ((rc = rowset_add(p, o->ahead[(o->ahead_head + i) % PROF_ROWS_AHEAD])))
+			return rc;
 	if (o->rowset_full) {
 		p->rowset_full = true;
 		p->dup_exact = false;
@@ -644,14 +682,52 @@ fail:
 	return NULL;
 }
 
-static uint64_t duplicated(const struct prof *p)
+/* The duplicated rows, and whether that count is exact: the set's figures
+ * as they will be once the held-back hashes are in it (rowset_add's
+ * rules, replayed without changing the set). */
+static uint64_t duplicated(const struct prof *p, bool *exact)
 {
-	return p->rows_hashed - p->rowset_used + p->dup_known;
+	uint64_t hashed = p->rows_hashed, used = p->rowset_used, taken[PROF_ROWS_AHEAD];
+	size_t slots = p->rowset_slots ? p->rowset_slots : 1024;
+	unsigned ntaken = 0;
+	bool full = p->rowset_full;
+
+	*exact = p->dup_exact;
+	for (unsigned i = 0; i < p->ahead_n && !full; i++) {
+		uint64_t h = p->ahead[(p->ahead_head + i) % PROF_ROWS_AHEAD];
+		bool seen = false;
+
+		h = h ? h : 1;
+		if ((used + 1) * 2 > slots) {
+			if (used >= PROFILE_ROWSET_MAX) {
+				full = true;
+				*exact = false;
+				break;
+			}
+			slots *= 2;
+		}
+		hashed++;
+		for (size_t j = p->rowset_slots ? h & (p->rowset_slots - 1) : 0; p->rowset_slots && p->rowset[j];
+		     j = (j + 1) & (p->rowset_slots - 1))
+			if (p->rowset[j] == h) {
+				seen = true;
+				break;
+			}
+		for (unsigned t = 0; t < ntaken && !seen; t++)
+			seen = taken[t] == h;
+		if (!seen) {
+			taken[ntaken++] = h;
+			used++;
+		}
+	}
+	return hashed - used + p->dup_known;
 }
 
 json_t *prof_to_json(const struct prof *p, json_t *source)
 {
 	json_t *o = json_object(), *ds, *cols, *constant, *types;
+	bool dup_exact;
+	uint64_t dup = duplicated(p, &dup_exact);
 	static const enum ccsv_kind kinds[] = { CCSV_INT, CCSV_FLOAT, CCSV_BOOL, CCSV_DATETIME, CCSV_TEXT };
 
 	if (!o || put(o, "kind", json_string("cairn.profile")) ||
@@ -664,8 +740,8 @@ json_t *prof_to_json(const struct prof *p, json_t *source)
 	    put(ds, "missing_cells", json_integer((json_int_t)p->missing_cells)) ||
 	    put(ds, "missing_share", json_real(p->rows ? (double)p->missing_cells / ((double)p->rows * (double)p->ncols) : 0)) ||
 	    put(ds, "empty_rows", json_integer((json_int_t)p->empty_rows)) ||
-	    put(ds, "duplicated_rows", json_integer((json_int_t)duplicated(p))) ||
-	    put(ds, "duplicated_rows_exact", json_boolean(p->dup_exact)) || !(constant = json_array()) ||
+	    put(ds, "duplicated_rows", json_integer((json_int_t)dup)) ||
+	    put(ds, "duplicated_rows_exact", json_boolean(dup_exact)) || !(constant = json_array()) ||
 	    put(ds, "constant_columns", constant) || !(types = json_object()) || put(ds, "type_counts", types))
 		goto fail;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
