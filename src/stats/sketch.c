@@ -738,9 +738,49 @@ void sk_freq_init(struct sk_freq *f, bool text, size_t cap)
 	f->complete = true;
 }
 
+/* Number tables keep 16 bytes a slot - the value's bits and its count - so
+ * that a table at its cap (32768 slots) stays in a core's cache; a free
+ * slot holds NUM_FREE, a NaN no value in a table has. The hash of a number
+ * is sk_hash_double of it, so it need not be kept. Text tables keep an
+ * sk_entry a slot. */
+#define NUM_FREE 0x7ff4c0ffee5a17adULL
+
+static double num_of(uint64_t bits)
+{
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 static int freq_grow(struct sk_freq *f)
 {
 	size_t n = f->nslots ? f->nslots * 2 : 16;
+
+	if (!f->text) {
+		uint64_t *s = cmalloc(n * 2 * sizeof(*s));
+
+		if (!s)
+			return oom();
+		for (size_t j = 0; j < n; j++) {
+			s[2 * j] = NUM_FREE;
+			s[2 * j + 1] = 0;
+		}
+		for (size_t i = 0; i < f->nslots; i++) {
+			size_t j;
+
+			if (f->nums[2 * i] == NUM_FREE)
+				continue;
+			for (j = sk_hash_double(num_of(f->nums[2 * i])) & (n - 1); s[2 * j] != NUM_FREE; j = (j + 1) & (n - 1))
+				;
+			s[2 * j] = f->nums[2 * i];
+			s[2 * j + 1] = f->nums[2 * i + 1];
+		}
+		free(f->nums);
+		f->nums = s;
+		f->nslots = n;
+		return 0;
+	}
 	struct sk_entry *s = ccalloc(n, sizeof(*s));
 
 	if (!s)
@@ -760,22 +800,61 @@ static int freq_grow(struct sk_freq *f)
 	return 0;
 }
 
-/* the slot holding the value, or the empty slot where it would go */
-static struct sk_entry *freq_find(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash)
+/* the text slot holding the value, or the empty slot where it would go */
+static struct sk_entry *freq_find(struct sk_freq *f, const char *t, size_t n, uint64_t hash)
 {
 	for (size_t j = hash & (f->nslots - 1);; j = (j + 1) & (f->nslots - 1)) {
 		struct sk_entry *e = &f->slot[j];
 
 		if (!e->used)
 			return e;
-		if (e->hash != hash)
-			continue;
-		if (f->text ? e->len == n && !memcmp(e->text, t, n) : e->num == x)
+		if (e->hash == hash && e->len == n && !memcmp(e->text, t, n))
 			return e;
 	}
 }
 
-static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash, uint64_t count)
+/* the number slot (index) holding x, or the free one where it would go */
+static size_t freq_find_num(const struct sk_freq *f, double x, uint64_t hash)
+{
+	size_t j = hash & (f->nslots - 1);
+
+	for (; f->nums[2 * j] != NUM_FREE; j = (j + 1) & (f->nslots - 1))
+		if (num_of(f->nums[2 * j]) == x)
+			break;
+	return j;
+}
+
+int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count)
+{
+	size_t j;
+	int rc;
+
+	if (f->dropped)
+		return 0;
+	if (!f->nslots && (rc = freq_grow(f)))
+		return rc;
+	j = freq_find_num(f, x, hash);
+	if (f->nums[2 * j] != NUM_FREE) {
+		f->nums[2 * j + 1] += count;
+		return 0;
+	}
+	if (f->used >= f->cap) {
+		f->complete = false;
+		return 0;
+	}
+	if ((f->used + 1) * 2 > f->nslots) {
+		if ((rc = freq_grow(f)))
+			return rc;
+		j = freq_find_num(f, x, hash);
+	}
+	x = x == 0 ? 0 : x;   /* -0.0 is 0.0 */
+	memcpy(&f->nums[2 * j], &x, sizeof(x));
+	f->nums[2 * j + 1] = count;
+	f->used++;
+	return 0;
+}
+
+int sk_freq_add_text(struct sk_freq *f, const char *t, size_t n, uint64_t hash, uint64_t count)
 {
 	struct sk_entry *e;
 	int rc;
@@ -784,7 +863,7 @@ static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64
 		return 0;
 	if (!f->nslots && (rc = freq_grow(f)))
 		return rc;
-	e = freq_find(f, x, t, n, hash);
+	e = freq_find(f, t, n, hash);
 	if (e->used) {
 		e->count += count;
 		return 0;
@@ -796,32 +875,18 @@ static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64
 	if ((f->used + 1) * 2 > f->nslots) {
 		if ((rc = freq_grow(f)))
 			return rc;
-		e = freq_find(f, x, t, n, hash);
+		e = freq_find(f, t, n, hash);
 	}
-	if (f->text) {
-		if (n > UINT32_MAX || !(e->text = cmalloc(n + 1)))
-			return oom();
-		memcpy(e->text, t, n);
-		e->text[n] = '\0';
-		e->len = (uint32_t)n;
-	} else {
-		e->num = x == 0 ? 0 : x;
-	}
+	if (n > UINT32_MAX || !(e->text = cmalloc(n + 1)))
+		return oom();
+	memcpy(e->text, t, n);
+	e->text[n] = '\0';
+	e->len = (uint32_t)n;
 	e->hash = hash;
 	e->count = count;
 	e->used = true;
 	f->used++;
 	return 0;
-}
-
-int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count)
-{
-	return freq_add(f, x, NULL, 0, hash, count);
-}
-
-int sk_freq_add_text(struct sk_freq *f, const char *s, size_t n, uint64_t hash, uint64_t count)
-{
-	return freq_add(f, 0, s, n, hash, count);
 }
 
 int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
@@ -833,10 +898,17 @@ int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
 		return 0;
 	}
 	for (size_t i = 0; i < o->nslots; i++) {
-		const struct sk_entry *e = &o->slot[i];
+		if (o->text) {
+			const struct sk_entry *e = &o->slot[i];
 
-		if (e->used && (rc = freq_add(f, e->num, e->text, e->len, e->hash, e->count)))
-			return rc;
+			if (e->used && (rc = sk_freq_add_text(f, e->text, e->len, e->hash, e->count)))
+				return rc;
+		} else if (o->nums[2 * i] != NUM_FREE) {
+			double x = num_of(o->nums[2 * i]);
+
+			if ((rc = sk_freq_add_num(f, x, sk_hash_double(x), o->nums[2 * i + 1])))
+				return rc;
+		}
 	}
 	if (!o->complete)
 		f->complete = false;
@@ -871,16 +943,26 @@ static int cmp_entry(const void *a, const void *b)
 
 int sk_freq_sorted(const struct sk_freq *f, const struct sk_entry ***out, size_t *n)
 {
-	const struct sk_entry **v = cmalloc((f->used ? f->used : 1) * sizeof(*v));
-	size_t k = 0;
+	size_t k = 0, used = f->used ? f->used : 1;
+	/* number tables have no entries to point at: they go after the pointers, in the same block */
+	const struct sk_entry **v = cmalloc(used * sizeof(*v) + (f->text ? 0 : used * sizeof(struct sk_entry)));
+	struct sk_entry *num = (struct sk_entry *)(v + used);
 
 	*out = NULL;
 	*n = 0;
 	if (!v)
 		return oom();
-	for (size_t i = 0; i < f->nslots; i++)
-		if (f->slot[i].used)
-			v[k++] = &f->slot[i];
+	for (size_t i = 0; i < f->nslots; i++) {
+		if (f->text) {
+			if (f->slot[i].used)
+				v[k++] = &f->slot[i];
+		} else if (f->nums[2 * i] != NUM_FREE) {
+			num[k] = (struct sk_entry){ .num = num_of(f->nums[2 * i]), .count = f->nums[2 * i + 1], .used = true };
+			num[k].hash = sk_hash_double(num[k].num);
+			v[k] = &num[k];
+			k++;
+		}
+	}
 	qsort(v, k, sizeof(*v), cmp_entry);
 	*out = v;
 	*n = k;
@@ -968,9 +1050,11 @@ int sk_freq_from_json(const json_t *j, struct sk_freq *f, size_t cap)
 
 void sk_freq_free(struct sk_freq *f)
 {
-	for (size_t i = 0; i < f->nslots; i++)
+	for (size_t i = 0; f->slot && i < f->nslots; i++)
 		free(f->slot[i].text);
 	free(f->slot);
+	free(f->nums);
 	f->slot = NULL;
+	f->nums = NULL;
 	f->nslots = f->used = 0;
 }
