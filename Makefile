@@ -4,7 +4,7 @@
 #   make check      install what is missing, build under ASan+UBSan, run every test
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make bench      benchmarks against ../shared/anchors (see bench/README.md);
-#                   BENCH="data" picks some of tracking, registry, data, http, pipeline, serving
+#                   BENCH="data" picks some of tracking, registry, data, http, pipeline, serving, monitor
 CC      ?= cc
 PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto uuid libcurl libzstd gsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -19,8 +19,10 @@
  * no CR, arriving whole between records, leaves libcsv nothing to decide: its
  * fields are the bytes between delimiters. Such lines are split here with
  * memchr and give exactly the records libcsv would give (tests/core/csv.c
- * checks this against byte-at-a-time feeding, which always goes to libcsv);
- * every line with a quote goes to libcsv.
+ * checks this against byte-at-a-time feeding, which always goes to libcsv).
+ * A whole line with a quote is split the same way up to the field that
+ * holds its first quote; libcsv parses the rest of it, from that field's
+ * start (split_quoted_line).
  *
  * The hooks take no context argument, so the reader being fed is kept in a
  * thread-local pointer for the duration of csv_parse (saved and restored, so
@@ -267,26 +269,20 @@ static int parse_segment(struct ccsv_reader *r, const unsigned char *s, size_t n
 	return 0;
 }
 
-/* One whole line with no quote character and no CR, between records: the
- * record is the line split at the delimiter, which is all libcsv would do
- * with it, without its per-byte callbacks (see the comment at the top). */
-static int split_line(struct ccsv_reader *r, const unsigned char *s, size_t n)
+/* Copy s[0..m) into the record as fields, each ending at a delimiter
+ * (or at m when last is set: the line's last field), NUL-terminated. */
+static int split_fields(struct ccsv_reader *r, const unsigned char *s, size_t m, bool last)
 {
 	const unsigned char delim = r->p.delim_char;
 	size_t start = 0;
 	char *out;
 
-	r->rec_line = r->line;
-	r->line++;
-	if (n == 1)   /* a blank line is not a record */
-		return 0;
-	r->expect_record = false;
 	buf_clear(&r->rec);
 	r->nfields = 0;
-	if (buf_grow(&r->rec, n))
+	if (buf_grow(&r->rec, m + 1))
 		return r->err = buf_error(&r->rec);
 	out = r->rec.ptr;
-	for (size_t i = 0; i < n - 1; i++) {   /* copy, ending each field with a NUL */
+	for (size_t i = 0; i < m; i++) {   /* copy, ending each field with a NUL */
 		if (s[i] == delim) {
 			out[i] = '\0';
 			if (!add_field(r, start, i - start, false))
@@ -296,24 +292,64 @@ static int split_line(struct ccsv_reader *r, const unsigned char *s, size_t n)
 			out[i] = (char)s[i];
 		}
 	}
-	out[n - 1] = '\0';
-	out[n] = '\0';
-	r->rec.len = n;
-	if (!add_field(r, start, n - 1 - start, false))
+	out[m] = '\0';
+	r->rec.len = m;
+	if (last) {
+		out[m + 1] = '\0';
+		r->rec.len = m + 1;
+		if (!add_field(r, start, m - start, false))
+			return r->err;
+	}
+	return 0;
+}
+
+/* One whole line with no quote character and no CR, between records: the
+ * record is the line split at the delimiter, which is all libcsv would do
+ * with it, without its per-byte callbacks (see the comment at the top). */
+static int split_line(struct ccsv_reader *r, const unsigned char *s, size_t n)
+{
+	r->rec_line = r->line;
+	r->line++;
+	if (n == 1)   /* a blank line is not a record */
+		return 0;
+	r->expect_record = false;
+	if (split_fields(r, s, n - 1, true))
 		return r->err;
 	on_record(0, r);
 	return r->err;
 }
 
+/* A whole line without CR, between records, whose first quote character
+ * is at q: the fields before the one holding it have no quote, so they
+ * are split here; libcsv gets the rest from that field's start, where it
+ * is in the state it is in at a record's start (a field about to begin),
+ * and its fields join the record (on_field appends). */
+static int split_quoted_line(struct ccsv_reader *r, const unsigned char *s, size_t n, const unsigned char *q)
+{
+	const unsigned char *d = q;
+	size_t fs;
+
+	while (d > s && d[-1] != r->p.delim_char)
+		d--;
+	fs = (size_t)(d - s);
+	if (!fs)
+		return parse_segment(r, s, n);
+	r->rec_line = r->line;
+	r->expect_record = false;
+	if (split_fields(r, s, fs, false))
+		return r->err;
+	return parse_segment(r, s + fs, n - fs);
+}
+
 static int feed_lines(struct ccsv_reader *r, const unsigned char *s, size_t len)
 {
 	while (len) {
-		const unsigned char *nl = memchr(s, '\n', len);
+		const unsigned char *nl = memchr(s, '\n', len), *q;
 		size_t n = nl ? (size_t)(nl - s) + 1 : len;
 		int rc;
 
-		if (nl && r->expect_record && r->p.pstate == 0 && !memchr(s, r->quote, n) && !memchr(s, '\r', n))
-			rc = split_line(r, s, n);
+		if (nl && r->expect_record && r->p.pstate == 0 && !memchr(s, '\r', n))
+			rc = (q = memchr(s, r->quote, n)) ? split_quoted_line(r, s, n, q) : split_line(r, s, n);
 		else
 			rc = parse_segment(r, s, n);
 

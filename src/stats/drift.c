@@ -265,17 +265,19 @@ static int keys_from_table(struct keys *ks, const struct sk_freq *f, bool cur)
 		ks->approximate = true;
 	if (f->text != ks->text)   /* numbers on one side, texts on the other: those values are not compared */
 		return 0;
-	for (size_t i = 0; i < f->nslots; i++) {
-		const struct sk_entry *e = &f->slot[i];
-		int rc;
+	{
+		const struct sk_entry **v;
+		size_t n;
+		int rc = sk_freq_sorted(f, &v, &n);
 
-		if (!e->used)
-			continue;
-		if ((rc = keys_push(ks, (struct key){ .num = e->num, .text = e->text, .len = e->len,
-						      .ref = cur ? 0 : e->count, .cur = cur ? e->count : 0 })))
+		if (rc)
 			return rc;
+		for (size_t i = 0; i < n && !rc; i++)   /* text entries stay the table's; numbers are copied by value */
+			rc = keys_push(ks, (struct key){ .num = v[i]->num, .text = v[i]->text, .len = v[i]->len,
+							 .ref = cur ? 0 : v[i]->count, .cur = cur ? v[i]->count : 0 });
+		free(v);
+		return rc;
 	}
-	return 0;
 }
 
 /* sort and fold equal keys */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static const double quantile_points[] = { 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99 };
 static const char *const quantile_names[] = { "0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99" };
@@ -111,17 +112,17 @@ void prof_free(struct prof *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Neumaier's compensated addition */
+/* Neumaier's compensated addition (the larger addend chosen without a
+ * branch: which one it is is a coin toss for sums of deviations) */
 static inline void kadd(double *s, double *c, double x)
 {
-	double t = *s + x;
+	double t = *s + x, big = fabs(*s) >= fabs(x) ? *s : x, small = fabs(*s) >= fabs(x) ? x : *s;
 
-	if (fabs(*s) >= fabs(x))
-		*c += (*s - t) + x;
-	else
-		*c += (x - t) + *s;
+	*c += (big - t) + small;
 	*s = t;
 }
+
+#define FIELD_BATCH 32   /* fields read (and their slots prefetched) before the columns take them */
 
 /* a number as the shortest text that reads back as it */
 static int num_text(double x, char *buf, size_t size)
@@ -170,11 +171,31 @@ static int start_text(struct prof_col *c)
 	return rc;
 }
 
-int prof_add_value(struct prof *p, size_t ci, const char *s, size_t n, size_t line, uint64_t *hash)
-{
-	struct prof_col *c = &p->col[ci];
+/* A field read and hashed, before the column takes it (prof_add_record
+ * reads a whole record first, so that the value tables' slots are
+ * prefetched while the rest of the record is parsed). */
+struct field_val {
 	struct ccsv_value v;
-	enum ccsv_kind k = ccsv_value_parse(s, n, &v);
+	uint64_t hnum;   /* sk_hash_double(v.d) for a finite number */
+};
+
+static inline void field_read(struct prof_col *c, const char *s, size_t n, struct field_val *fv)
+{
+	enum ccsv_kind k = ccsv_value_parse(s, n, &fv->v);
+
+	if (k != CCSV_EMPTY && k != CCSV_TEXT && isfinite(fv->v.d)) {
+		fv->hnum = sk_hash_double(fv->v.d);
+		if (!c->fnum.dropped && c->fnum.nslots)
+			__builtin_prefetch(&c->fnum.nums[2 * (fv->hnum & (c->fnum.nslots - 1))], 1);
+	}
+}
+
+/* Column c takes the field s[0..n) as fv read it; 1 for a null. */
+static inline int col_add(struct prof_col *c, const char *s, size_t n, const struct field_val *fv, size_t line,
+			  uint64_t *hash, struct prof_vec *keep)
+{
+	enum ccsv_kind k = fv->v.kind;
+	double x = fv->v.d, d;
 	uint64_t h;
 	int rc;
 
@@ -206,41 +227,58 @@ int prof_add_value(struct prof *p, size_t ci, const char *s, size_t n, size_t li
 			return 0;
 		}
 	}
-	if (!isfinite(v.d)) {
-		if (isnan(v.d))
+	if (!isfinite(x)) {
+		if (isnan(x))
 			c->nans++;
 		else
 			c->infs++;
 		*hash = sk_hash_bytes(s, n);
 		return 0;
 	}
-	h = sk_hash_double(v.d);
+	h = fv->hnum;
 	*hash = h;
 	if (!c->nnum++) {
-		c->min = c->max = v.d;
-		c->shift = v.d;
+		c->min = c->max = x;
+		c->shift = x;
 	}
-	if (v.d < c->min)
-		c->min = v.d;
-	if (v.d > c->max)
-		c->max = v.d;
-	kadd(&c->s1, &c->c1, v.d - c->shift);
-	kadd(&c->s2, &c->c2, (v.d - c->shift) * (v.d - c->shift));
-	kadd(&c->sum, &c->csum, v.d);
-	c->zeros += v.d == 0;
-	c->negatives += v.d < 0;
-	if ((rc = sk_quant_add(&c->q, v.d)) || (rc = sk_hll_add(&c->hnum, h)))
+	c->min = x < c->min ? x : c->min;
+	c->max = x > c->max ? x : c->max;
+	d = x - c->shift;
+	kadd(&c->s1, &c->c1, d);
+	kadd(&c->s2, &c->c2, d * d);
+	kadd(&c->sum, &c->csum, x);
+	c->zeros += x == 0;
+	c->negatives += x < 0;
+	if ((rc = sk_quant_add(&c->q, x)) || (rc = sk_hll_add(&c->hnum, h)))
 		return rc;
-	if (p->keep && (rc = vec_push(&p->keep[ci], v.d)))
+	if (keep && (rc = vec_push(keep, x)))
 		return rc;
 	if (!c->fnum.dropped) {
-		if ((rc = sk_freq_add_num(&c->fnum, v.d, h, 1)))
+		if ((rc = sk_freq_add_num(&c->fnum, x, h, 1)))
 			return rc;
 		/* a float column past the cap has no use for its table (no top values) */
 		if (!c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
 			sk_freq_drop(&c->fnum);
 	}
 	return 0;
+}
+
+int prof_add_value(struct prof *p, size_t ci, const char *s, size_t n, size_t line, uint64_t *hash)
+{
+	struct field_val fv;
+
+	field_read(&p->col[ci], s, n, &fv);
+	return col_add(&p->col[ci], s, n, &fv, line, hash, p->keep ? &p->keep[ci] : NULL);
+}
+
+/* Ask for huge pages under a big table (a hint): the row set is probed at
+ * random, and with 4 KiB pages each probe is a TLB miss as well. */
+static void advise_huge(void *p, size_t n)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+
+	if (n >= ((size_t)4 << 20) && e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 }
 
 static int rowset_grow(struct prof *p)
@@ -250,6 +288,7 @@ static int rowset_grow(struct prof *p)
 
 	if (!s)
 		return oom();
+	advise_huge(s, n * sizeof(*s));
 	for (size_t i = 0; i < p->rowset_slots; i++) {
 		size_t j;
 
@@ -292,6 +331,39 @@ static int rowset_add(struct prof *p, uint64_t h)
 	return 0;
 }
 
+/* A row's hash goes to the set PROF_ROWS_AHEAD rows later, its slot
+ * prefetched now: the set is far bigger than the caches, and a row's
+ * parsing hides the miss. Every reader of the set (prof_merge, duplicated)
+ * takes the held-back hashes into account, in order. */
+static int rowset_offer(struct prof *p, uint64_t h)
+{
+	int rc = 0;
+
+	if (p->rowset_slots)
+		__builtin_prefetch(&p->rowset[(h ? h : 1) & (p->rowset_slots - 1)], 1);
+	if (p->ahead_n < PROF_ROWS_AHEAD) {
+		p->ahead[(p->ahead_head + p->ahead_n++) % PROF_ROWS_AHEAD] = h;
+		return 0;
+	}
+	rc = rowset_add(p, p->ahead[p->ahead_head]);
+	p->ahead[p->ahead_head] = h;
+	p->ahead_head = (p->ahead_head + 1) % PROF_ROWS_AHEAD;
+	return rc;
+}
+
+/* the held-back hashes into the set */
+static int rowset_flush(struct prof *p)
+{
+	int rc = 0;
+
+	for (; p->ahead_n && !rc; p->ahead_n--) {
+		rc = rowset_add(p, p->ahead[p->ahead_head]);
+		p->ahead_head = (p->ahead_head + 1) % PROF_ROWS_AHEAD;
+	}
+	p->ahead_head = 0;
+	return rc;
+}
+
 int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line)
 {
 	uint64_t row = 0xcbf29ce484222325ULL;
@@ -301,19 +373,27 @@ int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, 
 	if (nfields != p->ncols)
 		return cairn_error_set(CAIRN_EINVALID, "line %zu has %zu fields, the header has %zu", line, nfields,
 				       p->ncols);
-	for (size_t i = 0; i < nfields; i++) {
-		uint64_t h;
+	for (size_t i0 = 0; i0 < nfields; i0 += FIELD_BATCH) {
+		struct field_val fv[FIELD_BATCH];
+		size_t m = nfields - i0 < FIELD_BATCH ? nfields - i0 : FIELD_BATCH;
 
-		rc = prof_add_value(p, i, f[i].p, f[i].n, line, &h);
-		if (rc < 0)
-			return rc;
-		nulls += rc == 1;
-		row = (row ^ h) * 0x100000001b3ULL + i;
+		for (size_t i = 0; i < m; i++)
+			field_read(&p->col[i0 + i], f[i0 + i].p, f[i0 + i].n, &fv[i]);
+		for (size_t i = 0; i < m; i++) {
+			uint64_t h;
+
+			rc = col_add(&p->col[i0 + i], f[i0 + i].p, f[i0 + i].n, &fv[i], line, &h,
+				     p->keep ? &p->keep[i0 + i] : NULL);
+			if (rc < 0)
+				return rc;
+			nulls += rc == 1;
+			row = (row ^ h) * 0x100000001b3ULL + i0 + i;
+		}
 	}
 	p->rows++;
 	p->missing_cells += nulls;
 	p->empty_rows += nulls == nfields;
-	return rowset_add(p, row);
+	return rowset_offer(p, row);
 }
 
 /* ---- merging ---- */
@@ -412,10 +492,15 @@ int prof_merge(struct prof *p, const struct prof *o)
 	p->dup_known += o->dup_known;
 	if (!o->dup_exact)
 		p->dup_exact = false;
+	if ((rc = rowset_flush(p)))
+		return rc;
 	for (size_t i = 0; i < o->rowset_slots; i++)
 		if (o->rowset[i] && (rc = rowset_add(p, o->rowset[i])))
 			return rc;
 	p->rows_hashed += o->rows_hashed - o->rowset_used;   /* o's own repeats */
+	for (unsigned i = 0; i < o->ahead_n && !o->rowset_full; i++)   /* o's rows not yet in its set */
+		if ((rc = rowset_add(p, o->ahead[(o->ahead_head + i) % PROF_ROWS_AHEAD])))
+			return rc;
 	if (o->rowset_full) {
 		p->rowset_full = true;
 		p->dup_exact = false;
@@ -712,14 +797,52 @@ fail:
 	return NULL;
 }
 
-static uint64_t duplicated(const struct prof *p)
+/* The duplicated rows, and whether that count is exact: the set's figures
+ * as they will be once the held-back hashes are in it (rowset_add's
+ * rules, replayed without changing the set). */
+static uint64_t duplicated(const struct prof *p, bool *exact)
 {
-	return p->rows_hashed - p->rowset_used + p->dup_known;
+	uint64_t hashed = p->rows_hashed, used = p->rowset_used, taken[PROF_ROWS_AHEAD];
+	size_t slots = p->rowset_slots ? p->rowset_slots : 1024;
+	unsigned ntaken = 0;
+	bool full = p->rowset_full;
+
+	*exact = p->dup_exact;
+	for (unsigned i = 0; i < p->ahead_n && !full; i++) {
+		uint64_t h = p->ahead[(p->ahead_head + i) % PROF_ROWS_AHEAD];
+		bool seen = false;
+
+		h = h ? h : 1;
+		if ((used + 1) * 2 > slots) {
+			if (used >= PROFILE_ROWSET_MAX) {
+				full = true;
+				*exact = false;
+				break;
+			}
+			slots *= 2;
+		}
+		hashed++;
+		for (size_t j = p->rowset_slots ? h & (p->rowset_slots - 1) : 0; p->rowset_slots && p->rowset[j];
+		     j = (j + 1) & (p->rowset_slots - 1))
+			if (p->rowset[j] == h) {
+				seen = true;
+				break;
+			}
+		for (unsigned t = 0; t < ntaken && !seen; t++)
+			seen = taken[t] == h;
+		if (!seen) {
+			taken[ntaken++] = h;
+			used++;
+		}
+	}
+	return hashed - used + p->dup_known;
 }
 
 json_t *prof_to_json(const struct prof *p, json_t *source)
 {
 	json_t *o = json_object(), *ds, *cols, *constant, *types;
+	bool dup_exact;
+	uint64_t dup = duplicated(p, &dup_exact);
 	static const enum ccsv_kind kinds[] = { CCSV_INT, CCSV_FLOAT, CCSV_BOOL, CCSV_DATETIME, CCSV_TEXT };
 
 	if (!o || put(o, "kind", json_string("cairn.profile")) ||
@@ -732,8 +855,8 @@ json_t *prof_to_json(const struct prof *p, json_t *source)
 	    put(ds, "missing_cells", json_integer((json_int_t)p->missing_cells)) ||
 	    put(ds, "missing_share", json_real(p->rows ? (double)p->missing_cells / ((double)p->rows * (double)p->ncols) : 0)) ||
 	    put(ds, "empty_rows", json_integer((json_int_t)p->empty_rows)) ||
-	    put(ds, "duplicated_rows", json_integer((json_int_t)duplicated(p))) ||
-	    put(ds, "duplicated_rows_exact", json_boolean(p->dup_exact)) || !(constant = json_array()) ||
+	    put(ds, "duplicated_rows", json_integer((json_int_t)dup)) ||
+	    put(ds, "duplicated_rows_exact", json_boolean(dup_exact)) || !(constant = json_array()) ||
 	    put(ds, "constant_columns", constant) || !(types = json_object()) || put(ds, "type_counts", types))
 		goto fail;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {

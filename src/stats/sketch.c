@@ -64,8 +64,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* capacity of level h when there are H levels: k (2/3)^(H-1-h), at least
- * 32; level 0, the unsorted buffer new values go to, holds at least k/2 so
- * that sorting it is amortised over many values */
+ * 32; level 0, the unsorted buffer new values go to, counts as at least k/2
+ * (kll_insert halves it anyway whenever it reaches SK_KLL_BUF) */
 static uint32_t level_cap(uint32_t h, uint32_t H)
 {
 	double c = SK_KLL_K;
@@ -166,6 +166,97 @@ void sk_sort_doubles(double *v, size_t n)
 	}
 }
 
+/* Doubles as unsigned keys in the same order (-0.0 just below 0.0; no NaN). */
+static inline uint64_t dkey(double d)
+{
+	uint64_t b;
+
+	memcpy(&b, &d, sizeof(b));
+	return b >> 63 ? ~b : b | ((uint64_t)1 << 63);
+}
+
+static inline double dkey_value(uint64_t k)
+{
+	uint64_t b = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+	double d;
+
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
+
+#define RADIX_BITS 11
+#define RADIX_PASSES 3   /* 33 key bits: from the highest bit that differs down */
+#define RADIX_MAX SK_KLL_BUF
+
+/* Sort a level-0 buffer: an LSD radix sort of the double's order key on
+ * the 33 bits below (and including) the highest bit in which the keys
+ * differ, then an insertion pass for keys that agree on all of those (they
+ * are rare: values within 2^-33 of the buffer's spread). The insertion pass
+ * has a budget; a buffer that exceeds it (or is small, or big) goes to the
+ * quicksort. The result is the sorted order either way. */
+static void sort_level0(double *v, size_t n)
+{
+	uint64_t ka[RADIX_MAX], kb[RADIX_MAX], *src = ka, *dst = kb, diff = 0, first;
+	uint32_t hist[RADIX_PASSES][1u << RADIX_BITS];
+	const uint32_t mask = (1u << RADIX_BITS) - 1;
+	unsigned shift, top;
+	size_t moves = 0;
+
+	if (n < 256 || n > RADIX_MAX) {
+		sk_sort_doubles(v, n);
+		return;
+	}
+	first = dkey(v[0]);
+	for (size_t i = 0; i < n; i++) {
+		ka[i] = dkey(v[i]);
+		diff |= ka[i] ^ first;
+	}
+	if (!diff)
+		return;   /* all equal */
+	top = 63 - (unsigned)__builtin_clzll(diff);
+	shift = top >= RADIX_BITS * RADIX_PASSES ? top + 1 - RADIX_BITS * RADIX_PASSES : 0;
+	memset(hist, 0, sizeof(hist));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = ka[i] >> shift;
+
+		for (unsigned p = 0; p < RADIX_PASSES; p++)
+			hist[p][(k >> (p * RADIX_BITS)) & mask]++;
+	}
+	for (unsigned p = 0; p < RADIX_PASSES; p++) {
+		uint32_t sum = 0, *h = hist[p];
+		unsigned sh = shift + p * RADIX_BITS;
+
+		if (h[(first >> sh) & mask] == n)
+			continue;   /* this digit is the same in every key */
+		for (uint32_t d = 0; d <= mask; d++) {
+			uint32_t c = h[d];
+
+			h[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[h[(src[i] >> sh) & mask]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (shift) {   /* keys equal in the sorted bits may still be out of order below them */
+		for (size_t i = 1; i < n && moves <= 8 * n; i++) {
+			uint64_t k = src[i];
+			size_t j = i;
+
+			for (; j && src[j - 1] > k; j--)
+				src[j] = src[j - 1];
+			src[j] = k;
+			moves += i - j;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = dkey_value(src[i]);
+	if (moves > 8 * n)
+		sk_sort_doubles(v, n);   /* too many near-equal keys: the budget ran out */
+}
+
 /* Halve level h into level h+1: every other item of the sorted level, from
  * a random offset, merged into the (sorted) level above; an odd item out
  * stays. Levels above 0 are kept sorted; level 0 is sorted here. */
@@ -181,7 +272,7 @@ static int compact(struct sk_quant *q, uint32_t h)
 	l = &q->lv[h];
 	up = &q->lv[h + 1];
 	if (h == 0)
-		sk_sort_doubles(l->v, l->n);
+		sort_level0(l->v, l->n);
 	even = l->n & ~1u;
 	keep = l->v[l->n - 1];
 	off = (uint32_t)(next_rng(q) >> 63);
@@ -237,16 +328,22 @@ static int compress(struct sk_quant *q)
 	}
 }
 
+/* New values collect in level 0 until it holds SK_KLL_BUF of them; then
+ * level 0 is sorted and halved once (whatever the slack above), and the
+ * levels compressed. Compacting a level past its capacity only means fewer
+ * compactions, so the rank error stays within the k-sketch's bound. */
 static int kll_insert(struct sk_quant *q, double x)
 {
-	int rc = level_push(&q->lv[0], x);
+	struct sk_level *l0 = &q->lv[0];
+	int rc;
 
-	if (rc)
+	if (l0->n == l0->cap && (rc = level_reserve(l0, l0->n < SK_KLL_BUF ? SK_KLL_BUF : l0->n + 1)))
 		return rc;
-	if (q->lv[0].n >= q->cap0) {
-		rc = compress(q);
-		q->cap0 = level_cap(0, q->kll_levels);
-		return rc;
+	l0->v[l0->n++] = x;
+	if (l0->n >= SK_KLL_BUF) {
+		if ((rc = compact(q, 0)))
+			return rc;
+		return compress(q);
 	}
 	return 0;
 }
@@ -260,7 +357,6 @@ static int to_kll(struct sk_quant *q)
 		return 0;
 	if ((rc = add_level(q)))
 		return rc;
-	q->cap0 = level_cap(0, 1);
 	for (uint64_t i = 0; i < q->n && i < q->exact_cap; i++)
 		if ((rc = kll_insert(q, q->exact[i])))
 			return rc;
@@ -329,9 +425,7 @@ int sk_quant_merge(struct sk_quant *q, const struct sk_quant *o)
 			sk_sort_doubles(q->lv[h].v, q->lv[h].n);
 	}
 	q->n += o->n;
-	rc = compress(q);
-	q->cap0 = level_cap(0, q->kll_levels);
-	return rc;
+	return compress(q);
 }
 
 struct witem {
@@ -487,7 +581,6 @@ int sk_quant_from_json(const json_t *j, struct sk_quant *q)
 		sk_sort_doubles(q->lv[h].v, q->lv[h].n);
 	if ((rc = compress(q)))
 		return sk_quant_free(q), rc;
-	q->cap0 = level_cap(0, q->kll_levels);
 	return 0;
 }
 
@@ -645,9 +738,49 @@ void sk_freq_init(struct sk_freq *f, bool text, size_t cap)
 	f->complete = true;
 }
 
+/* Number tables keep 16 bytes a slot - the value's bits and its count - so
+ * that a table at its cap (32768 slots) stays in a core's cache; a free
+ * slot holds NUM_FREE, a NaN no value in a table has. The hash of a number
+ * is sk_hash_double of it, so it need not be kept. Text tables keep an
+ * sk_entry a slot. */
+#define NUM_FREE 0x7ff4c0ffee5a17adULL
+
+static double num_of(uint64_t bits)
+{
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 static int freq_grow(struct sk_freq *f)
 {
 	size_t n = f->nslots ? f->nslots * 2 : 16;
+
+	if (!f->text) {
+		uint64_t *s = cmalloc(n * 2 * sizeof(*s));
+
+		if (!s)
+			return oom();
+		for (size_t j = 0; j < n; j++) {
+			s[2 * j] = NUM_FREE;
+			s[2 * j + 1] = 0;
+		}
+		for (size_t i = 0; i < f->nslots; i++) {
+			size_t j;
+
+			if (f->nums[2 * i] == NUM_FREE)
+				continue;
+			for (j = sk_hash_double(num_of(f->nums[2 * i])) & (n - 1); s[2 * j] != NUM_FREE; j = (j + 1) & (n - 1))
+				;
+			s[2 * j] = f->nums[2 * i];
+			s[2 * j + 1] = f->nums[2 * i + 1];
+		}
+		free(f->nums);
+		f->nums = s;
+		f->nslots = n;
+		return 0;
+	}
 	struct sk_entry *s = ccalloc(n, sizeof(*s));
 
 	if (!s)
@@ -667,22 +800,61 @@ static int freq_grow(struct sk_freq *f)
 	return 0;
 }
 
-/* the slot holding the value, or the empty slot where it would go */
-static struct sk_entry *freq_find(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash)
+/* the text slot holding the value, or the empty slot where it would go */
+static struct sk_entry *freq_find(struct sk_freq *f, const char *t, size_t n, uint64_t hash)
 {
 	for (size_t j = hash & (f->nslots - 1);; j = (j + 1) & (f->nslots - 1)) {
 		struct sk_entry *e = &f->slot[j];
 
 		if (!e->used)
 			return e;
-		if (e->hash != hash)
-			continue;
-		if (f->text ? e->len == n && !memcmp(e->text, t, n) : e->num == x)
+		if (e->hash == hash && e->len == n && !memcmp(e->text, t, n))
 			return e;
 	}
 }
 
-static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64_t hash, uint64_t count)
+/* the number slot (index) holding x, or the free one where it would go */
+static size_t freq_find_num(const struct sk_freq *f, double x, uint64_t hash)
+{
+	size_t j = hash & (f->nslots - 1);
+
+	for (; f->nums[2 * j] != NUM_FREE; j = (j + 1) & (f->nslots - 1))
+		if (num_of(f->nums[2 * j]) == x)
+			break;
+	return j;
+}
+
+int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count)
+{
+	size_t j;
+	int rc;
+
+	if (f->dropped)
+		return 0;
+	if (!f->nslots && (rc = freq_grow(f)))
+		return rc;
+	j = freq_find_num(f, x, hash);
+	if (f->nums[2 * j] != NUM_FREE) {
+		f->nums[2 * j + 1] += count;
+		return 0;
+	}
+	if (f->used >= f->cap) {
+		f->complete = false;
+		return 0;
+	}
+	if ((f->used + 1) * 2 > f->nslots) {
+		if ((rc = freq_grow(f)))
+			return rc;
+		j = freq_find_num(f, x, hash);
+	}
+	x = x == 0 ? 0 : x;   /* -0.0 is 0.0 */
+	memcpy(&f->nums[2 * j], &x, sizeof(x));
+	f->nums[2 * j + 1] = count;
+	f->used++;
+	return 0;
+}
+
+int sk_freq_add_text(struct sk_freq *f, const char *t, size_t n, uint64_t hash, uint64_t count)
 {
 	struct sk_entry *e;
 	int rc;
@@ -691,7 +863,7 @@ static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64
 		return 0;
 	if (!f->nslots && (rc = freq_grow(f)))
 		return rc;
-	e = freq_find(f, x, t, n, hash);
+	e = freq_find(f, t, n, hash);
 	if (e->used) {
 		e->count += count;
 		return 0;
@@ -703,32 +875,18 @@ static int freq_add(struct sk_freq *f, double x, const char *t, size_t n, uint64
 	if ((f->used + 1) * 2 > f->nslots) {
 		if ((rc = freq_grow(f)))
 			return rc;
-		e = freq_find(f, x, t, n, hash);
+		e = freq_find(f, t, n, hash);
 	}
-	if (f->text) {
-		if (n > UINT32_MAX || !(e->text = cmalloc(n + 1)))
-			return oom();
-		memcpy(e->text, t, n);
-		e->text[n] = '\0';
-		e->len = (uint32_t)n;
-	} else {
-		e->num = x == 0 ? 0 : x;
-	}
+	if (n > UINT32_MAX || !(e->text = cmalloc(n + 1)))
+		return oom();
+	memcpy(e->text, t, n);
+	e->text[n] = '\0';
+	e->len = (uint32_t)n;
 	e->hash = hash;
 	e->count = count;
 	e->used = true;
 	f->used++;
 	return 0;
-}
-
-int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count)
-{
-	return freq_add(f, x, NULL, 0, hash, count);
-}
-
-int sk_freq_add_text(struct sk_freq *f, const char *s, size_t n, uint64_t hash, uint64_t count)
-{
-	return freq_add(f, 0, s, n, hash, count);
 }
 
 int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
@@ -740,10 +898,17 @@ int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
 		return 0;
 	}
 	for (size_t i = 0; i < o->nslots; i++) {
-		const struct sk_entry *e = &o->slot[i];
+		if (o->text) {
+			const struct sk_entry *e = &o->slot[i];
 
-		if (e->used && (rc = freq_add(f, e->num, e->text, e->len, e->hash, e->count)))
-			return rc;
+			if (e->used && (rc = sk_freq_add_text(f, e->text, e->len, e->hash, e->count)))
+				return rc;
+		} else if (o->nums[2 * i] != NUM_FREE) {
+			double x = num_of(o->nums[2 * i]);
+
+			if ((rc = sk_freq_add_num(f, x, sk_hash_double(x), o->nums[2 * i + 1])))
+				return rc;
+		}
 	}
 	if (!o->complete)
 		f->complete = false;
@@ -778,16 +943,26 @@ static int cmp_entry(const void *a, const void *b)
 
 int sk_freq_sorted(const struct sk_freq *f, const struct sk_entry ***out, size_t *n)
 {
-	const struct sk_entry **v = cmalloc((f->used ? f->used : 1) * sizeof(*v));
-	size_t k = 0;
+	size_t k = 0, used = f->used ? f->used : 1;
+	/* number tables have no entries to point at: they go after the pointers, in the same block */
+	const struct sk_entry **v = cmalloc(used * sizeof(*v) + (f->text ? 0 : used * sizeof(struct sk_entry)));
+	struct sk_entry *num = (struct sk_entry *)(v + used);
 
 	*out = NULL;
 	*n = 0;
 	if (!v)
 		return oom();
-	for (size_t i = 0; i < f->nslots; i++)
-		if (f->slot[i].used)
-			v[k++] = &f->slot[i];
+	for (size_t i = 0; i < f->nslots; i++) {
+		if (f->text) {
+			if (f->slot[i].used)
+				v[k++] = &f->slot[i];
+		} else if (f->nums[2 * i] != NUM_FREE) {
+			num[k] = (struct sk_entry){ .num = num_of(f->nums[2 * i]), .count = f->nums[2 * i + 1], .used = true };
+			num[k].hash = sk_hash_double(num[k].num);
+			v[k] = &num[k];
+			k++;
+		}
+	}
 	qsort(v, k, sizeof(*v), cmp_entry);
 	*out = v;
 	*n = k;
@@ -878,9 +1053,11 @@ int sk_freq_from_json(const json_t *j, struct sk_freq *f, size_t cap)
 
 void sk_freq_free(struct sk_freq *f)
 {
-	for (size_t i = 0; i < f->nslots; i++)
+	for (size_t i = 0; f->slot && i < f->nslots; i++)
 		free(f->slot[i].text);
 	free(f->slot);
+	free(f->nums);
 	f->slot = NULL;
+	f->nums = NULL;
 	f->nslots = f->used = 0;
 }

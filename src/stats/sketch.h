@@ -31,6 +31,7 @@
 #define SK_EXACT_MAX 16384     /* values kept exactly before the KLL sketch takes over */
 #define SK_KLL_K 1024
 #define SK_KLL_EPS 0.004       /* the KLL's stated normalised rank error at SK_KLL_K */
+#define SK_KLL_BUF 4096        /* new values buffered in level 0 before it is sorted and halved */
 #define SK_HLL_BITS 12
 
 uint64_t sk_hash_bytes(const void *p, size_t n);
@@ -54,7 +55,6 @@ struct sk_quant {
 	/* the KLL sketch: level h holds items of weight 2^h */
 	struct sk_level *lv;
 	uint32_t kll_levels;
-	uint32_t cap0;          /* level 0's capacity at the current height */
 	uint64_t rng;
 };
 
@@ -94,12 +94,14 @@ struct sk_freq {
 	bool complete;     /* every distinct value added is in the table */
 	bool dropped;      /* given up (sk_freq_drop): nothing is counted any more */
 	size_t cap;        /* most distinct values kept */
-	struct sk_entry *slot;
+	struct sk_entry *slot;    /* text tables: the slots */
+	uint64_t *nums;           /* number tables: each slot's value (as bits) and count */
 	size_t nslots, used;
 };
 
 /* A table for numbers or text holding up to cap distinct values. */
 void sk_freq_init(struct sk_freq *f, bool text, size_t cap);
+/* hash: sk_hash_double(x) for numbers (the table rehashes with it), sk_hash_bytes(s, n) for texts. */
 int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count);
 int sk_freq_add_text(struct sk_freq *f, const char *s, size_t n, uint64_t hash, uint64_t count);
 int sk_freq_merge(struct sk_freq *f, const struct sk_freq *other);
@@ -107,7 +109,8 @@ int sk_freq_merge(struct sk_freq *f, const struct sk_freq *other);
 void sk_freq_drop(struct sk_freq *f);
 /* The entries in order: count descending, then value ascending (numeric
  * order, or byte order of UTF-8, i.e. code-point order); a new array of
- * pointers into the table (free it, not the entries), count *n. */
+ * pointers to the entries (free it, not the entries: they are the table's,
+ * or for a number table copies in the same block), count *n. */
 int sk_freq_sorted(const struct sk_freq *f, const struct sk_entry ***out, size_t *n);
 /* At most max entries (all when max is 0) as [[value, count], ...], most frequent first. */
 json_t *sk_freq_entries_json(const struct sk_freq *f, size_t max);

@@ -13,6 +13,7 @@
 #define PROF_NUM_CAP 16384    /* distinct numbers counted exactly */
 #define PROF_TEXT_CAP 65536   /* distinct texts counted exactly */
 #define PROF_FREQ_STORE 4096  /* value counts written into a profile's sketch block */
+#define PROF_ROWS_AHEAD 8     /* row hashes held back (their slots prefetched) before the row set takes them */
 
 /* One column being profiled. */
 struct prof_col {
@@ -53,6 +54,9 @@ struct prof {
 	bool rowset_full;
 	bool dup_exact;                  /* false once rows were not all hashed (or after a merge from JSON) */
 	uint64_t dup_known;              /* duplicates counted in profiles merged from JSON */
+	/* the last rows' hashes, not yet in the set: a ring, oldest at ahead_head */
+	uint64_t ahead[PROF_ROWS_AHEAD];
+	unsigned ahead_n, ahead_head;
 };
 
 /* Start a profile with these column names (copied); duplicates are an error. */

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# bench/monitor.sh - `cairn profile` and `cairn drift` against the pandas/scipy reference and DuckDB, same run.
+#
+#   bench/monitor.sh                  # REPEATS=3 (pandas drift is ~45 s a run: ~8 min in all)
+#   REPEATS=1 bench/monitor.sh        # quicker
+#   make bench BENCH=monitor
+#
+# On the anchor's 1M-row x 20-column tables (../shared/anchors/monitoring, 145 MB each):
+#   cairn profile --threads 1, cairn profile (default threads), reference_profile.py profile
+#   (pandas), DuckDB SUMMARIZE (default threads and 1 thread, through @duckdb/node-api as the
+#   anchor's bench.sh runs it), and for each drift variant: cairn drift --reference R --current C
+#   (only when `cairn drift --help` exits 0; "not built" otherwise) and reference_profile.py drift.
+# Each command runs REPEATS times under /usr/bin/time (wall, user+sys CPU, peak RSS), page cache
+# warm. Printed per step: median/min/max s, min CPU s, peak RSS; then ratios (anchor/cairn on
+# medians, > 1: cairn faster) and the issue-13 targets (profile <= 0.5 s on one core, drift
+# <= 2 s, <= 150 MB). The load average is recorded around every step (the machine is shared).
+# Results: bench/results/monitor-DATE.json (RESULTS=file to choose).
+# Env: CAIRN_BIN (default build/cairn; copied to a temp dir first), CAIRN_SHARED (default
+#      ../shared), PYTHON (default /usr/bin/python3: it has pandas/scipy), MON_DATA (folder with
+#      reference.csv and the variants; default /tmp/mon1m, generated there when missing, ~2 min),
+#      VARIANTS (default "current_a_nodrift current_b_meanshift"), DUCKDB_NODE_DIR (a folder
+#      holding node_modules/@duckdb/node-api; else npm installs it into the temp dir, ~70 MB),
+#      SKIP (space-separated step groups to leave out: pandas duckdb drift).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
+REPO="$PWD"
+CAIRN_BIN="${CAIRN_BIN:-build/cairn}"
+SHARED="${CAIRN_SHARED:-../shared}"
+ANCHOR="$SHARED/anchors/monitoring"
+PY="${PYTHON:-/usr/bin/python3}"
+REPEATS="${REPEATS:-3}"
+DATA="${MON_DATA:-/tmp/mon1m}"
+VARIANTS="${VARIANTS:-current_a_nodrift current_b_meanshift}"
+SKIP=" ${SKIP:-} "
+DUCKDB_PKG="@duckdb/node-api@1.5.6-r.1"
+RESULTS="${RESULTS:-bench/results/monitor-$(date -u +%Y-%m-%d-%H%M).json}"
+
+[[ -x "$CAIRN_BIN" ]] || { echo "monitor.sh: $CAIRN_BIN not built (make)" >&2; exit 2; }
+[[ -f "$ANCHOR/reference_profile.py" ]] || { echo "monitor.sh: no anchor at $ANCHOR" >&2; exit 2; }
+WORK="$(mktemp -d "${BENCH_TMP:-/tmp}/cairn-monbench-XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cp "$CAIRN_BIN" "$WORK/cairn"
+CAIRN="$WORK/cairn"
+
+need=""
+for t in reference $VARIANTS; do [[ -f "$DATA/$t.csv" ]] || need="$need $t"; done
+if [[ -n "$need" ]]; then
+	echo "== generating$need in $DATA (~1 min a table)" >&2
+	mkdir -p "$DATA"
+	"$PY" "$ANCHOR/make_data.py" --rows 1000000 --out "$DATA" --only $need >&2
+fi
+REF="$DATA/reference.csv"
+
+DUCK=""
+if [[ "$SKIP" != *" duckdb "* ]]; then
+	if [[ -n "${DUCKDB_NODE_DIR:-}" && -d "$DUCKDB_NODE_DIR/node_modules/@duckdb/node-api" ]]; then
+		DUCK="$DUCKDB_NODE_DIR"
+	elif command -v npm > /dev/null && command -v node > /dev/null; then
+		echo "== npm install $DUCKDB_PKG (into $WORK)" >&2
+		if npm install --no-audit --no-fund --silent --prefix "$WORK/duck" "$DUCKDB_PKG" > "$WORK/npm.log" 2>&1; then
+			DUCK="$WORK/duck"
+		else
+			echo "   npm install failed, DuckDB rows skipped" >&2
+			tail -3 "$WORK/npm.log" >&2 || true
+		fi
+	fi
+fi
+
+DRIFT_BUILT=0
+"$CAIRN" drift --help > /dev/null 2>&1 && DRIFT_BUILT=1
+
+RAW="$WORK/raw.tsv"
+printf 'step\tgroup\trepeat\twall_s\tcpu_s\tmaxrss_kb\tload_before\tload_after\n' > "$RAW"
+: > "$WORK/notbuilt"
+
+measure() {  # step group command...
+	local step="$1" group="$2" i e u s kb lb la
+	shift 2
+	for i in $(seq 1 "$REPEATS"); do
+		lb="$(cut -d' ' -f1 /proc/loadavg)"
+		if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/t" "$@" > "$WORK/out" 2> "$WORK/err"; then
+			echo "FAILED: $step" >&2
+			tail -5 "$WORK/err" >&2
+			return 1
+		fi
+		la="$(cut -d' ' -f1 /proc/loadavg)"
+		read -r e u s kb < "$WORK/t"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$group" "$i" "$e" "$(echo "$u + $s" | bc)" "$kb" "$lb" "$la" >> "$RAW"
+		echo "  $step #$i: ${e} s wall, $(echo "$u + $s" | bc) s CPU, ${kb} KB (load $lb -> $la)" >&2
+	done
+}
+
+echo "== warming the page cache" >&2
+for t in reference $VARIANTS; do cat "$DATA/$t.csv" > /dev/null; done
+
+measure "cairn profile --threads 1" cairn_profile_1 "$CAIRN" profile --threads 1 "$REF" -o "$WORK/profile_1.json"
+measure "cairn profile (default threads)" cairn_profile "$CAIRN" profile "$REF" -o "$WORK/profile.json"
+if [[ "$SKIP" != *" pandas "* ]]; then
+	measure "pandas profile" pandas_profile "$PY" "$ANCHOR/reference_profile.py" profile "$REF" -o "$WORK/pandas_profile.json"
+fi
+if [[ -n "$DUCK" ]]; then
+	export DUCKDB_NODE_DIR="$DUCK"
+	measure "duckdb SUMMARIZE (default threads)" duckdb_summarize node "$ANCHOR/duckdb_summarize.cjs" "$REF" summarize default
+	measure "duckdb SUMMARIZE (1 thread)" duckdb_summarize_1 node "$ANCHOR/duckdb_summarize.cjs" "$REF" summarize 1
+fi
+if [[ "$SKIP" != *" drift "* ]]; then
+	for v in $VARIANTS; do
+		if [[ "$DRIFT_BUILT" == 1 ]]; then
+			measure "cairn drift ref vs ${v#current_}" "cairn_drift:${v#current_}" \
+				"$CAIRN" drift --reference "$REF" --current "$DATA/$v.csv" -o "$WORK/drift_$v.json"
+		else
+			echo "cairn drift ref vs ${v#current_}" >> "$WORK/notbuilt"
+			echo "  cairn drift ref vs ${v#current_}: not built (cairn drift --help fails)" >&2
+		fi
+		if [[ "$SKIP" != *" pandas "* ]]; then
+			measure "pandas+scipy drift ref vs ${v#current_}" "pandas_drift:${v#current_}" \
+				"$PY" "$ANCHOR/reference_profile.py" drift --reference "$REF" --current "$DATA/$v.csv" -o "$WORK/pandas_drift_$v.json"
+		fi
+	done
+fi
+
+mkdir -p "$(dirname "$RESULTS")"
+ENVJSON="$WORK/env.json"
+"$PY" - "$ENVJSON" "$CAIRN" "$REPO" "$REPEATS" "$DUCK" <<'EOF'
+import hashlib, json, os, platform, subprocess, sys
+out, cairn, repo, repeats, duck = sys.argv[1:6]
+def sh(*a):
+    try:
+        return subprocess.run(a, capture_output=True, text=True, cwd=repo).stdout.strip()
+    except OSError:
+        return ""
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+env = {"date": sh("date", "-u", "+%Y-%m-%dT%H:%M:%SZ"), "cpus": os.cpu_count(), "cpu": cpu,
+       "kernel": platform.release(), "commit": sh("git", "rev-parse", "--short", "HEAD"),
+       "dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
+       "cairn_sha256": hashlib.sha256(open(cairn, "rb").read()).hexdigest()[:16], "repeats": int(repeats),
+       "python": sh(sys.executable, "-c", "import sys,pandas,numpy,scipy;print(sys.version.split()[0],pandas.__version__,numpy.__version__,scipy.__version__)")}
+if duck:
+    env["duckdb_node_api"] = json.load(open(os.path.join(duck, "node_modules/@duckdb/node-api/package.json")))["version"]
+json.dump(env, open(out, "w"))
+EOF
+"$PY" - "$RAW" "$WORK/notbuilt" "$ENVJSON" "$RESULTS" <<'EOF'
+import csv, json, statistics, sys
+raw, notbuilt, envf, results = sys.argv[1:5]
+steps, order = {}, []
+for r in csv.DictReader(open(raw), delimiter="\t"):
+    if r["step"] not in steps:
+        order.append(r["step"])
+        steps[r["step"]] = {"group": r["group"], "wall_s": [], "cpu_s": [], "maxrss_kb": [], "load": []}
+    d = steps[r["step"]]
+    d["wall_s"].append(float(r["wall_s"])); d["cpu_s"].append(float(r["cpu_s"]))
+    d["maxrss_kb"].append(int(r["maxrss_kb"])); d["load"].append([float(r["load_before"]), float(r["load_after"])])
+rows = []
+print()
+print("| step | median s | min-max s | min CPU s | peak RSS MB | load avg |")
+print("|---|---:|---:|---:|---:|---|")
+for n in order:
+    d = steps[n]
+    d["median_s"] = statistics.median(d["wall_s"]); d["min_s"] = min(d["wall_s"]); d["max_s"] = max(d["wall_s"])
+    d["min_cpu_s"] = min(d["cpu_s"]); d["peak_rss_mb"] = max(d["maxrss_kb"]) / 1024
+    loads = [x for p in d["load"] for x in p]
+    print("| %s | %.2f | %.2f-%.2f | %.2f | %.0f | %.1f-%.1f |" % (n, d["median_s"], d["min_s"], d["max_s"], d["min_cpu_s"],
+          d["peak_rss_mb"], min(loads), max(loads)))
+nb = [l.strip() for l in open(notbuilt) if l.strip()]
+for n in nb:
+    print("| %s | not built | | | | |" % n)
+by = {d["group"]: d for d in steps.values()}
+ratios = []
+def ratio(name, anchor, ours):
+    if anchor in by and ours in by:
+        r = by[anchor]["median_s"] / by[ours]["median_s"] if by[ours]["median_s"] > 0 else float("inf")
+        ratios.append({"ratio": name, "value": r})
+for g in ("cairn_profile_1", "cairn_profile"):
+    ratio("pandas profile / %s" % g, "pandas_profile", g)
+    ratio("duckdb SUMMARIZE (default) / %s" % g, "duckdb_summarize", g)
+ratio("duckdb SUMMARIZE (1 thread) / cairn_profile_1", "duckdb_summarize_1", "cairn_profile_1")
+ratio("cairn profile: 1 thread / default threads (scaling)", "cairn_profile_1", "cairn_profile")
+for g in [g for g in by if g.startswith("cairn_drift:")]:
+    ratio("pandas drift / cairn drift (%s)" % g.split(":")[1], "pandas_drift:" + g.split(":")[1], g)
+if ratios:
+    print()
+    print("| ratio (medians; > 1: cairn faster) | value |")
+    print("|---|---:|")
+    for r in ratios:
+        print("| %s | %.2fx |" % (r["ratio"], r["value"]))
+targets = []
+def target(name, group, limit, key, unit):
+    if group in by:
+        v = by[group][key]
+        targets.append({"target": name, "value": v, "limit": limit, "met": v <= limit})
+    else:
+        targets.append({"target": name, "value": None, "limit": limit, "met": None})
+target("profile <= 0.5 s on one core (median wall, --threads 1)", "cairn_profile_1", 0.5, "median_s", "s")
+target("profile <= 0.5 s on one core (min CPU, --threads 1)", "cairn_profile_1", 0.5, "min_cpu_s", "s")
+target("profile peak RSS <= 150 MB (--threads 1)", "cairn_profile_1", 150, "peak_rss_mb", "MB")
+target("profile peak RSS <= 150 MB (default threads)", "cairn_profile", 150, "peak_rss_mb", "MB")
+drifts = [g for g in by if g.startswith("cairn_drift:")]
+for g in drifts:
+    target("drift <= 2 s (%s, median wall)" % g.split(":")[1], g, 2.0, "median_s", "s")
+    target("drift peak RSS <= 150 MB (%s)" % g.split(":")[1], g, 150, "peak_rss_mb", "MB")
+if not drifts:
+    targets.append({"target": "drift <= 2 s", "value": None, "limit": 2.0, "met": None, "note": "cairn drift not built"})
+print()
+print("| issue-13 target | measured | verdict |")
+print("|---|---:|---|")
+for t in targets:
+    v = "-" if t["value"] is None else "%.2f" % t["value"]
+    verdict = "not built" if t["met"] is None else ("met" if t["met"] else "missed")
+    print("| %s | %s | %s |" % (t["target"], v, verdict))
+for d in steps.values():
+    del d["load"]
+json.dump({"bench": "monitor", "env": json.load(open(envf)), "steps": steps, "not_built": nb, "ratios": ratios,
+           "targets": targets}, open(results, "w"), indent=1)
+print()
+print("results: " + results)
+EOF
