@@ -1,5 +1,8 @@
-/* cmd_drift.c - `cairn drift`: drift between a reference and a current table or profile; a CI gate by exit status. */
+/* cmd_drift.c - `cairn drift`: drift between a reference and a current table or profile; a CI gate by exit status.
+ * A model URI as the reference stands for the model's training profile (cli/training_profile.c). */
 #include "cli/cmd.h"
+#include "cli/training_profile.h"
+#include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fault.h"
@@ -18,7 +21,9 @@ static void drift_usage(FILE *f)
 {
 	fprintf(f, "usage: cairn drift --reference REF --current CUR [-o OUT.json] [--report OUT.html] [options]\n\n"
 		   "Test every column of CUR against REF for drift. Each side is a table (CSV, JSON lines)\n"
-		   "or a profile (a .json file from cairn profile). Per column the test is the one\n"
+		   "or a profile (a .json file from cairn profile); REF may also be a model (models:/NAME@ALIAS,\n"
+		   "models:/NAME/VERSION, runs:/ID/model, a model directory): its training profile, stored\n"
+		   "by cairn models log --profile. Per column the test is the one\n"
 		   "Evidently picks by default, with its threshold: with more than 1000 reference values,\n"
 		   "normed Wasserstein (numerical) or Jensen-Shannon (categorical, or <= 5 values);\n"
 		   "otherwise KS, chi-squared or a z-test. All applicable tests are reported, plus a\n"
@@ -35,7 +40,11 @@ static void drift_usage(FILE *f)
 		   "  --test COL=T[:X]         the test (and threshold) for one column\n"
 		   "  --threshold COL=X        the threshold of one column's test\n"
 		   "  -d, --delimiter C        CSV delimiter (default ',', a tab for .tsv)\n"
-		   "  --threads N              threads to read a large table (default: the usable CPUs)\n\n"
+		   "  --threads N              threads to read a large table (default: the usable CPUs)\n"
+		   "  --tracking-uri URI       the tracking server of a model reference (default\n"
+		   "                           $MLFLOW_TRACKING_URI)\n"
+		   "  --root DIR               the local data root of a model reference (default\n"
+		   "                           $CAIRN_HOME or ./cairn-data)\n\n"
 		   "Tests: %s.\n"
 		   "Exit status: 0 no dataset drift, 1 dataset drift, 2 error or usage.\n", drift_test_names());
 }
@@ -68,6 +77,29 @@ static bool known_test(const char *t)
 		p += n;
 	}
 	return false;
+}
+
+/* Drift of cur against the training profile of the model uri names. */
+static int drift_model(const char *uri, const char *tracking_uri, const char *root, const char *cur,
+		       const struct drift_options *o, json_t **r)
+{
+	struct client *cl = NULL;
+	struct buf text = BUF_INIT;
+	json_t *prof = NULL;
+	bool none = false;
+	int rc;
+
+	*r = NULL;
+	if ((!strncmp(uri, "models:", 7) || !strncmp(uri, "runs:", 5) || !strncmp(uri, "mlflow-artifacts:", 17)) &&
+	    (rc = client_open_default(tracking_uri, root, cli_default_root(), &cl)))
+		goto out;
+	if (!(rc = training_profile_load(cl, uri, &text, &prof, &none)))
+		rc = drift_with_reference_json(prof, uri, cur, o, r);
+out:
+	json_decref(prof);
+	buf_release(&text);
+	client_free(cl);
+	return rc;
 }
 
 static void print_table(json_t *r)
@@ -123,12 +155,14 @@ int cmd_drift(int argc, char **argv)
 		{ "threshold", required_argument, NULL, 'X' },
 		{ "delimiter", required_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "tracking-uri", required_argument, NULL, 'U' },
+		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct drift_override ov[MAX_OVERRIDES];
 	struct drift_options o = { .overrides = ov };
-	const char *ref = NULL, *cur = NULL, *out = NULL, *report = NULL;
+	const char *ref = NULL, *cur = NULL, *out = NULL, *report = NULL, *tracking_uri = NULL, *root = NULL;
 	bool json_out = false;
 	json_t *r = NULL;
 	int c, status;
@@ -207,6 +241,8 @@ int cmd_drift(int argc, char **argv)
 			o.read.threads = (unsigned)v;
 			break;
 		}
+		case 'U': tracking_uri = optarg; break;
+		case 'r': root = optarg; break;
 		case 'h': drift_usage(stdout); return 0;
 		default: drift_usage(stderr); return 2;
 		}
@@ -215,7 +251,8 @@ int cmd_drift(int argc, char **argv)
 		return usage("%s", "--reference and --current are required");
 	if (optind != argc)
 		return usage("unexpected argument '%s'", argv[optind]);
-	if (drift_files(ref, cur, &o, &r)) {
+	if (training_profile_is_model_uri(ref) ? drift_model(ref, tracking_uri, root, cur, &o, &r)
+					       : drift_files(ref, cur, &o, &r)) {
 		fprintf(stderr, "cairn drift: %s\n", cairn_error_msg());
 		return 2;
 	}

@@ -1,7 +1,8 @@
-/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage, audit, log, download and
- * package (a container build context, cli/package.c). */
+/* cmd_models.c - `cairn models`: list, show, alias, promote (gated), lineage, audit, log (with a training
+ * profile, cli/training_profile.c), download, package (a container build context, cli/package.c) and profile. */
 #include "cli/cmd.h"
 #include "cli/package.h"
+#include "cli/training_profile.h"
 #include "core/fault.h"
 #include "client/client.h"
 #include "client/model_fetch.h"
@@ -34,9 +35,10 @@ static void models_usage(FILE *f)
 		"       cairn models lineage NAME/VERSION|NAME@ALIAS [--json]\n"
 		"       cairn models audit [NAME] [--max N] [--json]\n"
 		"       cairn models log FILE --flavor xgboost|sklearn [--signature-from CSV]\n"
-		"                        [--run ID | -e EXP] [--register NAME]\n"
+		"                        [--run ID | -e EXP] [--register NAME] [--profile TABLE|PROFILE.json]\n"
 		"       cairn models download URI [-o DIR] [--json]\n"
-		"       cairn models package URI -o DIR [--json]\n\n"
+		"       cairn models package URI -o DIR [--json]\n"
+		"       cairn models profile URI [-o FILE]\n\n"
 		"The model registry of a local data root or a tracking server.\n\n"
 		"  list      registered models: name, latest version, aliases, last update\n"
 		"  show      a model (its versions and aliases) or one version\n"
@@ -51,7 +53,9 @@ static void models_usage(FILE *f)
 		"  log       turn a bare model file (XGBoost .json/.ubj/.xgb, scikit-learn .pkl)\n"
 		"            into an MLflow model directory (MLmodel, the file, requirements.txt)\n"
 		"            logged as artifact 'model' of a run (a new one in -e EXP unless --run),\n"
-		"            optionally registered as a new version of --register NAME\n"
+		"            optionally registered as a new version of --register NAME; --profile\n"
+		"            adds the training data's profile as model/training_profile.json and\n"
+		"            tags the run and the version cairn.training_profile\n"
 		"  download  fetch a model's files: URI is models:/NAME/VERSION, models:/NAME@ALIAS,\n"
 		"            models:/NAME/latest or /STAGE, models:/m-ID (a logged model),\n"
 		"            runs:/RUN_ID/PATH or mlflow-artifacts:/PATH; prints the local\n"
@@ -60,7 +64,10 @@ static void models_usage(FILE *f)
 		"  package   write a container build context for URI into DIR: a Dockerfile on\n"
 		"            debian:bookworm-slim with the binary's runtime packages (ldd + dpkg -S),\n"
 		"            this cairn binary, the model, an entrypoint running cairn serve, README.md\n"
-		"            (cairn models package --help)\n\n"
+		"            (cairn models package --help)\n"
+		"  profile   the training profile of a model (any URI download takes, or a local\n"
+		"            model directory): printed, or written to -o FILE; exit 1 when the\n"
+		"            model has none. cairn drift --reference URI compares data with it\n\n"
 		"Requirements compare the candidate's run metrics (metrics.X) with those of the\n"
 		"version currently holding the --to alias (<to>.metrics.X), with numbers,\n"
 		"+ - * /, and/or/not. With no incumbent yet, comparisons against it hold.\n\n"
@@ -74,8 +81,11 @@ static void models_usage(FILE *f)
 		"  --run ID              log: attach to this run instead of creating one\n"
 		"  -e, --experiment EXP  log: experiment of the new run (default: Default)\n"
 		"  --register NAME       log: register the model (created if missing)\n"
+		"  --profile FILE        log: the training data (CSV, JSON lines) to profile, or a\n"
+		"                        profile .json from cairn profile, stored with the model\n"
 		"  -o, --output DIR      download: into DIR (absent or empty) instead of the cache;\n"
-		"                        package: the context's folder (absent or empty)\n"
+		"                        package: the context's folder (absent or empty);\n"
+		"                        profile: write the profile there\n"
 		"  --json                print JSON\n"
 		"  --tracking-uri URI    talk to this tracking server (default $MLFLOW_TRACKING_URI)\n"
 		"  --root DIR            use this local data root (default $CAIRN_HOME or ./cairn-data)\n"
@@ -85,14 +95,16 @@ static void models_usage(FILE *f)
 		"  cairn models promote churn --from challenger --to champion \\\n"
 		"      --require \"metrics.auc >= champion.metrics.auc\" --require \"metrics.latency_ms < 50\"\n"
 		"  cairn models lineage churn/3\n"
-		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn\n"
+		"  cairn models log model.ubj --flavor xgboost --signature-from train.csv --register churn \\\n"
+		"      --profile train.csv\n"
+		"  cairn models profile models:/churn@champion -o train.profile.json\n"
 		"  cairn models download models:/churn@champion -o /srv/models/churn\n"
 		"  cairn models package models:/churn@champion -o build/churn-image\n");
 }
 
 struct mopts {
 	const char *uri, *root, *filter, *from, *to, *user;
-	const char *flavor, *signature_csv, *run, *experiment, *register_name, *output;
+	const char *flavor, *signature_csv, *run, *experiment, *register_name, *output, *profile;
 	const char **require;
 	size_t n_require;
 	long max;
@@ -554,8 +566,8 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 {
 	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 	struct mlmodel *m = NULL;
-	struct buf text = BUF_INIT, name = BUF_INIT;
-	json_t *run = NULL, *reply = NULL, *inputs = NULL;
+	struct buf text = BUF_INIT, name = BUF_INIT, prof = BUF_INIT;
+	json_t *run = NULL, *reply = NULL, *inputs = NULL, *tags = NULL;
 	const char *artifact_uri, *run_id;
 	bool created = false;
 	int fd = -1, rc;
@@ -575,6 +587,9 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 			goto out;
 		buf_clear(&text);
 	}
+	/* the profile first: a bad one leaves no run behind */
+	if (o->profile && (rc = training_profile_make(o->profile, &prof)))
+		goto out;
 	/* the run: given, or a new one */
 	if (o->run) {
 		rc = client_call(cl, "GET", "/mlflow/runs/get", json_pack("{s:s}", "run_id", o->run), &run);
@@ -612,7 +627,23 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 		if ((rc = upload_text(cl, artifact_uri, "model/requirements.txt", req, strlen(req))))
 			goto out;
 	}
+	if (o->profile) {
+		if ((rc = upload_text(cl, artifact_uri, "model/" TRAINING_PROFILE_FILE, prof.ptr, prof.len)) ||
+		    (rc = client_call(cl, "POST", "/mlflow/runs/set-tag",
+				      json_pack("{s:s,s:s,s:s}", "run_id", run_id, "key", TRAINING_PROFILE_TAG, "value",
+						"model/" TRAINING_PROFILE_FILE), NULL)))
+			goto out;
+		tags = json_pack("[{s:s,s:s}]", "key", TRAINING_PROFILE_TAG, "value", "model/" TRAINING_PROFILE_FILE);
+	} else {
+		tags = json_array();
+	}
+	if (!tags) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
 	printf("logged %s as runs:/%s/model\n", file, run_id);
+	if (o->profile)
+		printf("training profile of %s: runs:/%s/model/%s\n", o->profile, run_id, TRAINING_PROFILE_FILE);
 	if (o->register_name) {
 		char src[400];
 		rc = client_call(cl, "POST", "/mlflow/registered-models/create",
@@ -621,8 +652,8 @@ static int models_log(struct client *cl, const struct mopts *o, const char *file
 			goto out;
 		snprintf(src, sizeof(src), "runs:/%s/model", run_id);
 		if ((rc = client_call(cl, "POST", "/mlflow/model-versions/create",
-				      json_pack("{s:s,s:s,s:s,s:s}", "name", o->register_name, "source", src, "run_id",
-						run_id, "user_id", o->user), &reply)))
+				      json_pack("{s:s,s:s,s:s,s:s,s:O}", "name", o->register_name, "source", src, "run_id",
+						run_id, "user_id", o->user, "tags", tags), &reply)))
 			goto out;
 		printf("registered %s version %s\n", o->register_name,
 		       cli_str(json_object_get(reply, "model_version"), "version"));
@@ -642,8 +673,10 @@ out:
 	json_decref(run);
 	json_decref(reply);
 	json_decref(inputs);
+	json_decref(tags);
 	buf_release(&text);
 	buf_release(&name);
+	buf_release(&prof);
 	return rc ? fail(rc) : 0;
 }
 
@@ -703,6 +736,28 @@ static int models_package(struct client *cl, const struct mopts *o, const char *
 	return rc ? fail(rc) : 0;
 }
 
+/* `cairn models profile URI [-o FILE]`: the training profile stored with a model. Exit 1 when it has none. */
+static int models_profile(struct client *cl, const struct mopts *o, const char *uri)
+{
+	struct buf text = BUF_INIT;
+	bool none = false;
+	int rc;
+
+	if ((rc = training_profile_load(cl, uri, &text, NULL, &none)))
+		goto out;
+	if (o->output)
+		rc = fs_write_atomic(o->output, text.ptr, text.len, 0644);
+	else if (fwrite(text.ptr, 1, text.len, stdout) != text.len || fflush(stdout))
+		rc = cairn_error_set(CAIRN_EIO, "cannot write the profile: %m");
+out:
+	buf_release(&text);
+	if (rc && none) {
+		cli_fail("models", "%s", cairn_error_msg());
+		return 1;
+	}
+	return rc ? fail(rc) : 0;
+}
+
 int cmd_models(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -714,7 +769,7 @@ int cmd_models(int argc, char **argv)
 		{ "flavor", required_argument, NULL, 'L' },       { "signature-from", required_argument, NULL, 'S' },
 		{ "run", required_argument, NULL, 'N' },          { "experiment", required_argument, NULL, 'e' },
 		{ "register", required_argument, NULL, 'G' },     { "output", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 },
+		{ "profile", required_argument, NULL, 'P' },      { NULL, 0, NULL, 0 },
 	};
 	struct mopts o = { 0 };
 	struct client *cl = NULL;
@@ -751,6 +806,7 @@ int cmd_models(int argc, char **argv)
 		case 'e': o.experiment = optarg; break;
 		case 'G': o.register_name = optarg; break;
 		case 'o': o.output = optarg; break;
+		case 'P': o.profile = optarg; break;
 		case 'h':
 			if (argc > 1 && !strcmp(argv[1], "package"))
 				package_usage(stdout);
@@ -795,14 +851,15 @@ int cmd_models(int argc, char **argv)
 			rc = usage_error("%s", "package needs -o DIR");
 			goto out;
 		}
-		if ((!strcmp(sub, "download") || !strcmp(sub, "package")) && n == 2) {
+		if ((!strcmp(sub, "download") || !strcmp(sub, "package") || !strcmp(sub, "profile")) && n == 2) {
 			struct model_ref probe = { 0 };
 			bool local = !model_ref_parse(pos[1], &probe) &&
 				     (probe.kind == MODEL_REF_DIR || probe.kind == MODEL_REF_FILE);
 			model_ref_dispose(&probe);
 			if (local) { /* a local path: no store to open */
 				rc = !strcmp(sub, "download") ? models_download(NULL, &o, pos[1])
-							      : models_package(NULL, &o, pos[1]);
+				     : !strcmp(sub, "package") ? models_package(NULL, &o, pos[1])
+							       : models_profile(NULL, &o, pos[1]);
 				goto out;
 			}
 		}
@@ -826,6 +883,8 @@ int cmd_models(int argc, char **argv)
 			rc = models_download(cl, &o, pos[1]);
 		else if (!strcmp(sub, "package") && n == 2)
 			rc = models_package(cl, &o, pos[1]);
+		else if (!strcmp(sub, "profile") && n == 2)
+			rc = models_profile(cl, &o, pos[1]);
 		else if (!strcmp(sub, "audit") && n <= 2)
 			rc = models_audit(cl, &o, n == 2 ? pos[1] : NULL);
 		else

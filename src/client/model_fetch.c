@@ -1333,3 +1333,103 @@ int client_model_cache_default(struct buf *out)
 		return cairn_error_set(CAIRN_EINVALID, "no model cache: set CAIRN_MODEL_CACHE or HOME");
 	return buf_error(out);
 }
+
+/* ---- one named file of a model ---- */
+
+static int no_such_file(const struct model_ref *ref, const char *name)
+{
+	return cairn_error_set(CAIRN_ENOTFOUND, "model '%.300s' has no file '%.200s'", ref->uri ? ref->uri : "", name);
+}
+
+/* The listed size of the file name directly under the tree path tree. */
+static int listed_file_size(struct client *cl, const struct model_ref *ref, const char *tree, const char *name,
+			    int64_t *size)
+{
+	json_t *reply = NULL, *f;
+	size_t i;
+	int rc;
+
+	*size = -1;
+	if ((rc = client_call(cl, "GET", "/mlflow-artifacts/artifacts", json_pack("{s:s}", "path", tree), &reply)))
+		return rc;
+	rc = no_such_file(ref, name);
+	json_array_foreach(json_object_get(reply, "files"), i, f) {
+		if (!str_eq(json_string_value(json_object_get(f, "path")), name) ||
+		    json_is_true(json_object_get(f, "is_dir")))
+			continue;
+		rc = listed_size(f, size) ? cairn_error_set(CAIRN_EIO, "the server listed a bad size for '%.200s' "
+								       "under '%.300s'", name, tree) : 0;
+		break;
+	}
+	json_decref(reply);
+	return rc;
+}
+
+int client_model_read_file(struct client *cl, const struct model_ref *ref, const char *name, size_t max,
+			   struct buf *out)
+{
+	struct buf tree = BUF_INIT, path = BUF_INIT;
+	struct store *st = NULL;
+	struct progress pg;
+	int64_t size = -1;
+	FILE *tmp = NULL;
+	int fd = -1, rc;
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return cairn_error_set(CAIRN_EINVALID, "'%.200s' is not a file name", name);
+	if (local_kind(ref)) {
+		if (ref->kind == MODEL_REF_FILE || !ref->dir) /* a bare model file has nothing beside it */
+			return ref->dir ? no_such_file(ref, name)
+					: cairn_error_set(CAIRN_EINVALID, "model '%.300s' is not resolved", ref->uri);
+		if (!(rc = path_join(&path, ref->dir, name)) && (rc = fs_read_file(path.ptr, max, out)) == CAIRN_ENOTFOUND)
+			rc = no_such_file(ref, name);
+		goto out;
+	}
+	if (!ref->source) {
+		rc = cairn_error_set(CAIRN_EINVALID, "model '%.300s' is not resolved", ref->uri ? ref->uri : "");
+		goto out;
+	}
+	if (!has_scheme(ref->source, "mlflow-artifacts:")) {
+		rc = cairn_error_set(CAIRN_EUNSUPPORTED, "cannot read '%.200s' of model '%.300s': its files are at "
+							 "'%.300s', and only mlflow-artifacts: locations can be fetched",
+				     name, ref->uri, ref->source);
+		goto out;
+	}
+	if ((rc = art_uri_to_path(ref->source, &tree)) || (rc = listed_file_size(cl, ref, tree.ptr, name, &size)))
+		goto out;
+	if (size > (int64_t)max) {
+		rc = cairn_error_set(CAIRN_ETOOBIG, "'%.200s' of model '%.300s' is larger than %zu bytes", name, ref->uri,
+				     max);
+		goto out;
+	}
+	if ((rc = path_join(&path, tree.ptr, name)))
+		goto out;
+	if (!cl->remote) {
+		int64_t n = 0;
+		if ((rc = store_pool_get(cl->ctx.pool, &st)) || (rc = art_open(st, cl->ctx.blobs, path.ptr, &fd, &n)))
+			goto out;
+		rc = fs_read_fd(fd, name, max, out);
+		goto out;
+	}
+	if (!(tmp = tmpfile())) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot create a temporary file: %s", strerror(errno));
+		goto out;
+	}
+	progress_begin(&pg, "download", 1, size, true);
+	rc = download_remote(cl, path.ptr, fileno(tmp), size, &pg);
+	progress_end(&pg);
+	if (!rc && lseek(fileno(tmp), 0, SEEK_SET) < 0)
+		rc = cairn_error_set(CAIRN_EIO, "cannot read back the download of '%.200s': %s", name, strerror(errno));
+	if (!rc)
+		rc = fs_read_fd(fileno(tmp), name, max, out);
+out:
+	if (tmp)
+		fclose(tmp);
+	if (fd >= 0)
+		close(fd);
+	if (st)
+		store_pool_put(cl->ctx.pool, st);
+	buf_release(&tree);
+	buf_release(&path);
+	return rc;
+}

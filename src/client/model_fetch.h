@@ -117,6 +117,16 @@ int client_model_fetch(struct client *cl, struct model_ref *ref, const char *cac
  * local kind (nothing to download). */
 int client_model_fetch_to(struct client *cl, struct model_ref *ref, const char *dest);
 
+/* Read the file `name` (one path component, e.g. "training_profile.json")
+ * of a resolved ref into out, at most max bytes: from the local directory
+ * for local kinds, else from the resolved source, whose listing must name it
+ * (so its size is known before anything is read; a remote file goes through
+ * an unnamed temporary file). Nothing is cached. CAIRN_ENOTFOUND, with a
+ * message naming the model and the file, when the model has no such file
+ * (a bare model file has none); CAIRN_ETOOBIG past max. */
+int client_model_read_file(struct client *cl, const struct model_ref *ref, const char *name, size_t max,
+			   struct buf *out);
+
 /* The default cache root, appended to out: $CAIRN_MODEL_CACHE, else
  * $XDG_CACHE_HOME/cairn/models, else $HOME/.cache/cairn/models. */
 int client_model_cache_default(struct buf *out);

@@ -997,3 +997,31 @@ int drift_files(const char *ref_path, const char *cur_path, const struct drift_o
 	json_decref(sb);
 	return rc;
 }
+
+int drift_with_reference_json(const json_t *ref, const char *ref_name, const char *cur_path,
+			      const struct drift_options *opt, json_t **out)
+{
+	struct prof a, b;
+	json_t *sa = NULL, *sb = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = prof_from_json(ref, &a)))
+		return cairn_error_set(rc, "reference: %s", cairn_error_msg());
+	if (!(sa = json_pack("{s:s,s:s,s:O?}", "file", ref_name, "format", "profile", "profile_of",
+			     json_object_get(ref, "source")))) {
+		prof_free(&a);
+		return oom();
+	}
+	if ((rc = load_side(cur_path, opt, &b, &sb))) {
+		prof_free(&a);
+		json_decref(sa);
+		return cairn_error_set(rc, "current: %s", cairn_error_msg());
+	}
+	rc = compare(&a, &b, sa, sb, opt, out);
+	prof_free(&a);
+	prof_free(&b);
+	json_decref(sa);
+	json_decref(sb);
+	return rc;
+}

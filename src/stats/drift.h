@@ -51,6 +51,11 @@ const char *drift_test_names(void);
 int drift_files(const char *ref_path, const char *cur_path, const struct drift_options *opt, json_t **out);
 /* Compare two profiles (borrowed). */
 int drift_profiles(const json_t *ref, const json_t *cur, const struct drift_options *opt, json_t **out);
+/* Compare the profile ref (borrowed, already loaded: a model's training
+ * profile) with the table or profile at cur_path; the result's "reference"
+ * names it ref_name (a model URI). */
+int drift_with_reference_json(const json_t *ref, const char *ref_name, const char *cur_path,
+			      const struct drift_options *opt, json_t **out);
 /* Whether a drift result (from drift_files/drift_profiles) declares dataset drift. */
 bool drift_detected(const json_t *result);
 

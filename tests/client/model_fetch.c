@@ -616,3 +616,80 @@ Test(client_model_fetch, faults_remote_allocations)
 {
 	fetch_faults(remote, FAULT_ALLOC);
 }
+
+/* ---- one named file of a model (client_model_read_file) ---- */
+
+static void read_one_file(struct client *cl)
+{
+	struct model_ref r = { 0 };
+	struct buf b = BUF_INIT;
+	char cache[128];
+
+	cr_assert_eq(client_model_resolve(cl, "models:/churn@champion", &r), 0, "%s", cairn_error_msg());
+	cr_assert_eq(client_model_read_file(cl, &r, "MLmodel", 1 << 20, &b), 0, "%s", cairn_error_msg());
+	cr_assert_eq(b.len, 38);
+	cr_assert(!memcmp(b.ptr, "flavors:\n  xgboost:\n    data: model.ubj\n", 38));
+	buf_clear(&b);
+	cr_assert_eq(client_model_read_file(cl, &r, "model.ubj", 40000, &b), 0, "%s", cairn_error_msg());
+	cr_assert_eq(b.len, 40000);
+	buf_clear(&b);
+	/* too big, absent, a directory, not one component */
+	cr_assert_eq(client_model_read_file(cl, &r, "model.ubj", 39999, &b), CAIRN_ETOOBIG);
+	cr_assert_eq(client_model_read_file(cl, &r, "training_profile.json", 1 << 20, &b), CAIRN_ENOTFOUND);
+	cr_assert(strstr(cairn_error_msg(), "models:/churn@champion") && strstr(cairn_error_msg(), "training_profile.json"),
+		  "%s", cairn_error_msg());
+	cr_assert_eq(client_model_read_file(cl, &r, "sub", 1 << 20, &b), CAIRN_ENOTFOUND);
+	cr_assert_eq(client_model_read_file(cl, &r, "sub/deep.bin", 1 << 20, &b), CAIRN_EINVALID);
+	cr_assert_eq(client_model_read_file(cl, &r, "..", 1 << 20, &b), CAIRN_EINVALID);
+	cr_assert_eq(b.len, 0);
+	/* the same from a downloaded directory, with no store */
+	fresh(cache, sizeof(cache));
+	cr_assert_eq(client_model_fetch(cl, &r, cache), 0, "%s", cairn_error_msg());
+	{
+		char d[PATH_MAX];
+		snprintf(d, sizeof(d), "%s", r.dir);
+		cr_assert_eq(client_model_resolve(NULL, d, &r), 0, "%s", cairn_error_msg());
+	}
+	cr_assert_eq(client_model_read_file(NULL, &r, "MLmodel", 1 << 20, &b), 0, "%s", cairn_error_msg());
+	cr_assert_eq(b.len, 38);
+	cr_assert_eq(client_model_read_file(NULL, &r, "training_profile.json", 1 << 20, &b), CAIRN_ENOTFOUND);
+	model_ref_dispose(&r);
+	buf_release(&b);
+}
+
+Test(client_model_fetch, reads_one_file_locally) { read_one_file(local); }
+Test(client_model_fetch, reads_one_file_remotely) { read_one_file(remote); }
+
+static void read_file_faults(struct client *cl, unsigned kinds)
+{
+	struct model_ref r = { 0 };
+	struct buf b = BUF_INIT;
+	uint64_t calls, failed = 0;
+	int rc;
+
+	cr_assert_eq(client_model_resolve(cl, "models:/churn/1", &r), 0);
+	fault_arm(kinds, 0, FAULT_THIS_THREAD);
+	rc = client_model_read_file(cl, &r, "model.ubj", 1 << 20, &b);
+	calls = fault_calls();
+	fault_disarm();
+	cr_assert_eq(rc, 0, "%s", cairn_error_msg());
+	for (uint64_t n = 1; n <= calls; n++) {
+		buf_release(&b);
+		fault_arm(kinds, n, FAULT_THIS_THREAD);
+		rc = client_model_read_file(cl, &r, "model.ubj", 1 << 20, &b);
+		fault_disarm();
+		if (rc) {
+			failed++;
+			cr_assert_neq(cairn_error_msg()[0], '\0', "call %llu failed (%d) without a message",
+				      (unsigned long long)n, rc);
+		} else {
+			cr_assert_eq(b.len, 40000, "call %llu", (unsigned long long)n);
+		}
+	}
+	cr_assert_gt(failed, 0);
+	model_ref_dispose(&r);
+	buf_release(&b);
+}
+
+Test(client_model_fetch, read_file_faults_locally) { read_file_faults(local, FAULT_ALLOC | FAULT_FILES | FAULT_STORE_STEP); }
+Test(client_model_fetch, read_file_faults_remotely) { read_file_faults(remote, FAULT_ALLOC); }
