@@ -249,9 +249,10 @@ static inline int col_add(struct prof_col *c, const char *s, size_t n, const str
 	kadd(&c->sum, &c->csum, x);
 	c->zeros += x == 0;
 	c->negatives += x < 0;
-	if ((rc = sk_quant_add(&c->q, x)) || (rc = sk_hll_add(&c->hnum, h)))
+	/* a table read for drift keeps its values: it has no use for the quantile sketch */
+	if (keep ? (rc = vec_push(keep, x)) : (rc = sk_quant_add(&c->q, x)))
 		return rc;
-	if (keep && (rc = vec_push(keep, x)))
+	if ((rc = sk_hll_add(&c->hnum, h)))
 		return rc;
 	if (!c->fnum.dropped) {
 		if ((rc = sk_freq_add_num(&c->fnum, x, h, 1)))

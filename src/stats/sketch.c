@@ -125,8 +125,18 @@ static uint64_t next_rng(struct sk_quant *q)
 	return q->rng;
 }
 
-/* an in-place sort of doubles (no NaN): quicksort, insertion sort for short runs */
+static bool radix_sort(double *v, size_t n);
+static void quicksort_doubles(double *v, size_t n);
+
+/* an in-place sort of doubles (no NaN): quicksort, insertion sort for short
+ * runs; large arrays go to a radix sort when its buffers can be had */
 void sk_sort_doubles(double *v, size_t n)
+{
+	if (n < ((size_t)1 << 16) || !radix_sort(v, n))
+		quicksort_doubles(v, n);
+}
+
+static void quicksort_doubles(double *v, size_t n)
 {
 	while (n > 16) {
 		double a = v[0], b = v[n / 2], c = v[n - 1];
@@ -148,11 +158,11 @@ void sk_sort_doubles(double *v, size_t n)
 		}
 		/* recurse into the smaller side, loop on the larger */
 		if (j + 1 < n - j - 1) {
-			sk_sort_doubles(v, j + 1);
+			quicksort_doubles(v, j + 1);
 			v += j + 1;
 			n -= j + 1;
 		} else {
-			sk_sort_doubles(v + j + 1, n - j - 1);
+			quicksort_doubles(v + j + 1, n - j - 1);
 			n = j + 1;
 		}
 	}
@@ -182,6 +192,49 @@ static inline double dkey_value(uint64_t k)
 
 	memcpy(&d, &b, sizeof(d));
 	return d;
+}
+
+/* LSD radix sort of the order keys, 16 bits a pass, passes where every key
+ * has the same digit skipped; false (nothing done) when memory is short */
+static bool radix_sort(double *v, size_t n)
+{
+	uint64_t *a = cmalloc(n * sizeof(*a)), *b = cmalloc(n * sizeof(*b)), *t;
+	size_t *cnt = ccalloc(4 * 65536, sizeof(*cnt));
+
+	if (!a || !b || !cnt) {
+		free(a);
+		free(b);
+		free(cnt);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i] = dkey(v[i]);
+		for (int d = 0; d < 4; d++)
+			cnt[d * 65536 + ((a[i] >> (16 * d)) & 0xffff)]++;
+	}
+	for (int d = 0; d < 4; d++) {
+		size_t *c = cnt + d * 65536, sum = 0;
+
+		if (c[(a[0] >> (16 * d)) & 0xffff] == n)
+			continue;   /* one digit for all: nothing to move */
+		for (size_t k = 0; k < 65536; k++) {
+			size_t x = c[k];
+
+			c[k] = sum;
+			sum += x;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[c[(a[i] >> (16 * d)) & 0xffff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = dkey_value(a[i]);
+	free(a);
+	free(b);
+	free(cnt);
+	return true;
 }
 
 #define RADIX_BITS 11
