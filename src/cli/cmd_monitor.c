@@ -1,5 +1,7 @@
 /* cmd_monitor.c - `cairn monitor run`: drift of a served model's inference log, window by window, against a reference. */
 #include "cli/cmd.h"
+#include "cli/training_profile.h"
+#include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -23,7 +25,11 @@ static void monitor_usage(FILE *f)
 		   "so the next run starts with the first window not reported yet (run it from cron).\n"
 		   "docs/monitoring.md.\n\n"
 		   "  --log-dir DIR           the inference log (cairn serve --log-dir)\n"
-		   "  --reference REF         the reference profile or table (the training data)\n"
+		   "  --reference REF         the reference: a profile, a table, or a model URI\n"
+		   "                          (models:/NAME@ALIAS...: the version's training profile)\n"
+		   "  --tracking-uri URI      the tracking server of a model reference (default\n"
+		   "                          $MLFLOW_TRACKING_URI, else the local --root)\n"
+		   "  --root DIR              the local data root of a model reference\n"
 		   "  --model NAME            only this model's requests (default: all)\n"
 		   "  --window DURATION       windows of this length, aligned to the epoch: 30s, 15m, 1h, 1d\n"
 		   "  --window-rows N         windows of N rows instead\n"
@@ -111,11 +117,25 @@ static int on_window(void *ctx, const struct monitor_window *w)
 	return 0;
 }
 
-static int load_reference(const char *path, json_t **out)
+static int load_reference(const char *path, const char *tracking_uri, const char *root, json_t **out)
 {
 	size_t n = strlen(path);
 
 	*out = NULL;
+	if (training_profile_is_model_uri(path)) {   /* a model: its training profile */
+		struct client *cl = NULL;
+		struct buf text = BUF_INIT;
+		bool none = false;
+		int rc = 0;
+
+		if (!strncmp(path, "models:", 7) || !strncmp(path, "runs:", 5) || !strncmp(path, "mlflow-artifacts:", 17))
+			rc = client_open_default(tracking_uri, root, cli_default_root(), &cl);
+		if (!rc)
+			rc = training_profile_load(cl, path, &text, out, &none);
+		buf_release(&text);
+		client_free(cl);
+		return rc;
+	}
 	if (n > 5 && !strcmp(path + n - 5, ".json")) {
 		struct buf b = BUF_INIT;
 		json_error_t err;
@@ -185,13 +205,15 @@ static int monitor_run(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "drift-share", required_argument, NULL, 's' },
 		{ "null-share-threshold", required_argument, NULL, 'n' },
+		{ "tracking-uri", required_argument, NULL, 'U' },
+		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct monitor_opts mo = { 0 };
 	struct run r = { 0 };
 	struct ilog_pos pos = { 0 };
-	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL;
+	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL, *tracking_uri = NULL, *root = NULL;
 	struct metrics *m = NULL;
 	json_t *reference = NULL;
 	bool flush = false;
@@ -221,6 +243,8 @@ static int monitor_run(int argc, char **argv)
 		case 'N': r.name = optarg; break;
 		case 'P': metrics_out = optarg; break;
 		case 'j': r.json = true; break;
+		case 'U': tracking_uri = optarg; break;
+		case 'r': root = optarg; break;
 		case 's':
 		case 'n':
 			errno = 0;
@@ -244,7 +268,7 @@ static int monitor_run(int argc, char **argv)
 		return usage("unexpected argument '%s'", argv[optind]);
 	if (!r.name)
 		r.name = mo.model ? mo.model : "default";
-	if ((rc = load_reference(ref, &reference))) {
+	if ((rc = load_reference(ref, tracking_uri, root, &reference))) {
 		fprintf(stderr, "cairn monitor: the reference: %s\n", cairn_error_msg());
 		return 2;
 	}

@@ -164,3 +164,30 @@ def test_time_windows_and_errors(served, tmp_path):
                          (["--log-dir", str(log), "--reference", str(tmp_path / "x.json"), "--window", "1h"], "reference")]:
         p = monitor(*args)
         assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
+
+
+def test_the_reference_is_the_model_versions_training_profile(served, tmp_path):
+    """cairn models log --profile attaches the training profile; the monitor takes the model URI"""
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(3000, 1)))
+    root = tmp_path / "root"
+    p = subprocess.run([CAIRN, "models", "log", os.path.join(MODEL, "model.ubj"), "--flavor", "xgboost",
+                        "--profile", str(train), "--register", "reg", "--root", str(root)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    for i in range(40):
+        send(url, rows(50, 500 + i, shift=1.0 if i >= 20 else 0.0), "split")
+    stop()
+    p = monitor("--log-dir", str(log), "--reference", "models:/reg/1", "--root", str(root),
+                "--window-rows", "1000", "--json")
+    wins = [json.loads(l) for l in p.stdout.splitlines()]
+    assert len(wins) == 2
+    assert not any(c["drifted"] for c in wins[0]["drift"]["columns"].values())
+    # the shifted column, by its one-standard-deviation score (a 1000-row window against Evidently's 0.1
+    # threshold can also flag a neighbour by chance, so only f0 is pinned)
+    f0 = wins[1]["drift"]["columns"]["f0"]
+    assert f0["drifted"] and f0["drift_score"] == pytest.approx(1.0, abs=0.15)
+    assert wins[1]["drift"]["reference"]["file"] == "train.csv"
+    p = monitor("--log-dir", str(log), "--reference", "models:/nope/1", "--root", str(root), "--window", "1h")
+    assert p.returncode == 2 and "nope" in p.stderr
