@@ -6,11 +6,15 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/metrics.h"
+#include "http/http.h"
 #include "monitor/monitor.h"
 #include "stats/profile.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,12 @@ static void monitor_usage(FILE *f)
 		   "  --name NAME             the monitor's name in the metrics (default: the model, or 'default')\n"
 		   "  --metrics FILE          write the windows' gauges in Prometheus' text format\n"
 		   "  --json                  one JSON object a window: span, rows, the drift result\n"
+		   "  --follow                keep reading the log as it grows (until SIGTERM or SIGINT),\n"
+		   "                          scanning every --poll (default 10s) and saving --state each time\n"
+		   "  --poll DURATION         how often --follow looks for new records\n"
+		   "  --port N                with --follow: serve the gauges at http://HOST:N/metrics\n"
+		   "                          (and /healthz) for Prometheus to scrape\n"
+		   "  --host ADDR             the address --port binds (default 127.0.0.1)\n"
 		   "  --drift-share X         dataset drift threshold (0.5)\n"
 		   "  --null-share-threshold X  least change in null share that is drift (0.02; 0 off)\n\n"
 		   "Exit status: 0 no window drifted, 1 a window had dataset drift, 2 error or usage.\n");
@@ -190,6 +200,40 @@ static int write_state(const char *path, const struct ilog_pos *pos)
 	return fs_write_atomic(path, tmp, (size_t)n, 0644);
 }
 
+static atomic_bool stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = true;
+}
+
+static int metrics_route(struct http_req *req, struct http_resp *resp)
+{
+	return http_resp_metrics(resp, req->ctx);
+}
+
+static int health_route(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	return http_resp_json_text(resp, 200, "{\"status\": \"ok\"}");
+}
+
+static const struct http_route monitor_routes[] = {
+	{ .method = "GET", .path = "/metrics", .fn = metrics_route },
+	{ .method = "GET", .path = "/healthz", .fn = health_route },
+};
+
+/* sleep for us microseconds, or less when asked to stop */
+static void nap(int64_t us)
+{
+	for (int64_t slept = 0; slept < us && !stopping; slept += 100000) {
+		struct timespec ts = { 0, 100000000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int monitor_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -205,6 +249,10 @@ static int monitor_run(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "drift-share", required_argument, NULL, 's' },
 		{ "null-share-threshold", required_argument, NULL, 'n' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "poll", required_argument, NULL, 'o' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "host", required_argument, NULL, 'H' },
 		{ "tracking-uri", required_argument, NULL, 'U' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -216,7 +264,11 @@ static int monitor_run(int argc, char **argv)
 	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL, *tracking_uri = NULL, *root = NULL;
 	struct metrics *m = NULL;
 	json_t *reference = NULL;
-	bool flush = false;
+	bool flush = false, follow = false;
+	int64_t poll_us = 10 * 1000000LL;
+	unsigned long port = 0;
+	const char *host = "127.0.0.1";
+	struct http_server *srv = NULL;
 	int c, rc, status = 2;
 
 	optind = 1;
@@ -243,6 +295,18 @@ static int monitor_run(int argc, char **argv)
 		case 'N': r.name = optarg; break;
 		case 'P': metrics_out = optarg; break;
 		case 'j': r.json = true; break;
+		case 'F': follow = true; break;
+		case 'o':
+			if (!(poll_us = parse_duration(optarg)))
+				return usage("--poll is a duration like 1s, 10s or 1m, not '%s'", optarg);
+			break;
+		case 'p':
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || port > 65535)
+				return usage("--port is a port number, not '%s'", optarg);
+			break;
+		case 'H': host = optarg; break;
 		case 'U': tracking_uri = optarg; break;
 		case 'r': root = optarg; break;
 		case 's':
@@ -266,6 +330,10 @@ static int monitor_run(int argc, char **argv)
 		return usage("%s", "one of --window and --window-rows is required");
 	if (optind != argc)
 		return usage("unexpected argument '%s'", argv[optind]);
+	if ((port || follow) && !follow)
+		return usage("%s", "--port needs --follow");
+	if (follow && flush)
+		return usage("%s", "--flush does not go with --follow (a window closes when the next begins)");
 	if (!r.name)
 		r.name = mo.model ? mo.model : "default";
 	if ((rc = load_reference(ref, tracking_uri, root, &reference))) {
@@ -275,27 +343,52 @@ static int monitor_run(int argc, char **argv)
 	mo.reference = reference;
 	if (state && (rc = read_state(state, &pos)))
 		goto fail;
-	if (metrics_out && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
+	if ((metrics_out || port) && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
 		goto fail;
-	if ((rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r)))
-		goto fail;
-	if (state && (rc = write_state(state, &pos)))
-		goto fail;
-	if (metrics_out) {
-		struct buf b = BUF_INIT;
+	if (port) {
+		struct http_config cfg = { .host = host, .port = (unsigned)port, .threads = 1 };
 
-		rc = metrics_render(m, &b);
-		if (!rc)
-			rc = fs_write_atomic(metrics_out, b.ptr ? b.ptr : "", b.len, 0644);
-		buf_release(&b);
-		if (rc)
+		if ((rc = http_server_new(&cfg, &srv)) ||
+		    (rc = http_server_mount(srv, "", monitor_routes, sizeof(monitor_routes) / sizeof(monitor_routes[0]), m,
+					    NULL)) ||
+		    (rc = http_server_start(srv)))
 			goto fail;
+		fprintf(stderr, "cairn monitor: gauges at http://%s:%u/metrics\n", host, http_server_port(srv));
 	}
-	status = r.drift_seen ? 1 : 0;
+	if (follow) {
+		struct sigaction sa = { .sa_handler = on_stop };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	do {
+		if ((rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r)) && !(follow && rc == CAIRN_ENOTFOUND))
+			goto fail;   /* following, a log not made yet is waited for */
+		if (state && (rc = write_state(state, &pos)))
+			goto fail;
+		if (metrics_out) {
+			struct buf b = BUF_INIT;
+
+			rc = metrics_render(m, &b);
+			if (!rc)
+				rc = fs_write_atomic(metrics_out, b.ptr ? b.ptr : "", b.len, 0644);
+			buf_release(&b);
+			if (rc)
+				goto fail;
+		}
+		if (follow)
+			nap(poll_us);
+	} while (follow && !stopping);
+	status = follow ? 0 : r.drift_seen ? 1 : 0;
 	goto out;
 fail:
 	fprintf(stderr, "cairn monitor: %s\n", cairn_error_msg());
 out:
+	if (srv) {
+		http_server_stop(srv);
+		http_server_free(srv);
+	}
 	monitor_gauges_free(r.g);
 	metrics_free(m);
 	json_decref(reference);

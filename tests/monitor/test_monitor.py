@@ -191,3 +191,59 @@ def test_the_reference_is_the_model_versions_training_profile(served, tmp_path):
     assert wins[1]["drift"]["reference"]["file"] == "train.csv"
     p = monitor("--log-dir", str(log), "--reference", "models:/nope/1", "--root", str(root), "--window", "1h")
     assert p.returncode == 2 and "nope" in p.stderr
+
+
+def test_prometheus_scrapes_the_gauges_and_a_drift_alert_fires(served, tmp_path):
+    """a following monitor serves its gauges; a real Prometheus server scrapes them and its alerting
+    rule on cairn_monitor_dataset_drift goes from inactive to firing when drifted traffic arrives"""
+    import shutil
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "tests", "pylib"))
+    from cairn_harness import Prometheus, free_port as harness_port
+    if not shutil.which("prometheus") and not os.path.exists("/usr/bin/prometheus"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("prometheus is not installed (scripts/deps.sh test installs it)")
+        pytest.skip("prometheus is not installed")
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(3000, 1)))
+    port = harness_port()
+    err = open(tmp_path / "monitor.err", "wb")
+    mon = subprocess.Popen([CAIRN, "monitor", "run", "--follow", "--poll", "1s", "--port", str(port), "--log-dir",
+                            str(log), "--reference", str(train), "--name", "reg", "--window-rows", "1000",
+                            "--drift-share", "0.2", "--state", str(tmp_path / "state.json")],
+                           stdout=subprocess.DEVNULL, stderr=err)
+    prom = None
+    try:
+        for _ in range(300):
+            try:
+                if requests.get("http://127.0.0.1:%d/healthz" % port, timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        rules = ("groups:\n  - name: cairn\n    rules:\n      - alert: CairnDataDrift\n"
+                 "        expr: cairn_monitor_dataset_drift == 1\n        for: 0s\n")
+        prom = Prometheus(["127.0.0.1:%d" % port], rules=rules)
+        for i in range(20):               # a window like the training data
+            send(url, rows(50, 700 + i), "split")
+        assert prom.wait_value('cairn_monitor_window_rows{monitor="reg"}', 1000, timeout=60) == 1000
+        assert prom.wait_value('cairn_monitor_dataset_drift{monitor="reg"}', 0, timeout=10) == 0
+        assert prom.alerts() == {"CairnDataDrift": "inactive"}
+        for i in range(20):               # then one with f0 shifted
+            send(url, rows(50, 800 + i, shift=1.0), "split")
+        assert prom.wait_value('cairn_monitor_dataset_drift{monitor="reg"}', 1, timeout=60) == 1
+        deadline = time.monotonic() + 30
+        while prom.alerts().get("CairnDataDrift") != "firing" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert prom.alerts() == {"CairnDataDrift": "firing"}
+        assert prom.wait_value('cairn_monitor_column_drifted{monitor="reg",column="f0"}', 1, timeout=5) == 1
+    finally:
+        if prom:
+            prom.stop()
+        mon.send_signal(signal.SIGTERM)
+        rc = mon.wait(timeout=30)
+        err.close()
+        text = (tmp_path / "monitor.err").read_text(errors="replace")
+    assert rc == 0, text
+    assert "Sanitizer" not in text and "runtime error" not in text, text
+    assert json.loads((tmp_path / "state.json").read_text())["seq"] >= 1

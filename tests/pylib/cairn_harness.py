@@ -23,17 +23,23 @@ def free_port():
 
 class Prometheus:
     """A real Prometheus server (Debian's /usr/bin/prometheus) scraping `targets`
-    (host:port strings) every second, with its storage in a temp dir."""
+    (host:port strings) every second, with its storage in a temp dir; `rules`, the text
+    of a rule file, is evaluated every second too."""
 
-    def __init__(self, targets, job="cairn"):
+    def __init__(self, targets, job="cairn", rules=None):
         self.tmp = tempfile.mkdtemp(prefix="cairn-prom-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = os.path.join(self.tmp, "prometheus.yml")
         with open(cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
                     f"scrape_configs:\n  - job_name: {job}\n    static_configs:\n"
                     f"      - targets: [{', '.join(repr(t) for t in targets)}]\n")
+            if rules:
+                rf = os.path.join(self.tmp, "rules.yml")
+                with open(rf, "w") as r:
+                    r.write(rules)
+                f.write(f"rule_files: [{rf!r}]\n")
         self._log = open(os.path.join(self.tmp, "log"), "wb")
         self.proc = subprocess.Popen(
             [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={cfg}",
@@ -75,6 +81,13 @@ class Prometheus:
                     return last
             time.sleep(0.5)
         return last
+
+    def alerts(self):
+        """The alerting rules' states: {alert name: "inactive" | "pending" | "firing"}."""
+        r = requests.get(self.url + "/api/v1/rules", timeout=5)
+        r.raise_for_status()
+        return {rule["name"]: rule["state"] for g in r.json()["data"]["groups"] for rule in g["rules"]
+                if rule.get("type") == "alerting"}
 
     def stop(self):
         self.proc.terminate()
