@@ -2,6 +2,9 @@
 #include "cli/cmd.h"
 #include "cli/training_profile.h"
 #include "client/client.h"
+#include "client/webhook.h"
+#include "core/proc.h"
+#include "core/util.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void monitor_usage(FILE *f)
 {
@@ -48,6 +53,12 @@ static void monitor_usage(FILE *f)
 		   "  --port N                with --follow: serve the gauges at http://HOST:N/metrics\n"
 		   "                          (and /healthz) for Prometheus to scrape\n"
 		   "  --host ADDR             the address --port binds (default 127.0.0.1)\n"
+		   "  --webhook URL           POST an event when an incident starts (a window with dataset\n"
+		   "                          drift) and when it is resolved: one alert per incident\n"
+		   "  --allow-host HOST       hosts the webhook may post to (repeat, or comma-separated)\n"
+		   "  --resolve-after N       windows without drift that resolve an incident (1)\n"
+		   "  --on-drift CMD          run CMD (/bin/sh -c) when an incident starts: a retraining\n"
+		   "                          pipeline, e.g. 'cairn repro' in its folder; not waited for\n"
 		   "  --drift-share X         dataset drift threshold (0.5)\n"
 		   "  --null-share-threshold X  least change in null share that is drift (0.02; 0 off)\n\n"
 		   "Exit status: 0 no window drifted, 1 a window had dataset drift, 2 error or usage.\n");
@@ -88,7 +99,85 @@ struct run {
 	bool json;
 	bool drift_seen;
 	struct monitor_gauges *g;
+	/* alerting: the incident, kept in the state file */
+	struct webhook_opts hook;
+	const char *on_drift;
+	unsigned resolve_after;
+	bool firing;
+	char incident[CAIRN_ID_LEN + 1];
+	int64_t since_us;
+	unsigned clear;              /* windows without drift since the incident's last drifted one */
+	pid_t child;                 /* the last --on-drift command, 0 when reaped */
 };
+
+/* the webhook's event for the window (event: "firing" or "resolved") */
+static void alert(struct run *r, const char *event, const struct monitor_window *w)
+{
+	json_t *ds = json_object_get(w->drift, "dataset"), *ev;
+	json_t *cols = json_object_get(json_object_get(w->drift, "flagged_by_test"), "selected");
+	json_t *nul = json_object_get(json_object_get(w->drift, "flagged_by_test"), "null_share");
+	long status = 0;
+	unsigned tries = 0;
+
+	fprintf(stderr, "cairn monitor: %s: drift incident %s %s\n", r->name, r->incident, event);
+	if (!r->hook.url)
+		return;
+	ev = json_pack("{s:s,s:s,s:s,s:I,s:{s:I,s:I,s:I},s:O?,s:O?,s:O?,s:b}", "event",
+		       !strcmp(event, "firing") ? "cairn.drift.firing" : "cairn.drift.resolved", "monitor", r->name,
+		       "incident", r->incident, "since_us", (json_int_t)r->since_us, "window", "start_us",
+		       (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
+		       "drifted_columns", cols, "null_share_columns", nul, "share_of_drifted_columns",
+		       json_object_get(ds, "share_of_drifted_columns_with_nulls"), "dataset_drift",
+		       json_is_true(json_object_get(ds, "dataset_drift")));
+	if (!ev || webhook_post(&r->hook, ev, &status, &tries))
+		fprintf(stderr, "cairn monitor: %s: the %s event was not delivered: %s\n", r->name, event,
+			ev ? cairn_error_msg() : "out of memory");
+	json_decref(ev);
+}
+
+static void run_on_drift(struct run *r)
+{
+	struct proc_env env = PROC_ENV_INIT;
+	extern char **environ;
+	char *argv[] = { "/bin/sh", "-c", (char *)r->on_drift, NULL };
+	struct proc_opts po = { .argv = argv, .fd_in = -1, .fd_out = -1, .fd_err = -1, .new_pgroup = true };
+
+	if (r->child > 0 && waitpid(r->child, NULL, WNOHANG) == 0) {
+		fprintf(stderr, "cairn monitor: %s: the last --on-drift command is still running; not started again\n",
+			r->name);
+		return;
+	}
+	r->child = 0;
+	if (proc_env_init(&env, environ) || proc_env_set(&env, "CAIRN_MONITOR", r->name) ||
+	    proc_env_set(&env, "CAIRN_INCIDENT", r->incident)) {
+		fprintf(stderr, "cairn monitor: out of memory\n");
+	} else {
+		po.envp = proc_env_array(&env);
+		if (proc_spawn(&po, &r->child))
+			fprintf(stderr, "cairn monitor: %s: --on-drift: %s\n", r->name, cairn_error_msg());
+	}
+	proc_env_release(&env);
+}
+
+/* hysteresis: one alert when an incident starts, one when it has cleared */
+static void incident(struct run *r, const struct monitor_window *w, bool drift)
+{
+	if (drift) {
+		r->clear = 0;
+		if (r->firing)
+			return;
+		r->firing = true;
+		cairn_id_new(r->incident);
+		r->since_us = w->start_us;
+		alert(r, "firing", w);
+		if (r->on_drift)
+			run_on_drift(r);
+	} else if (r->firing && ++r->clear >= r->resolve_after) {
+		alert(r, "resolved", w);
+		r->firing = false;
+		r->clear = 0;
+	}
+}
 
 static int on_window(void *ctx, const struct monitor_window *w)
 {
@@ -99,6 +188,7 @@ static int on_window(void *ctx, const struct monitor_window *w)
 	r->drift_seen = r->drift_seen || drift;
 	if (r->g)
 		monitor_export(r->g, r->name, w);
+	incident(r, w, drift);
 	if (r->json) {
 		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O}", "monitor", r->name, "start_us",
 				      (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
@@ -167,7 +257,7 @@ static int load_reference(const char *path, const char *tracking_uri, const char
 	return profile_file(path, &(struct profile_options){ .jsonl = n > 6 && !strcmp(path + n - 6, ".jsonl") }, out);
 }
 
-static int read_state(const char *path, struct ilog_pos *pos)
+static int read_state(const char *path, struct ilog_pos *pos, struct run *r)
 {
 	struct buf b = BUF_INIT;
 	json_t *j;
@@ -187,15 +277,26 @@ static int read_state(const char *path, struct ilog_pos *pos)
 	pos->seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
 	pos->offset = (uint64_t)json_integer_value(json_object_get(j, "offset"));
 	pos->line = (uint64_t)json_integer_value(json_object_get(j, "line"));
+	if (json_is_true(json_object_get(j, "firing")) && json_is_string(json_object_get(j, "incident")) &&
+	    json_string_length(json_object_get(j, "incident")) <= CAIRN_ID_LEN) {
+		r->firing = true;
+		snprintf(r->incident, sizeof(r->incident), "%s", json_string_value(json_object_get(j, "incident")));
+		r->since_us = json_integer_value(json_object_get(j, "since_us"));
+		r->clear = (unsigned)json_integer_value(json_object_get(j, "clear"));
+	}
 	json_decref(j);
 	return 0;
 }
 
-static int write_state(const char *path, const struct ilog_pos *pos)
+static int write_state(const char *path, const struct ilog_pos *pos, const struct run *r)
 {
-	char tmp[128];
-	int n = snprintf(tmp, sizeof(tmp), "{\"seq\": %llu, \"offset\": %llu, \"line\": %llu}\n",
-			 (unsigned long long)pos->seq, (unsigned long long)pos->offset, (unsigned long long)pos->line);
+	char tmp[320];
+	int n = snprintf(tmp, sizeof(tmp),
+			 "{\"seq\": %llu, \"offset\": %llu, \"line\": %llu, \"firing\": %s, \"incident\": \"%s\", "
+			 "\"since_us\": %lld, \"clear\": %u}\n",
+			 (unsigned long long)pos->seq, (unsigned long long)pos->offset, (unsigned long long)pos->line,
+			 r->firing ? "true" : "false", r->firing ? r->incident : "", (long long)(r->firing ? r->since_us : 0),
+			 r->firing ? r->clear : 0);
 
 	return fs_write_atomic(path, tmp, (size_t)n, 0644);
 }
@@ -253,13 +354,18 @@ static int monitor_run(int argc, char **argv)
 		{ "poll", required_argument, NULL, 'o' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "webhook", required_argument, NULL, 'K' },
+		{ "allow-host", required_argument, NULL, 'A' },
+		{ "resolve-after", required_argument, NULL, 'Z' },
+		{ "on-drift", required_argument, NULL, 'D' },
 		{ "tracking-uri", required_argument, NULL, 'U' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct monitor_opts mo = { 0 };
-	struct run r = { 0 };
+	struct run r = { .resolve_after = 1 };
+	struct buf allow = BUF_INIT;
 	struct ilog_pos pos = { 0 };
 	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL, *tracking_uri = NULL, *root = NULL;
 	struct metrics *m = NULL;
@@ -307,6 +413,20 @@ static int monitor_run(int argc, char **argv)
 				return usage("--port is a port number, not '%s'", optarg);
 			break;
 		case 'H': host = optarg; break;
+		case 'K': r.hook.url = optarg; break;
+		case 'A':
+			if (allow.len)
+				buf_putc(&allow, ',');
+			buf_puts(&allow, optarg);
+			break;
+		case 'Z':
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno || *end || v < 1 || v > 1000000 || v != (unsigned)v)
+				return usage("--resolve-after is a whole number of windows, not '%s'", optarg);
+			r.resolve_after = (unsigned)v;
+			break;
+		case 'D': r.on_drift = optarg; break;
 		case 'U': tracking_uri = optarg; break;
 		case 'r': root = optarg; break;
 		case 's':
@@ -336,12 +456,22 @@ static int monitor_run(int argc, char **argv)
 		return usage("%s", "--flush does not go with --follow (a window closes when the next begins)");
 	if (!r.name)
 		r.name = mo.model ? mo.model : "default";
+	if (allow.err) {
+		buf_release(&allow);
+		return usage("%s", "out of memory");
+	}
+	r.hook.allow_hosts = allow.ptr ? allow.ptr : "";
+	if (r.hook.url && webhook_check(&r.hook)) {
+		fprintf(stderr, "cairn monitor: %s\n", cairn_error_msg());
+		buf_release(&allow);
+		return 2;
+	}
 	if ((rc = load_reference(ref, tracking_uri, root, &reference))) {
 		fprintf(stderr, "cairn monitor: the reference: %s\n", cairn_error_msg());
 		return 2;
 	}
 	mo.reference = reference;
-	if (state && (rc = read_state(state, &pos)))
+	if (state && (rc = read_state(state, &pos, &r)))
 		goto fail;
 	if ((metrics_out || port) && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
 		goto fail;
@@ -365,7 +495,7 @@ static int monitor_run(int argc, char **argv)
 	do {
 		if ((rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r)) && !(follow && rc == CAIRN_ENOTFOUND))
 			goto fail;   /* following, a log not made yet is waited for */
-		if (state && (rc = write_state(state, &pos)))
+		if (state && (rc = write_state(state, &pos, &r)))
 			goto fail;
 		if (metrics_out) {
 			struct buf b = BUF_INIT;
@@ -392,6 +522,9 @@ out:
 	monitor_gauges_free(r.g);
 	metrics_free(m);
 	json_decref(reference);
+	buf_release(&allow);
+	if (r.child > 0)   /* a retraining command still running goes on without us */
+		waitpid(r.child, NULL, WNOHANG);
 	return status;
 }
 

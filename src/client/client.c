@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define CLIENT_REPLY_MAX ((size_t)512 << 20)   /* largest JSON reply accepted */
-#define CLIENT_USER_AGENT "cairn/" CAIRN_VERSION_STRING
 #define CLIENT_PREFIX_MIN 4                    /* shortest run id prefix looked up */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -152,6 +151,14 @@ static int env_true(const char *name)
 	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
 }
 
+int client__curl_global(void)
+{
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return cairn_error_set(CAIRN_ERR, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+	return 0;
+}
+
 static int remote_open(struct client *cl)
 {
 	const char *token = getenv("MLFLOW_TRACKING_TOKEN"), *t = getenv("MLFLOW_HTTP_REQUEST_TIMEOUT");
@@ -160,9 +167,8 @@ static int remote_open(struct client *cl)
 	char *end;
 	int rc = CAIRN_ERR;
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return cairn_error_set(CAIRN_ERR, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+	if (client__curl_global())
+		return CAIRN_ERR;
 	if (!(cl->curl = curl_easy_init()))
 		return cairn_error_set(CAIRN_ENOMEM, "cannot create a libcurl handle");
 	cl->timeout_s = 120;

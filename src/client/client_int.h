@@ -33,6 +33,10 @@ struct client {
 /* Reset the handle for a transfer of url: the options every transfer gets
  * (auth, TLS, user agent, connect timeout), the reply body into out. The
  * connection cache survives the reset. */
+#define CLIENT_USER_AGENT "cairn/" CAIRN_VERSION_STRING
+
+/* libcurl's global initialisation, once per process (an error is set when it failed). */
+int client__curl_global(void);
 void client__remote_setup(struct client *cl, const char *url, struct buf *out);
 /* Turn a reply (HTTP status + body) into 0 and *reply (may be NULL), or an
  * error whose code follows the MLflow error_code and whose message is the

@@ -247,3 +247,91 @@ def test_prometheus_scrapes_the_gauges_and_a_drift_alert_fires(served, tmp_path)
     assert rc == 0, text
     assert "Sanitizer" not in text and "runtime error" not in text, text
     assert json.loads((tmp_path / "state.json").read_text())["seq"] >= 1
+
+
+class Hook:
+    """A webhook receiver on a free port: records every JSON body; answers 503 to the first `fail` posts."""
+
+    def __init__(self, fail=0):
+        import http.server
+        import threading
+        hook = self
+        self.events, self.fail, self.posts = [], fail, 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts += 1
+                if hook.posts <= hook.fail:
+                    self.send_response(503)
+                else:
+                    hook.events.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_port
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+
+
+def test_one_alert_per_incident_and_a_resolved_event(served, tmp_path):
+    """windows: clean, drifted, drifted, clean -> one firing event (delivered after a 503 and a retry),
+    one resolved event, the --on-drift command run once; the incident survives a restart in the state"""
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(3000, 1)))
+    hook = Hook(fail=1)
+    mark = tmp_path / "retrain.log"
+    state = tmp_path / "state.json"
+    args = ["--log-dir", str(log), "--reference", str(train), "--window-rows", "1000", "--drift-share", "0.2",
+            "--state", str(state), "--webhook", hook.url, "--allow-host", "127.0.0.1",
+            "--on-drift", 'echo "$CAIRN_MONITOR $CAIRN_INCIDENT" >> %s' % mark, "--name", "reg"]
+    try:
+        for i in range(20):
+            send(url, rows(50, 900 + i), "split")
+        for i in range(40):
+            send(url, rows(50, 950 + i, shift=1.0), "split")
+        for i in range(1):   # the start of the next window, so the second drifted one closes
+            send(url, rows(50, 990), "split")
+        time.sleep(1.5)
+        p = monitor(*args)
+        assert p.returncode == 1, p.stderr
+        assert [e["event"] for e in hook.events] == ["cairn.drift.firing"], hook.events
+        assert hook.posts == 2, "the 503 was retried"
+        ev = hook.events[0]
+        assert ev["monitor"] == "reg" and "f0" in ev["drifted_columns"] and ev["window"]["rows"] == 1000
+        st = json.loads(state.read_text())
+        assert st["firing"] is True and st["incident"] == ev["incident"]
+        for i in range(19):   # the rest of a clean window, then one row of the next
+            send(url, rows(50, 1000 + i), "split")
+        send(url, rows(50, 1100), "split")
+        stop()
+        p = monitor(*args)
+        assert p.returncode == 0, p.stderr
+        assert [e["event"] for e in hook.events] == ["cairn.drift.firing", "cairn.drift.resolved"]
+        assert hook.events[1]["incident"] == ev["incident"]
+        assert json.loads(state.read_text())["firing"] is False
+        for _ in range(50):
+            if mark.exists() and mark.read_text():
+                break
+            time.sleep(0.1)
+        assert mark.read_text() == "reg %s\n" % ev["incident"], "the retraining command ran once"
+    finally:
+        hook.close()
+
+
+def test_a_webhook_host_must_be_allowed(tmp_path):
+    ref = tmp_path / "r.csv"
+    ref.write_text("a\n1\n")
+    for args, needle in [(["--webhook", "http://example.com/x"], "not allowed"),
+                         (["--webhook", "http://example.com/x", "--allow-host", "127.0.0.1"], "not allowed"),
+                         (["--webhook", "ftp://127.0.0.1/x", "--allow-host", "127.0.0.1"], "http"),
+                         (["--webhook", "not a url", "--allow-host", "*"], "URL")]:
+        p = monitor("--log-dir", str(tmp_path), "--reference", str(ref), "--window", "1h", *args)
+        assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
