@@ -14,6 +14,7 @@
 #include "stats/profile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -53,6 +54,9 @@ static void monitor_usage(FILE *f)
 		   "  --port N                with --follow: serve the gauges at http://HOST:N/metrics\n"
 		   "                          (and /healthz) for Prometheus to scrape\n"
 		   "  --host ADDR             the address --port binds (default 127.0.0.1)\n"
+		   "  --log-run EXPERIMENT    store each window's results as metrics (step = window) of a\n"
+		   "                          monitoring run in EXPERIMENT (created; the run is kept in\n"
+		   "                          --state), in the store of --tracking-uri or --root\n"
 		   "  --webhook URL           POST an event when an incident starts (a window with dataset\n"
 		   "                          drift) and when it is resolved: one alert per incident\n"
 		   "  --allow-host HOST       hosts the webhook may post to (repeat, or comma-separated)\n"
@@ -108,7 +112,120 @@ struct run {
 	int64_t since_us;
 	unsigned clear;              /* windows without drift since the incident's last drifted one */
 	pid_t child;                 /* the last --on-drift command, 0 when reaped */
+	/* --log-run: each window's results as metrics of a monitoring run */
+	struct client *cl;
+	const char *experiment;
+	char run_id[64];
+	uint64_t step;
 };
+
+/* a metric key MLflow accepts: letters, digits, _ - . / and space; anything else becomes _ */
+static void metric_key(struct buf *b, const char *prefix, const char *name, const char *suffix)
+{
+	buf_clear(b);
+	buf_puts(b, prefix);
+	for (const char *p = name; p && *p; p++) {
+		char c = *p;
+
+		buf_putc(b, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+				    c == '-' || c == '.' || c == '/' || c == ' ' ? c : '_');
+	}
+	buf_puts(b, suffix);
+}
+
+static int add_metric(json_t *list, const char *key, double v, int64_t ts_ms, uint64_t step)
+{
+	json_t *m;
+
+	if (!isfinite(v))
+		return 0;
+	m = json_pack("{s:s,s:f,s:I,s:I}", "key", key, "value", v, "timestamp", (json_int_t)ts_ms, "step", (json_int_t)step);
+	return !m || json_array_append_new(list, m) ? cairn_error_set(CAIRN_ENOMEM, "out of memory") : 0;
+}
+
+/* the monitoring run, created on the first window (kept in the state) */
+static int ensure_run(struct run *r)
+{
+	json_t *reply = NULL;
+	char *exp_id = NULL;
+	bool created;
+	const char *id;
+	int rc;
+
+	if (r->run_id[0])
+		return 0;
+	if ((rc = client_experiment_ensure(r->cl, r->experiment, &exp_id, &created)))
+		return rc;
+	rc = client_call(r->cl, "POST", "/mlflow/runs/create",
+			 json_pack("{s:s,s:I,s:s+,s:[{s:s,s:s},{s:s,s:s}]}", "experiment_id", exp_id, "start_time",
+				   (json_int_t)cairn_now_ms(), "run_name", "monitor ", r->name, "tags", "key", "cairn.monitor",
+				   "value", r->name, "key", "mlflow.source.type", "value", "LOCAL"),
+			 &reply);
+	free(exp_id);
+	if (rc)
+		return rc;
+	id = json_string_value(json_object_get(json_object_get(json_object_get(reply, "run"), "info"), "run_id"));
+	if (!id || strlen(id) >= sizeof(r->run_id))
+		rc = cairn_error_set(CAIRN_EIO, "malformed reply to runs/create: no run id");
+	else
+		snprintf(r->run_id, sizeof(r->run_id), "%s", id);
+	json_decref(reply);
+	return rc;
+}
+
+/* the window as metrics of the run: step = window number, timestamp = its end */
+static int log_window(struct run *r, const struct monitor_window *w)
+{
+	json_t *ds = json_object_get(w->drift, "dataset"), *cols = json_object_get(w->drift, "columns"), *c;
+	json_t *pred = json_object_get(json_object_get(w->profile, "columns"), "prediction");
+	json_t *list = json_array();
+	int64_t ts = w->end_us / 1000;
+	struct buf key = BUF_INIT;
+	const char *name;
+	int rc;
+
+	if (!list)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = ensure_run(r)) ||
+	    (rc = add_metric(list, "drift.share", json_number_value(json_object_get(ds, "share_of_drifted_columns_with_nulls")), ts, r->step)) ||
+	    (rc = add_metric(list, "drift.dataset_drift", json_is_true(json_object_get(ds, "dataset_drift")), ts, r->step)) ||
+	    (rc = add_metric(list, "window.rows", (double)w->rows, ts, r->step)) ||
+	    (rc = add_metric(list, "window.requests", (double)w->requests, ts, r->step)))
+		goto out;
+	if (json_is_number(json_object_get(pred, "mean")) &&
+	    (rc = add_metric(list, "prediction.mean", json_number_value(json_object_get(pred, "mean")), ts, r->step)))
+		goto out;
+	json_object_foreach(cols, name, c) {
+		json_t *score = json_object_get(c, "drift_score");
+
+		if (json_is_number(score)) {
+			metric_key(&key, "drift.", name, ".score");
+			if (key.err || (rc = add_metric(list, key.ptr, json_number_value(score), ts, r->step)))
+				goto out;
+		}
+		metric_key(&key, "drift.", name, ".drifted");
+		if (key.err || (rc = add_metric(list, key.ptr, json_is_true(json_object_get(c, "drifted")), ts, r->step)))
+			goto out;
+		if (json_array_size(list) >= 900) {   /* MLflow takes 1000 metrics a batch */
+			rc = client_call(r->cl, "POST", "/mlflow/runs/log-batch",
+					 json_pack("{s:s,s:O}", "run_id", r->run_id, "metrics", list), NULL);
+			json_array_clear(list);
+			if (rc)
+				goto out;
+		}
+	}
+	if (key.err)
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	else if (json_array_size(list))
+		rc = client_call(r->cl, "POST", "/mlflow/runs/log-batch", json_pack("{s:s,s:O}", "run_id", r->run_id, "metrics", list),
+				 NULL);
+	if (!rc)
+		r->step++;
+out:
+	buf_release(&key);
+	json_decref(list);
+	return rc;
+}
 
 /* the webhook's event for the window (event: "firing" or "resolved") */
 static void alert(struct run *r, const char *event, const struct monitor_window *w)
@@ -188,6 +305,12 @@ static int on_window(void *ctx, const struct monitor_window *w)
 	r->drift_seen = r->drift_seen || drift;
 	if (r->g)
 		monitor_export(r->g, r->name, w);
+	if (r->cl) {
+		int rc = log_window(r, w);
+
+		if (rc)   /* the window was not stored: stop here, so the next scan tries it again */
+			return cairn_error_set(rc, "storing the window in the monitoring run: %s", cairn_error_msg());
+	}
 	incident(r, w, drift);
 	if (r->json) {
 		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O}", "monitor", r->name, "start_us",
@@ -284,19 +407,23 @@ static int read_state(const char *path, struct ilog_pos *pos, struct run *r)
 		r->since_us = json_integer_value(json_object_get(j, "since_us"));
 		r->clear = (unsigned)json_integer_value(json_object_get(j, "clear"));
 	}
+	if (json_is_string(json_object_get(j, "run_id")) && json_string_length(json_object_get(j, "run_id")) < sizeof(r->run_id))
+		snprintf(r->run_id, sizeof(r->run_id), "%s", json_string_value(json_object_get(j, "run_id")));
+	if (json_is_integer(json_object_get(j, "step")) && json_integer_value(json_object_get(j, "step")) >= 0)
+		r->step = (uint64_t)json_integer_value(json_object_get(j, "step"));
 	json_decref(j);
 	return 0;
 }
 
 static int write_state(const char *path, const struct ilog_pos *pos, const struct run *r)
 {
-	char tmp[320];
+	char tmp[480];
 	int n = snprintf(tmp, sizeof(tmp),
 			 "{\"seq\": %llu, \"offset\": %llu, \"line\": %llu, \"firing\": %s, \"incident\": \"%s\", "
-			 "\"since_us\": %lld, \"clear\": %u}\n",
+			 "\"since_us\": %lld, \"clear\": %u, \"run_id\": \"%s\", \"step\": %llu}\n",
 			 (unsigned long long)pos->seq, (unsigned long long)pos->offset, (unsigned long long)pos->line,
 			 r->firing ? "true" : "false", r->firing ? r->incident : "", (long long)(r->firing ? r->since_us : 0),
-			 r->firing ? r->clear : 0);
+			 r->firing ? r->clear : 0, r->run_id, (unsigned long long)r->step);
 
 	return fs_write_atomic(path, tmp, (size_t)n, 0644);
 }
@@ -354,6 +481,7 @@ static int monitor_run(int argc, char **argv)
 		{ "poll", required_argument, NULL, 'o' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "log-run", required_argument, NULL, 'E' },
 		{ "webhook", required_argument, NULL, 'K' },
 		{ "allow-host", required_argument, NULL, 'A' },
 		{ "resolve-after", required_argument, NULL, 'Z' },
@@ -413,6 +541,7 @@ static int monitor_run(int argc, char **argv)
 				return usage("--port is a port number, not '%s'", optarg);
 			break;
 		case 'H': host = optarg; break;
+		case 'E': r.experiment = optarg; break;
 		case 'K': r.hook.url = optarg; break;
 		case 'A':
 			if (allow.len)
@@ -475,6 +604,8 @@ static int monitor_run(int argc, char **argv)
 		goto fail;
 	if ((metrics_out || port) && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
 		goto fail;
+	if (r.experiment && (rc = client_open_default(tracking_uri, root, cli_default_root(), &r.cl)))
+		goto fail;
 	if (port) {
 		struct http_config cfg = { .host = host, .port = (unsigned)port, .threads = 1 };
 
@@ -493,10 +624,16 @@ static int monitor_run(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 	}
 	do {
-		if ((rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r)) && !(follow && rc == CAIRN_ENOTFOUND))
+		rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r);
+		/* the position is good up to the last window handled, also after an error */
+		if (state) {
+			int src = write_state(state, &pos, &r);
+
+			if (!rc)
+				rc = src;
+		}
+		if (rc && !(follow && rc == CAIRN_ENOTFOUND))
 			goto fail;   /* following, a log not made yet is waited for */
-		if (state && (rc = write_state(state, &pos, &r)))
-			goto fail;
 		if (metrics_out) {
 			struct buf b = BUF_INIT;
 
@@ -523,6 +660,7 @@ out:
 	metrics_free(m);
 	json_decref(reference);
 	buf_release(&allow);
+	client_free(r.cl);
 	if (r.child > 0)   /* a retraining command still running goes on without us */
 		waitpid(r.child, NULL, WNOHANG);
 	return status;

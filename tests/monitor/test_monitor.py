@@ -335,3 +335,25 @@ def test_a_webhook_host_must_be_allowed(tmp_path):
                          (["--webhook", "not a url", "--allow-host", "*"], "URL")]:
         p = monitor("--log-dir", str(tmp_path), "--reference", str(ref), "--window", "1h", *args)
         assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
+
+
+def test_windows_are_stored_as_metrics_of_a_monitoring_run(served, tmp_path):
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(3000, 1)))
+    for i in range(40):
+        send(url, rows(50, 1200 + i, shift=1.0 if i >= 20 else 0.0), "split")
+    stop()
+    root = tmp_path / "root"
+    state = tmp_path / "state.json"
+    p = monitor("--log-dir", str(log), "--reference", str(train), "--window-rows", "1000", "--name", "reg",
+                "--log-run", "monitoring", "--root", str(root), "--state", str(state))
+    assert p.returncode in (0, 1), p.stderr
+    run_id = json.loads(state.read_text())["run_id"]
+    assert run_id
+    r = subprocess.run([CAIRN, "runs", "show", run_id, "--root", str(root), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)
+    text = json.dumps(run)
+    assert "drift.f0.score" in text and "drift.share" in text and "window.rows" in text
+    assert "cairn.monitor" in text
