@@ -98,8 +98,9 @@ echo "== cairn serve: serve the XGBoost champion natively, follow the alias"
 MLFLOW_TRACKING_URI="$URI" $PY examples/demo/train_xgb.py
 "$CAIRN" models alias set breast-cancer-xgb champion 1 --tracking-uri "$URI"
 SPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rm -rf "$ROOT/ilog"
 "$CAIRN" serve models:/breast-cancer-xgb@champion --tracking-uri "$URI" --port "$SPORT" --poll 1 \
-	--cache "$ROOT/serve-cache" >/tmp/cairn-demo-serve.log 2>&1 &
+	--cache "$ROOT/serve-cache" --log-dir "$ROOT/ilog" >/tmp/cairn-demo-serve.log 2>&1 &
 SERVE=$!
 trap 'kill $SERVE $SERVER 2>/dev/null; wait $SERVE $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -128,7 +129,41 @@ grep "switched" /tmp/cairn-demo-serve.log || { cat /tmp/cairn-demo-serve.log; ex
 score
 echo "-- the same model over the Open Inference Protocol (KServe v2):"
 curl -s "http://127.0.0.1:$SPORT/v2/models/breast-cancer-xgb" | head -c 300; echo " ..."
-kill $SERVE; wait $SERVE 2>/dev/null || true
+echo
+echo "== monitoring: profile the training data, send traffic that drifts, watch it in windows"
+MON="$ROOT/monitor"
+mkdir -p "$MON"
+SPORT=$SPORT MON=$MON $PY - <<'PYEOF'
+import json, os, random, requests
+from sklearn.datasets import load_breast_cancer
+X = load_breast_cancer(as_frame=True).data
+X.columns = [c.replace(" ", "_") for c in X.columns]
+X.to_csv(os.environ["MON"] + "/train.csv", index=False)
+rnd = random.Random(7)
+url = "http://127.0.0.1:%s/invocations" % os.environ["SPORT"]
+drifted = X.copy()
+drifted["mean_radius"] = drifted["mean_radius"] * 1.4        # a sensor recalibrated upstream
+drifted["worst_area"] = drifted["worst_area"] * 1.5
+drifted.to_csv(os.environ["MON"] + "/today.csv", index=False)
+for frame in (X, drifted):                                    # 600 rows as they are, then 600 drifted
+    for _ in range(12):
+        batch = frame.sample(50, random_state=rnd.randrange(1 << 30))
+        r = requests.post(url, json={"dataframe_split": {"columns": list(batch.columns), "data": batch.values.tolist()}})
+        r.raise_for_status()
+PYEOF
+kill $SERVE; wait $SERVE 2>/dev/null || true   # SIGTERM: the inference log is flushed and closed
+echo "cairn profile $MON/train.csv -o $MON/train.profile.json"
+"$CAIRN" profile "$MON/train.csv" -o "$MON/train.profile.json"
+echo "cairn monitor run --log-dir $ROOT/ilog --reference train.profile.json --window-rows 300 --flush"
+set +e
+"$CAIRN" monitor run --log-dir "$ROOT/ilog" --reference "$MON/train.profile.json" --model breast-cancer-xgb \
+	--window-rows 300 --flush --drift-share 0.05
+echo "(exit status $?: 1 a window drifted)"
+echo "cairn drift --reference train.csv --current today.csv --report drift.html   (first lines)"
+"$CAIRN" drift --reference "$MON/train.csv" --current "$MON/today.csv" --report "$MON/drift.html" --drift-share 0.05 \
+	| awk 'NR <= 4 { print } { last = $0 } END { print "  ..."; print last }'
+set -e
+echo "(the HTML report: $MON/drift.html)"
 echo
 
 echo "== cairn models audit breast-cancer"
