@@ -43,6 +43,9 @@ static void monitor_usage(FILE *f)
 		   "  --model NAME            only this model's requests (default: all)\n"
 		   "  --window DURATION       windows of this length, aligned to the epoch: 30s, 15m, 1h, 1d\n"
 		   "  --window-rows N         windows of N rows instead\n"
+		   "  --labels FILE           ground truth posted to cairn serve's /labels (default:\n"
+		   "                          LOG_DIR/labels.jsonl when there is one): live accuracy and AUC,\n"
+		   "                          or RMSE and MAE, per window\n"
 		   "  --flush                 also report the window still open at the end of the log\n"
 		   "  --state FILE            read the position from FILE and write it back after the scan\n"
 		   "  --name NAME             the monitor's name in the metrics (default: the model, or 'default')\n"
@@ -195,6 +198,20 @@ static int log_window(struct run *r, const struct monitor_window *w)
 	if (json_is_number(json_object_get(pred, "mean")) &&
 	    (rc = add_metric(list, "prediction.mean", json_number_value(json_object_get(pred, "mean")), ts, r->step)))
 		goto out;
+	if (w->performance) {
+		static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
+
+		if ((rc = add_metric(list, "performance.labelled",
+				     (double)json_integer_value(json_object_get(w->performance, "labelled")), ts, r->step)))
+			goto out;
+		for (size_t i = 0; i < 4; i++) {
+			json_t *v = json_object_get(w->performance, ms[i]);
+
+			metric_key(&key, "performance.", ms[i], "");
+			if (json_is_number(v) && (key.err || (rc = add_metric(list, key.ptr, json_number_value(v), ts, r->step))))
+				goto out;
+		}
+	}
 	json_object_foreach(cols, name, c) {
 		json_t *score = json_object_get(c, "drift_score");
 
@@ -313,10 +330,10 @@ static int on_window(void *ctx, const struct monitor_window *w)
 	}
 	incident(r, w, drift);
 	if (r->json) {
-		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O}", "monitor", r->name, "start_us",
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O,s:O?}", "monitor", r->name, "start_us",
 				      (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
 				      "requests", (json_int_t)w->requests, "bad_requests", (json_int_t)w->bad_requests,
-				      "dataset_drift", drift, "drift", w->drift);
+				      "dataset_drift", drift, "drift", w->drift, "performance", w->performance);
 
 		if (!o)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -334,6 +351,14 @@ static int on_window(void *ctx, const struct monitor_window *w)
 			printf("%s%s", i ? "," : "  columns: ", json_string_value(v));
 		json_array_foreach(nul, i, v)
 			printf("%s%s", i ? "," : "  null share: ", json_string_value(v));
+		if (w->performance) {
+			const char *key;
+
+			printf("  labelled %lld:", (long long)json_integer_value(json_object_get(w->performance, "labelled")));
+			json_object_foreach((json_t *)w->performance, key, v)
+				if (json_is_real(v))
+					printf(" %s %.4f", key, json_real_value(v));
+		}
 		printf("\n");
 	}
 	fflush(stdout);
@@ -482,6 +507,7 @@ static int monitor_run(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "log-run", required_argument, NULL, 'E' },
+		{ "labels", required_argument, NULL, 'B' },
 		{ "webhook", required_argument, NULL, 'K' },
 		{ "allow-host", required_argument, NULL, 'A' },
 		{ "resolve-after", required_argument, NULL, 'Z' },
@@ -493,7 +519,7 @@ static int monitor_run(int argc, char **argv)
 	};
 	struct monitor_opts mo = { 0 };
 	struct run r = { .resolve_after = 1 };
-	struct buf allow = BUF_INIT;
+	struct buf allow = BUF_INIT, labels_path = BUF_INIT;
 	struct ilog_pos pos = { 0 };
 	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL, *tracking_uri = NULL, *root = NULL;
 	struct metrics *m = NULL;
@@ -542,6 +568,7 @@ static int monitor_run(int argc, char **argv)
 			break;
 		case 'H': host = optarg; break;
 		case 'E': r.experiment = optarg; break;
+		case 'B': mo.labels = optarg; break;
 		case 'K': r.hook.url = optarg; break;
 		case 'A':
 			if (allow.len)
@@ -585,19 +612,26 @@ static int monitor_run(int argc, char **argv)
 		return usage("%s", "--flush does not go with --follow (a window closes when the next begins)");
 	if (!r.name)
 		r.name = mo.model ? mo.model : "default";
+	if (!mo.labels) {   /* cairn serve keeps them beside the log */
+		buf_printf(&labels_path, "%s/labels.jsonl", dir);
+		if (!labels_path.err && access(labels_path.ptr, R_OK) == 0)
+			mo.labels = labels_path.ptr;
+	}
 	if (allow.err) {
 		buf_release(&allow);
+		buf_release(&labels_path);
 		return usage("%s", "out of memory");
 	}
 	r.hook.allow_hosts = allow.ptr ? allow.ptr : "";
 	if (r.hook.url && webhook_check(&r.hook)) {
 		fprintf(stderr, "cairn monitor: %s\n", cairn_error_msg());
 		buf_release(&allow);
+		buf_release(&labels_path);
 		return 2;
 	}
 	if ((rc = load_reference(ref, tracking_uri, root, &reference))) {
 		fprintf(stderr, "cairn monitor: the reference: %s\n", cairn_error_msg());
-		return 2;
+		goto out;
 	}
 	mo.reference = reference;
 	if (state && (rc = read_state(state, &pos, &r)))
@@ -660,6 +694,7 @@ out:
 	metrics_free(m);
 	json_decref(reference);
 	buf_release(&allow);
+	buf_release(&labels_path);
 	client_free(r.cl);
 	if (r.child > 0)   /* a retraining command still running goes on without us */
 		waitpid(r.child, NULL, WNOHANG);

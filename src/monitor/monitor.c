@@ -4,6 +4,7 @@
 #include "core/fault.h"
 #include "stats/profile.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@ struct win {
 	uint64_t requests, bad;
 	struct profile_rows *rows;
 	struct ilog_pos end;          /* just past its last record */
+	/* (prediction, label) pairs of the labelled rows */
+	double *pred, *lab;
+	size_t npairs, cap;
+	bool binary;                  /* every label so far is 0 or 1 */
 };
 
 struct scan {
@@ -30,6 +35,7 @@ struct scan {
 	size_t nnames, npos;          /* npos: the reference's columns (that name positional values) */
 	monitor_window_fn fn;
 	void *ctx;
+	json_t *labels;               /* request id -> label */
 	struct win w;
 };
 
@@ -50,6 +56,8 @@ static int win_start(struct scan *s, int64_t key)
 	s->w.key = key;
 	s->w.requests = s->w.bad = 0;
 	s->w.first_us = s->w.last_us = 0;
+	s->w.npairs = 0;
+	s->w.binary = true;
 	return 0;
 }
 
@@ -58,6 +66,137 @@ static void win_drop(struct scan *s)
 	profile_rows_free(s->w.rows);
 	s->w.rows = NULL;
 	s->w.open = false;
+	s->w.npairs = 0;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const double *x = a, *y = b;
+
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* ROC AUC of scores against 0/1 labels: the Mann-Whitney statistic, ties averaged; NaN with one class */
+static double roc_auc(const double *pred, const double *lab, size_t n)
+{
+	double *p = cmalloc(2 * n * sizeof(*p)), rank_sum = 0;
+	size_t pos = 0;
+
+	if (!p)
+		return 0.0 / 0.0;
+	for (size_t i = 0; i < n; i++) {
+		p[2 * i] = pred[i];
+		p[2 * i + 1] = lab[i];
+		pos += lab[i] == 1;
+	}
+	qsort(p, n, 2 * sizeof(*p), cmp_pair);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && p[2 * j] == p[2 * i])
+			j++;
+		for (size_t k = i; k < j; k++)
+			if (p[2 * k + 1] == 1)
+				rank_sum += (double)(i + j + 1) / 2;   /* the average rank of the tie, from 1 */
+		i = j;
+	}
+	free(p);
+	if (!pos || pos == n)
+		return 0.0 / 0.0;
+	return (rank_sum - (double)pos * (double)(pos + 1) / 2) / ((double)pos * (double)(n - pos));
+}
+
+static json_t *performance(const struct win *w)
+{
+	json_t *o;
+	double acc = 0, se = 0, ae = 0;
+
+	if (!w->npairs)
+		return NULL;
+	for (size_t i = 0; i < w->npairs; i++) {
+		double d = w->pred[i] - w->lab[i];
+
+		acc += (w->pred[i] >= 0.5 ? 1.0 : 0.0) == w->lab[i];
+		se += d * d;
+		ae += fabs(d);
+	}
+	if (w->binary) {
+		double auc = roc_auc(w->pred, w->lab, w->npairs);
+
+		o = json_pack("{s:I,s:s,s:f}", "labelled", (json_int_t)w->npairs, "task", "classification", "accuracy",
+			      acc / (double)w->npairs);
+		if (o && isfinite(auc) && json_object_set_new(o, "auc", json_real(auc))) {
+			json_decref(o);
+			return NULL;
+		}
+		return o;
+	}
+	return json_pack("{s:I,s:s,s:f,s:f}", "labelled", (json_int_t)w->npairs, "task", "regression", "rmse",
+			 sqrt(se / (double)w->npairs), "mae", ae / (double)w->npairs);
+}
+
+static int add_pair(struct win *w, const json_t *pred, const json_t *lab)
+{
+	double p, l;
+
+	if (!(json_is_number(pred) || json_is_boolean(pred)) || !(json_is_number(lab) || json_is_boolean(lab)))
+		return 0;   /* a class name, a list of probabilities: not scored */
+	p = json_is_boolean(pred) ? json_is_true(pred) : json_number_value(pred);
+	l = json_is_boolean(lab) ? json_is_true(lab) : json_number_value(lab);
+	if (!isfinite(p) || !isfinite(l))
+		return 0;
+	if (w->npairs == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 256;
+		double *np = crealloc(w->pred, ncap * sizeof(*np)), *nl;
+
+		if (!np)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		w->pred = np;
+		if (!(nl = crealloc(w->lab, ncap * sizeof(*nl))))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		w->lab = nl;
+		w->cap = ncap;
+	}
+	w->pred[w->npairs] = p;
+	w->lab[w->npairs++] = l;
+	w->binary = w->binary && (l == 0 || l == 1);
+	return 0;
+}
+
+/* request id -> label from a labels.jsonl (the last label of an id wins; bad lines are skipped) */
+static int load_labels(const char *path, json_t **out)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	json_t *m;
+
+	*out = NULL;
+	if (!f)
+		return errno == ENOENT ? 0 : cairn_error_set(CAIRN_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if (!(m = json_object())) {
+		fclose(f);
+		return oom();
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_t *l = json_loadb(line, (size_t)n, 0, NULL);
+		const char *id = json_string_value(json_object_get(l, "request_id"));
+		json_t *label = json_object_get(l, "label");
+
+		if (id && label && json_object_set(m, id, label)) {
+			json_decref(l);
+			json_decref(m);
+			free(line);
+			fclose(f);
+			return oom();
+		}
+		json_decref(l);
+	}
+	free(line);
+	fclose(f);
+	*out = m;
+	return 0;
 }
 
 /* close the window: profile, drift, callback */
@@ -99,7 +238,13 @@ static int win_close(struct scan *s, struct ilog_pos *pos)
 		goto out;
 	mw.profile = prof;
 	mw.drift = drift;
+	mw.performance = performance(&s->w);
+	if (s->w.npairs && !mw.performance) {
+		rc = oom();
+		goto out;
+	}
 	rc = s->fn(s->ctx, &mw);
+	json_decref((json_t *)mw.performance);
 	if (!rc)
 		*pos = s->w.end;
 out:
@@ -138,8 +283,19 @@ static int add_entry(struct scan *s, const struct ilog_entry *e)
 			json_decref(rows);
 			return rc;
 		}
+	if (s->labels) {   /* the request's ground truth, when it has been posted */
+		json_t *label = json_object_get(s->labels, e->id);
+		size_t n = json_array_size(rows);
+
+		if (json_is_array(label) && json_array_size(label) == n) {
+			for (i = 0; i < n && !rc; i++)
+				rc = add_pair(&s->w, json_object_get(json_array_get(rows, i), "prediction"), json_array_get(label, i));
+		} else if (label && !json_is_array(label) && n == 1) {
+			rc = add_pair(&s->w, json_object_get(json_array_get(rows, 0), "prediction"), label);
+		}
+	}
 	json_decref(rows);
-	return 0;
+	return rc;
 }
 
 int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos *pos, bool flush, monitor_window_fn fn,
@@ -157,8 +313,12 @@ int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos 
 		return cairn_error_set(CAIRN_EINVALID, "the monitor's reference: %s", cairn_error_msg());
 	if ((!o->window_us) == (!o->window_rows) || o->window_us < 0)
 		return cairn_error_set(CAIRN_EINVALID, "a monitor has windows of a time or of a row count (one of the two)");
-	if (!(s.names = cmalloc((json_object_size(cols) + 1) * sizeof(*s.names))))
+	if (o->labels && (rc = load_labels(o->labels, &s.labels)))
+		return rc;
+	if (!(s.names = cmalloc((json_object_size(cols) + 1) * sizeof(*s.names)))) {
+		json_decref(s.labels);
 		return oom();
+	}
 	json_object_foreach(cols, key, v)
 		s.names[s.nnames++] = key;
 	s.npos = s.nnames;
@@ -194,6 +354,9 @@ out:
 		win_drop(&s);
 	ilog_reader_free(r);
 	free(s.names);
+	free(s.w.pred);
+	free(s.w.lab);
+	json_decref(s.labels);
 	return rc;
 }
 
@@ -201,6 +364,7 @@ out:
 
 struct monitor_gauges {
 	struct metrics_family *score, *col_drifted, *ndrifted, *share, *dataset, *rows, *end_ts, *pred_mean, *pred_q;
+	struct metrics_family *labelled, *perf;
 };
 
 int monitor_gauges_new(struct metrics *m, struct monitor_gauges **out)
@@ -230,7 +394,12 @@ int monitor_gauges_new(struct metrics *m, struct monitor_gauges **out)
 	    (rc = metrics_gauge_new(m, &g->pred_mean, "cairn_monitor_prediction_mean",
 				    "Mean prediction in the last window.", mon, 1)) ||
 	    (rc = metrics_gauge_new(m, &g->pred_q, "cairn_monitor_prediction_quantile",
-				    "Quantiles of the predictions in the last window.", q, 2))) {
+				    "Quantiles of the predictions in the last window.", q, 2)) ||
+	    (rc = metrics_gauge_new(m, &g->labelled, "cairn_monitor_labelled_rows",
+				    "Rows of the last window whose ground truth had been posted to /labels.", mon, 1)) ||
+	    (rc = metrics_gauge_new(m, &g->perf, "cairn_monitor_performance",
+				    "The model's live performance in the last window, by metric (accuracy, auc, rmse, mae).",
+				    (const char *const[]){ "monitor", "metric" }, 2))) {
 		free(g);
 		return rc;
 	}
@@ -269,6 +438,18 @@ void monitor_export(struct monitor_gauges *g, const char *monitor, const struct 
 	set1(g->dataset, monitor, json_is_true(json_object_get(ds, "dataset_drift")));
 	set1(g->rows, monitor, (double)w->rows);
 	set1(g->end_ts, monitor, (double)w->end_us / 1e6);
+	if (w->performance) {
+		static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
+
+		set1(g->labelled, monitor, (double)json_integer_value(json_object_get(w->performance, "labelled")));
+		for (size_t i = 0; i < 4; i++) {
+			json_t *v = json_object_get(w->performance, ms[i]);
+
+			if (json_is_number(v))
+				metrics_gauge_set(metrics_series_get(g->perf, (const char *[]){ monitor, ms[i] }, 2),
+						  json_number_value(v));
+		}
+	}
 	if (json_is_number(json_object_get(pred, "mean"))) {
 		static const char *const qs[] = { "0.05", "0.5", "0.95" };
 

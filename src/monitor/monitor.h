@@ -11,6 +11,11 @@
  * profile.h) and compared with the reference profile - the model version's
  * training profile, or any other - by stats/drift.h.
  *
+ * With labels (ground truth posted to cairn serve's /labels, joined by request
+ * id) each window also gets the model's live performance: accuracy and ROC
+ * AUC when every label is 0 or 1 (a prediction >= 0.5 counts as 1), else RMSE
+ * and MAE. A label counts when it was posted before the window is read.
+ *
  * Scanning resumes exactly: the position returned is just past the last
  * record of the last closed window, so the records of a window still open
  * are read again next time, and a restart neither loses nor repeats a
@@ -33,6 +38,7 @@ struct monitor_opts {
 	uint64_t window_rows;           /* ... or of this many rows (one of the two) */
 	const json_t *reference;        /* the reference profile (borrowed) */
 	struct drift_options drift;
+	const char *labels;             /* ground truth (cairn serve's LOG_DIR/labels.jsonl), or NULL */
 };
 
 /* One closed window (everything borrowed, valid during the callback). */
@@ -41,6 +47,7 @@ struct monitor_window {
 	uint64_t rows, requests, bad_requests;   /* bad: bodies that did not read as rows */
 	const json_t *profile;          /* the window's profile (its columns plus "prediction") */
 	const json_t *drift;            /* drift of the window against the reference */
+	const json_t *performance;      /* with labels: {"labelled", "task", "accuracy", "auc" | "rmse", "mae"}, else NULL */
 	struct ilog_pos end;            /* position just past the window's last record */
 };
 

@@ -426,7 +426,7 @@ static int log_open(struct serve *sv)
 	if (sv->cfg.log_sample >= 0)
 		o.sample_rate = sv->cfg.log_sample;
 	o.max_disk_bytes = sv->cfg.log_max_bytes;
-	if ((rc = ilog_open(sv->cfg.log_dir, &o, &sv->log)))
+	if ((rc = ilog_open(sv->cfg.log_dir, &o, &sv->log)) || (rc = serve_labels_open(sv)))
 		return rc;
 	if (!(args = ccalloc(LS_N, sizeof(*args))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -459,6 +459,7 @@ static int metrics_route(struct http_req *req, struct http_resp *resp)
 
 static const struct http_route root_routes[] = {
 	{ .method = "GET", .path = "/metrics", .fn = metrics_route },
+	{ .method = "POST", .path = "/labels", .fn = serve_labels_route, .max_body = (size_t)8 << 20 },
 };
 
 static const struct http_ops root_ops = { .after = serve_after };
@@ -499,6 +500,8 @@ int serve_new(const struct serve_config *cfg, struct serve **out)
 			snprintf(sv->id_prefix + 2 * i, 3, "%02x", rnd[i]);
 	}
 	pthread_mutex_init(&sv->mu, NULL);
+	pthread_mutex_init(&sv->labels_mu, NULL);
+	sv->labels_fd = -1;
 	if (pthread_key_create(&sv->ctx_key, ctx_destroy)) {
 		free(sv);
 		return cairn_error_set(CAIRN_ERR, "cannot create a thread key");
@@ -557,6 +560,7 @@ void serve_free(struct serve *sv)
 	if (sv->log && ilog_close(sv->log))
 		cairn_log(LOG_WARN, "serve: the inference log: %s", cairn_error_msg());
 	sv->log = NULL;
+	serve_labels_close(sv);
 	n = atomic_load(&sv->nslots);
 	for (size_t i = 0; i < n; i++) {
 		struct serve_slot *slot = sv->slots[i];
@@ -574,6 +578,7 @@ void serve_free(struct serve *sv)
 	metrics_free(sv->metrics);
 	free(sv->log_args);
 	pthread_mutex_destroy(&sv->mu);
+	pthread_mutex_destroy(&sv->labels_mu);
 	free(sv);
 }
 

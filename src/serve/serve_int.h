@@ -59,6 +59,8 @@ struct serve {
 	struct serve_shadow *shadow; /* the shadow queue and thread (NULL until a shadow loads) */
 	struct ilog *log;           /* the inference log, or NULL */
 	void *log_args;             /* what its metrics' callbacks read (owned) */
+	int labels_fd;              /* LOG_DIR/labels.jsonl, appended to by POST /labels; -1: none */
+	pthread_mutex_t labels_mu;  /* one append at a time */
 	_Atomic uint64_t next_id;   /* generated request ids */
 	char id_prefix[17];         /* ... and their per-process random prefix */
 };
@@ -78,6 +80,11 @@ void serve_shadow(struct serve *sv, struct serve_slot *slot, enum serve_proto p,
 /* The request's id: its X-Request-ID header (when sane), else a new one,
  * into out (cap bytes, at least 64). */
 void serve_request_id(struct serve *sv, struct http_req *req, char *out, size_t cap);
+/* Ground truth: open LOG_DIR/labels.jsonl (labels.c), and the POST /labels handler. */
+int serve_labels_open(struct serve *sv);
+void serve_labels_close(struct serve *sv);
+int serve_labels_route(struct http_req *req, struct http_resp *resp);
+
 /* Log one answer (a no-op without a log). */
 void serve_log(struct serve *sv, const char *id, const struct serve_model *m, uint64_t start_ns, int status,
 	       const char *input, size_t input_n, const char *output, size_t output_n);

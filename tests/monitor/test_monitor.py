@@ -357,3 +357,65 @@ def test_windows_are_stored_as_metrics_of_a_monitoring_run(served, tmp_path):
     text = json.dumps(run)
     assert "drift.f0.score" in text and "drift.share" in text and "window.rows" in text
     assert "cairn.monitor" in text
+
+
+def test_labels_posted_later_give_live_accuracy_and_auc(served, tmp_path):
+    """ground truth posted to /labels by request id (stored before the answer) joins the logged
+    requests: accuracy and AUC per window, as gauges and in the JSON; bad labels are 400, nothing stored"""
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(2000, 1)))
+    preds = {}
+    for i in range(40):   # one row a request, each with its own id
+        body = {"dataframe_split": {"columns": COLS, "data": rows(1, 2000 + i)}}
+        r = requests.post(url + "/invocations", json=body, headers={"X-Request-ID": "q-%d" % i}, timeout=10)
+        assert r.status_code == 200
+        preds["q-%d" % i] = r.json()["predictions"][0]
+    # the truth: 1 when the prediction is above the median, flipped for 4 requests
+    med = sorted(preds.values())[20]
+    truth = {k: int(v >= med) for k, v in preds.items()}
+    for k in ("q-1", "q-2", "q-3", "q-4"):
+        truth[k] = 1 - truth[k]
+    r = requests.post(url + "/labels", json={"labels": [{"request_id": k, "label": v} for k, v in truth.items()]},
+                      timeout=10)
+    assert r.status_code == 200 and r.json() == {"stored": 40}, r.text
+    r = requests.post(url + "/labels", json={"request_id": "q-0", "label": {"no": 1}}, timeout=10)
+    assert r.status_code == 400
+    r = requests.post(url + "/labels", json={"labels": [{"request_id": "q-0", "label": 1}, {"label": 1}]}, timeout=10)
+    assert r.status_code == 400 and "request_id" in r.text
+    stop()
+    lines = (log / "labels.jsonl").read_text().splitlines()
+    assert len(lines) == 40, "the refused posts stored nothing"
+    p = monitor("--log-dir", str(log), "--reference", str(train), "--window-rows", "40", "--json",
+                "--metrics", str(tmp_path / "m.prom"))
+    w = json.loads(p.stdout.splitlines()[0])
+    perf = w["performance"]
+    assert perf["labelled"] == 40 and perf["task"] == "classification"
+    # predictions are regression outputs here: accuracy counts prediction >= 0.5 as 1; AUC ranks them
+    pos = [preds[k] for k in truth if truth[k] == 1]
+    neg = [preds[k] for k in truth if truth[k] == 0]
+    want_auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    assert perf["auc"] == pytest.approx(want_auc, abs=1e-12)
+    want_acc = sum((preds[k] >= 0.5) == truth[k] for k in truth) / 40
+    assert perf["accuracy"] == pytest.approx(want_acc, abs=1e-12)
+    text = (tmp_path / "m.prom").read_text()
+    assert 'cairn_monitor_labelled_rows{monitor="default"} 40' in text
+    assert 'cairn_monitor_performance{monitor="default",metric="auc"}' in text
+
+
+def test_labels_need_a_log(tmp_path):
+    port = free_port()
+    p = subprocess.Popen([CAIRN, "serve", MODEL, "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                if requests.get("http://127.0.0.1:%d/ping" % port, timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        r = requests.post("http://127.0.0.1:%d/labels" % port, json={"request_id": "a", "label": 1}, timeout=5)
+        assert r.status_code == 400 and "--log-dir" in r.text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
