@@ -9,18 +9,26 @@
 #   cairn profile --threads 1, cairn profile (default threads), reference_profile.py profile
 #   (pandas), DuckDB SUMMARIZE (default threads and 1 thread, through @duckdb/node-api as the
 #   anchor's bench.sh runs it), and for each drift variant: cairn drift --reference R --current C
-#   (only when `cairn drift --help` exits 0; "not built" otherwise) and reference_profile.py drift.
+#   -o out.json with --threads 1 and with its default threads (only when `cairn drift --help` exits
+#   0; "not built" otherwise) and reference_profile.py drift.
+# The tables are checked against the sha256 in the anchor's results/1m/data_manifest.json first
+# (VERIFY_DATA=0 skips it). cairn drift's JSON for each variant is compared with the anchor's
+# results/1m/drift_<variant>.json by bench/drift_check.py (verdicts, bins, max relative difference
+# of every statistic and p-value), and the --threads 1 JSON with the default-threads one the same
+# way.
 # Each command runs REPEATS times under /usr/bin/time (wall, user+sys CPU, peak RSS), page cache
 # warm. Printed per step: median/min/max s, min CPU s, peak RSS; then ratios (anchor/cairn on
-# medians, > 1: cairn faster) and the issue-13 targets (profile <= 0.5 s on one core, drift
-# <= 2 s, <= 150 MB). The load average is recorded around every step (the machine is shared).
+# medians, > 1: cairn faster), the issue-13 targets (profile <= 0.5 s on one core, drift
+# <= 2 s on one core, <= 150 MB) and the correctness lines. The load average is recorded around
+# every step (the machine is shared).
 # Results: bench/results/monitor-DATE.json (RESULTS=file to choose).
 # Env: CAIRN_BIN (default build/cairn; copied to a temp dir first), CAIRN_SHARED (default
 #      ../shared), PYTHON (default /usr/bin/python3: it has pandas/scipy), MON_DATA (folder with
 #      reference.csv and the variants; default /tmp/mon1m, generated there when missing, ~2 min),
 #      VARIANTS (default "current_a_nodrift current_b_meanshift"), DUCKDB_NODE_DIR (a folder
 #      holding node_modules/@duckdb/node-api; else npm installs it into the temp dir, ~70 MB),
-#      SKIP (space-separated step groups to leave out: pandas duckdb drift).
+#      SKIP (space-separated step groups to leave out: pandas duckdb drift), VERIFY_DATA (0: do not
+#      check the tables' sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
@@ -51,6 +59,16 @@ if [[ -n "$need" ]]; then
 	"$PY" "$ANCHOR/make_data.py" --rows 1000000 --out "$DATA" --only $need >&2
 fi
 REF="$DATA/reference.csv"
+MANIFEST="$ANCHOR/results/1m/data_manifest.json"
+if [[ "${VERIFY_DATA:-1}" != 0 && -f "$MANIFEST" ]]; then
+	for t in reference $VARIANTS; do
+		want="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"].get(sys.argv[2]+".csv",{}).get("sha256",""))' "$MANIFEST" "$t")"
+		[[ -n "$want" ]] || continue
+		have="$(sha256sum "$DATA/$t.csv" | cut -d' ' -f1)"
+		[[ "$have" == "$want" ]] || { echo "monitor.sh: $DATA/$t.csv is not the anchor's table (sha256 $have, want $want); delete it to regenerate" >&2; exit 2; }
+	done
+	echo "== $DATA: sha256 matches the anchor's data_manifest.json" >&2
+fi
 
 DUCK=""
 if [[ "$SKIP" != *" duckdb "* ]]; then
@@ -74,18 +92,20 @@ RAW="$WORK/raw.tsv"
 printf 'step\tgroup\trepeat\twall_s\tcpu_s\tmaxrss_kb\tload_before\tload_after\n' > "$RAW"
 : > "$WORK/notbuilt"
 
-measure() {  # step group command...
-	local step="$1" group="$2" i e u s kb lb la
+measure() {  # step group command...   (OK_RC="0 1": exit statuses that count as success)
+	local step="$1" group="$2" i e u s kb lb la rc
 	shift 2
 	for i in $(seq 1 "$REPEATS"); do
 		lb="$(cut -d' ' -f1 /proc/loadavg)"
-		if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/t" "$@" > "$WORK/out" 2> "$WORK/err"; then
-			echo "FAILED: $step" >&2
+		rc=0
+		/usr/bin/time -f '%e %U %S %M' -o "$WORK/t" "$@" > "$WORK/out" 2> "$WORK/err" || rc=$?
+		if [[ " ${OK_RC:-0} " != *" $rc "* ]]; then
+			echo "FAILED: $step (exit $rc)" >&2
 			tail -5 "$WORK/err" >&2
 			return 1
 		fi
 		la="$(cut -d' ' -f1 /proc/loadavg)"
-		read -r e u s kb < "$WORK/t"
+		read -r e u s kb < <(tail -1 "$WORK/t")
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$group" "$i" "$e" "$(echo "$u + $s" | bc)" "$kb" "$lb" "$la" >> "$RAW"
 		echo "  $step #$i: ${e} s wall, $(echo "$u + $s" | bc) s CPU, ${kb} KB (load $lb -> $la)" >&2
 	done
@@ -107,7 +127,10 @@ fi
 if [[ "$SKIP" != *" drift "* ]]; then
 	for v in $VARIANTS; do
 		if [[ "$DRIFT_BUILT" == 1 ]]; then
-			measure "cairn drift ref vs ${v#current_}" "cairn_drift:${v#current_}" \
+			# exit 1 is "dataset drift", a result, not a failure
+			OK_RC="0 1" measure "cairn drift --threads 1 ref vs ${v#current_}" "cairn_drift_1:${v#current_}" \
+				"$CAIRN" drift --threads 1 --reference "$REF" --current "$DATA/$v.csv" -o "$WORK/drift_1_$v.json"
+			OK_RC="0 1" measure "cairn drift (default threads) ref vs ${v#current_}" "cairn_drift:${v#current_}" \
 				"$CAIRN" drift --reference "$REF" --current "$DATA/$v.csv" -o "$WORK/drift_$v.json"
 		else
 			echo "cairn drift ref vs ${v#current_}" >> "$WORK/notbuilt"
@@ -117,6 +140,19 @@ if [[ "$SKIP" != *" drift "* ]]; then
 			measure "pandas+scipy drift ref vs ${v#current_}" "pandas_drift:${v#current_}" \
 				"$PY" "$ANCHOR/reference_profile.py" drift --reference "$REF" --current "$DATA/$v.csv" -o "$WORK/pandas_drift_$v.json"
 		fi
+	done
+fi
+
+mkdir -p "$WORK/checks"
+if [[ "$DRIFT_BUILT" == 1 && "$SKIP" != *" drift "* ]]; then
+	for v in $VARIANTS; do
+		short="${v#current_}"
+		a="$ANCHOR/results/1m/drift_$short.json"
+		[[ -f "$a" ]] || continue
+		"$PY" bench/drift_check.py "$WORK/drift_$v.json" "$a" -o "$WORK/checks/$short.json" > "$WORK/checks/$short.txt" || true
+		# --threads 1 against default threads: the same checks (a merged sum may differ in the last bit)
+		t1="$("$PY" bench/drift_check.py "$WORK/drift_1_$v.json" "$WORK/drift_$v.json" || true)"
+		"$PY" -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["threads_1_vs_default"]=sys.argv[2]; json.dump(d,open(p,"w"),indent=1)' "$WORK/checks/$short.json" "$t1"
 	done
 fi
 
@@ -140,9 +176,9 @@ if duck:
     env["duckdb_node_api"] = json.load(open(os.path.join(duck, "node_modules/@duckdb/node-api/package.json")))["version"]
 json.dump(env, open(out, "w"))
 EOF
-"$PY" - "$RAW" "$WORK/notbuilt" "$ENVJSON" "$RESULTS" <<'EOF'
-import csv, json, statistics, sys
-raw, notbuilt, envf, results = sys.argv[1:5]
+"$PY" - "$RAW" "$WORK/notbuilt" "$ENVJSON" "$RESULTS" "$WORK/checks" <<'EOF'
+import csv, glob, json, os, statistics, sys
+raw, notbuilt, envf, results, checks = sys.argv[1:6]
 steps, order = {}, []
 for r in csv.DictReader(open(raw), delimiter="\t"):
     if r["step"] not in steps:
@@ -176,8 +212,12 @@ for g in ("cairn_profile_1", "cairn_profile"):
     ratio("duckdb SUMMARIZE (default) / %s" % g, "duckdb_summarize", g)
 ratio("duckdb SUMMARIZE (1 thread) / cairn_profile_1", "duckdb_summarize_1", "cairn_profile_1")
 ratio("cairn profile: 1 thread / default threads (scaling)", "cairn_profile_1", "cairn_profile")
-for g in [g for g in by if g.startswith("cairn_drift:")]:
-    ratio("pandas drift / cairn drift (%s)" % g.split(":")[1], "pandas_drift:" + g.split(":")[1], g)
+for g in [g for g in by if g.startswith("cairn_drift")]:
+    v = g.split(":")[1]
+    ratio("pandas drift / cairn drift %s(%s)" % ("--threads 1 " if g.startswith("cairn_drift_1:") else "(default threads) ", v),
+          "pandas_drift:" + v, g)
+for g in [g for g in by if g.startswith("cairn_drift_1:")]:
+    ratio("cairn drift: 1 thread / default threads (%s, scaling)" % g.split(":")[1], g, "cairn_drift:" + g.split(":")[1])
 if ratios:
     print()
     print("| ratio (medians; > 1: cairn faster) | value |")
@@ -195,10 +235,16 @@ target("profile <= 0.5 s on one core (median wall, --threads 1)", "cairn_profile
 target("profile <= 0.5 s on one core (min CPU, --threads 1)", "cairn_profile_1", 0.5, "min_cpu_s", "s")
 target("profile peak RSS <= 150 MB (--threads 1)", "cairn_profile_1", 150, "peak_rss_mb", "MB")
 target("profile peak RSS <= 150 MB (default threads)", "cairn_profile", 150, "peak_rss_mb", "MB")
-drifts = [g for g in by if g.startswith("cairn_drift:")]
-for g in drifts:
-    target("drift <= 2 s (%s, median wall)" % g.split(":")[1], g, 2.0, "median_s", "s")
-    target("drift peak RSS <= 150 MB (%s)" % g.split(":")[1], g, 150, "peak_rss_mb", "MB")
+drifts = [g for g in by if g.startswith("cairn_drift")]
+for g in [g for g in drifts if g.startswith("cairn_drift_1:")]:
+    v = g.split(":")[1]
+    target("drift <= 2 s on one core (%s, median wall, --threads 1)" % v, g, 2.0, "median_s", "s")
+    target("drift <= 2 s on one core (%s, min CPU, --threads 1)" % v, g, 2.0, "min_cpu_s", "s")
+    target("drift peak RSS <= 150 MB (%s, --threads 1)" % v, g, 150, "peak_rss_mb", "MB")
+for g in [g for g in drifts if g.startswith("cairn_drift:")]:
+    v = g.split(":")[1]
+    target("drift <= 2 s (%s, median wall, default threads)" % v, g, 2.0, "median_s", "s")
+    target("drift peak RSS <= 150 MB (%s, default threads)" % v, g, 150, "peak_rss_mb", "MB")
 if not drifts:
     targets.append({"target": "drift <= 2 s", "value": None, "limit": 2.0, "met": None, "note": "cairn drift not built"})
 print()
@@ -208,10 +254,21 @@ for t in targets:
     v = "-" if t["value"] is None else "%.2f" % t["value"]
     verdict = "not built" if t["met"] is None else ("met" if t["met"] else "missed")
     print("| %s | %s | %s |" % (t["target"], v, verdict))
+correctness = {}
+for f in sorted(glob.glob(os.path.join(checks, "*.json"))):
+    v = os.path.basename(f)[:-5]
+    correctness[v] = json.load(open(f))
+    correctness[v]["line"] = open(f[:-5] + ".txt").read().strip()
+if correctness:
+    print()
+    print("correctness (cairn drift, default threads, against the anchor's results/1m/drift_<variant>.json):")
+    for v, c in correctness.items():
+        print("  %s: %s" % (v, c["line"]))
+        print("    --threads 1 against default threads: %s" % c.get("threads_1_vs_default"))
 for d in steps.values():
     del d["load"]
 json.dump({"bench": "monitor", "env": json.load(open(envf)), "steps": steps, "not_built": nb, "ratios": ratios,
-           "targets": targets}, open(results, "w"), indent=1)
+           "targets": targets, "correctness": correctness}, open(results, "w"), indent=1)
 print()
 print("results: " + results)
 EOF
