@@ -17,15 +17,6 @@ export CAIRN_BIN="${CAIRN_BIN:-$REPO/build/asan/cairn}"
 . "$REPO/tests/integration/mlflow_env.sh" 2>/dev/null || echo "cli/run.sh: MLflow client unavailable" >&2
 export PY="${PY:-/usr/bin/python3}"
 export PYTHONDONTWRITEBYTECODE=1
-LOG=$(mktemp /tmp/cairn-cli-tests.XXXXXX)
-"$PY" -m pytest -p no:cacheprovider -c "$HERE/pytest.ini" "$HERE" "$@" 2>&1 | tee "$LOG"
-rc=${PIPESTATUS[0]}
-last=$(grep -E '[0-9]+ (passed|failed|error)' "$LOG" | tail -1)
-passed=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || true)
-failed=$(grep -oE '[0-9]+ failed' <<<"$last" | grep -oE '[0-9]+' || true)
-errors=$(grep -oE '[0-9]+ errors?' <<<"$last" | grep -oE '[0-9]+' || true)
-failed=$(( ${failed:-0} + ${errors:-0} ))
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-rm -f "$LOG"
-echo "${passed:-0} passed, $failed failed"
-exit "$rc"
+# shellcheck source=../pylib/run_pytest.sh
+. "$REPO/tests/pylib/run_pytest.sh"
+run_pytest "$HERE" "$@"
