@@ -976,33 +976,43 @@ static int load_side(const char *path, const struct drift_options *opt, struct p
 	return 0;
 }
 
-int drift_files(const char *ref_path, const char *cur_path, const struct drift_options *opt, json_t **out)
+/* Load the current side at cur_path and compare it with a (and its source sa); frees a and sa. */
+static int against_current(struct prof *a, json_t *sa, const char *cur_path, const struct drift_options *opt, json_t **out)
 {
-	struct prof a, b;
-	json_t *sa = NULL, *sb = NULL;
+	struct prof b;
+	json_t *sb = NULL;
 	int rc;
 
-	*out = NULL;
-	if ((rc = load_side(ref_path, opt, &a, &sa)))
-		return cairn_error_set(rc, "reference: %s", cairn_error_msg());
 	if ((rc = load_side(cur_path, opt, &b, &sb))) {
-		prof_free(&a);
+		prof_free(a);
 		json_decref(sa);
 		return cairn_error_set(rc, "current: %s", cairn_error_msg());
 	}
-	rc = compare(&a, &b, sa, sb, opt, out);
-	prof_free(&a);
+	rc = compare(a, &b, sa, sb, opt, out);
+	prof_free(a);
 	prof_free(&b);
 	json_decref(sa);
 	json_decref(sb);
 	return rc;
 }
 
+int drift_files(const char *ref_path, const char *cur_path, const struct drift_options *opt, json_t **out)
+{
+	struct prof a;
+	json_t *sa = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = load_side(ref_path, opt, &a, &sa)))
+		return cairn_error_set(rc, "reference: %s", cairn_error_msg());
+	return against_current(&a, sa, cur_path, opt, out);
+}
+
 int drift_with_reference_json(const json_t *ref, const char *ref_name, const char *cur_path,
 			      const struct drift_options *opt, json_t **out)
 {
-	struct prof a, b;
-	json_t *sa = NULL, *sb = NULL;
+	struct prof a;
+	json_t *sa;
 	int rc;
 
 	*out = NULL;
@@ -1013,15 +1023,5 @@ int drift_with_reference_json(const json_t *ref, const char *ref_name, const cha
 		prof_free(&a);
 		return oom();
 	}
-	if ((rc = load_side(cur_path, opt, &b, &sb))) {
-		prof_free(&a);
-		json_decref(sa);
-		return cairn_error_set(rc, "current: %s", cairn_error_msg());
-	}
-	rc = compare(&a, &b, sa, sb, opt, out);
-	prof_free(&a);
-	prof_free(&b);
-	json_decref(sa);
-	json_decref(sb);
-	return rc;
+	return against_current(&a, sa, cur_path, opt, out);
 }
