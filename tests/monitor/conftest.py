@@ -53,5 +53,7 @@ def cairn():
 @pytest.fixture(scope="session")
 def fixtures():
     if not os.path.isdir(FIXTURES):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"anchor fixtures not found at {FIXTURES} (CI=true: they must be there)")
         pytest.skip(f"anchor fixtures not found at {FIXTURES}")
     return FIXTURES
