@@ -1,7 +1,7 @@
 /* cmd_drift.c - `cairn drift`: drift between a reference and a current table or profile; a CI gate by exit status.
  * A model URI as the reference stands for the model's training profile (cli/training_profile.c). */
 #include "cli/cmd.h"
-#include "cli/training_profile.h"
+#include "monitor/training_profile.h"
 #include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"

@@ -2,7 +2,7 @@
  * profile, cli/training_profile.c), download, package (a container build context, cli/package.c) and profile. */
 #include "cli/cmd.h"
 #include "cli/package.h"
-#include "cli/training_profile.h"
+#include "monitor/training_profile.h"
 #include "core/fault.h"
 #include "client/client.h"
 #include "client/model_fetch.h"

@@ -1,8 +1,9 @@
 /* cmd_monitor.c - `cairn monitor run`: drift of a served model's inference log, window by window, against a reference. */
 #include "cli/cmd.h"
-#include "cli/training_profile.h"
+#include "monitor/training_profile.h"
 #include "client/client.h"
 #include "client/webhook.h"
+#include "monitor/runner.h"
 #include "core/proc.h"
 #include "core/util.h"
 #include "core/buf.h"
@@ -105,172 +106,13 @@ struct run {
 	const char *name;
 	bool json;
 	bool drift_seen;
-	struct monitor_gauges *g;
-	/* alerting: the incident, kept in the state file */
-	struct webhook_opts hook;
 	const char *on_drift;
-	unsigned resolve_after;
-	bool firing;
-	char incident[CAIRN_ID_LEN + 1];
-	int64_t since_us;
-	unsigned clear;              /* windows without drift since the incident's last drifted one */
 	pid_t child;                 /* the last --on-drift command, 0 when reaped */
-	/* --log-run: each window's results as metrics of a monitoring run */
-	struct client *cl;
-	const char *experiment;
-	char run_id[64];
-	uint64_t step;
 };
 
-/* a metric key MLflow accepts: letters, digits, _ - . / and space; anything else becomes _ */
-static void metric_key(struct buf *b, const char *prefix, const char *name, const char *suffix)
+static void run_on_drift(void *ctx, const char *monitor, const char *incident)
 {
-	buf_clear(b);
-	buf_puts(b, prefix);
-	for (const char *p = name; p && *p; p++) {
-		char c = *p;
-
-		buf_putc(b, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-				    c == '-' || c == '.' || c == '/' || c == ' ' ? c : '_');
-	}
-	buf_puts(b, suffix);
-}
-
-static int add_metric(json_t *list, const char *key, double v, int64_t ts_ms, uint64_t step)
-{
-	json_t *m;
-
-	if (!isfinite(v))
-		return 0;
-	m = json_pack("{s:s,s:f,s:I,s:I}", "key", key, "value", v, "timestamp", (json_int_t)ts_ms, "step", (json_int_t)step);
-	return !m || json_array_append_new(list, m) ? cairn_error_set(CAIRN_ENOMEM, "out of memory") : 0;
-}
-
-/* the monitoring run, created on the first window (kept in the state) */
-static int ensure_run(struct run *r)
-{
-	json_t *reply = NULL;
-	char *exp_id = NULL;
-	bool created;
-	const char *id;
-	int rc;
-
-	if (r->run_id[0])
-		return 0;
-	if ((rc = client_experiment_ensure(r->cl, r->experiment, &exp_id, &created)))
-		return rc;
-	rc = client_call(r->cl, "POST", "/mlflow/runs/create",
-			 json_pack("{s:s,s:I,s:s+,s:[{s:s,s:s},{s:s,s:s}]}", "experiment_id", exp_id, "start_time",
-				   (json_int_t)cairn_now_ms(), "run_name", "monitor ", r->name, "tags", "key", "cairn.monitor",
-				   "value", r->name, "key", "mlflow.source.type", "value", "LOCAL"),
-			 &reply);
-	free(exp_id);
-	if (rc)
-		return rc;
-	id = json_string_value(json_object_get(json_object_get(json_object_get(reply, "run"), "info"), "run_id"));
-	if (!id || strlen(id) >= sizeof(r->run_id))
-		rc = cairn_error_set(CAIRN_EIO, "malformed reply to runs/create: no run id");
-	else
-		snprintf(r->run_id, sizeof(r->run_id), "%s", id);
-	json_decref(reply);
-	return rc;
-}
-
-/* the window as metrics of the run: step = window number, timestamp = its end */
-static int log_window(struct run *r, const struct monitor_window *w)
-{
-	json_t *ds = json_object_get(w->drift, "dataset"), *cols = json_object_get(w->drift, "columns"), *c;
-	json_t *pred = json_object_get(json_object_get(w->profile, "columns"), "prediction");
-	json_t *list = json_array();
-	int64_t ts = w->end_us / 1000;
-	struct buf key = BUF_INIT;
-	const char *name;
-	int rc;
-
-	if (!list)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if ((rc = ensure_run(r)) ||
-	    (rc = add_metric(list, "drift.share", json_number_value(json_object_get(ds, "share_of_drifted_columns_with_nulls")), ts, r->step)) ||
-	    (rc = add_metric(list, "drift.dataset_drift", json_is_true(json_object_get(ds, "dataset_drift")), ts, r->step)) ||
-	    (rc = add_metric(list, "window.rows", (double)w->rows, ts, r->step)) ||
-	    (rc = add_metric(list, "window.requests", (double)w->requests, ts, r->step)))
-		goto out;
-	if (json_is_number(json_object_get(pred, "mean")) &&
-	    (rc = add_metric(list, "prediction.mean", json_number_value(json_object_get(pred, "mean")), ts, r->step)))
-		goto out;
-	if (w->performance) {
-		static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
-
-		if ((rc = add_metric(list, "performance.labelled",
-				     (double)json_integer_value(json_object_get(w->performance, "labelled")), ts, r->step)))
-			goto out;
-		for (size_t i = 0; i < 4; i++) {
-			json_t *v = json_object_get(w->performance, ms[i]);
-
-			metric_key(&key, "performance.", ms[i], "");
-			if (json_is_number(v) && (key.err || (rc = add_metric(list, key.ptr, json_number_value(v), ts, r->step))))
-				goto out;
-		}
-	}
-	json_object_foreach(cols, name, c) {
-		json_t *score = json_object_get(c, "drift_score");
-
-		if (json_is_number(score)) {
-			metric_key(&key, "drift.", name, ".score");
-			if (key.err || (rc = add_metric(list, key.ptr, json_number_value(score), ts, r->step)))
-				goto out;
-		}
-		metric_key(&key, "drift.", name, ".drifted");
-		if (key.err || (rc = add_metric(list, key.ptr, json_is_true(json_object_get(c, "drifted")), ts, r->step)))
-			goto out;
-		if (json_array_size(list) >= 900) {   /* MLflow takes 1000 metrics a batch */
-			rc = client_call(r->cl, "POST", "/mlflow/runs/log-batch",
-					 json_pack("{s:s,s:O}", "run_id", r->run_id, "metrics", list), NULL);
-			json_array_clear(list);
-			if (rc)
-				goto out;
-		}
-	}
-	if (key.err)
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	else if (json_array_size(list))
-		rc = client_call(r->cl, "POST", "/mlflow/runs/log-batch", json_pack("{s:s,s:O}", "run_id", r->run_id, "metrics", list),
-				 NULL);
-	if (!rc)
-		r->step++;
-out:
-	buf_release(&key);
-	json_decref(list);
-	return rc;
-}
-
-/* the webhook's event for the window (event: "firing" or "resolved") */
-static void alert(struct run *r, const char *event, const struct monitor_window *w)
-{
-	json_t *ds = json_object_get(w->drift, "dataset"), *ev;
-	json_t *cols = json_object_get(json_object_get(w->drift, "flagged_by_test"), "selected");
-	json_t *nul = json_object_get(json_object_get(w->drift, "flagged_by_test"), "null_share");
-	long status = 0;
-	unsigned tries = 0;
-
-	fprintf(stderr, "cairn monitor: %s: drift incident %s %s\n", r->name, r->incident, event);
-	if (!r->hook.url)
-		return;
-	ev = json_pack("{s:s,s:s,s:s,s:I,s:{s:I,s:I,s:I},s:O?,s:O?,s:O?,s:b}", "event",
-		       !strcmp(event, "firing") ? "cairn.drift.firing" : "cairn.drift.resolved", "monitor", r->name,
-		       "incident", r->incident, "since_us", (json_int_t)r->since_us, "window", "start_us",
-		       (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
-		       "drifted_columns", cols, "null_share_columns", nul, "share_of_drifted_columns",
-		       json_object_get(ds, "share_of_drifted_columns_with_nulls"), "dataset_drift",
-		       json_is_true(json_object_get(ds, "dataset_drift")));
-	if (!ev || webhook_post(&r->hook, ev, &status, &tries))
-		fprintf(stderr, "cairn monitor: %s: the %s event was not delivered: %s\n", r->name, event,
-			ev ? cairn_error_msg() : "out of memory");
-	json_decref(ev);
-}
-
-static void run_on_drift(struct run *r)
-{
+	struct run *r = ctx;
 	struct proc_env env = PROC_ENV_INIT;
 	extern char **environ;
 	char *argv[] = { "/bin/sh", "-c", (char *)r->on_drift, NULL };
@@ -278,57 +120,35 @@ static void run_on_drift(struct run *r)
 
 	if (r->child > 0 && waitpid(r->child, NULL, WNOHANG) == 0) {
 		fprintf(stderr, "cairn monitor: %s: the last --on-drift command is still running; not started again\n",
-			r->name);
+			monitor);
 		return;
 	}
 	r->child = 0;
-	if (proc_env_init(&env, environ) || proc_env_set(&env, "CAIRN_MONITOR", r->name) ||
-	    proc_env_set(&env, "CAIRN_INCIDENT", r->incident)) {
+	if (proc_env_init(&env, environ) || proc_env_set(&env, "CAIRN_MONITOR", monitor) ||
+	    proc_env_set(&env, "CAIRN_INCIDENT", incident)) {
 		fprintf(stderr, "cairn monitor: out of memory\n");
 	} else {
 		po.envp = proc_env_array(&env);
 		if (proc_spawn(&po, &r->child))
-			fprintf(stderr, "cairn monitor: %s: --on-drift: %s\n", r->name, cairn_error_msg());
+			fprintf(stderr, "cairn monitor: %s: --on-drift: %s\n", monitor, cairn_error_msg());
 	}
 	proc_env_release(&env);
 }
 
-/* hysteresis: one alert when an incident starts, one when it has cleared */
-static void incident(struct run *r, const struct monitor_window *w, bool drift)
-{
-	if (drift) {
-		r->clear = 0;
-		if (r->firing)
-			return;
-		r->firing = true;
-		cairn_id_new(r->incident);
-		r->since_us = w->start_us;
-		alert(r, "firing", w);
-		if (r->on_drift)
-			run_on_drift(r);
-	} else if (r->firing && ++r->clear >= r->resolve_after) {
-		alert(r, "resolved", w);
-		r->firing = false;
-		r->clear = 0;
-	}
-}
-
-static int on_window(void *ctx, const struct monitor_window *w)
+static int on_report(void *ctx, const struct monitor_report *rep, const struct monitor_state *after)
 {
 	struct run *r = ctx;
+	const struct monitor_window *w = rep->w;
 	json_t *ds = json_object_get(w->drift, "dataset"), *flag = json_object_get(w->drift, "flagged_by_test");
-	bool drift = drift_detected(w->drift);
+	bool drift = rep->drift;
 
 	r->drift_seen = r->drift_seen || drift;
-	if (r->g)
-		monitor_export(r->g, r->name, w);
-	if (r->cl) {
-		int rc = log_window(r, w);
-
-		if (rc)   /* the window was not stored: stop here, so the next scan tries it again */
-			return cairn_error_set(rc, "storing the window in the monitoring run: %s", cairn_error_msg());
+	if (rep->event) {
+		fprintf(stderr, "cairn monitor: %s: drift incident %s %s\n", r->name, after->incident, rep->event);
+		if (rep->hook_error)
+			fprintf(stderr, "cairn monitor: %s: the %s event was not delivered: %s\n", r->name, rep->event,
+				rep->hook_error);
 	}
-	incident(r, w, drift);
 	if (r->json) {
 		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:O,s:O?}", "monitor", r->name, "start_us",
 				      (json_int_t)w->start_us, "end_us", (json_int_t)w->end_us, "rows", (json_int_t)w->rows,
@@ -365,51 +185,25 @@ static int on_window(void *ctx, const struct monitor_window *w)
 	return 0;
 }
 
-static int load_reference(const char *path, const char *tracking_uri, const char *root, json_t **out)
+static int load_reference(const char *ref, const char *tracking_uri, const char *root, json_t **out)
 {
-	size_t n = strlen(path);
+	struct client *cl = NULL;
+	int rc = 0;
 
-	*out = NULL;
-	if (training_profile_is_model_uri(path)) {   /* a model: its training profile */
-		struct client *cl = NULL;
-		struct buf text = BUF_INIT;
-		bool none = false;
-		int rc = 0;
-
-		if (!strncmp(path, "models:", 7) || !strncmp(path, "runs:", 5) || !strncmp(path, "mlflow-artifacts:", 17))
-			rc = client_open_default(tracking_uri, root, cli_default_root(), &cl);
-		if (!rc)
-			rc = training_profile_load(cl, path, &text, out, &none);
-		buf_release(&text);
-		client_free(cl);
-		return rc;
-	}
-	if (n > 5 && !strcmp(path + n - 5, ".json")) {
-		struct buf b = BUF_INIT;
-		json_error_t err;
-		int rc = fs_read_file(path, (size_t)1 << 30, &b);
-
-		if (rc)
-			return rc;
-		*out = json_loadb(b.ptr ? b.ptr : "", b.len, 0, &err);
-		buf_release(&b);
-		if (!*out)
-			return cairn_error_set(CAIRN_EINVALID, "'%s' is not JSON: %s", path, err.text);
-		if ((rc = profile_check(*out))) {
-			json_decref(*out);
-			*out = NULL;
-			return cairn_error_set(rc, "'%s': %s", path, cairn_error_msg());
-		}
-		return 0;
-	}
-	return profile_file(path, &(struct profile_options){ .jsonl = n > 6 && !strcmp(path + n - 6, ".jsonl") }, out);
+	if (training_profile_needs_store(ref))
+		rc = client_open_default(tracking_uri, root, cli_default_root(), &cl);
+	if (!rc)
+		rc = monitor_reference_load(cl, ref, out);
+	client_free(cl);
+	return rc;
 }
 
-static int read_state(const char *path, struct ilog_pos *pos, struct run *r)
+static int read_state(const char *path, struct monitor_state *st)
 {
 	struct buf b = BUF_INIT;
 	json_t *j;
 	int rc = fs_read_file(path, 4096, &b);
+	char what[300];
 
 	if (rc == CAIRN_ENOTFOUND)
 		return 0;   /* the first run */
@@ -417,40 +211,24 @@ static int read_state(const char *path, struct ilog_pos *pos, struct run *r)
 		return rc;
 	j = json_loadb(b.ptr ? b.ptr : "", b.len, 0, NULL);
 	buf_release(&b);
-	if (!json_is_integer(json_object_get(j, "seq")) || !json_is_integer(json_object_get(j, "offset")) ||
-	    !json_is_integer(json_object_get(j, "line"))) {
-		json_decref(j);
-		return cairn_error_set(CAIRN_EINVALID, "'%s' is not a monitor state ({\"seq\", \"offset\", \"line\"})", path);
-	}
-	pos->seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
-	pos->offset = (uint64_t)json_integer_value(json_object_get(j, "offset"));
-	pos->line = (uint64_t)json_integer_value(json_object_get(j, "line"));
-	if (json_is_true(json_object_get(j, "firing")) && json_is_string(json_object_get(j, "incident")) &&
-	    json_string_length(json_object_get(j, "incident")) <= CAIRN_ID_LEN) {
-		r->firing = true;
-		snprintf(r->incident, sizeof(r->incident), "%s", json_string_value(json_object_get(j, "incident")));
-		r->since_us = json_integer_value(json_object_get(j, "since_us"));
-		r->clear = (unsigned)json_integer_value(json_object_get(j, "clear"));
-	}
-	if (json_is_string(json_object_get(j, "run_id")) && json_string_length(json_object_get(j, "run_id")) < sizeof(r->run_id))
-		snprintf(r->run_id, sizeof(r->run_id), "%s", json_string_value(json_object_get(j, "run_id")));
-	if (json_is_integer(json_object_get(j, "step")) && json_integer_value(json_object_get(j, "step")) >= 0)
-		r->step = (uint64_t)json_integer_value(json_object_get(j, "step"));
+	snprintf(what, sizeof(what), "'%.280s'", path);
+	rc = monitor_state_parse(j, what, st);
 	json_decref(j);
-	return 0;
+	return rc;
 }
 
-static int write_state(const char *path, const struct ilog_pos *pos, const struct run *r)
+static int write_state(const char *path, const struct monitor_state *st)
 {
-	char tmp[480];
-	int n = snprintf(tmp, sizeof(tmp),
-			 "{\"seq\": %llu, \"offset\": %llu, \"line\": %llu, \"firing\": %s, \"incident\": \"%s\", "
-			 "\"since_us\": %lld, \"clear\": %u, \"run_id\": \"%s\", \"step\": %llu}\n",
-			 (unsigned long long)pos->seq, (unsigned long long)pos->offset, (unsigned long long)pos->line,
-			 r->firing ? "true" : "false", r->firing ? r->incident : "", (long long)(r->firing ? r->since_us : 0),
-			 r->firing ? r->clear : 0, r->run_id, (unsigned long long)r->step);
+	json_t *j = monitor_state_json(st);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc;
 
-	return fs_write_atomic(path, tmp, (size_t)n, 0644);
+	json_decref(j);
+	if (!text)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rc = fs_write_atomic(path, text, strlen(text), 0644);
+	free(text);
+	return rc;
 }
 
 static atomic_bool stopping;
@@ -518,9 +296,13 @@ static int monitor_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct monitor_opts mo = { 0 };
-	struct run r = { .resolve_after = 1 };
+	struct run r = { 0 };
+	struct monitor_runner_opts ro = { .resolve_after = 1 };
+	struct monitor_state st = { 0 };
+	struct monitor_runner *runner = NULL;
+	struct monitor_gauges *g = NULL;
+	struct client *cl = NULL;
 	struct buf allow = BUF_INIT, labels_path = BUF_INIT;
-	struct ilog_pos pos = { 0 };
 	const char *dir = NULL, *ref = NULL, *state = NULL, *metrics_out = NULL, *tracking_uri = NULL, *root = NULL;
 	struct metrics *m = NULL;
 	json_t *reference = NULL;
@@ -567,9 +349,9 @@ static int monitor_run(int argc, char **argv)
 				return usage("--port is a port number, not '%s'", optarg);
 			break;
 		case 'H': host = optarg; break;
-		case 'E': r.experiment = optarg; break;
+		case 'E': ro.experiment = optarg; break;
 		case 'B': mo.labels = optarg; break;
-		case 'K': r.hook.url = optarg; break;
+		case 'K': ro.hook.url = optarg; break;
 		case 'A':
 			if (allow.len)
 				buf_putc(&allow, ',');
@@ -580,7 +362,7 @@ static int monitor_run(int argc, char **argv)
 			v = strtod(optarg, &end);
 			if (errno || *end || v < 1 || v > 1000000 || v != (unsigned)v)
 				return usage("--resolve-after is a whole number of windows, not '%s'", optarg);
-			r.resolve_after = (unsigned)v;
+			ro.resolve_after = (unsigned)v;
 			break;
 		case 'D': r.on_drift = optarg; break;
 		case 'U': tracking_uri = optarg; break;
@@ -622,8 +404,8 @@ static int monitor_run(int argc, char **argv)
 		buf_release(&labels_path);
 		return usage("%s", "out of memory");
 	}
-	r.hook.allow_hosts = allow.ptr ? allow.ptr : "";
-	if (r.hook.url && webhook_check(&r.hook)) {
+	ro.hook.allow_hosts = allow.ptr ? allow.ptr : "";
+	if (ro.hook.url && webhook_check(&ro.hook)) {
 		fprintf(stderr, "cairn monitor: %s\n", cairn_error_msg());
 		buf_release(&allow);
 		buf_release(&labels_path);
@@ -634,11 +416,20 @@ static int monitor_run(int argc, char **argv)
 		goto out;
 	}
 	mo.reference = reference;
-	if (state && (rc = read_state(state, &pos, &r)))
+	if (state && (rc = read_state(state, &st)))
 		goto fail;
-	if ((metrics_out || port) && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &r.g))))
+	if ((metrics_out || port) && ((rc = metrics_new(&m)) || (rc = monitor_gauges_new(m, &g))))
 		goto fail;
-	if (r.experiment && (rc = client_open_default(tracking_uri, root, cli_default_root(), &r.cl)))
+	if (ro.experiment && (rc = client_open_default(tracking_uri, root, cli_default_root(), &cl)))
+		goto fail;
+	ro.name = r.name;
+	ro.gauges = g;
+	ro.cl = cl;
+	if (r.on_drift) {
+		ro.on_firing = run_on_drift;
+		ro.firing_ctx = &r;
+	}
+	if ((rc = monitor_runner_new(&ro, &st, &runner)))
 		goto fail;
 	if (port) {
 		struct http_config cfg = { .host = host, .port = (unsigned)port, .threads = 1 };
@@ -658,10 +449,10 @@ static int monitor_run(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 	}
 	do {
-		rc = monitor_scan(dir, &mo, &pos, flush, on_window, &r);
+		rc = monitor_runner_scan(runner, dir, &mo, flush, on_report, &r);
 		/* the position is good up to the last window handled, also after an error */
 		if (state) {
-			int src = write_state(state, &pos, &r);
+			int src = write_state(state, monitor_runner_state(runner));
 
 			if (!rc)
 				rc = src;
@@ -690,12 +481,13 @@ out:
 		http_server_stop(srv);
 		http_server_free(srv);
 	}
-	monitor_gauges_free(r.g);
+	monitor_runner_free(runner);
+	monitor_gauges_free(g);
 	metrics_free(m);
 	json_decref(reference);
 	buf_release(&allow);
 	buf_release(&labels_path);
-	client_free(r.cl);
+	client_free(cl);
 	if (r.child > 0)   /* a retraining command still running goes on without us */
 		waitpid(r.child, NULL, WNOHANG);
 	return status;

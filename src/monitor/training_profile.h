@@ -12,8 +12,8 @@
  *	if (training_profile_load(cl, "models:/churn@champion", &text, &prof, &none))
  *		... none ? "has no training profile" : cairn_error_msg() ...
  */
-#ifndef CAIRN_CLI_TRAINING_PROFILE_H
-#define CAIRN_CLI_TRAINING_PROFILE_H
+#ifndef CAIRN_MONITOR_TRAINING_PROFILE_H
+#define CAIRN_MONITOR_TRAINING_PROFILE_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -41,5 +41,15 @@ bool training_profile_is_model_uri(const char *ref);
  * by the caller). When the model exists but has no profile the error is
  * CAIRN_ENOTFOUND, with a message saying so, and *none is set. */
 int training_profile_load(struct client *cl, const char *uri, struct buf *text, json_t **profile, bool *none);
+
+/* True when ref is a URI that resolves through a tracking store (models:/,
+ * runs:/, mlflow-artifacts:): training_profile_load needs a client for it. */
+bool training_profile_needs_store(const char *ref);
+
+/* The reference of a drift monitor: a model (training_profile_is_model_uri:
+ * its training profile; cl as for training_profile_load), a profile (a path
+ * ending in .json, checked with profile_check) or a table (profiled as
+ * `cairn profile` does; .jsonl as JSON lines). *out is owned by the caller. */
+int monitor_reference_load(struct client *cl, const char *ref, json_t **out);
 
 #endif

@@ -1,6 +1,6 @@
 /* training_profile.c - a model version's training profile: made from a table or a profile file for
  * `cairn models log --profile`, and read back from a model's files through client/model_fetch. */
-#include "cli/training_profile.h"
+#include "monitor/training_profile.h"
 #include "client/model_fetch.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -102,4 +102,43 @@ int training_profile_load(struct client *cl, const char *uri, struct buf *text, 
 out:
 	model_ref_dispose(&ref);
 	return rc;
+}
+
+bool training_profile_needs_store(const char *ref)
+{
+	return !strncmp(ref, "models:", 7) || !strncmp(ref, "runs:", 5) || !strncmp(ref, "mlflow-artifacts:", 17);
+}
+
+int monitor_reference_load(struct client *cl, const char *path, json_t **out)
+{
+	size_t n = strlen(path);
+
+	*out = NULL;
+	if (training_profile_is_model_uri(path)) {   /* a model: its training profile */
+		struct buf text = BUF_INIT;
+		bool none = false;
+		int rc = training_profile_load(cl, path, &text, out, &none);
+
+		buf_release(&text);
+		return rc;
+	}
+	if (n > 5 && !strcmp(path + n - 5, ".json")) {
+		struct buf b = BUF_INIT;
+		json_error_t err;
+		int rc = fs_read_file(path, (size_t)1 << 30, &b);
+
+		if (rc)
+			return rc;
+		*out = json_loadb(b.ptr ? b.ptr : "", b.len, 0, &err);
+		buf_release(&b);
+		if (!*out)
+			return cairn_error_set(CAIRN_EINVALID, "'%s' is not JSON: %s", path, err.text);
+		if ((rc = profile_check(*out))) {
+			json_decref(*out);
+			*out = NULL;
+			return cairn_error_set(rc, "'%s': %s", path, cairn_error_msg());
+		}
+		return 0;
+	}
+	return profile_file(path, &(struct profile_options){ .jsonl = n > 6 && !strcmp(path + n - 6, ".jsonl") }, out);
 }
