@@ -35,6 +35,9 @@ int api_busy(struct http_resp *resp, int rc);
 /* Request fields: from the JSON body, else the query string. */
 int api_str(struct api_call *c, const char *key, bool required, const char **out);
 int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);
+/* Who is calling, for audit records: the X-Cairn-User header, else the
+ * request's user_id field, else "". */
+const char *api_user(struct api_call *c);
 /* Array of strings from the body, or repeated query keys; *out is owned (free the array only). */
 int api_str_list(struct api_call *c, const char *key, const char ***out, size_t *n);
 
@@ -58,5 +61,7 @@ extern const struct http_route api_registry_routes[];
 extern const size_t api_registry_nroutes;
 extern const struct http_route api_cairn_registry_routes[];
 extern const size_t api_cairn_registry_nroutes;
+extern const struct http_route api_cairn_monitor_routes[];
+extern const size_t api_cairn_monitor_nroutes;
 
 #endif

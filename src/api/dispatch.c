@@ -114,6 +114,15 @@ int api_int64(struct api_call *c, const char *key, bool required, int64_t *out)
 	return 0;
 }
 
+const char *api_user(struct api_call *c)
+{
+	const char *u = http_req_header(c->req, "X-Cairn-User");
+
+	if (!u || !*u)
+		api_str(c, "user_id", false, &u);
+	return u ? u : "";
+}
+
 struct list_acc {
 	const char **v;
 	size_t n;
@@ -335,7 +344,8 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_logged_model_routes, api_logged_model_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
-	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx, &api_ops)))
+	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_monitor_routes, api_cairn_monitor_nroutes, ctx, &api_ops)))
 		return rc;
 	return 0;
 }
@@ -344,9 +354,9 @@ int api_invoke(struct api_ctx *ctx, const char *method, const char *path, const 
 	       int *status, struct buf *out)
 {
 	const struct http_route *tables[] = { api_tracking_routes, api_artifact_routes, api_logged_model_routes,
-					      api_registry_routes, api_cairn_registry_routes };
+					      api_registry_routes, api_cairn_registry_routes, api_cairn_monitor_routes };
 	const size_t sizes[] = { api_tracking_nroutes, api_artifact_nroutes, api_logged_model_nroutes,
-				 api_registry_nroutes, api_cairn_registry_nroutes };
+				 api_registry_nroutes, api_cairn_registry_nroutes, api_cairn_monitor_nroutes };
 	struct http_req req = { .method = method, .path = path, .rest = "", .ctx = ctx };
 	struct http_resp resp = { .status = 200, .body = BUF_INIT, .fd = -1 };
 	int rc;

@@ -7,15 +7,6 @@
 #include <string.h>
 
 /* Who acted: X-Cairn-User, else the body's user_id, else "". */
-static const char *who(struct api_call *c)
-{
-	const char *u = http_req_header(c->req, "X-Cairn-User");
-
-	if (!u || !*u)
-		api_str(c, "user_id", false, &u);
-	return u ? u : "";
-}
-
 static int wrap(struct api_call *c, const char *key, json_t *o)
 {
 	c->reply = json_pack("{s:o}", key, o);
@@ -55,7 +46,7 @@ static int rm_rename(struct api_call *c)
 	int rc;
 
 	if ((rc = api_str(c, "name", true, &name)) < 0 || (rc = api_str(c, "new_name", true, &new_name)) < 0 ||
-	    (rc = reg_model_rename(c->st, name, new_name, who(c), &o)))
+	    (rc = reg_model_rename(c->st, name, new_name, api_user(c), &o)))
 		return rc;
 	return wrap(c, "registered_model", o);
 }
@@ -79,7 +70,7 @@ static int rm_delete(struct api_call *c)
 
 	if ((rc = api_str(c, "name", true, &name)) < 0)
 		return rc;
-	return reg_model_delete(c->st, name, who(c));
+	return reg_model_delete(c->st, name, api_user(c));
 }
 
 static int search(struct api_call *c, bool versions)
@@ -157,7 +148,7 @@ static int alias_set(struct api_call *c)
 	if ((rc = api_str(c, "name", true, &name)) < 0 || (rc = api_str(c, "alias", true, &alias)) < 0 ||
 	    (rc = api_str(c, "version", true, &version)) < 0)
 		return rc;
-	return reg_alias_set(c->st, name, alias, version, who(c));
+	return reg_alias_set(c->st, name, alias, version, api_user(c));
 }
 
 static int alias_delete(struct api_call *c)
@@ -167,7 +158,7 @@ static int alias_delete(struct api_call *c)
 
 	if ((rc = api_str(c, "name", true, &name)) < 0 || (rc = api_str(c, "alias", true, &alias)) < 0)
 		return rc;
-	return reg_alias_delete(c->st, name, alias, who(c));
+	return reg_alias_delete(c->st, name, alias, api_user(c));
 }
 
 static int alias_get(struct api_call *c)
@@ -196,7 +187,7 @@ static int mv_create(struct api_call *c)
 	    (rc = api_str(c, "model_id", false, &v.model_id)) < 0 ||
 	    (rc = cjson_get_array(c->body, "tags", false, &v.tags)) < 0)
 		return rc;
-	v.user = who(c);
+	v.user = api_user(c);
 	if ((rc = reg_version_create(c->st, &v, &o)))
 		return rc;
 	return wrap(c, "model_version", o);
@@ -241,7 +232,7 @@ static int mv_delete(struct api_call *c)
 
 	if ((rc = name_version(c, &name, &version)))
 		return rc;
-	return reg_version_delete(c->st, name, version, who(c));
+	return reg_version_delete(c->st, name, version, api_user(c));
 }
 
 static int mv_search(struct api_call *c)
@@ -279,7 +270,7 @@ static int mv_transition(struct api_call *c)
 			return rc;
 		archive = a && !strcasecmp(a, "true");
 	}
-	if ((rc = reg_version_transition(c->st, name, version, stage, archive, who(c), &o)))
+	if ((rc = reg_version_transition(c->st, name, version, stage, archive, api_user(c), &o)))
 		return rc;
 	return wrap(c, "model_version", o);
 }
@@ -329,7 +320,7 @@ static int cr_promote(struct api_call *c)
 	if ((rc = api_str(c, "name", true, &name)) < 0 || (rc = api_str(c, "from", true, &from)) < 0 ||
 	    (rc = api_str(c, "to", true, &to)) < 0 || (rc = api_str_list(c, "require", &req, &n)) < 0)
 		return rc;
-	rc = reg_promote(c->st, name, from, to, req, n, who(c), &c->reply);
+	rc = reg_promote(c->st, name, from, to, req, n, api_user(c), &c->reply);
 	free(req);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* cmd_monitor.c - `cairn monitor run`: drift of a served model's inference log, window by window, against a reference. */
 #include "cli/cmd.h"
+#include "cli/monitor_admin.h"
 #include "monitor/training_profile.h"
 #include "client/client.h"
 #include "client/webhook.h"
@@ -83,23 +84,9 @@ static int usage(const char *fmt, const char *arg)
 /* 30s, 15m, 1h, 2d (or plain seconds) in microseconds; 0 when not one */
 static int64_t parse_duration(const char *s)
 {
-	char *end;
-	double v;
+	double v = cairn_duration_s(s);
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v <= 0)
-		return 0;
-	switch (*end ? *end++ : 's') {
-	case 's': break;
-	case 'm': v *= 60; break;
-	case 'h': v *= 3600; break;
-	case 'd': v *= 86400; break;
-	default: return 0;
-	}
-	if (*end || v * 1e6 > 9e18 || v * 1e6 < 1)
-		return 0;
-	return (int64_t)(v * 1e6);
+	return v * 1e6 >= 1 && v * 1e6 <= 9e18 ? (int64_t)(v * 1e6) : 0;
 }
 
 struct run {
@@ -497,10 +484,15 @@ int cmd_monitor(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
 		monitor_usage(argc < 2 ? stderr : stdout);
+		fprintf(argc < 2 ? stderr : stdout, "\n");
+		monitor_admin_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "run"))
 		return monitor_run(argc - 1, argv + 1);
-	fprintf(stderr, "cairn monitor: unknown subcommand '%s' (run; see cairn monitor --help)\n", argv[1]);
+	if (monitor_admin_is(argv[1]))
+		return monitor_admin(argc - 1, argv + 1);
+	fprintf(stderr, "cairn monitor: unknown subcommand '%s' (run, add, update, list, show, history, enable, disable, "
+			"delete; see cairn monitor --help)\n", argv[1]);
 	return 2;
 }

@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/util.h"
 #include "core/yaml.h"
+#include "monitor/host.h"
 #include "serve/serve.h"
 
 #include <errno.h>
@@ -67,6 +68,10 @@ static void serve_usage(FILE *f)
 		   "                 zstd segments in DIR (docs/inference-log.md); X-Request-ID names them\n"
 		   "  --log-sample R the share of requests logged, 0..1 (default 1: all)\n"
 		   "  --log-max-bytes N  the log's disk bound; the oldest segments go first (default 1 GiB)\n"
+		   "  --monitors     run the store's monitors of the served models (cairn monitor add) on\n"
+		   "                 this server's --log-dir; the default when a model comes from a store\n"
+		   "  --no-monitors  do not\n"
+		   "  --webhook-allow HOST  a host the monitors' webhooks may post to (repeat)\n"
 		   "  --check        load the model, score its serving_input_example.json, print the\n"
 		   "                 answer and exit (0 when it was answered 200)\n"
 		   CLI_HTTP_HELP "\n"
@@ -279,10 +284,17 @@ int cmd_serve(int argc, char **argv)
 		{ "python-workers", required_argument, NULL, 'W' },
 		{ "log-sample", required_argument, NULL, 's' },
 		{ "log-max-bytes", required_argument, NULL, 'x' },
+		{ "monitors", no_argument, NULL, 0x100 },
+		{ "no-monitors", no_argument, NULL, 0x101 },
+		{ "webhook-allow", required_argument, NULL, 0x102 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config cfg = { .host = "127.0.0.1", .port = 8080 };
+	int monitors = -1;   /* -1: when a model comes from a store */
+	struct buf allow = BUF_INIT;
+	struct monitor_host *mon = NULL;
+	struct monitor_host_model *served = NULL;
 	struct serve_config scfg = { .version = CAIRN_VERSION, .log_sample = -1 };
 	struct poller p = { .every_s = 5 };
 	struct watch *w = NULL, extra[2] = { { 0 } };
@@ -450,6 +462,15 @@ int cmd_serve(int argc, char **argv)
 			scfg.max_queue = v;
 			status = 1;
 			break;
+		case 0x100:
+		case 0x101:
+			monitors = c == 0x100;
+			break;
+		case 0x102:
+			if (allow.len)
+				buf_putc(&allow, ',');
+			buf_puts(&allow, optarg);
+			break;
 		case 'h':
 			serve_usage(stdout);
 			status = 0;
@@ -573,6 +594,35 @@ int cmd_serve(int argc, char **argv)
 		       w[i].uri, w[i].version, w[i].moving ? ", followed" : "");
 	printf("\n");
 	fflush(stdout);
+	if (monitors < 0)   /* a model from a store: the store's monitors of it run here */
+		for (size_t i = 0; i < nw && monitors < 0; i++)
+			if (!uri_is_local(w[i].uri))
+				monitors = 2;
+	if (monitors > 0 && !scfg.log_dir) {
+		if (monitors == 1)
+			cairn_log(LOG_WARN, "serve: --monitors without --log-dir: there is no log to monitor");
+	} else if (monitors > 0) {
+		struct monitor_host_opts mo = { .tracking_uri = tracking_uri, .root = root ? root : cli_default_root(),
+						.who = "serve", .metrics = serve_metrics(sv), .log_dir = scfg.log_dir,
+						.allow_hosts = allow.ptr, .poll_ms = p.every_s ? (int64_t)p.every_s * 1000 : 5000 };
+		size_t n = 0;
+
+		if (!(served = calloc(nw, sizeof(*served))) || buf_error(&allow)) {
+			cli_fail("serve", "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < nw; i++)
+			if (w[i].role == SERVE_PRIMARY)
+				served[n++] = (struct monitor_host_model){ .uri = w[i].uri, .name = w[i].name };
+		mo.models = served;
+		mo.nmodels = n;
+		if (!mo.tracking_uri && getenv("MLFLOW_TRACKING_URI") && *getenv("MLFLOW_TRACKING_URI") && !root)
+			mo.tracking_uri = getenv("MLFLOW_TRACKING_URI");
+		if (monitor_host_start(&mo, &mon)) {
+			cli_fail("serve", "the monitors: %s", cairn_error_msg());
+			goto out;
+		}
+	}
 	if (polling && p.every_s) {
 		p.w = w;
 		p.nw = nw;
@@ -613,6 +663,9 @@ int cmd_serve(int argc, char **argv)
 		cairn_log(LOG_WARN, "serve: %u requests were still in flight after 30 s", http_server_inflight(srv));
 	status = 0;
 out:
+	monitor_host_stop(mon);
+	free(served);
+	buf_release(&allow);
 	serve_shutdown(sv); /* the batchers answer what they hold before the HTTP server stops */
 	http_server_free(srv);
 	serve_free(sv);

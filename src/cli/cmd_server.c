@@ -3,6 +3,7 @@
 #include "cli/trigger.h"
 #include "cli/http_opts.h"
 #include "api/api.h"
+#include "monitor/host.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -15,9 +16,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a monitor's "retrain": DIR[:STAGE], DIR being the --pipeline this server runs */
+static int retrain(void *ctx, const char *monitor, const char *incident, const char *target)
+{
+	struct trigger_runner *t = ctx;
+	const char *colon = strrchr(target, ':');
+	char dir[4096], real[4096], reason[300];
+	const char *stage = NULL;
+
+	snprintf(dir, sizeof(dir), "%s", target);
+	if (colon && !strchr(colon + 1, '/')) {
+		dir[colon - target] = '\0';
+		stage = colon + 1;
+	}
+	if (!t)
+		return cairn_error_set(CAIRN_EUNSUPPORTED, "this server runs no pipeline (start it with --pipeline %s)", dir);
+	if (!realpath(dir, real) || strcmp(real, trigger_dir(t)))
+		return cairn_error_set(CAIRN_EPERM, "'%.300s' is not the pipeline this server runs (--pipeline %.300s)", dir,
+				       trigger_dir(t));
+	snprintf(reason, sizeof(reason), "monitor %s: drift incident %s", monitor, incident);
+	return trigger_request(t, reason, stage);
+}
+
 static void server_usage(FILE *f)
 {
 	fprintf(f, "usage: cairn server [--host ADDR] [--port N] [--root DIR] [--threads N] [--pipeline DIR]\n"
+		   "                    [--no-monitors] [--monitor-poll S] [--webhook-allow HOST]\n"
 		   "                    [--allowed-hosts LIST] [--cors-allowed-origins LIST] [--max-connections N]\n"
 		   "                    [--max-connections-per-client N] [--head-timeout S] [--body-timeout S]\n"
 		   "                    [--idle-timeout S]\n\n"
@@ -27,7 +51,12 @@ static void server_usage(FILE *f)
 		   "  --root DIR     data directory: cairn.db and objects/ (default $CAIRN_HOME or ./cairn-data)\n"
 		   "  --pipeline DIR run `cairn repro` in DIR when one of the triggers of its cairn.yaml\n"
 		   "                 fires ({cron: EXPR}, {every: DURATION}, {watch: PATH}); the runs are\n"
-		   "                 recorded in this server, tagged cairn.trigger\n"
+		   "                 recorded in this server, tagged cairn.trigger; a monitor whose\n"
+		   "                 spec says retrain: DIR[:STAGE] runs it when a drift incident starts\n"
+		   "  --no-monitors  do not run the monitors defined in the store (cairn monitor add)\n"
+		   "  --monitor-poll S  how often the monitors look for new windows (default 5)\n"
+		   "  --webhook-allow HOST  a host the monitors' webhooks may post to (repeat, or\n"
+		   "                 comma-separated; none by default)\n"
 		   CLI_HTTP_HELP "\n"
 		   "Stops cleanly on SIGINT or SIGTERM: requests in flight are answered first (up to\n"
 		   "10 s). CAIRN_SQLITE_SYNC=full makes every commit survive power loss (the default\n"
@@ -40,6 +69,9 @@ int cmd_server(int argc, char **argv)
 		CLI_HTTP_OPTIONS,
 		{ "root", required_argument, NULL, 'r' },
 		{ "pipeline", required_argument, NULL, 'P' },
+		{ "no-monitors", no_argument, NULL, 'M' },
+		{ "monitor-poll", required_argument, NULL, 'p' },
+		{ "webhook-allow", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -48,6 +80,11 @@ int cmd_server(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct trigger_runner *trig = NULL;
 	const char *pipeline_dir = NULL;
+	struct monitor_host *mon = NULL;
+	struct buf allow = BUF_INIT;
+	bool monitors = true;
+	unsigned long poll_s = 5;
+	char *end;
 	struct api_ctx ctx;
 	sigset_t set;
 	int c, sig, rc;
@@ -66,6 +103,22 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'P':
 			pipeline_dir = optarg;
+			break;
+		case 'M':
+			monitors = false;
+			break;
+		case 'p':
+			errno = 0;
+			poll_s = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || poll_s < 1 || poll_s > 86400) {
+				fprintf(stderr, "cairn server: --monitor-poll is a number of seconds from 1 to 86400, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'W':
+			if (allow.len)
+				buf_putc(&allow, ',');
+			buf_puts(&allow, optarg);
 			break;
 		case 'h':
 			server_usage(stdout);
@@ -86,12 +139,15 @@ int cmd_server(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((rc = api_ctx_open(root, &ctx)))
+	if ((rc = api_ctx_open(root, &ctx))) {
+		buf_release(&allow);
 		return cli_fail("server", "%s", cairn_error_msg());
+	}
 	if ((rc = http_server_new(&cfg, &srv)) || (rc = api_mount(srv, &ctx)) || (rc = http_server_start(srv))) {
 		cli_fail("server", "%s", cairn_error_msg());
 		http_server_free(srv);
 		api_ctx_close(&ctx);
+		buf_release(&allow);
 		return 1;
 	}
 	if (pipeline_dir) {
@@ -100,6 +156,21 @@ int cmd_server(int argc, char **argv)
 			cli_fail("server", "%s", cairn_error_msg());
 			http_server_free(srv);
 			api_ctx_close(&ctx);
+			buf_release(&allow);
+			return 1;
+		}
+	}
+	if (monitors) {
+		struct monitor_host_opts mo = { .root = root, .who = "server", .metrics = ctx.metrics,
+						.allow_hosts = allow.ptr, .poll_ms = (int64_t)poll_s * 1000,
+						.retrain = retrain, .retrain_ctx = trig };
+
+		if (buf_error(&allow) || (rc = monitor_host_start(&mo, &mon))) {
+			cli_fail("server", "the monitors: %s", buf_error(&allow) ? "out of memory" : cairn_error_msg());
+			trigger_stop(trig);
+			http_server_free(srv);
+			api_ctx_close(&ctx);
+			buf_release(&allow);
 			return 1;
 		}
 	}
@@ -107,6 +178,8 @@ int cmd_server(int argc, char **argv)
 	printf("cairn server listening on %s (root: %s)\n", url, root);
 	fflush(stdout);
 	sigwait(&set, &sig);
+	monitor_host_stop(mon);
+	buf_release(&allow);
 	trigger_stop(trig);
 	cairn_log(LOG_INFO, "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (http_server_drain(srv, 10000))

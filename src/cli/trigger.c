@@ -36,9 +36,13 @@ struct trigger_runner {
 	char reason[256];      /* what started it */
 	json_t *triggers;      /* the last list that loaded */
 	json_t *state;         /* trigger (as JSON text) -> {minute | due | hash} */
+	pthread_mutex_t mu;    /* guards the request below (made on other threads) */
+	bool requested;
+	char req_reason[256];
+	char req_stage[256];   /* "" for the whole pipeline */
 };
 
-static void fire(struct trigger_runner *t, const char *reason)
+static void fire(struct trigger_runner *t, const char *reason, const char *stage)
 {
 	struct buf logp = BUF_INIT;
 	struct proc_env env = PROC_ENV_INIT;
@@ -63,7 +67,7 @@ static void fire(struct trigger_runner *t, const char *reason)
 	if (fd >= 0)
 		dprintf(fd, "== trigger %s\n", reason);
 	{
-		char *argv[] = { self, "repro", "-q", "--tracking-uri", t->uri, NULL };
+		char *argv[] = { self, "repro", "-q", "--tracking-uri", t->uri, stage && *stage ? (char *)stage : NULL, NULL };
 		struct proc_opts o = { .argv = argv, .cwd = t->dir, .fd_in = -1, .fd_out = fd, .fd_err = fd,
 				       .new_pgroup = true };
 		if (!proc_env_init(&env, environ) && !proc_env_set(&env, "CAIRN_TRIGGER", reason)) {
@@ -133,7 +137,7 @@ static void tick(struct trigger_runner *t, int64_t now_ms)
 			    json_integer_value(json_object_get(st, "minute")) != minute) {
 				json_object_set_new(st, "minute", json_integer(minute));
 				snprintf(reason, sizeof(reason), "cron: %s", json_string_value(v));
-				fire(t, reason);
+				fire(t, reason, NULL);
 			}
 		} else if ((v = json_object_get(tr, "every"))) {
 			json_t *due = json_object_get(st, "due");
@@ -142,7 +146,7 @@ static void tick(struct trigger_runner *t, int64_t now_ms)
 			} else if (now_ms >= json_integer_value(due)) {
 				json_object_set_new(st, "due", json_integer(now_ms + json_integer_value(v)));
 				snprintf(reason, sizeof(reason), "every: %lld ms", (long long)json_integer_value(v));
-				fire(t, reason);
+				fire(t, reason, NULL);
 			}
 		} else if ((v = json_object_get(tr, "watch"))) {
 			char hex[SHA256_HEX_LEN + 1];
@@ -152,7 +156,7 @@ static void tick(struct trigger_runner *t, int64_t now_ms)
 			watch_hash(abs.ptr, st, hex);
 			if (seen && strcmp(json_string_value(seen), hex)) {
 				snprintf(reason, sizeof(reason), "watch: %s", json_string_value(v));
-				fire(t, reason);
+				fire(t, reason, NULL);
 			}
 			json_object_set_new(st, "hash", json_string(hex));
 			buf_release(&abs);
@@ -199,6 +203,18 @@ static void *runner(void *arg)
 			last_load = now;
 		}
 		tick(t, now);
+		pthread_mutex_lock(&t->mu);
+		if (t->requested) {   /* asked for by another thread (a monitor's incident) */
+			char reason[256], stage[256];
+
+			memcpy(reason, t->req_reason, sizeof(reason));
+			memcpy(stage, t->req_stage, sizeof(stage));
+			t->requested = false;
+			pthread_mutex_unlock(&t->mu);
+			fire(t, reason, stage);
+		} else {
+			pthread_mutex_unlock(&t->mu);
+		}
 		nanosleep(&ts, NULL);
 	}
 	if (t->child) {
@@ -226,6 +242,7 @@ int trigger_start(const char *dir, const char *uri, struct trigger_runner **out)
 		free(t);
 		return cairn_error_set(rc, "--pipeline %s: %s", dir, cairn_error_msg());
 	}
+	pthread_mutex_init(&t->mu, NULL);
 	t->dir = cstrdup(real);
 	t->uri = cstrdup(uri);
 	t->triggers = json_incref(p->triggers);
@@ -255,5 +272,29 @@ void trigger_stop(struct trigger_runner *t)
 	free(t->uri);
 	json_decref(t->triggers);
 	json_decref(t->state);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
+}
+
+const char *trigger_dir(const struct trigger_runner *t)
+{
+	return t->dir;
+}
+
+int trigger_request(struct trigger_runner *t, const char *reason, const char *stage)
+{
+	int rc = 0;
+
+	if (stage && strlen(stage) >= sizeof(t->req_stage))
+		return cairn_error_set(CAIRN_EINVALID, "stage name too long");
+	pthread_mutex_lock(&t->mu);
+	if (t->requested)
+		rc = cairn_error_set(CAIRN_EBUSY, "a run of %s is already asked for", t->dir);
+	else {
+		t->requested = true;
+		snprintf(t->req_reason, sizeof(t->req_reason), "%s", reason);
+		snprintf(t->req_stage, sizeof(t->req_stage), "%s", stage ? stage : "");
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
 }

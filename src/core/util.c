@@ -1,6 +1,8 @@
 /* util.c - ids (libuuid), clocks, the usable CPU count, and a small leveled logger to stderr. */
 #include "core/util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,4 +86,26 @@ void cairn_log(enum log_level lvl, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s\n", line);
+}
+
+double cairn_duration_s(const char *s)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(s, &end);
+	if (errno || end == s || isspace((unsigned char)*s))
+		return -1;
+	if (!strcmp(end, "ms"))
+		x /= 1000;
+	else if (!strcmp(end, "m"))
+		x *= 60;
+	else if (!strcmp(end, "h"))
+		x *= 3600;
+	else if (!strcmp(end, "d"))
+		x *= 86400;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	return x > 0 && x <= 1e10 ? x : -1;
 }

@@ -12,6 +12,9 @@ void cairn_id_new(char id[CAIRN_ID_LEN + 1]);
 int64_t cairn_now_ms(void);
 /* Monotonic nanoseconds, for measuring durations. */
 int64_t cairn_mono_ns(void);
+/* A duration: "250ms", "90s", "20m", "1.5h", "2d" or a plain number of
+ * seconds, as seconds (> 0, at most 1e10); -1 when s is not one. */
+double cairn_duration_s(const char *s);
 /* The CPUs this process may run on (sched_getaffinity: a process pinned with
  * taskset counts its own), else the online ones; at least 1. */
 unsigned cairn_cpus(void);

@@ -7,6 +7,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/path.h"
+#include "core/util.h"
 #include "core/yaml.h"
 
 #include <errno.h>
@@ -392,28 +393,8 @@ out:
 /* "20m", "90s", "1h", "1.5h", or a number of seconds. */
 static int parse_duration(const json_t *v, int64_t *ms)
 {
-	double x;
-	char *end;
+	double x = json_is_number(v) ? json_number_value(v) : json_is_string(v) ? cairn_duration_s(json_string_value(v)) : -1;
 
-	if (json_is_number(v)) {
-		x = json_number_value(v);
-		end = "";
-	} else if (json_is_string(v)) {
-		x = strtod(json_string_value(v), &end);
-		if (end == json_string_value(v))
-			return -1;
-	} else
-		return -1;
-	if (!strcmp(end, "") || !strcmp(end, "s"))
-		;
-	else if (!strcmp(end, "ms"))
-		x /= 1000;
-	else if (!strcmp(end, "m"))
-		x *= 60;
-	else if (!strcmp(end, "h"))
-		x *= 3600;
-	else
-		return -1;
 	if (!(x > 0) || x > 1e9)
 		return -1;
 	*ms = (int64_t)(x * 1000);

@@ -582,6 +582,11 @@ void serve_free(struct serve *sv)
 	free(sv);
 }
 
+struct metrics *serve_metrics(struct serve *sv)
+{
+	return sv->metrics;
+}
+
 int serve_mount(struct serve *sv, struct http_server *s)
 {
 	int rc;

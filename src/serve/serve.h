@@ -82,6 +82,9 @@ int serve_set_canary(struct serve *sv, const char *name, unsigned percent);
  * no such slot. */
 int serve_current(struct serve *sv, const char *name, char *out, size_t cap);
 
+/* The registry behind GET /metrics (borrowed; lives as long as sv), where
+ * others (hosted monitors) may add their own series. */
+struct metrics *serve_metrics(struct serve *sv);
 /* Mount the routes on s (serve must outlive it). */
 int serve_mount(struct serve *sv, struct http_server *s);
 

@@ -175,6 +175,40 @@ static const char *const migrations[] = {
 	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
 	"  model_id TEXT NOT NULL,"
 	"  PRIMARY KEY (run_uuid, model_id));",
+	/* monitors of served models (registry/monitors.h): the definition, the lease of the
+	 * one runner that may advance it, its state, and what it recorded */
+	"CREATE TABLE monitors ("
+	"  name TEXT PRIMARY KEY,"
+	"  spec TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  creation_time BIGINT NOT NULL,"
+	"  last_update_time BIGINT NOT NULL,"
+	"  created_by TEXT NOT NULL DEFAULT '',"
+	"  state TEXT,"
+	"  windows BIGINT NOT NULL DEFAULT 0,"
+	"  owner TEXT NOT NULL DEFAULT '',"
+	"  lease_until BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE monitor_windows ("
+	"  monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE,"
+	"  idx BIGINT NOT NULL,"
+	"  start_us BIGINT NOT NULL,"
+	"  end_us BIGINT NOT NULL,"
+	"  nrows BIGINT NOT NULL,"
+	"  dataset_drift INTEGER NOT NULL,"
+	"  share DOUBLE PRECISION,"
+	"  result TEXT NOT NULL,"
+	"  recorded BIGINT NOT NULL,"
+	"  revision INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (monitor, idx));"
+	"CREATE TABLE monitor_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  monitor TEXT NOT NULL REFERENCES monitors(name) ON DELETE CASCADE,"
+	"  time BIGINT NOT NULL,"
+	"  window_idx BIGINT,"
+	"  event TEXT NOT NULL,"
+	"  incident TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL);"
+	"CREATE INDEX monitor_events_by_monitor ON monitor_events(monitor, id);",
 };
 
 static int schema_version(struct store *s, int *out)
