@@ -90,6 +90,8 @@ static bool takes(const struct monitor_host *h, const json_t *spec, const char *
 	char reg[256];
 
 	registered_name(model, reg, sizeof(reg));
+	if (spec_str(spec, "retrain") && !h->o.retrain)
+		return false;   /* left to a host that can run the pipeline (cairn server --pipeline) */
 	if (h->o.log_dir) {   /* cairn serve: its own models */
 		for (size_t i = 0; i < h->o.nmodels; i++) {
 			const struct monitor_host_model *m = &h->models[i];

@@ -16,7 +16,9 @@
  * host serves (the same URI, or the same name), on the host's log unless
  * the spec names another (cairn serve). The log's records are those of the
  * spec's served_name, else of the served model's name, else of the
- * registered name of a models:/ URI.
+ * registered name of a models:/ URI. A host without a retrain function
+ * (cairn serve) leaves monitors whose spec asks for retraining to one that
+ * has it (cairn server).
  *
  * The reference is the spec's, else the model's training profile; a model
  * reference is resolved again every poll and reloaded when the version it

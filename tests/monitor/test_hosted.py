@@ -152,6 +152,8 @@ def test_cairn_serve_runs_the_monitors_of_the_models_it_serves(registered, tmp_p
     root, log = registered, tmp_path / "ilog"
     cairn("monitor", "add", "champ", "--model", "models:/reg@champion", "--window-rows", "500", "--root", str(root))
     cairn("monitor", "add", "other", "--model", "models:/nope@champion", "--window-rows", "500", "--root", str(root))
+    cairn("monitor", "add", "retrains", "--model", "models:/reg@champion", "--window-rows", "500", "--retrain",
+          str(tmp_path), "--root", str(root))
     serve = Proc(tmp_path, ["serve", "models:/reg@champion", "--root", str(root), "--log-dir", str(log), "--poll", "1",
                             "--cache", str(tmp_path / "cache")], "/ping", "serve")
     try:
@@ -169,6 +171,9 @@ def test_cairn_serve_runs_the_monitors_of_the_models_it_serves(registered, tmp_p
         assert 'cairn_monitor_window_rows{monitor="champ"} 500' in text
         other = json.loads(cairn("monitor", "show", "other", "--json", "--root", str(root)).stdout)["monitor"]
         assert other["owner"] == "" and other["windows"] == 0    # not a model this server serves
+        # retraining needs cairn server --pipeline: cairn serve leaves that monitor alone
+        retrains = json.loads(cairn("monitor", "show", "retrains", "--json", "--root", str(root)).stdout)["monitor"]
+        assert retrains["owner"] == "" and retrains["windows"] == 0
     finally:
         serve.stop()
 
