@@ -607,7 +607,7 @@ int cmd_serve(int argc, char **argv)
 						.allow_hosts = allow.ptr, .poll_ms = p.every_s ? (int64_t)p.every_s * 1000 : 5000 };
 		size_t n = 0;
 
-		if (!(served = calloc(nw, sizeof(*served))) || buf_error(&allow)) {
+		if (!(served = ccalloc(nw, sizeof(*served))) || buf_error(&allow)) {
 			cli_fail("serve", "out of memory");
 			goto out;
 		}
