@@ -257,9 +257,16 @@ static json_t *names_of(const json_t *flag)
 
 	json_array_foreach(json_object_get(flag, "selected"), i, v)
 		json_array_append(out, v);
-	json_array_foreach(json_object_get(flag, "null_share"), i, v)
-		if (!json_array_size(out) || !json_equal(json_array_get(out, json_array_size(out) - 1), v))
+	json_array_foreach(json_object_get(flag, "null_share"), i, v) {
+		size_t j;
+		json_t *seen;
+		bool dup = false;
+
+		json_array_foreach(out, j, seen)
+			dup = dup || json_equal(seen, v);
+		if (!dup)
 			json_array_append(out, v);
+	}
 	return out;
 }
 
