@@ -69,9 +69,10 @@ int cmd_server(int argc, char **argv)
 		CLI_HTTP_OPTIONS,
 		{ "root", required_argument, NULL, 'r' },
 		{ "pipeline", required_argument, NULL, 'P' },
-		{ "no-monitors", no_argument, NULL, 'M' },
-		{ "monitor-poll", required_argument, NULL, 'p' },
-		{ "webhook-allow", required_argument, NULL, 'W' },
+		/* long-only options take codes above any letter, so none collides with CLI_HTTP_OPTIONS */
+		{ "no-monitors", no_argument, NULL, 0x100 },
+		{ "monitor-poll", required_argument, NULL, 0x101 },
+		{ "webhook-allow", required_argument, NULL, 0x102 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -104,10 +105,10 @@ int cmd_server(int argc, char **argv)
 		case 'P':
 			pipeline_dir = optarg;
 			break;
-		case 'M':
+		case 0x100:
 			monitors = false;
 			break;
-		case 'p':
+		case 0x101:
 			errno = 0;
 			poll_s = strtoul(optarg, &end, 10);
 			if (errno || *end || !*optarg || poll_s < 1 || poll_s > 86400) {
@@ -115,7 +116,7 @@ int cmd_server(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'W':
+		case 0x102:
 			if (allow.len)
 				buf_putc(&allow, ',');
 			buf_puts(&allow, optarg);

@@ -32,6 +32,9 @@ for f in src/*/*.[ch]; do
 done
 [ -z "$bad" ] && ok "includes only go down the layers" || ko "layering violated" "$bad"
 
+out=$(python3 tests/hygiene/options.py . 2>&1)
+[ $? -eq 0 ] && ok "every command's options have their own codes" || ko "option codes collide" "$out"
+
 bad=""
 for f in src/*/*.c; do head -1 "$f" | grep -q '^/\*' || bad="$bad$f
 "; done
