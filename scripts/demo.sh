@@ -17,8 +17,15 @@ if port_busy "$PORT"; then
 fi
 URI="http://127.0.0.1:$PORT"
 
-echo "== starting cairn server on $URI (data in $ROOT)"
-"$CAIRN" server --port "$PORT" --root "$ROOT" >/tmp/cairn-demo-server.log 2>&1 &
+# the continuous-training workspace (examples/ct), whose pipeline the server runs when a monitor fires
+CTW=$(mktemp -d /tmp/cairn-demo-ct.XXXXXX)
+cp -r examples/ct/. "$CTW/"
+git init -q "$CTW"
+$PY "$CTW/src/simulate.py" data -o "$CTW/data/train.csv" --rows 3000 --seed 1
+
+echo "== starting cairn server on $URI (data in $ROOT, running the pipeline of $CTW)"
+"$CAIRN" server --port "$PORT" --root "$ROOT" --pipeline "$CTW" --monitor-poll 1 --webhook-allow 127.0.0.1 \
+	>/tmp/cairn-demo-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -164,6 +171,64 @@ echo "cairn drift --reference train.csv --current today.csv --report drift.html 
 	| awk 'NR <= 4 { print } { last = $0 } END { print "  ..."; print last }'
 set -e
 echo "(the HTML report: $MON/drift.html)"
+echo
+
+echo "== the continuous-training loop: drift -> alert -> retrain -> validation and gate -> alias -> hot swap"
+echo "cairn repro in $CTW (examples/ct: validate -> train -> promote): version 1 becomes champion"
+(cd "$CTW" && "$CAIRN" repro --tracking-uri "$URI" | grep -E "^\[(train|promote)\] (rmse|registered|promoted)")
+HPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HPORT=$HPORT $PY -c '
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200); self.end_headers()
+        print("webhook received:", body.decode()[:160], "...", flush=True)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["HPORT"])), H).serve_forever()' >/tmp/cairn-demo-hooks.log 2>&1 &
+HOOKS=$!
+rm -rf "$ROOT/ct-ilog"
+"$CAIRN" serve models:/ct-regressor@champion --tracking-uri "$URI" --port "$CPORT" --poll 1 \
+	--cache "$ROOT/serve-cache" --log-dir "$ROOT/ct-ilog" >/tmp/cairn-demo-ct-serve.log 2>&1 &
+CSERVE=$!
+trap 'kill $CSERVE $HOOKS $SERVER 2>/dev/null; wait $CSERVE $HOOKS $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	curl -sf "http://127.0.0.1:$CPORT/ping" >/dev/null && break
+	sleep 0.1
+done
+echo "cairn monitor add ct --model models:/ct-regressor@champion --window-rows 500 --retrain $CTW --webhook ..."
+"$CAIRN" monitor add ct --model models:/ct-regressor@champion --window-rows 500 --log-dir "$ROOT/ct-ilog" \
+	--drift-share 0.2 --retrain "$CTW" --webhook "http://127.0.0.1:$HPORT/hook" --tracking-uri "$URI"
+last() { awk '{ n++; v[$3]++; last = $0 } END { printf "  %d batches of 50 rows; answered by version(s):", n; for (k in v) printf " %s", k; print "" }'; }
+echo "-- 1000 rows like the training data, with their labels"
+$PY "$CTW/src/simulate.py" traffic "http://127.0.0.1:$CPORT" --rows 1000 --seed 5 --labels | last
+echo "-- new data lands upstream (f0 shifted by 2) and the live traffic shifts with it"
+$PY "$CTW/src/simulate.py" data -o "$CTW/data/train.csv" --rows 3000 --seed 2 --shift 2
+$PY "$CTW/src/simulate.py" traffic "http://127.0.0.1:$CPORT" --rows 1100 --seed 6 --shift 2 --labels | last
+for _ in $(seq 600); do
+	grep -q "switched from version 1 to 2" /tmp/cairn-demo-ct-serve.log && break
+	sleep 0.2
+done
+grep "switched" /tmp/cairn-demo-ct-serve.log || { tail -20 /tmp/cairn-demo-server.log; exit 1; }
+echo "-- the same shifted traffic, now answered by the retrained champion"
+$PY "$CTW/src/simulate.py" traffic "http://127.0.0.1:$CPORT" --rows 1100 --seed 7 --shift 2 --labels | last
+for _ in $(seq 300); do
+	"$CAIRN" monitor history ct --tracking-uri "$URI" | grep -q resolved && break
+	sleep 0.2
+done
+echo "cairn monitor history ct"
+"$CAIRN" monitor history ct --tracking-uri "$URI"
+cat /tmp/cairn-demo-hooks.log
+echo "cairn models audit ct-regressor"
+"$CAIRN" models audit ct-regressor --tracking-uri "$URI" --max 6
+echo "the pipeline run the monitor started (tag cairn.trigger):"
+curl -s "$URI/api/2.0/mlflow/runs/search" -H 'Content-Type: application/json' \
+	-d '{"experiment_ids": ["0"], "filter": "tags.cairn.trigger LIKE '"'monitor ct:%'"'"}' |
+	$PY -c 'import json, sys
+for r in json.load(sys.stdin).get("runs", []):
+    t = {x["key"]: x["value"] for x in r["data"]["tags"]}
+    print("  run", r["info"]["run_id"], r["info"]["status"], "-", t["cairn.trigger"])'
 echo
 
 echo "== cairn models audit breast-cancer"

@@ -32,7 +32,8 @@ class Proc:
         self.url = "http://127.0.0.1:%d" % self.port
         self.errpath = tmp / ("%s.err" % name)
         self.err = open(self.errpath, "ab")
-        self.p = subprocess.Popen([CAIRN, *args, "--port", str(self.port)], stdout=subprocess.DEVNULL,
+        # the port first: a later option must not override it (--monitor-poll once did)
+        self.p = subprocess.Popen([CAIRN, args[0], "--port", str(self.port), *args[1:]], stdout=subprocess.DEVNULL,
                                   stderr=self.err)
         for _ in range(600):
             try:
