@@ -163,6 +163,19 @@ static int mc_record(struct api_call *c)
 			  json_object_get(c->body, "state"), json_is_null(ev) ? NULL : ev);
 }
 
+static int mc_revise(struct api_call *c)
+{
+	const char *name, *owner;
+	int64_t lease_ms, idx, revision;
+	int rc;
+
+	if ((rc = runner_args(c, &name, &owner, &lease_ms)) || (rc = api_int64(c, "index", true, &idx)) < 0 ||
+	    (rc = api_int64(c, "revision", true, &revision)) < 0)
+		return rc;
+	return mon_revise(c->st, name, owner, lease_ms, idx, revision, json_object_get(c->body, "performance"),
+			  json_object_get(c->body, "state"));
+}
+
 static int mc_note(struct api_call *c)
 {
 	const char *name, *owner;
@@ -185,6 +198,7 @@ const struct http_route api_cairn_monitor_routes[] = {
 	API_ROUTE("POST", "/monitors/claim", mc_claim),
 	API_ROUTE("POST", "/monitors/release", mc_release),
 	API_ROUTE("POST", "/monitors/record", mc_record),
+	API_ROUTE("POST", "/monitors/revise", mc_revise),
 	API_ROUTE("POST", "/monitors/note", mc_note),
 };
 const size_t api_cairn_monitor_nroutes = sizeof(api_cairn_monitor_routes) / sizeof(api_cairn_monitor_routes[0]);

@@ -48,6 +48,9 @@ static void monitor_usage(FILE *f)
 		   "  --labels FILE           ground truth posted to cairn serve's /labels (default:\n"
 		   "                          LOG_DIR/labels.jsonl when there is one): live accuracy and AUC,\n"
 		   "                          or RMSE and MAE, per window\n"
+		   "  --label-horizon DURATION  labels may come this late: when the labels file grew, the\n"
+		   "                          windows (the last 32) that ended within it are scored again\n"
+		   "                          and reported as revised (default 1d; 'off': never)\n"
 		   "  --flush                 also report the window still open at the end of the log\n"
 		   "  --state FILE            read the position from FILE and write it back after the scan\n"
 		   "  --name NAME             the monitor's name in the metrics (default: the model, or 'default')\n"
@@ -172,6 +175,36 @@ static int on_report(void *ctx, const struct monitor_report *rep, const struct m
 	return 0;
 }
 
+/* a window scored again with labels that came after it was reported */
+static int on_revise(void *ctx, const struct monitor_revision *rv, const struct monitor_state *after)
+{
+	struct run *r = ctx;
+
+	(void)after;
+	if (r->json) {
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:O?}", "monitor", r->name, "revised", (json_int_t)rv->index,
+				      "revision", (json_int_t)rv->revision, "end_us", (json_int_t)rv->end_us, "performance",
+				      rv->performance);
+
+		if (!o)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		cli_print_json(o);
+		json_decref(o);
+	} else {
+		json_t *v;
+		const char *key;
+
+		printf("window %llu revised (late labels): labelled %lld:", (unsigned long long)rv->index,
+		       (long long)json_integer_value(json_object_get(rv->performance, "labelled")));
+		json_object_foreach((json_t *)rv->performance, key, v)
+			if (json_is_real(v))
+				printf(" %s %.4f", key, json_real_value(v));
+		printf("\n");
+	}
+	fflush(stdout);
+	return 0;
+}
+
 static int load_reference(const char *ref, const char *tracking_uri, const char *root, json_t **out)
 {
 	struct client *cl = NULL;
@@ -189,7 +222,7 @@ static int read_state(const char *path, struct monitor_state *st)
 {
 	struct buf b = BUF_INIT;
 	json_t *j;
-	int rc = fs_read_file(path, 4096, &b);
+	int rc = fs_read_file(path, MONITOR_STATE_MAX, &b);
 	char what[300];
 
 	if (rc == CAIRN_ENOTFOUND)
@@ -273,6 +306,7 @@ static int monitor_run(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "log-run", required_argument, NULL, 'E' },
 		{ "labels", required_argument, NULL, 'B' },
+		{ "label-horizon", required_argument, NULL, 0x100 },
 		{ "webhook", required_argument, NULL, 'K' },
 		{ "allow-host", required_argument, NULL, 'A' },
 		{ "resolve-after", required_argument, NULL, 'Z' },
@@ -338,6 +372,12 @@ static int monitor_run(int argc, char **argv)
 		case 'H': host = optarg; break;
 		case 'E': ro.experiment = optarg; break;
 		case 'B': mo.labels = optarg; break;
+		case 0x100:
+			if (!strcmp(optarg, "off"))
+				ro.label_horizon_us = -1;
+			else if (!(ro.label_horizon_us = parse_duration(optarg)))
+				return usage("--label-horizon is a duration like 1h or 7d, or 'off', not '%s'", optarg);
+			break;
 		case 'K': ro.hook.url = optarg; break;
 		case 'A':
 			if (allow.len)
@@ -416,6 +456,8 @@ static int monitor_run(int argc, char **argv)
 		ro.on_firing = run_on_drift;
 		ro.firing_ctx = &r;
 	}
+	ro.on_revise = on_revise;
+	ro.revise_ctx = &r;
 	if ((rc = monitor_runner_new(&ro, &st, &runner)))
 		goto fail;
 	if (port) {

@@ -40,6 +40,8 @@ void monitor_admin_usage(FILE *f)
 		   "                          incident starts\n"
 		   "  --experiment NAME       where the monitoring run is kept (cairn-monitors)\n"
 		   "  --labels FILE           ground truth (default: LOG_DIR/labels.jsonl)\n"
+		   "  --label-horizon DURATION  labels may come this late: windows that ended within it are\n"
+		   "                          revised when they do (default 1d; 'off')\n"
 		   "  --disabled              (add) defined but not run until enabled\n"
 		   "  --unset FIELD           (update) remove a field: log_dir, reference, webhook, ...\n"
 		   "  --max N                 (history) windows and events shown (20)\n"
@@ -106,6 +108,7 @@ static int parse(int argc, char **argv, struct admin *a, bool update)
 		{ "unset", required_argument, NULL, 'u' },        { "max", required_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },               { "tracking-uri", required_argument, NULL, 'U' },
 		{ "root", required_argument, NULL, 'r' },         { "help", no_argument, NULL, 'h' },
+		{ "label-horizon", required_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -169,6 +172,12 @@ static int parse(int argc, char **argv, struct admin *a, bool update)
 			break;
 		}
 		case 'E': rc = set(a, "experiment", json_string(optarg)); break;
+		case 0x100:
+			v = strcmp(optarg, "off") ? cairn_duration_s(optarg) : 0;
+			if (v <= 0 && strcmp(optarg, "off"))
+				return fail("--label-horizon is a duration like 1h or 7d, or 'off', not '%s'", optarg);
+			rc = set(a, "label_horizon", json_real(v));
+			break;
 		case 'd': a->disabled = true; break;
 		case 'u': rc = set(a, optarg, json_null()); break;
 		case 'j': a->json = true; break;
@@ -320,6 +329,8 @@ static int print_history(json_t *windows, json_t *events)
 		json_object_foreach(perf, key, v)
 			if (json_is_number(v))
 				buf_printf(&b, "%s%s %.4g", b.len ? " " : "", key, json_number_value(v));
+		if (json_integer_value(json_object_get(w, "revision")) > 0)   /* late labels scored */
+			buf_printf(&b, " (revised %lld)", (long long)json_integer_value(json_object_get(w, "revision")));
 		table_add(&t, b.len ? b.ptr : NULL);
 	}
 	if (table_rows(&t) > 1 && !(rc = buf_error(&b)) && !(rc = table_render(&t, table_term_width(), 60, &text, &dropped)))

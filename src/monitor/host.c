@@ -197,6 +197,23 @@ out:
 	return rc;
 }
 
+/* the revise callback: a window scored again with late labels, and the state after it */
+static int revise(void *ctx, const struct monitor_revision *rv, const struct monitor_state *after)
+{
+	struct entry *e = ctx;
+	struct monitor_host *h = e->h;
+	json_t *state = monitor_state_json(after);
+
+	if (!state)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	cairn_log(LOG_INFO, "monitor %s: window %llu revised with late labels", e->name, (unsigned long long)rv->index);
+	return client_call(h->cl, "POST", "/api/cairn/v1/monitors/revise",
+			   json_pack("{s:s,s:s,s:I,s:I,s:I,s:O?,s:o}", "name", e->name, "owner", h->owner, "lease_ms",
+				     (json_int_t)h->lease_ms, "index", (json_int_t)rv->index, "revision",
+				     (json_int_t)rv->revision, "performance", rv->performance, "state", state),
+			   NULL);
+}
+
 /* build the runner from the stored monitor (spec and state) */
 static int build(struct entry *e, const json_t *m, const char *dir, const char *filter)
 {
@@ -237,6 +254,13 @@ static int build(struct entry *e, const json_t *m, const char *dir, const char *
 	ro.cl = h->cl;
 	ro.experiment = e->experiment;
 	ro.resolve_after = (unsigned)json_integer_value(json_object_get(spec, "resolve_after"));
+	if (json_is_number(json_object_get(spec, "label_horizon"))) {
+		double v = json_number_value(json_object_get(spec, "label_horizon"));
+
+		ro.label_horizon_us = v > 0 ? (int64_t)(v * 1e6) : -1;
+	}
+	ro.on_revise = revise;
+	ro.revise_ctx = e;
 	if (spec_str(spec, "webhook")) {
 		struct webhook_opts w = { .url = spec_str(spec, "webhook"), .allow_hosts = h->o.allow_hosts ? h->o.allow_hosts : "" };
 

@@ -22,6 +22,7 @@ struct win {
 	int64_t first_us, last_us;
 	uint64_t requests, bad;
 	struct profile_rows *rows;
+	struct ilog_pos start;        /* its first record */
 	struct ilog_pos end;          /* just past its last record */
 	/* (prediction, label) pairs of the labelled rows */
 	double *pred, *lab;
@@ -35,7 +36,9 @@ struct scan {
 	size_t nnames, npos;          /* npos: the reference's columns (that name positional values) */
 	monitor_window_fn fn;
 	void *ctx;
-	json_t *labels;               /* request id -> label */
+	const json_t *labels;         /* request id -> label (borrowed from o, or owned_labels) */
+	json_t *owned_labels;
+	bool score_only;              /* monitor_performance: no profile, only (prediction, label) pairs */
 	struct win w;
 };
 
@@ -46,12 +49,13 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int win_start(struct scan *s, int64_t key)
+static int win_start(struct scan *s, int64_t key, const struct ilog_pos *first)
 {
-	int rc = profile_rows_new(s->names, s->nnames, &s->w.rows);
+	int rc = s->score_only ? 0 : profile_rows_new(s->names, s->nnames, &s->w.rows);
 
 	if (rc)
 		return rc;
+	s->w.start = *first;
 	s->w.open = true;
 	s->w.key = key;
 	s->w.requests = s->w.bad = 0;
@@ -163,8 +167,7 @@ static int add_pair(struct win *w, const json_t *pred, const json_t *lab)
 	return 0;
 }
 
-/* request id -> label from a labels.jsonl (the last label of an id wins; bad lines are skipped) */
-static int load_labels(const char *path, json_t **out)
+int monitor_labels_load(const char *path, json_t **out)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -218,6 +221,7 @@ static int win_close(struct scan *s, struct ilog_pos *pos)
 		mw.start_us = s->w.first_us;
 		mw.end_us = s->w.last_us + 1;
 	}
+	mw.start = s->w.start;
 	mw.end = s->w.end;
 	if (!mw.rows) {   /* only bad requests: nothing to test */
 		*pos = s->w.end;
@@ -278,11 +282,12 @@ static int add_entry(struct scan *s, const struct ilog_entry *e)
 		s->w.bad++;
 		return 0;
 	}
-	json_array_foreach(rows, i, row)
-		if ((rc = profile_rows_add(s->w.rows, row))) {
-			json_decref(rows);
-			return rc;
-		}
+	if (!s->score_only)
+		json_array_foreach(rows, i, row)
+			if ((rc = profile_rows_add(s->w.rows, row))) {
+				json_decref(rows);
+				return rc;
+			}
 	if (s->labels) {   /* the request's ground truth, when it has been posted */
 		json_t *label = json_object_get(s->labels, e->id);
 		size_t n = json_array_size(rows);
@@ -298,32 +303,55 @@ static int add_entry(struct scan *s, const struct ilog_entry *e)
 	return rc;
 }
 
-int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos *pos, bool flush, monitor_window_fn fn,
-		 void *ctx)
+/* what a scan and a rescore share: the labels, and the names of positional values */
+static int scan_init(struct scan *s, const struct monitor_opts *o)
 {
-	struct scan s = { .o = o, .fn = fn, .ctx = ctx };
-	struct ilog_reader *r = NULL;
-	struct ilog_entry e;
 	json_t *cols = json_object_get(o->reference, "columns");
 	const char *key;
 	json_t *v;
 	int rc;
 
+	s->o = o;
 	if (profile_check(o->reference))
 		return cairn_error_set(CAIRN_EINVALID, "the monitor's reference: %s", cairn_error_msg());
 	if ((!o->window_us) == (!o->window_rows) || o->window_us < 0)
 		return cairn_error_set(CAIRN_EINVALID, "a monitor has windows of a time or of a row count (one of the two)");
-	if (o->labels && (rc = load_labels(o->labels, &s.labels)))
+	if (o->label_map)
+		s->labels = o->label_map;
+	else if (o->labels && (rc = monitor_labels_load(o->labels, &s->owned_labels)))
 		return rc;
-	if (!(s.names = cmalloc((json_object_size(cols) + 1) * sizeof(*s.names)))) {
-		json_decref(s.labels);
+	else
+		s->labels = s->owned_labels;
+	if (!(s->names = cmalloc((json_object_size(cols) + 1) * sizeof(*s->names))))
 		return oom();
-	}
 	json_object_foreach(cols, key, v)
-		s.names[s.nnames++] = key;
-	s.npos = s.nnames;
+		s->names[s->nnames++] = key;
+	s->npos = s->nnames;
 	if (!json_object_get(cols, "prediction"))
-		s.names[s.nnames++] = "prediction";
+		s->names[s->nnames++] = "prediction";
+	return 0;
+}
+
+static void scan_release(struct scan *s)
+{
+	if (s->w.open)
+		win_drop(s);
+	free(s->names);
+	free(s->w.pred);
+	free(s->w.lab);
+	json_decref(s->owned_labels);
+}
+
+int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos *pos, bool flush, monitor_window_fn fn,
+		 void *ctx)
+{
+	struct scan s = { .fn = fn, .ctx = ctx };
+	struct ilog_reader *r = NULL;
+	struct ilog_entry e;
+	int rc;
+
+	if ((rc = scan_init(&s, o)))
+		goto out;
 	if ((rc = ilog_reader_open(dir, 0, pos->seq ? pos : NULL, &r)))
 		goto out;
 	while ((rc = ilog_reader_next(r, &e)) == 1) {
@@ -336,7 +364,7 @@ int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos 
 		}
 		if (s.w.open && o->window_us && k != s.w.key && (rc = win_close(&s, pos)))
 			goto out;
-		if (!s.w.open && (rc = win_start(&s, k)))
+		if (!s.w.open && (rc = win_start(&s, k, &e.pos)))
 			goto out;
 		if ((rc = add_entry(&s, &e)))
 			goto out;
@@ -350,13 +378,57 @@ int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos 
 	if (flush && s.w.open)
 		rc = win_close(&s, pos);
 out:
-	if (s.w.open)
-		win_drop(&s);
 	ilog_reader_free(r);
-	free(s.names);
-	free(s.w.pred);
-	free(s.w.lab);
-	json_decref(s.labels);
+	scan_release(&s);
+	return rc;
+}
+
+/* a before b in the log: by segment, then frame, then line */
+static bool pos_before(const struct ilog_pos *a, const struct ilog_pos *b)
+{
+	if (a->seq != b->seq)
+		return a->seq < b->seq;
+	if (a->offset != b->offset)
+		return a->offset < b->offset;
+	return a->line < b->line;
+}
+
+int monitor_performance(const char *dir, const struct monitor_opts *o, const struct ilog_pos *start,
+			const struct ilog_pos *end, uint64_t requests, json_t **out)
+{
+	struct scan s = { .score_only = true };
+	struct ilog_reader *r = NULL;
+	struct ilog_reader_stats rs;
+	struct ilog_entry e;
+	struct ilog_pos at;
+	int rc;
+
+	*out = NULL;
+	if ((rc = scan_init(&s, o)) || (rc = win_start(&s, 0, start)) || (rc = ilog_reader_open(dir, 0, start, &r)))
+		goto out;
+	while (s.w.requests < requests && (rc = ilog_reader_next(r, &e)) == 1) {
+		if (pos_before(end, &e.pos))
+			break;
+		if (wanted(o, &e) && (rc = add_entry(&s, &e)))
+			goto out;
+		ilog_reader_pos(r, &at);
+		if (!pos_before(&at, end))
+			break;
+	}
+	if (rc < 0)
+		goto out;
+	ilog_reader_stats(r, &rs);
+	if (s.w.requests != requests || rs.gone || rs.corrupt) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "the log no longer holds the window's %llu records (%llu read)",
+				     (unsigned long long)requests, (unsigned long long)s.w.requests);
+		goto out;
+	}
+	rc = 0;
+	if (s.w.npairs && !(*out = performance(&s.w)))
+		rc = oom();
+out:
+	ilog_reader_free(r);
+	scan_release(&s);
 	return rc;
 }
 
@@ -417,6 +489,21 @@ static void set1(struct metrics_family *f, const char *monitor, double v)
 	metrics_gauge_set(metrics_series_get(f, (const char *[]){ monitor }, 1), v);
 }
 
+void monitor_export_performance(struct monitor_gauges *g, const char *monitor, const json_t *performance)
+{
+	static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
+
+	if (!performance)
+		return;
+	set1(g->labelled, monitor, (double)json_integer_value(json_object_get(performance, "labelled")));
+	for (size_t i = 0; i < 4; i++) {
+		json_t *v = json_object_get(performance, ms[i]);
+
+		if (json_is_number(v))
+			metrics_gauge_set(metrics_series_get(g->perf, (const char *[]){ monitor, ms[i] }, 2), json_number_value(v));
+	}
+}
+
 void monitor_export(struct monitor_gauges *g, const char *monitor, const struct monitor_window *w)
 {
 	json_t *ds = json_object_get(w->drift, "dataset"), *cols = json_object_get(w->drift, "columns"), *c;
@@ -438,18 +525,7 @@ void monitor_export(struct monitor_gauges *g, const char *monitor, const struct 
 	set1(g->dataset, monitor, json_is_true(json_object_get(ds, "dataset_drift")));
 	set1(g->rows, monitor, (double)w->rows);
 	set1(g->end_ts, monitor, (double)w->end_us / 1e6);
-	if (w->performance) {
-		static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
-
-		set1(g->labelled, monitor, (double)json_integer_value(json_object_get(w->performance, "labelled")));
-		for (size_t i = 0; i < 4; i++) {
-			json_t *v = json_object_get(w->performance, ms[i]);
-
-			if (json_is_number(v))
-				metrics_gauge_set(metrics_series_get(g->perf, (const char *[]){ monitor, ms[i] }, 2),
-						  json_number_value(v));
-		}
-	}
+	monitor_export_performance(g, monitor, w->performance);
 	if (json_is_number(json_object_get(pred, "mean"))) {
 		static const char *const qs[] = { "0.05", "0.5", "0.95" };
 

@@ -14,7 +14,9 @@
  * With labels (ground truth posted to cairn serve's /labels, joined by request
  * id) each window also gets the model's live performance: accuracy and ROC
  * AUC when every label is 0 or 1 (a prediction >= 0.5 counts as 1), else RMSE
- * and MAE. A label counts when it was posted before the window is read.
+ * and MAE. A label counts when it was posted before the window is read;
+ * monitor_performance reads a window's records again (from its start to its
+ * end position) to score labels that came later.
  *
  * Scanning resumes exactly: the position returned is just past the last
  * record of the last closed window, so the records of a window still open
@@ -39,6 +41,7 @@ struct monitor_opts {
 	const json_t *reference;        /* the reference profile (borrowed) */
 	struct drift_options drift;
 	const char *labels;             /* ground truth (cairn serve's LOG_DIR/labels.jsonl), or NULL */
+	const json_t *label_map;        /* or the labels already read (monitor_labels_load; borrowed) */
 };
 
 /* One closed window (everything borrowed, valid during the callback). */
@@ -48,6 +51,7 @@ struct monitor_window {
 	const json_t *profile;          /* the window's profile (its columns plus "prediction") */
 	const json_t *drift;            /* drift of the window against the reference */
 	const json_t *performance;      /* with labels: {"labelled", "task", "accuracy", "auc" | "rmse", "mae"}, else NULL */
+	struct ilog_pos start;          /* the position of the window's first record */
 	struct ilog_pos end;            /* position just past the window's last record */
 };
 
@@ -60,6 +64,19 @@ typedef int (*monitor_window_fn)(void *ctx, const struct monitor_window *w);
  * is returned. CAIRN_ENOTFOUND when dir does not exist. */
 int monitor_scan(const char *dir, const struct monitor_opts *o, struct ilog_pos *pos, bool flush, monitor_window_fn fn,
 		 void *ctx);
+
+/* Ground truth from a labels.jsonl (cairn serve's /labels): a new object,
+ * request id -> label, the last label of an id winning; bad lines are
+ * skipped. *out is NULL when the file does not exist. */
+int monitor_labels_load(const char *path, json_t **out);
+
+/* The live performance of the window whose records run from start to end
+ * (monitor_window's positions), scored against o's labels as they are now:
+ * *out is the new performance object, or NULL when no row is labelled.
+ * requests is the window's count of records: CAIRN_ENOTFOUND when the log no
+ * longer holds them all (a segment deleted, the log rewritten). */
+int monitor_performance(const char *dir, const struct monitor_opts *o, const struct ilog_pos *start,
+			const struct ilog_pos *end, uint64_t requests, json_t **out);
 
 /* The rows of one logged request body (input) and its answer (output, may
  * be NULL) as a new JSON array of objects; names (may be NULL) name the
@@ -82,6 +99,8 @@ struct monitor_gauges;
 int monitor_gauges_new(struct metrics *m, struct monitor_gauges **out);
 /* Set the gauges of monitor from a closed window. */
 void monitor_export(struct monitor_gauges *g, const char *monitor, const struct monitor_window *w);
+/* Set only the performance gauges (a revised last window). */
+void monitor_export_performance(struct monitor_gauges *g, const char *monitor, const json_t *performance);
 void monitor_gauges_free(struct monitor_gauges *g);
 
 #endif

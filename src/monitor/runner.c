@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct monitor_runner {
 	struct monitor_runner_opts o;
@@ -18,12 +19,34 @@ struct monitor_runner {
 
 /* ---- the state as JSON ---- */
 
+static json_t *pos_json(const struct ilog_pos *p)
+{
+	return json_pack("[I,I,I]", (json_int_t)p->seq, (json_int_t)p->offset, (json_int_t)p->line);
+}
+
 json_t *monitor_state_json(const struct monitor_state *s)
 {
-	return json_pack("{s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:I}", "seq", (json_int_t)s->pos.seq, "offset",
-			 (json_int_t)s->pos.offset, "line", (json_int_t)s->pos.line, "firing", s->firing, "incident",
-			 s->firing ? s->incident : "", "since_us", (json_int_t)(s->firing ? s->since_us : 0), "clear",
-			 (json_int_t)(s->firing ? s->clear : 0), "run_id", s->run_id, "step", (json_int_t)s->step);
+	json_t *recent = json_array();
+	json_t *j = json_pack("{s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:I,s:I,s:o}", "seq", (json_int_t)s->pos.seq, "offset",
+			      (json_int_t)s->pos.offset, "line", (json_int_t)s->pos.line, "firing", s->firing, "incident",
+			      s->firing ? s->incident : "", "since_us", (json_int_t)(s->firing ? s->since_us : 0), "clear",
+			      (json_int_t)(s->firing ? s->clear : 0), "run_id", s->run_id, "step", (json_int_t)s->step,
+			      "labels_size", (json_int_t)s->labels_size, "recent", recent);
+
+	for (unsigned i = 0; j && i < s->nrecent; i++) {
+		const struct monitor_recent *w = &s->recent[i];
+		json_t *o = json_pack("{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:I}", "index", (json_int_t)w->index, "start",
+				      pos_json(&w->start), "end", pos_json(&w->end), "end_us", (json_int_t)w->end_us,
+				      "requests", (json_int_t)w->requests, "labelled", (json_int_t)w->labelled, "score",
+				      isfinite(w->score) ? json_real(w->score) : json_null(), "revision",
+				      (json_int_t)w->revision);
+
+		if (!o || json_array_append_new(recent, o)) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
 }
 
 static bool get_count(const json_t *j, const char *key, uint64_t *out)
@@ -38,9 +61,38 @@ static bool get_count(const json_t *j, const char *key, uint64_t *out)
 	return true;
 }
 
+static bool get_pos(const json_t *a, struct ilog_pos *p)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (!json_is_integer(json_array_get(a, i)) || json_integer_value(json_array_get(a, i)) < 0)
+			return false;
+	p->seq = (uint64_t)json_integer_value(json_array_get(a, 0));
+	p->offset = (uint64_t)json_integer_value(json_array_get(a, 1));
+	p->line = (uint64_t)json_integer_value(json_array_get(a, 2));
+	return json_array_size(a) == 3;
+}
+
+static bool get_recent(const json_t *o, struct monitor_recent *w)
+{
+	json_t *score = json_object_get(o, "score");
+	uint64_t end_us = 0, rev = 0;
+
+	if (!json_is_object(o) || !json_is_integer(json_object_get(o, "index")) || !get_count(o, "index", &w->index) ||
+	    !get_pos(json_object_get(o, "start"), &w->start) || !get_pos(json_object_get(o, "end"), &w->end) ||
+	    !get_count(o, "end_us", &end_us) || !get_count(o, "requests", &w->requests) ||
+	    !get_count(o, "labelled", &w->labelled) || !get_count(o, "revision", &rev) || rev > 1000000000 ||
+	    !(json_is_null(score) || json_is_number(score)))
+		return false;
+	w->end_us = (int64_t)end_us;
+	w->revision = (unsigned)rev;
+	w->score = json_is_number(score) ? json_number_value(score) : NAN;
+	return true;
+}
+
 int monitor_state_parse(const json_t *j, const char *what, struct monitor_state *s)
 {
 	json_t *inc = json_object_get(j, "incident"), *run = json_object_get(j, "run_id");
+	json_t *recent = json_object_get(j, "recent");
 	uint64_t since = 0, clear = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -48,9 +100,14 @@ int monitor_state_parse(const json_t *j, const char *what, struct monitor_state 
 	    !json_is_integer(json_object_get(j, "line")) || !get_count(j, "seq", &s->pos.seq) ||
 	    !get_count(j, "offset", &s->pos.offset) || !get_count(j, "line", &s->pos.line) ||
 	    !get_count(j, "step", &s->step) || !get_count(j, "since_us", &since) || !get_count(j, "clear", &clear) ||
-	    clear > 1000000 || (inc && (!json_is_string(inc) || json_string_length(inc) > CAIRN_ID_LEN)) ||
-	    (run && (!json_is_string(run) || json_string_length(run) >= sizeof(s->run_id))))
-		return cairn_error_set(CAIRN_EINVALID, "%s is not a monitor state ({\"seq\", \"offset\", \"line\", ...})", what);
+	    !get_count(j, "labels_size", &s->labels_size) || clear > 1000000 ||
+	    (inc && (!json_is_string(inc) || json_string_length(inc) > CAIRN_ID_LEN)) ||
+	    (run && (!json_is_string(run) || json_string_length(run) >= sizeof(s->run_id))) ||
+	    (recent && (!json_is_array(recent) || json_array_size(recent) > MONITOR_RECENT)))
+		goto bad;
+	for (size_t i = 0; i < json_array_size(recent); i++)
+		if (!get_recent(json_array_get(recent, i), &s->recent[s->nrecent++]))
+			goto bad;
 	if (json_is_true(json_object_get(j, "firing")) && inc && json_string_length(inc)) {
 		s->firing = true;
 		snprintf(s->incident, sizeof(s->incident), "%s", json_string_value(inc));
@@ -60,6 +117,9 @@ int monitor_state_parse(const json_t *j, const char *what, struct monitor_state 
 	if (run)
 		snprintf(s->run_id, sizeof(s->run_id), "%s", json_string_value(run));
 	return 0;
+bad:
+	memset(s, 0, sizeof(*s));
+	return cairn_error_set(CAIRN_EINVALID, "%s is not a monitor state ({\"seq\", \"offset\", \"line\", ...})", what);
 }
 
 /* ---- the monitoring run ---- */
@@ -130,6 +190,24 @@ static int flush_metrics(struct monitor_runner *r, json_t *list)
 	return rc;
 }
 
+/* performance.labelled, performance.accuracy ... */
+static int add_performance(json_t *list, const json_t *perf, int64_t ts, uint64_t step)
+{
+	static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
+	int rc = add_metric(list, "performance.labelled", (double)json_integer_value(json_object_get(perf, "labelled")), ts,
+			    step);
+	char key[32];
+
+	for (size_t i = 0; i < 4 && !rc; i++) {
+		json_t *v = json_object_get(perf, ms[i]);
+
+		snprintf(key, sizeof(key), "performance.%s", ms[i]);
+		if (json_is_number(v))
+			rc = add_metric(list, key, json_number_value(v), ts, step);
+	}
+	return rc;
+}
+
 /* the window as metrics of the run: step = window number, timestamp = its end */
 static int log_window(struct monitor_runner *r, const struct monitor_window *w)
 {
@@ -153,20 +231,8 @@ static int log_window(struct monitor_runner *r, const struct monitor_window *w)
 	if (json_is_number(json_object_get(pred, "mean")) &&
 	    (rc = add_metric(list, "prediction.mean", json_number_value(json_object_get(pred, "mean")), ts, step)))
 		goto out;
-	if (w->performance) {
-		static const char *const ms[] = { "accuracy", "auc", "rmse", "mae" };
-
-		if ((rc = add_metric(list, "performance.labelled",
-				     (double)json_integer_value(json_object_get(w->performance, "labelled")), ts, step)))
-			goto out;
-		for (size_t i = 0; i < 4; i++) {
-			json_t *v = json_object_get(w->performance, ms[i]);
-
-			metric_key(&key, "performance.", ms[i], "");
-			if (json_is_number(v) && (key.err || (rc = add_metric(list, key.ptr, json_number_value(v), ts, step))))
-				goto out;
-		}
-	}
+	if (w->performance && (rc = add_performance(list, w->performance, ts, step)))
+		goto out;
 	json_object_foreach(cols, name, c) {
 		json_t *score = json_object_get(c, "drift_score");
 
@@ -223,6 +289,121 @@ static const char *incident_step(struct monitor_runner *r, const struct monitor_
 	return NULL;
 }
 
+/* ---- late labels ---- */
+
+static double score_of(const json_t *perf)
+{
+	json_t *v = json_object_get(perf, "accuracy");
+
+	if (!v)
+		v = json_object_get(perf, "rmse");
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static int64_t horizon_us(const struct monitor_runner *r)
+{
+	return r->o.label_horizon_us ? r->o.label_horizon_us : 86400LL * 1000000;
+}
+
+/* keep the window among those a late label may revise (the oldest goes first) */
+static void remember(struct monitor_runner *r, const struct monitor_window *w)
+{
+	struct monitor_state *st = &r->st;
+	struct monitor_recent *e;
+
+	if (r->o.label_horizon_us < 0)
+		return;
+	if (st->nrecent == MONITOR_RECENT)
+		memmove(st->recent, st->recent + 1, --st->nrecent * sizeof(*st->recent));
+	e = &st->recent[st->nrecent++];
+	*e = (struct monitor_recent){ .index = st->step, .start = w->start, .end = w->end, .end_us = w->end_us,
+				      .requests = w->requests,
+				      .labelled = (uint64_t)json_integer_value(json_object_get(w->performance, "labelled")),
+				      .score = score_of(w->performance) };
+}
+
+static bool same_score(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* the remembered windows without those marked to drop */
+static void compact(struct monitor_state *st, const bool *drop)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < st->nrecent; i++)
+		if (!drop[i])
+			st->recent[n++] = st->recent[i];
+	st->nrecent = n;
+}
+
+/* log the revised performance at the window's step, stamped now: the latest value of the step wins */
+static int log_revision(struct monitor_runner *r, const struct monitor_recent *e, const json_t *perf)
+{
+	json_t *list = json_array();
+	int rc;
+
+	if (!list)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (!(rc = add_performance(list, perf, cairn_now_ms(), e->index)))
+		rc = flush_metrics(r, list);
+	json_decref(list);
+	return rc ? cairn_error_set(rc, "storing the revised window in the monitoring run: %s", cairn_error_msg()) : 0;
+}
+
+/* score the remembered windows again; revise those whose performance changed */
+static int revise(struct monitor_runner *r, const char *dir, const struct monitor_opts *mo, uint64_t first_new)
+{
+	int64_t oldest = cairn_now_ms() * 1000 - horizon_us(r);
+	bool drop[MONITOR_RECENT] = { false };
+	int rc = 0;
+
+	for (unsigned i = 0; i < r->st.nrecent && !rc; i++) {
+		struct monitor_recent *e = &r->st.recent[i], was = *e;
+		json_t *perf = NULL;
+
+		if (e->end_us < oldest) {
+			drop[i] = true;   /* too old: forgotten */
+			continue;
+		}
+		if (e->index >= first_new)
+			continue;         /* scored with these labels already */
+		if ((rc = monitor_performance(dir, mo, &e->start, &e->end, e->requests, &perf))) {
+			if (rc == CAIRN_ENOTFOUND) {
+				drop[i] = true;   /* its records are gone: it cannot be revised */
+				rc = 0;
+			}
+			continue;
+		}
+		if ((uint64_t)json_integer_value(json_object_get(perf, "labelled")) == e->labelled &&
+		    same_score(score_of(perf), e->score)) {
+			json_decref(perf);
+			continue;
+		}
+		e->labelled = (uint64_t)json_integer_value(json_object_get(perf, "labelled"));
+		e->score = score_of(perf);
+		e->revision++;
+		if (r->o.gauges && e->index + 1 == r->st.step)
+			monitor_export_performance(r->o.gauges, r->o.name, perf);
+		if (r->o.experiment && perf && r->st.run_id[0])
+			rc = log_revision(r, e, perf);
+		if (!rc && r->o.on_revise) {
+			struct monitor_revision rv = { .index = e->index, .revision = e->revision, .end_us = e->end_us,
+						       .performance = perf };
+			struct monitor_state after = r->st;
+
+			compact(&after, drop);
+			rc = r->o.on_revise(r->o.revise_ctx, &rv, &after);
+		}
+		if (rc)
+			*e = was;         /* tried again at the next scan */
+		json_decref(perf);
+	}
+	compact(&r->st, drop);
+	return rc;
+}
+
 static int on_window(void *ctx, const struct monitor_window *w)
 {
 	struct monitor_runner *r = ctx;
@@ -259,6 +440,7 @@ static int on_window(void *ctx, const struct monitor_window *w)
 			r->o.on_firing(r->o.firing_ctx, r->o.name, r->st.incident);
 		}
 	}
+	remember(r, w);
 	r->st.step++;
 	r->st.pos = w->end;
 	if (r->fn && (rc = r->fn(r->ctx, &rep, &r->st)))
@@ -298,13 +480,30 @@ int monitor_runner_scan(struct monitor_runner *r, const char *dir, const struct 
 			monitor_report_fn fn, void *ctx)
 {
 	struct ilog_pos pos = r->st.pos;
+	struct monitor_opts o = *mo;
+	uint64_t first_new = r->st.step, size = 0;
+	json_t *labels = NULL;
+	struct stat sb;
 	int rc;
 
+	/* the labels once for both: the size first, so labels written meanwhile count as new next time */
+	if (mo->labels && !mo->label_map) {
+		if (stat(mo->labels, &sb) == 0)
+			size = (uint64_t)sb.st_size;
+		if ((rc = monitor_labels_load(mo->labels, &labels)))
+			return rc;
+		o.label_map = labels;
+	}
 	r->fn = fn;
 	r->ctx = ctx;
-	rc = monitor_scan(dir, mo, &pos, flush, on_window, r);
+	rc = monitor_scan(dir, &o, &pos, flush, on_window, r);
 	r->fn = NULL;
 	r->ctx = NULL;
+	if (!rc && labels && size != r->st.labels_size) {
+		if (!(rc = revise(r, dir, &o, first_new)))
+			r->st.labels_size = size;
+	}
+	json_decref(labels);
 	return rc;
 }
 

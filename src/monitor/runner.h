@@ -16,10 +16,20 @@
  * once: a window redone after a failure (or after a crash before its state
  * was saved) may alert again.
  *
+ * Labels that arrive late: the state remembers the last MONITOR_RECENT
+ * windows (where their records are, how many rows were labelled). When the
+ * labels file has grown since the last scan, each remembered window that
+ * ended less than label_horizon_us ago is scored again
+ * (monitor_performance); one whose performance changed is revised: the
+ * performance gauges follow when it is the last window, its performance.*
+ * metrics are logged again at its step, and the revise callback sees it.
+ * A revision that fails is put back and tried at the next scan.
+ *
  * The state is all a runner needs to resume; it travels as JSON
  * ({"seq", "offset", "line", "firing", "incident", "since_us", "clear",
- * "run_id", "step"}) in a state file (`cairn monitor run --state`) or in the
- * store (hosted monitors, monitor/host.h).
+ * "run_id", "step", "labels_size", "recent": [...]}) in a state file
+ * (`cairn monitor run --state`) or in the store (hosted monitors,
+ * monitor/host.h); at most MONITOR_STATE_MAX bytes.
  */
 #ifndef CAIRN_MONITOR_RUNNER_H
 #define CAIRN_MONITOR_RUNNER_H
@@ -33,6 +43,20 @@
 #include "core/util.h"
 #include "monitor/monitor.h"
 
+#define MONITOR_RECENT 32
+#define MONITOR_STATE_MAX 16384
+
+/* A window a late label may still revise. */
+struct monitor_recent {
+	uint64_t index;                 /* its number (the step it was logged at) */
+	struct ilog_pos start, end;     /* its records in the log */
+	int64_t end_us;
+	uint64_t requests;              /* its records (checked when read again) */
+	uint64_t labelled;              /* rows with a label when last scored */
+	double score;                   /* accuracy or rmse when last scored (NaN: none) */
+	unsigned revision;              /* times revised */
+};
+
 struct monitor_state {
 	struct ilog_pos pos;            /* just past the last window reported */
 	bool firing;                    /* an incident is open */
@@ -41,6 +65,9 @@ struct monitor_state {
 	unsigned clear;                 /* windows without drift since its last drifted one */
 	char run_id[64];                /* the monitoring run ("" until the first window) */
 	uint64_t step;                  /* windows reported so far */
+	uint64_t labels_size;           /* bytes of the labels file at the last scan */
+	unsigned nrecent;
+	struct monitor_recent recent[MONITOR_RECENT];   /* oldest first */
 };
 
 /* The state as JSON (new reference; NULL when out of memory), and back:
@@ -60,6 +87,16 @@ struct monitor_report {
 };
 
 typedef int (*monitor_report_fn)(void *ctx, const struct monitor_report *rep, const struct monitor_state *after);
+
+/* A window scored again because labels came after it was reported (borrowed). */
+struct monitor_revision {
+	uint64_t index;                 /* the window's number */
+	unsigned revision;              /* 1 for its first revision */
+	int64_t end_us;
+	const json_t *performance;      /* its performance now */
+};
+
+typedef int (*monitor_revise_fn)(void *ctx, const struct monitor_revision *rv, const struct monitor_state *after);
 typedef void (*monitor_firing_fn)(void *ctx, const char *monitor, const char *incident);
 
 struct monitor_runner_opts {
@@ -71,6 +108,9 @@ struct monitor_runner_opts {
 	unsigned resolve_after;         /* windows without drift that resolve an incident (0: 1) */
 	monitor_firing_fn on_firing;    /* called when an incident starts, or NULL */
 	void *firing_ctx;
+	int64_t label_horizon_us;       /* revise windows that ended this recently (0: one day; < 0: never) */
+	monitor_revise_fn on_revise;    /* called for each revised window, or NULL */
+	void *revise_ctx;
 };
 
 /* Everything borrowed from o must outlive the runner. */
@@ -78,7 +118,8 @@ struct monitor_runner;
 int monitor_runner_new(const struct monitor_runner_opts *o, const struct monitor_state *start, struct monitor_runner **out);
 void monitor_runner_free(struct monitor_runner *r);
 /* Scan the log in dir from the runner's position (monitor_scan with mo),
- * doing the above for each window and then calling fn (may be NULL). */
+ * doing the above for each window and then calling fn (may be NULL); then,
+ * with mo->labels, revise the windows late labels changed. */
 int monitor_runner_scan(struct monitor_runner *r, const char *dir, const struct monitor_opts *mo, bool flush,
 			monitor_report_fn fn, void *ctx);
 const struct monitor_state *monitor_runner_state(const struct monitor_runner *r);

@@ -29,7 +29,7 @@ int mon_check_name(const char *name)
 	return 0;
 }
 
-enum kind { K_STR, K_ABS, K_SHARE, K_POS, K_COUNT };
+enum kind { K_STR, K_ABS, K_SHARE, K_POS, K_COUNT, K_SECONDS };
 
 static const struct {
 	const char *key;
@@ -39,7 +39,7 @@ static const struct {
 	{ "log_dir", K_ABS },        { "served_name", K_STR },    { "reference", K_STR },
 	{ "drift_share", K_SHARE },  { "null_share_threshold", K_SHARE }, { "resolve_after", K_COUNT },
 	{ "webhook", K_STR },        { "retrain", K_STR },        { "experiment", K_STR },
-	{ "labels", K_ABS },
+	{ "labels", K_ABS },         { "label_horizon", K_SECONDS },
 };
 
 static int field_check(const char *key, enum kind kind, const json_t *v)
@@ -65,6 +65,11 @@ static int field_check(const char *key, enum kind kind, const json_t *v)
 		d = json_number_value(v);
 		if (!json_is_number(v) || !(d >= 1e-6 && d <= 9e12))
 			return cairn_error_set(CAIRN_EINVALID, "monitor spec: '%s' must be a positive number of seconds", key);
+		return 0;
+	case K_SECONDS:   /* 0: off */
+		d = json_number_value(v);
+		if (!json_is_number(v) || !(d >= 0 && d <= 9e12))
+			return cairn_error_set(CAIRN_EINVALID, "monitor spec: '%s' must be a number of seconds (0: off)", key);
 		return 0;
 	case K_COUNT:
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
@@ -509,10 +514,27 @@ static int record_window(struct store *st, const char *name, int64_t idx, const 
 	return rc;
 }
 
+/* the monitor's state after a runner's step, and a longer lease */
+static int save_state(struct store *st, const char *name, const char *text, int64_t lease_ms, bool count_window)
+{
+	struct store_stmt *q;
+	int rc = store_prepare(st, count_window ? "UPDATE monitors SET state = ?, windows = windows + 1, lease_until = ? WHERE name = ?"
+						: "UPDATE monitors SET state = ?, lease_until = ? WHERE name = ?",
+			       &q);
+
+	if (rc)
+		return rc;
+	store_bind_text(q, 1, text);
+	store_bind_int64(q, 2, cairn_now_ms() + lease_ms);
+	store_bind_text(q, 3, name);
+	rc = store_step(q);
+	store_reset(q);
+	return rc < 0 ? rc : 0;
+}
+
 int mon_record(struct store *st, const char *name, const char *owner, int64_t lease_ms, int64_t idx,
 	       const json_t *window, const json_t *state, const json_t *event)
 {
-	struct store_stmt *q;
 	int64_t windows = 0;
 	char *text = NULL;
 	int rc;
@@ -521,7 +543,7 @@ int mon_record(struct store *st, const char *name, const char *owner, int64_t le
 		return rc;
 	if (!json_is_object(state))
 		return cairn_error_set(CAIRN_EINVALID, "a monitor record carries the runner's state (an object)");
-	if ((rc = dump(state, 4096, "a monitor state", &text)))
+	if ((rc = dump(state, MON_MAX_STATE, "a monitor state", &text)))
 		return rc;
 	if ((rc = store_begin_write(st))) {
 		free(text);
@@ -536,15 +558,76 @@ int mon_record(struct store *st, const char *name, const char *owner, int64_t le
 	}
 	if ((rc = record_window(st, name, idx, window)) || (event && (rc = add_event(st, name, idx, event))))
 		goto out;
-	if ((rc = store_prepare(st, "UPDATE monitors SET state = ?, windows = windows + 1, lease_until = ? WHERE name = ?", &q)))
+	rc = save_state(st, name, text, lease_ms, true);
+out:
+	free(text);
+	return finish(st, name, rc, NULL);
+}
+
+int mon_revise(struct store *st, const char *name, const char *owner, int64_t lease_ms, int64_t idx, int64_t revision,
+	       const json_t *performance, const json_t *state)
+{
+	struct store_stmt *q;
+	char *text = NULL, *result = NULL;
+	json_t *res = NULL;
+	int64_t stored = 0;
+	int rc;
+
+	if ((rc = check_lease_ms(lease_ms)))
+		return rc;
+	if (!json_is_object(state))
+		return cairn_error_set(CAIRN_EINVALID, "a monitor revision carries the runner's state (an object)");
+	if (performance && !json_is_null(performance) && !json_is_object(performance))
+		return cairn_error_set(CAIRN_EINVALID, "a window's performance is an object");
+	if (revision < 1)
+		return cairn_error_set(CAIRN_EINVALID, "a revision is numbered from 1");
+	if ((rc = dump(state, MON_MAX_STATE, "a monitor state", &text)))
+		return rc;
+	if ((rc = store_begin_write(st))) {
+		free(text);
+		return rc;
+	}
+	if ((rc = lease_check(st, name, owner, false, NULL)) ||
+	    (rc = store_prepare(st, "SELECT result, revision FROM monitor_windows WHERE monitor = ? AND idx = ?", &q)))
 		goto out;
-	store_bind_text(q, 1, text);
-	store_bind_int64(q, 2, cairn_now_ms() + lease_ms);
+	store_bind_text(q, 1, name);
+	store_bind_int64(q, 2, idx);
+	if ((rc = store_step(q)) == STORE_ROW) {
+		res = parse_text(store_col_text(q, 0));
+		stored = store_col_int64(q, 1);
+		rc = 0;
+	} else if (rc >= 0) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "monitor '%.64s' has no window %lld", name, (long long)idx);
+	}
+	store_reset(q);
+	if (rc)
+		goto out;
+	if (revision <= stored) {
+		rc = cairn_error_set(CAIRN_ECONFLICT, "window %lld of monitor '%.64s' is at revision %lld already", (long long)idx,
+				     name, (long long)stored);
+		goto out;
+	}
+	if (!res)
+		res = json_object();
+	if (!res || (performance && !json_is_null(performance) ? json_object_set(res, "performance", (json_t *)performance)
+							       : (json_object_del(res, "performance"), 0))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = dump(res, MON_MAX_RESULT, "a monitor window", &result)) ||
+	    (rc = store_prepare(st, "UPDATE monitor_windows SET result = ?, revision = ? WHERE monitor = ? AND idx = ?", &q)))
+		goto out;
+	store_bind_text(q, 1, result);
+	store_bind_int64(q, 2, revision);
 	store_bind_text(q, 3, name);
+	store_bind_int64(q, 4, idx);
 	rc = store_step(q);
 	store_reset(q);
-	rc = rc < 0 ? rc : 0;
+	if (rc >= 0)
+		rc = save_state(st, name, text, lease_ms, false);
 out:
+	json_decref(res);
+	free(result);
 	free(text);
 	return finish(st, name, rc, NULL);
 }

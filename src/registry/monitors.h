@@ -41,6 +41,7 @@
 #define MON_MAX_NAME 64
 #define MON_MAX_SPEC 65536        /* bytes of a spec's JSON */
 #define MON_MAX_RESULT (8 << 20)  /* bytes of a window's result */
+#define MON_MAX_STATE 16384       /* bytes of a runner's state */
 #define MON_DEFAULT_PAGE 100
 #define MON_MAX_PAGE 10000
 
@@ -71,6 +72,13 @@ int mon_release(struct store *st, const char *name, const char *owner);
  * the lease or idx is not the next window. */
 int mon_record(struct store *st, const char *name, const char *owner, int64_t lease_ms, int64_t idx,
 	       const json_t *window, const json_t *state, const json_t *event);
+/* Revise recorded window `idx`: its performance (late labels; NULL or JSON
+ * null removes it) and its revision number (> the one stored), with the
+ * runner's state after it; renews the lease. CAIRN_ECONFLICT when owner does
+ * not hold the lease or the revision is not newer, CAIRN_ENOTFOUND when the
+ * window was never recorded. */
+int mon_revise(struct store *st, const char *name, const char *owner, int64_t lease_ms, int64_t idx, int64_t revision,
+	       const json_t *performance, const json_t *state);
 /* An event outside a window (an error the runner met), for the lease's owner. */
 int mon_note(struct store *st, const char *name, const char *owner, const json_t *event);
 

@@ -179,6 +179,51 @@ def test_cairn_serve_runs_the_monitors_of_the_models_it_serves(registered, tmp_p
         serve.stop()
 
 
+def test_late_labels_revise_the_stored_windows(registered, tmp_path):
+    """labels posted after a window was recorded: the host scores the window again, stores the new
+    performance as revision 1 of that window, and logs it at the window's step of the monitoring run"""
+    root, log = registered, tmp_path / "ilog"
+    cairn("monitor", "add", "late", "--model", "models:/reg@champion", "--window-rows", "100", "--root", str(root))
+    serve = Proc(tmp_path, ["serve", "models:/reg@champion", "--root", str(root), "--log-dir", str(log), "--poll", "1",
+                            "--cache", str(tmp_path / "cache")], "/ping", "serve")
+    try:
+        preds = {}
+        for i in range(5):   # windows 0 and 1 close, a third opens
+            body = {"dataframe_split": {"columns": ["f0", "f1", "f2", "f3", "f4"], "data": rows(50, 700 + i)}}
+            r = requests.post(serve.url + "/invocations", json=body, headers={"X-Request-ID": "late-%d" % i}, timeout=10)
+            assert r.status_code == 200
+            preds["late-%d" % i] = r.json()["predictions"]
+
+        def windows():
+            h = json.loads(cairn("monitor", "history", "late", "--json", "--root", str(root)).stdout)
+            return sorted(h["windows"], key=lambda w: w["index"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(windows()) < 2:
+            time.sleep(0.3)
+        wins = windows()
+        assert len(wins) == 2 and all(w.get("performance") is None for w in wins), serve.log()
+        # the truth for window 0 (requests 0 and 1), each prediction off by 0.25
+        r = requests.post(serve.url + "/labels", json={"labels": [
+            {"request_id": k, "label": [p + 0.25 for p in preds[k]]} for k in ("late-0", "late-1")]}, timeout=10)
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and windows()[0]["revision"] < 1:
+            time.sleep(0.3)
+        wins = windows()
+        assert wins[0]["revision"] == 1, serve.log()
+        assert wins[0]["performance"]["labelled"] == 100
+        assert wins[0]["performance"]["rmse"] == pytest.approx(0.25, abs=1e-6)
+        assert wins[1]["revision"] == 0 and wins[1].get("performance") is None
+        # the monitoring run has it at step 0
+        m = json.loads(cairn("monitor", "show", "late", "--json", "--root", str(root)).stdout)["monitor"]
+        assert m["state"]["recent"][0]["revision"] == 1
+        run_id = m["state"]["run_id"]
+        p = cairn("runs", "show", run_id, "--json", "--root", str(root))
+        assert "performance.rmse" in p.stdout, p.stdout
+    finally:
+        serve.stop()
+
+
 def test_the_monitor_api_checks_what_it_is_given(tmp_path):
     root = tmp_path / "root"
     server = Proc(tmp_path, ["server", "--root", str(root), "--no-monitors"], "/health", "server")
@@ -200,6 +245,8 @@ def test_the_monitor_api_checks_what_it_is_given(tmp_path):
                              ({"name": "m2", "spec": {"model": "x", "window_rows": 0}}, "window_rows"),
                              ({"name": "m2", "spec": {"model": "x", "window_rows": 5, "drift_share": 2}}, "share"),
                              ({"name": "m2", "spec": {"model": "x", "window_rows": 5, "log_dir": "rel"}}, "absolute"),
+                             ({"name": "m2", "spec": {"model": "x", "window_rows": 5, "label_horizon": -1}},
+                              "label_horizon"),
                              ({"name": "m2", "spec": {"model": "x", "window_rows": 5, "colour": 1}}, "unknown field")]:
             err = post("/create", body, 400)
             assert needle in err["message"] and err["error_code"] in ("INVALID_PARAMETER_VALUE",
@@ -224,6 +271,20 @@ def test_the_monitor_api_checks_what_it_is_given(tmp_path):
                                                   "window": window, "state": state}, 400)["message"]
         got = requests.get(api + "/get", params={"name": "m1"}, timeout=5).json()["monitor"]
         assert got["windows"] == 1 and got["state"]["offset"] == 10 and got["last_window"]["rows"] == 10
+        # revising a window (late labels): only the owner, only a recorded window, only a newer revision
+        perf = {"labelled": 4, "task": "regression", "rmse": 0.5, "mae": 0.4}
+        rv = {"name": "m1", "owner": "a", "lease_ms": 60000, "index": 0, "revision": 1, "performance": perf,
+              "state": dict(state, labels_size=99)}
+        assert "lease" in post("/revise", dict(rv, owner="b"), 400)["message"]
+        assert post("/revise", dict(rv, index=7), 404)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert "numbered from 1" in post("/revise", dict(rv, revision=0), 400)["message"]
+        assert "object" in post("/revise", dict(rv, performance=[1]), 400)["message"]
+        post("/revise", rv)
+        assert "revision 1 already" in post("/revise", rv, 400)["message"]
+        w0 = requests.get(api + "/windows", params={"name": "m1", "full": "true"}, timeout=5).json()["windows"][0]
+        assert w0["revision"] == 1 and w0["performance"] == perf and w0["result"]["rows"] == 10
+        got = requests.get(api + "/get", params={"name": "m1"}, timeout=5).json()["monitor"]
+        assert got["state"]["labels_size"] == 99 and got["windows"] == 1
         post("/release", {"name": "m1", "owner": "a"})
         assert post("/claim", {"name": "m1", "owner": "b", "lease_ms": 60000})["claimed"]
         # disabled: nobody may claim it; update merges the spec

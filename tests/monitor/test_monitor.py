@@ -419,3 +419,65 @@ def test_labels_need_a_log(tmp_path):
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
+
+
+def test_labels_that_come_late_revise_their_windows(served, tmp_path):
+    """a window reported before its labels came is scored again when labels.jsonl grows: a
+    `revised` line with the new performance, once per change, only for the windows the labels
+    touch, and never for a window older than --label-horizon"""
+    url, log, stop = served
+    train = tmp_path / "train.csv"
+    train.write_text("f0,f1,f2,f3,f4\n" + "".join(",".join(map(str, r)) + "\n" for r in rows(2000, 1)))
+    preds = {}
+    for i in range(60):   # 3 windows of 20 one-row requests (20 rows always drift: rc is not checked)
+        r = requests.post(url + "/invocations", json={"dataframe_split": {"columns": COLS, "data": rows(1, 3000 + i)}},
+                          headers={"X-Request-ID": "q-%d" % i}, timeout=10)
+        assert r.status_code == 200
+        preds["q-%d" % i] = r.json()["predictions"][0]
+    time.sleep(1.5)   # the log's frames are written within a second (the server keeps running)
+
+    def label(ids, shift=0.5):
+        r = requests.post(url + "/labels", json={"labels": [{"request_id": k, "label": preds[k] + shift} for k in ids]},
+                          timeout=10)
+        assert r.status_code == 200, r.text
+
+    state = tmp_path / "state.json"
+    args = ["--log-dir", str(log), "--reference", str(train), "--window-rows", "20", "--json", "--state", str(state),
+            "--metrics", str(tmp_path / "m.prom")]
+    label(["q-%d" % i for i in range(5)])                    # 5 rows of window 0 labelled in time
+    out = [json.loads(l) for l in monitor(*args, rc=None).stdout.splitlines()]
+    assert [w["performance"]["labelled"] if w.get("performance") else 0 for w in out] == [5, 0, 0]
+    assert json.loads(state.read_text())["recent"][0]["labelled"] == 5
+
+    # nothing new: nothing revised
+    assert monitor(*args, rc=None).stdout == ""
+    # the rest of window 0 and half of window 1 come late
+    label(["q-%d" % i for i in range(5, 30)])
+    out = [json.loads(l) for l in monitor(*args, rc=None).stdout.splitlines()]
+    revised = {o["revised"]: o for o in out if "revised" in o}
+    assert sorted(revised) == [0, 1] and len(out) == 2
+    assert revised[0]["revision"] == 1 and revised[0]["performance"]["labelled"] == 20
+    assert revised[1]["performance"]["labelled"] == 10
+    assert revised[0]["performance"]["rmse"] == pytest.approx(0.5, abs=1e-9)
+    # a label replaced for an id changes the score, not the count: revised again, window 1 only
+    label(["q-20"], shift=2.5)
+    out = [json.loads(l) for l in monitor(*args, rc=None).stdout.splitlines()]
+    assert [(o["revised"], o["revision"], o["performance"]["labelled"]) for o in out] == [(1, 2, 10)]
+    assert out[0]["performance"]["rmse"] > 0.5
+    # the text output says so too
+    label(["q-30"])
+    p = monitor(*[a for a in args if a != "--json"], rc=None)
+    assert "window 1 revised (late labels): labelled 11" in p.stdout, p.stdout
+    # the last window's revision moves the performance gauges
+    label(["q-45"])
+    out = [json.loads(l) for l in monitor(*args, rc=None).stdout.splitlines()]
+    assert [(o["revised"], o["performance"]["labelled"]) for o in out] == [(2, 1)]
+    assert 'cairn_monitor_labelled_rows{monitor="default"} 1' in (tmp_path / "m.prom").read_text()
+
+    # past the horizon nothing is revised
+    time.sleep(1.5)
+    label(["q-31"])
+    assert monitor(*args, "--label-horizon", "1s", rc=None).stdout == ""
+    p = monitor(*args, "--label-horizon", "soon", rc=2)
+    assert "--label-horizon" in p.stderr
+    stop()
