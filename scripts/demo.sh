@@ -12,6 +12,14 @@ PORT="${CAIRN_DEMO_PORT:-5000}"
 . tests/integration/mlflow_env.sh
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# wait (up to 10 s) for URL to answer 2xx
+wait_up() {
+	for _ in $(seq 100); do
+		curl -sf "$1" >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
 if port_busy "$PORT"; then
 	PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 fi
@@ -28,11 +36,7 @@ echo "== starting cairn server on $URI (data in $ROOT, running the pipeline of $
 	>/tmp/cairn-demo-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	curl -sf "$URI/health" >/dev/null && break
-	sleep 0.1
-done
-curl -sf "$URI/health" >/dev/null || { cat /tmp/cairn-demo-server.log; exit 1; }
+wait_up "$URI/health" || { cat /tmp/cairn-demo-server.log; exit 1; }
 
 echo "== cairn data: version the training data (pointer file for git, cache, remote)"
 WS=$(mktemp -d /tmp/cairn-demo-ws.XXXXXX)
@@ -110,10 +114,7 @@ rm -rf "$ROOT/ilog"
 	--cache "$ROOT/serve-cache" --log-dir "$ROOT/ilog" >/tmp/cairn-demo-serve.log 2>&1 &
 SERVE=$!
 trap 'kill $SERVE $SERVER 2>/dev/null; wait $SERVE $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$SPORT/ping" >/dev/null && break
-	sleep 0.1
-done
+wait_up "http://127.0.0.1:$SPORT/ping" || { cat /tmp/cairn-demo-serve.log; exit 1; }
 BODY=$($PY -c '
 import json
 from sklearn.datasets import load_breast_cancer
@@ -193,10 +194,7 @@ rm -rf "$ROOT/ct-ilog"
 	--cache "$ROOT/serve-cache" --log-dir "$ROOT/ct-ilog" >/tmp/cairn-demo-ct-serve.log 2>&1 &
 CSERVE=$!
 trap 'kill $CSERVE $HOOKS $SERVER 2>/dev/null; wait $CSERVE $HOOKS $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$CPORT/ping" >/dev/null && break
-	sleep 0.1
-done
+wait_up "http://127.0.0.1:$CPORT/ping" || { cat /tmp/cairn-demo-ct-serve.log; exit 1; }
 echo "cairn monitor add ct --model models:/ct-regressor@champion --window-rows 500 --retrain $CTW --webhook ..."
 "$CAIRN" monitor add ct --model models:/ct-regressor@champion --window-rows 500 --log-dir "$ROOT/ct-ilog" \
 	--drift-share 0.2 --retrain "$CTW" --webhook "http://127.0.0.1:$HPORT/hook" --tracking-uri "$URI"
