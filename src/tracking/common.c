@@ -247,7 +247,12 @@ const char *trk_run_artifact_uri(json_t *run)
 
 void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx)
 {
-	for (size_t i = 0; i < s->nbinds; i++) {
+	trk__bind_search_n(q, s, s->nbinds, idx);
+}
+
+void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t n, int *idx)
+{
+	for (size_t i = 0; i < n && i < s->nbinds; i++) {
 		const struct search_bind *b = &s->binds[i];
 		if (b->type == SEARCH_BIND_TEXT)
 			store_bind_text(q, (*idx)++, b->text);

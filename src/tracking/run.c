@@ -759,6 +759,98 @@ out:
 	return trk__commit_or_rollback(st, rc);
 }
 
+/* The parts of an order by one metric, each read in index order: runs
+ * whose latest value is a number (by value), NaN, then runs without it. */
+enum { PART_NUMBER, PART_NAN, PART_MISSING, NPARTS };
+
+/* One part's runs from offset *skip, at most *need of them, appended to arr;
+ * *skip and *need shrink by what the part held before and gave. */
+static int metric_part(struct store *st, int part, const struct search_sql *s, const char *const *experiment_ids,
+		       size_t n_exp, const char *scope, int64_t *skip, int64_t *need, json_t *arr)
+{
+	struct buf sql = BUF_INIT;
+	struct store_stmt *q;
+	int64_t got = 0;
+	int rc, idx = 1;
+
+	for (int count = 0; count < 2; count++) {
+		buf_clear(&sql);
+		buf_printf(&sql, "SELECT %s FROM ", count ? "COUNT(*)" : TRK__RUN_COLS);
+		if (part == PART_MISSING)
+			buf_puts(&sql, "runs r WHERE NOT EXISTS (SELECT 1 FROM latest_metrics mo WHERE mo.run_uuid = r.run_uuid "
+				       "AND mo.key = ?) AND ");
+		else
+			buf_printf(&sql, "latest_metrics mo JOIN runs r ON r.run_uuid = mo.run_uuid WHERE mo.key = ? AND "
+					 "mo.is_nan = %d AND ", part == PART_NAN);
+		buf_printf(&sql, "%s", scope);
+		if (!count)
+			buf_printf(&sql, " ORDER BY %s%sr.start_time DESC, r.run_uuid ASC LIMIT ? OFFSET ?",
+				   part == PART_NUMBER ? "mo.value " : "", part == PART_NUMBER ? (s->order_metric_asc ? "ASC, " : "DESC, ") : "");
+		if ((rc = buf_error(&sql)) || (rc = store_prepare(st, sql.ptr, &q)))
+			goto out;
+		idx = 1;
+		store_bind_text(q, idx++, s->order_metric);
+		trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
+		trk__bind_search_n(q, s, s->nwhere_binds, &idx);
+		if (count) {   /* the offset is past this part: how many did it hold? */
+			if ((rc = store_step(q)) == STORE_ROW) {
+				*skip -= store_col_int64(q, 0);
+				rc = 0;
+			}
+			store_reset(q);
+			break;
+		}
+		store_bind_int64(q, idx++, *need);
+		store_bind_int64(q, idx++, *skip);
+		while ((rc = store_step(q)) == STORE_ROW) {
+			json_t *run;
+
+			if ((rc = run_from_row(st, q, &run)))
+				break;
+			json_array_append_new(arr, run);
+			got++;
+		}
+		store_reset(q);
+		if (rc < 0)
+			goto out;
+		rc = 0;
+		*need -= got;
+		if (got || !*need || !*skip)
+			break;   /* the offset was inside this part, or the page is full */
+	}
+	if (!rc && got)
+		*skip = 0;
+out:
+	buf_release(&sql);
+	return rc < 0 ? rc : 0;
+}
+
+/* runs/search ordered by one metric: its parts in index order, then the page */
+static int search_by_metric(struct store *st, const struct search_sql *s, const char *const *experiment_ids, size_t n_exp,
+			    const char *view, int64_t offset, int64_t max, json_t *arr, char **next)
+{
+	struct buf scope = BUF_INIT;
+	int64_t skip = offset, need = max + 1;
+	int rc;
+
+	buf_puts(&scope, "r.experiment_id IN ");
+	if ((rc = trk__sql_exp_in(&scope, experiment_ids, n_exp)))
+		goto out;
+	buf_printf(&scope, "%s AND (%s)", view, s->where.ptr);
+	if ((rc = buf_error(&scope)))
+		goto out;
+	for (int part = 0; part < NPARTS && need > 0 && !rc; part++)
+		rc = metric_part(st, part, s, experiment_ids, n_exp, scope.ptr, &skip, &need, arr);
+	if (!rc && (int64_t)json_array_size(arr) > max) {
+		json_array_remove(arr, json_array_size(arr) - 1);
+		if (!(*next = trk_page_token_encode(offset + max)))
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+out:
+	buf_release(&scope);
+	return rc;
+}
+
 int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n_exp,
 		   const struct trk_page *pg, json_t **out, char **next)
 {
@@ -795,6 +887,14 @@ int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n
 		goto out;
 	if ((rc = store_begin_read(st)))
 		goto out;
+	if (s.order_metric) {
+		rc = search_by_metric(st, &s, experiment_ids, n_exp,
+				      pg->view == TRK_ACTIVE_ONLY    ? " AND r.lifecycle_stage = 'active'"
+				      : pg->view == TRK_DELETED_ONLY ? " AND r.lifecycle_stage = 'deleted'"
+								     : "",
+				      offset, max, arr, next);
+		goto done;
+	}
 	if ((rc = store_prepare(st, sql.ptr, &q)))
 		goto done;
 	trk__bind_exp_in(q, experiment_ids, n_exp, &idx);

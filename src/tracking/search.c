@@ -1588,6 +1588,11 @@ static int compile_order(const struct grammar *g, const char *const *order_by, s
 		}
 		buf_put(&seen, entry.ptr, entry.len + 1);
 		rc = emit_order(&p, &id, asc);
+		if (!rc && g->kind == K_RUNS && n_order == 1 && id.ent == ENT_METRIC) {
+			if (!(out->order_metric = cstrndup(id.key.ptr, id.key.len)))
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			out->order_metric_asc = asc;
+		}
 next:
 		ident_release(&id);
 	}
@@ -1620,6 +1625,7 @@ void search_sql_release(struct search_sql *q)
 	for (size_t i = 0; i < q->nbinds; i++)
 		free(q->binds[i].text);
 	free(q->binds);
+	free(q->order_metric);
 	buf_release(&q->where);
 	buf_release(&q->order);
 	search_sql_init(q);
@@ -1632,7 +1638,12 @@ static int compile(const struct grammar *g, const char *filter, const char *cons
 	int rc;
 
 	search_sql_release(out);
-	if ((rc = compile_filter(g, filter, out)) || (rc = compile_order(g, order_by, n_order, out)))
+	if ((rc = compile_filter(g, filter, out)))
+		goto out;
+	out->nwhere_binds = out->nbinds;
+	rc = compile_order(g, order_by, n_order, out);
+out:
+	if (rc)
 		search_sql_release(out);
 	return rc;
 }

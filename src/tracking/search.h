@@ -32,6 +32,7 @@
 #ifndef CAIRN_TRACKING_SEARCH_H
 #define CAIRN_TRACKING_SEARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +54,14 @@ struct search_sql {
 	struct buf order;           /* "" when no order_by given */
 	struct search_bind *binds;  /* where's binds first, then order's */
 	size_t nbinds;
+	size_t nwhere_binds;        /* how many of binds belong to where */
 	enum search_dialect dialect; /* SQL flavour to emit; search_sql_init sets SQLite */
+	/* Runs, when the order is one metric key and nothing else: the key
+	 * (owned), so the caller may read the runs in index order instead of
+	 * sorting them all: numbers by value, then NaN, then runs without the
+	 * metric, each part by start_time DESC, run_uuid ASC as <order> does. */
+	char *order_metric;
+	bool order_metric_asc;
 };
 
 void search_sql_init(struct search_sql *q);

@@ -40,6 +40,8 @@ void trk__bind_exp_in(struct store_stmt *q, const char *const *ids, size_t n, in
 struct search_sql;
 /* Bind a compiled search's values starting at *idx (advanced). */
 void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx);
+/* Bind only the first n of them (the where clause's: s->nwhere_binds). */
+void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t n, int *idx);
 
 #define TRK__RUN_COLS \
 	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, " \
