@@ -1424,7 +1424,9 @@ static int emit_order(struct parser *p, const struct ident *id, bool asc)
 	if (id->ent == ENT_ATTR) {
 		const char *col = id->attr->ocol ? id->attr->ocol : id->attr->col;
 
-		if (id->attr->flags & A_NULLS)
+		/* nulls last both ways; SQLite's DESC already puts them last, and the bare
+		 * column lets an index give the order */
+		if ((id->attr->flags & A_NULLS) && (asc || p->out->dialect != SEARCH_DIALECT_SQLITE))
 			buf_printf(sql, "%s IS NULL, %s %s", col, col, dir);
 		else
 			buf_printf(sql, "%s %s", col, dir);
