@@ -41,13 +41,22 @@ def free_port():
 
 class Api:
     def __init__(self, port):
+        self.port = port
         self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
 
     def call(self, method, path, body=None):
-        self.c.request(method, "/api/2.0/mlflow/" + path, json.dumps(body) if body is not None else None,
-                       {"Content-Type": "application/json"})
-        r = self.c.getresponse()
-        data = r.read()
+        for attempt in (0, 1):   # a connection left idle is closed by the server: open another
+            try:
+                self.c.request(method, "/api/2.0/mlflow/" + path, json.dumps(body) if body is not None else None,
+                               {"Content-Type": "application/json"})
+                r = self.c.getresponse()
+                data = r.read()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                if attempt:
+                    raise
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
         if r.status != 200:
             raise RuntimeError("%s %s: %d %s" % (method, path, r.status, data[:300]))
         return data

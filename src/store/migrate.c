@@ -209,6 +209,8 @@ static const char *const migrations[] = {
 	"  incident TEXT NOT NULL DEFAULT '',"
 	"  detail TEXT NOT NULL);"
 	"CREATE INDEX monitor_events_by_monitor ON monitor_events(monitor, id);",
+	/* runs/search ordered by a tag reads the runs in this index's order */
+	"CREATE INDEX tags_by_key ON tags(key, value);",
 };
 
 static int schema_version(struct store *s, int *out)

@@ -759,37 +759,40 @@ out:
 	return trk__commit_or_rollback(st, rc);
 }
 
-/* The parts of an order by one metric, each read in index order: runs
- * whose latest value is a number (by value), NaN, then runs without it. */
-enum { PART_NUMBER, PART_NAN, PART_MISSING, NPARTS };
+/* The parts of an order by one key, each read in index order: runs with a
+ * value (a metric's numbers by value, then its NaN), then runs without it. */
+enum { PART_VALUE, PART_NAN, PART_MISSING, NPARTS };
 
 /* One part's runs from offset *skip, at most *need of them, appended to arr;
  * *skip and *need shrink by what the part held before and gave. */
-static int metric_part(struct store *st, int part, const struct search_sql *s, const char *const *experiment_ids,
-		       size_t n_exp, const char *scope, int64_t *skip, int64_t *need, json_t *arr)
+static int key_part(struct store *st, int part, const struct search_sql *s, const char *const *experiment_ids,
+		    size_t n_exp, const char *scope, int64_t *skip, int64_t *need, json_t *arr)
 {
+	const char *table = s->order_kind == SEARCH_ORDER_METRIC ? "latest_metrics"
+			    : s->order_kind == SEARCH_ORDER_PARAM ? "params"
+								   : "tags";
+	const char *nan = s->order_kind != SEARCH_ORDER_METRIC ? "" : part == PART_NAN ? " AND ko.is_nan = 1" : " AND ko.is_nan = 0";
 	struct buf sql = BUF_INIT;
 	struct store_stmt *q;
 	int64_t got = 0;
-	int rc, idx = 1;
+	int rc, idx;
 
 	for (int count = 0; count < 2; count++) {
 		buf_clear(&sql);
 		buf_printf(&sql, "SELECT %s FROM ", count ? "COUNT(*)" : TRK__RUN_COLS);
 		if (part == PART_MISSING)
-			buf_puts(&sql, "runs r WHERE NOT EXISTS (SELECT 1 FROM latest_metrics mo WHERE mo.run_uuid = r.run_uuid "
-				       "AND mo.key = ?) AND ");
+			buf_printf(&sql, "runs r WHERE NOT EXISTS (SELECT 1 FROM %s ko WHERE ko.run_uuid = r.run_uuid "
+					 "AND ko.key = ?) AND ", table);
 		else
-			buf_printf(&sql, "latest_metrics mo JOIN runs r ON r.run_uuid = mo.run_uuid WHERE mo.key = ? AND "
-					 "mo.is_nan = %d AND ", part == PART_NAN);
-		buf_printf(&sql, "%s", scope);
+			buf_printf(&sql, "%s ko JOIN runs r ON r.run_uuid = ko.run_uuid WHERE ko.key = ?%s AND ", table, nan);
+		buf_puts(&sql, scope);
 		if (!count)
 			buf_printf(&sql, " ORDER BY %s%sr.start_time DESC, r.run_uuid ASC LIMIT ? OFFSET ?",
-				   part == PART_NUMBER ? "mo.value " : "", part == PART_NUMBER ? (s->order_metric_asc ? "ASC, " : "DESC, ") : "");
+				   part == PART_VALUE ? "ko.value " : "", part == PART_VALUE ? (s->order_asc ? "ASC, " : "DESC, ") : "");
 		if ((rc = buf_error(&sql)) || (rc = store_prepare(st, sql.ptr, &q)))
 			goto out;
 		idx = 1;
-		store_bind_text(q, idx++, s->order_metric);
+		store_bind_text(q, idx++, s->order_key);
 		trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
 		trk__bind_search_n(q, s, s->nwhere_binds, &idx);
 		if (count) {   /* the offset is past this part: how many did it hold? */
@@ -825,9 +828,9 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-/* runs/search ordered by one metric: its parts in index order, then the page */
-static int search_by_metric(struct store *st, const struct search_sql *s, const char *const *experiment_ids, size_t n_exp,
-			    const char *view, int64_t offset, int64_t max, json_t *arr, char **next)
+/* runs/search ordered by one key: its parts in index order, then the page */
+static int search_by_key(struct store *st, const struct search_sql *s, const char *const *experiment_ids, size_t n_exp,
+			 const char *view, int64_t offset, int64_t max, json_t *arr, char **next)
 {
 	struct buf scope = BUF_INIT;
 	int64_t skip = offset, need = max + 1;
@@ -840,7 +843,8 @@ static int search_by_metric(struct store *st, const struct search_sql *s, const 
 	if ((rc = buf_error(&scope)))
 		goto out;
 	for (int part = 0; part < NPARTS && need > 0 && !rc; part++)
-		rc = metric_part(st, part, s, experiment_ids, n_exp, scope.ptr, &skip, &need, arr);
+		if (part != PART_NAN || s->order_kind == SEARCH_ORDER_METRIC)
+			rc = key_part(st, part, s, experiment_ids, n_exp, scope.ptr, &skip, &need, arr);
 	if (!rc && (int64_t)json_array_size(arr) > max) {
 		json_array_remove(arr, json_array_size(arr) - 1);
 		if (!(*next = trk_page_token_encode(offset + max)))
@@ -887,8 +891,8 @@ int trk_run_search(struct store *st, const char *const *experiment_ids, size_t n
 		goto out;
 	if ((rc = store_begin_read(st)))
 		goto out;
-	if (s.order_metric) {
-		rc = search_by_metric(st, &s, experiment_ids, n_exp,
+	if (s.order_key) {
+		rc = search_by_key(st, &s, experiment_ids, n_exp,
 				      pg->view == TRK_ACTIVE_ONLY    ? " AND r.lifecycle_stage = 'active'"
 				      : pg->view == TRK_DELETED_ONLY ? " AND r.lifecycle_stage = 'deleted'"
 								     : "",

@@ -1590,10 +1590,13 @@ static int compile_order(const struct grammar *g, const char *const *order_by, s
 		}
 		buf_put(&seen, entry.ptr, entry.len + 1);
 		rc = emit_order(&p, &id, asc);
-		if (!rc && g->kind == K_RUNS && n_order == 1 && id.ent == ENT_METRIC) {
-			if (!(out->order_metric = cstrndup(id.key.ptr, id.key.len)))
+		if (!rc && g->kind == K_RUNS && n_order == 1 && id.ent != ENT_ATTR) {
+			if (!(out->order_key = cstrndup(id.key.ptr, id.key.len)))
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			out->order_metric_asc = asc;
+			out->order_kind = id.ent == ENT_METRIC ? SEARCH_ORDER_METRIC
+					  : id.ent == ENT_PARAM ? SEARCH_ORDER_PARAM
+								: SEARCH_ORDER_TAG;
+			out->order_asc = asc;
 		}
 next:
 		ident_release(&id);
@@ -1627,7 +1630,7 @@ void search_sql_release(struct search_sql *q)
 	for (size_t i = 0; i < q->nbinds; i++)
 		free(q->binds[i].text);
 	free(q->binds);
-	free(q->order_metric);
+	free(q->order_key);
 	buf_release(&q->where);
 	buf_release(&q->order);
 	search_sql_init(q);

@@ -56,12 +56,14 @@ struct search_sql {
 	size_t nbinds;
 	size_t nwhere_binds;        /* how many of binds belong to where */
 	enum search_dialect dialect; /* SQL flavour to emit; search_sql_init sets SQLite */
-	/* Runs, when the order is one metric key and nothing else: the key
-	 * (owned), so the caller may read the runs in index order instead of
-	 * sorting them all: numbers by value, then NaN, then runs without the
-	 * metric, each part by start_time DESC, run_uuid ASC as <order> does. */
-	char *order_metric;
-	bool order_metric_asc;
+	/* Runs, when the order is one metric, param or tag key and nothing
+	 * else: the key (owned) and its kind, so the caller may read the runs in
+	 * index order instead of sorting them all: runs with a value by value
+	 * (for a metric: numbers, then NaN), then runs without it, each part by
+	 * start_time DESC, run_uuid ASC as <order> does. */
+	char *order_key;
+	enum search_order_kind { SEARCH_ORDER_METRIC = 1, SEARCH_ORDER_PARAM, SEARCH_ORDER_TAG } order_kind;
+	bool order_asc;
 };
 
 void search_sql_init(struct search_sql *q);

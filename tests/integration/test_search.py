@@ -342,11 +342,11 @@ def test_max_results_50000_is_accepted(api, data):
     assert len(r.json()["runs"]) == 4
 
 
-def test_order_by_one_metric_pages_through_numbers_nan_and_missing(api):
-    """An order by one metric alone is read in index order, part by part (numbers by value, NaN,
-    runs without the metric); paged in small pages it gives exactly the order of the general
-    query (the same key followed by start_time, which is the tiebreak anyway), in both directions,
-    with a filter, and never shows deleted runs."""
+def test_order_by_one_key_pages_through_values_nan_and_missing(api):
+    """An order by one metric, param or tag alone is read in index order, part by part (values,
+    a metric's NaN, runs without the key); paged in small pages it gives exactly the order of the
+    general query (the same key followed by start_time, which is the tiebreak anyway), in both
+    directions, with a filter, and never shows deleted runs."""
     import random
     import uuid
     rnd = random.Random(7)
@@ -362,8 +362,11 @@ def test_order_by_one_metric_pages_through_numbers_nan_and_missing(api):
         elif kind == 3:
             metrics.append({"key": "m", "value": "NaN", "timestamp": 1, "step": 0})
         metrics.append({"key": "other", "value": float(i % 2), "timestamp": 1, "step": 0})
-        r = api.post("runs/log-batch", {"run_id": rid, "metrics": metrics,
-                                        "params": [{"key": "g", "value": "even" if i % 2 == 0 else "odd"}]})
+        params = [{"key": "g", "value": "even" if i % 2 == 0 else "odd"}]
+        if i % 4:
+            params.append({"key": "h", "value": rnd.choice(["b", "a", "c", "b"])})
+        tags = [{"key": "t", "value": rnd.choice(["x", "y", "x"])}] if i % 3 else []
+        r = api.post("runs/log-batch", {"run_id": rid, "metrics": metrics, "params": params, "tags": tags})
         assert r.status_code == 200, r.text
         if i in (4, 17):
             assert api.post("runs/delete", {"run_id": rid}).status_code == 200
@@ -382,15 +385,16 @@ def test_order_by_one_metric_pages_through_numbers_nan_and_missing(api):
             if not token:
                 return out
 
-    for direction in ("ASC", "DESC"):
-        for flt in ("", "params.g = 'even'", "metrics.other = 1"):
-            fast = pages(["metrics.m %s" % direction], flt)
-            general = pages(["metrics.m %s" % direction, "attributes.start_time DESC"], flt, size=1000)
-            assert fast == general, (direction, flt)
-            assert len(set(fast)) == len(fast)
-            assert "q4" not in fast and "q17" not in fast
-            for size in (1, 3, 38, 39, 100):
-                assert pages(["metrics.m %s" % direction], flt, size=size) == fast, (direction, flt, size)
+    for key in ("metrics.m", "params.h", "tags.t"):
+        for direction in ("ASC", "DESC"):
+            for flt in ("", "params.g = 'even'", "metrics.other = 1"):
+                fast = pages(["%s %s" % (key, direction)], flt)
+                general = pages(["%s %s" % (key, direction), "attributes.start_time DESC"], flt, size=1000)
+                assert fast == general, (key, direction, flt)
+                assert len(set(fast)) == len(fast)
+                assert "q4" not in fast and "q17" not in fast
+                for size in (1, 3, 38, 39, 100):
+                    assert pages(["%s %s" % (key, direction)], flt, size=size) == fast, (key, direction, flt, size)
     everything = pages(["metrics.m DESC"])
     assert len(everything) == 38
     # numbers first (by value), then NaN (q3, q8, ...), then the runs without it (q4's kind, deleted aside)

@@ -680,15 +680,21 @@ Test(tracking_search, order_by_sql_shape)
 	cr_assert_eq(search_compile_runs(NULL, ORDER("start_time DESC"), &q), 0);
 	cr_expect_str_eq(q.order.ptr, "r.start_time IS NULL, r.start_time DESC");
 	q.dialect = SEARCH_DIALECT_SQLITE;
-	cr_expect_null(q.order_metric);
-	/* one metric alone: the caller may read it in index order */
+	cr_expect_null(q.order_key);
+	/* one metric, param or tag alone: the caller may read it in index order */
 	cr_assert_eq(search_compile_runs("params.a = 'x'", ORDER("metrics.`val loss` DESC"), &q), 0);
-	cr_expect_str_eq(q.order_metric, "val loss");
-	cr_expect_not(q.order_metric_asc);
+	cr_expect_str_eq(q.order_key, "val loss");
+	cr_expect_eq(q.order_kind, SEARCH_ORDER_METRIC);
+	cr_expect_not(q.order_asc);
 	cr_expect_eq(q.nwhere_binds, 2);
 	cr_expect_eq(q.nbinds, 4);
+	cr_assert_eq(search_compile_runs(NULL, ORDER("params.lr"), &q), 0);
+	cr_expect_eq(q.order_kind, SEARCH_ORDER_PARAM);
+	cr_expect(q.order_asc);
+	cr_assert_eq(search_compile_runs(NULL, ORDER("tags.team DESC"), &q), 0);
+	cr_expect_eq(q.order_kind, SEARCH_ORDER_TAG);
 	cr_assert_eq(search_compile_runs(NULL, ORDER("metrics.a", "metrics.b"), &q), 0);
-	cr_expect_null(q.order_metric);
+	cr_expect_null(q.order_key);
 	cr_expect_eq(strncmp(q.order.ptr, "ORDER", 5) != 0, 1);
 	cr_assert_eq(search_compile_experiments(NULL, ORDER("name", "creation_time DESC"), &q), 0);
 	cr_expect_str_eq(q.order.ptr, "e.name ASC, e.creation_time DESC");
