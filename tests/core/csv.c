@@ -367,6 +367,42 @@ Test(core_csv, value_datetimes)
 	cr_assert_eq(kind_of("2023-01-01x", &v), CCSV_TEXT);
 }
 
+/* the short loop for [+-]digits[.digits] (csv_value.c quick_number) and the
+ * general scan agree at the edges of its shape: 18 and 19 digits, leading
+ * zeros, a bare point, signs, m past 2^53 */
+Test(core_csv, value_quick_shapes)
+{
+	struct ccsv_value v;
+
+	cr_assert_eq(kind_of("-0.000", &v), CCSV_FLOAT);
+	cr_assert(v.d == 0 && __builtin_signbit(v.d));
+	cr_assert_eq(kind_of("-0", &v), CCSV_INT);
+	cr_assert(v.i == 0 && !__builtin_signbit(v.d));
+	cr_assert_eq(kind_of("000000000000000007", &v), CCSV_INT);
+	cr_assert_eq(v.i, 7);
+	cr_assert_eq(kind_of("999999999999999999", &v), CCSV_INT);
+	cr_assert_eq(v.i, 999999999999999999LL);
+	cr_assert_eq(kind_of("-9999999999999999999", &v), CCSV_FLOAT, "19 digits past int64");
+	cr_assert_eq(kind_of("1234567890123456789", &v), CCSV_INT);
+	cr_assert_eq(v.i, 1234567890123456789LL);
+	cr_assert_eq(kind_of("12345678901234567.8", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, strtod("12345678901234567.8", NULL));
+	cr_assert_eq(kind_of("0.00000000000000001", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, 1e-17);
+	cr_assert_eq(kind_of("+.5", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, 0.5);
+	cr_assert_eq(kind_of("-5.", &v), CCSV_FLOAT);
+	cr_assert_eq(v.d, -5.0);
+	cr_assert_eq(kind_of("+", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("-.", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("1.5.", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("-nan", &v), CCSV_FLOAT);
+	cr_assert_eq(kind_of("+Inf", &v), CCSV_FLOAT);
+	cr_assert_eq(kind_of("-true", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("n", &v), CCSV_TEXT);
+	cr_assert_eq(kind_of("t", &v), CCSV_TEXT);
+}
+
 /* every literal reads as strtod reads it, bit for bit (the fast path and the fallback) */
 Test(core_csv, value_floats_match_strtod)
 {
