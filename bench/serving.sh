@@ -21,7 +21,7 @@
 # /metrics before and after each run: mean time in predict and in the handler per request.
 #
 # Configs (`*_cpu0`: pinned to CPU 0, one core against wrk's one; `*_2cpu`: unpinned):
-#   cairn_cpu0                 build/cairn serve data/model.json (defaults: 2 threads per core, >= 4)
+#   cairn_cpu0                 build/cairn serve data/model.json (defaults: one HTTP thread per CPU it may run on)
 #   cairn_t1_cpu0, cairn_t2_cpu0   the same with --threads 1 / --threads 2
 #   flask_dev_cpu0             the seed: /usr/bin/python3 flask_app.py (Flask dev server, threaded)
 #   gunicorn_sync2_cpu0        gunicorn -w 2 flask_app:app            (the anchor's run_all.sh flags)

@@ -20,7 +20,7 @@ import sys
 
 README_FLOOR = {"1": 17.2, "100": 2.65, "src": "anchor README (dense(proxy), 2026-11-22)"}
 LABELS = {
-    "cairn_cpu0": "cairn serve, defaults (4 threads), CPU 0",
+    "cairn_cpu0": "cairn serve, defaults (threads: one per CPU it may use), CPU 0",
     "cairn_t1_cpu0": "cairn serve --threads 1, CPU 0",
     "cairn_t2_cpu0": "cairn serve --threads 2, CPU 0",
     "flask_dev_cpu0": "Flask dev server (seed), CPU 0",
