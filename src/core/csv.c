@@ -38,6 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BLOCK 256   /* first size of libcsv's field buffer */
 
@@ -269,38 +272,85 @@ static int parse_segment(struct ccsv_reader *r, const unsigned char *s, size_t n
 	return 0;
 }
 
+/* Offsets of the bytes equal to c in s[0..16), as a bit mask (SSE2 where
+ * the compiler has it, else a plain loop). */
+static inline unsigned match16(const unsigned char *s, unsigned char c)
+{
+#ifdef __SSE2__
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)s),
+							  _mm_set1_epi8((char)c)));
+#else
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < 16; i++)
+		m |= (unsigned)(s[i] == c) << i;
+	return m;
+#endif
+}
+
 /* Copy s[0..m) into the record as fields, each ending at a delimiter
- * (or at m when last is set: the line's last field), NUL-terminated. */
+ * (or at m when last is set: the line's last field), NUL-terminated.
+ * The copy is one memcpy; the delimiters are then found 16 bytes at a
+ * time in it and overwritten with NULs. */
 static int split_fields(struct ccsv_reader *r, const unsigned char *s, size_t m, bool last)
 {
 	const unsigned char delim = r->p.delim_char;
-	size_t start = 0;
-	char *out;
+	size_t start = 0, i;
+	unsigned char *out;
 
 	buf_clear(&r->rec);
 	r->nfields = 0;
-	if (buf_grow(&r->rec, m + 1))
+	if (buf_grow(&r->rec, m + 32))   /* room for the NULs and a 16-byte read past the end */
 		return r->err = buf_error(&r->rec);
-	out = r->rec.ptr;
-	for (size_t i = 0; i < m; i++) {   /* copy, ending each field with a NUL */
-		if (s[i] == delim) {
-			out[i] = '\0';
-			if (!add_field(r, start, i - start, false))
+	out = (unsigned char *)r->rec.ptr;
+	memcpy(out, s, m);
+	memset(out + m, 0, 17);
+	for (i = 0; i < m; i += 16) {
+		unsigned hits = match16(out + i, delim);
+
+		if (m - i < 16)
+			hits &= (1u << (m - i)) - 1;
+		while (hits) {
+			size_t at = i + (size_t)__builtin_ctz(hits);
+
+			hits &= hits - 1;
+			out[at] = '\0';
+			if (r->nfields < r->cap && at - start <= r->max_field && r->nfields < r->max_fields) {
+				r->off[r->nfields] = start;
+				r->fields[r->nfields].n = at - start;
+				r->fields[r->nfields].quoted = false;
+				r->nfields++;
+			} else if (!add_field(r, start, at - start, false)) {
 				return r->err;
-			start = i + 1;
-		} else {
-			out[i] = (char)s[i];
+			}
+			start = at + 1;
 		}
 	}
-	out[m] = '\0';
 	r->rec.len = m;
 	if (last) {
-		out[m + 1] = '\0';
 		r->rec.len = m + 1;
 		if (!add_field(r, start, m - start, false))
 			return r->err;
 	}
 	return 0;
+}
+
+/* The first byte of s[0..n) that is a line end, a CR or the quote
+ * character, or NULL. */
+static const unsigned char *find_special(const unsigned char *s, size_t n, unsigned char quote)
+{
+	size_t i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		unsigned hits = match16(s + i, '\n') | match16(s + i, '\r') | match16(s + i, quote);
+
+		if (hits)
+			return s + i + __builtin_ctz(hits);
+	}
+	for (; i < n; i++)
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == quote)
+			return s + i;
+	return NULL;
 }
 
 /* One whole line with no quote character and no CR, between records: the
@@ -344,10 +394,22 @@ static int split_quoted_line(struct ccsv_reader *r, const unsigned char *s, size
 static int feed_lines(struct ccsv_reader *r, const unsigned char *s, size_t len)
 {
 	while (len) {
-		const unsigned char *nl = memchr(s, '\n', len), *q;
-		size_t n = nl ? (size_t)(nl - s) + 1 : len;
+		const unsigned char *nl, *q;
+		size_t n;
 		int rc;
 
+		if (r->expect_record && r->p.pstate == 0 && (q = find_special(s, len, r->quote)) && *q == '\n') {
+			/* a whole line with no quote and no CR: the common case */
+			n = (size_t)(q - s) + 1;
+			rc = split_line(r, s, n);
+			s += n;
+			len -= n;
+			if (rc)
+				return rc;
+			continue;
+		}
+		nl = memchr(s, '\n', len);
+		n = nl ? (size_t)(nl - s) + 1 : len;
 		if (nl && r->expect_record && r->p.pstate == 0 && !memchr(s, '\r', n))
 			rc = (q = memchr(s, r->quote, n)) ? split_quoted_line(r, s, n, q) : split_line(r, s, n);
 		else
