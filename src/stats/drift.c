@@ -91,18 +91,17 @@ static void sample_free(struct sample *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* column ci of p as a sample: its kept values (sorted here, in place), or its sketch */
+/* column ci of p as a sample: its kept values (sorted, released from p), or its sketch */
 static int sample_of(struct prof *p, size_t ci, struct sample *s)
 {
 	memset(s, 0, sizeof(*s));
-	if (p->keep) {
-		sk_sort_doubles(p->keep[ci].v, p->keep[ci].n);
-		s->v = p->keep[ci].v;
-		s->n = p->keep[ci].n;
-		s->total = s->n;
-		return 0;
-	}
 	s->owned = true;
+	if (p->keep) {
+		int rc = prof_keep_sorted(p, ci, &s->v, &s->n);
+
+		s->total = s->n;
+		return rc;
+	}
 	if (sk_quant_is_exact(&p->col[ci].q)) {
 		int rc = sk_quant_sorted(&p->col[ci].q, &s->v, &s->w, &s->n);
 

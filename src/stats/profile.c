@@ -84,27 +84,12 @@ int prof_keep_values(struct prof *p)
 	return 0;
 }
 
-static int vec_push(struct prof_vec *v, double x)
-{
-	if (v->n == v->cap) {
-		size_t ncap = v->cap ? v->cap * 2 : 1024;
-		double *nv = crealloc(v->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return oom();
-		v->v = nv;
-		v->cap = ncap;
-	}
-	v->v[v->n++] = x;
-	return 0;
-}
-
 void prof_free(struct prof *p)
 {
 	for (size_t i = 0; i < p->ncols; i++) {
 		col_free(&p->col[i]);
 		if (p->keep)
-			free(p->keep[i].v);
+			prof_vec_free(&p->keep[i]);
 	}
 	free(p->keep);
 	free(p->col);
@@ -250,17 +235,25 @@ static inline int col_add(struct prof_col *c, const char *s, size_t n, const str
 	c->zeros += x == 0;
 	c->negatives += x < 0;
 	/* a table read for drift keeps its values: it has no use for the quantile sketch */
-	if (keep ? (rc = vec_push(keep, x)) : (rc = sk_quant_add(&c->q, x)))
+	if (!keep && (rc = sk_quant_add(&c->q, x)))
 		return rc;
 	if ((rc = sk_hll_add(&c->hnum, h)))
 		return rc;
 	if (!c->fnum.dropped) {
 		if ((rc = sk_freq_add_num(&c->fnum, x, h, 1)))
 			return rc;
-		/* a float column past the cap has no use for its table (no top values) */
-		if (!c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
-			sk_freq_drop(&c->fnum);
 	}
+	/* kept values: the number table stands for them while it holds every
+	 * value; when it first misses one (x), they start from it */
+	if (keep && (keep->started || !c->fnum.complete)) {
+		if (!keep->started && (rc = prof_vec_start(keep, &c->fnum)))
+			return rc;
+		if ((rc = prof_vec_push(keep, x)))
+			return rc;
+	}
+	/* a float column past the cap has no use for its table (no top values) */
+	if (!c->fnum.dropped && !c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
+		sk_freq_drop(&c->fnum);
 	return 0;
 }
 
@@ -394,6 +387,10 @@ int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, 
 	p->rows++;
 	p->missing_cells += nulls;
 	p->empty_rows += nulls == nfields;
+	if (p->keep) {   /* a table read for drift: nothing asks for its duplicated rows */
+		p->dup_exact = false;
+		return 0;
+	}
 	return rowset_offer(p, row);
 }
 
@@ -469,7 +466,7 @@ static int col_merge(struct prof_col *c, const struct prof_col *o)
 	return 0;
 }
 
-int prof_merge(struct prof *p, const struct prof *o)
+int prof_merge(struct prof *p, struct prof *o)
 {
 	int rc;
 
@@ -479,14 +476,20 @@ int prof_merge(struct prof *p, const struct prof *o)
 		if (strcmp(p->col[i].name, o->col[i].name))
 			return cairn_error_set(CAIRN_EINVALID, "column %zu is '%.100s' in one profile and '%.100s' in the other",
 					       i + 1, p->col[i].name, o->col[i].name);
-	for (size_t i = 0; i < p->ncols; i++)
+	for (size_t i = 0; i < p->ncols; i++) {
+		if (p->keep && o->keep) {
+			/* o's values join p's unless both tables still stand for them and
+			 * their union is sure to fit the merged one */
+			struct prof_vec *pv = &p->keep[i], *ov = &o->keep[i];
+			const struct sk_freq *pf = &p->col[i].fnum, *of = &o->col[i].fnum;
+
+			if ((pv->started || ov->started || pf->used + of->used > pf->cap) &&
+			    (rc = prof_vec_append(pv, pf, ov, of)))
+				return rc;
+		}
 		if ((rc = col_merge(&p->col[i], &o->col[i])))
 			return rc;
-	if (p->keep && o->keep)   /* o's values follow p's */
-		for (size_t i = 0; i < p->ncols; i++)
-			for (size_t k = 0; k < o->keep[i].n; k++)
-				if ((rc = vec_push(&p->keep[i], o->keep[i].v[k])))
-					return rc;
+	}
 	p->rows += o->rows;
 	p->missing_cells += o->missing_cells;
 	p->empty_rows += o->empty_rows;

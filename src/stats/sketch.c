@@ -968,6 +968,15 @@ int sk_freq_merge(struct sk_freq *f, const struct sk_freq *o)
 	return 0;
 }
 
+bool sk_freq_num_slot(const struct sk_freq *f, size_t i, double *x, uint64_t *count)
+{
+	if (f->text || f->nums[2 * i] == NUM_FREE)
+		return false;
+	*x = num_of(f->nums[2 * i]);
+	*count = f->nums[2 * i + 1];
+	return true;
+}
+
 void sk_freq_drop(struct sk_freq *f)
 {
 	bool text = f->text;

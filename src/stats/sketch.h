@@ -105,6 +105,8 @@ void sk_freq_init(struct sk_freq *f, bool text, size_t cap);
 int sk_freq_add_num(struct sk_freq *f, double x, uint64_t hash, uint64_t count);
 int sk_freq_add_text(struct sk_freq *f, const char *s, size_t n, uint64_t hash, uint64_t count);
 int sk_freq_merge(struct sk_freq *f, const struct sk_freq *other);
+/* Slot i (0 <= i < nslots) of a number table: true with its value and count when it holds one. */
+bool sk_freq_num_slot(const struct sk_freq *f, size_t i, double *x, uint64_t *count);
 /* Stop counting and release the table (complete becomes false). */
 void sk_freq_drop(struct sk_freq *f);
 /* The entries in order: count descending, then value ascending (numeric

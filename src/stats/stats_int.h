@@ -34,10 +34,18 @@ struct prof_col {
 	struct sk_hll htext;
 };
 
-/* The finite numeric values of one column, in file order (kept for drift tests on raw tables). */
+/* The finite numeric values of one column (kept for drift tests on raw
+ * tables; profile_keep.c): in no particular order, packed as m / 10^scale
+ * where that is exact, and not held at all while the column's number
+ * table holds every distinct value (started false). */
 struct prof_vec {
-	double *v;
-	size_t n, cap;
+	double *v;        /* the values, when not packed */
+	int32_t *m;       /* packed: value i is m[i] / 10^scale, bit for bit */
+	size_t n, cap;    /* values held, room for */
+	int scale;        /* packed: the decimal scale, 0..9 */
+	int32_t big;      /* packed: the largest |m[i]| */
+	bool packed;      /* m holds the values (else v) */
+	bool started;     /* the vector holds the values (else the number table does, with counts) */
 };
 
 /* A table being profiled: a header, then records. */
@@ -64,14 +72,27 @@ int prof_init(struct prof *p, const char *const *names, const size_t *lens, size
 void prof_free(struct prof *p);
 /* Keep every numeric value from now on (p->keep). */
 int prof_keep_values(struct prof *p);
+/* ---- kept values (profile_keep.c) ---- */
+/* Append x. */
+int prof_vec_push(struct prof_vec *v, double x);
+/* Start v from the number table f (every value f holds, as often as it counts); nothing once started. */
+int prof_vec_start(struct prof_vec *v, const struct sk_freq *f);
+/* The values of o (its own, or those of its table of) after v's (started
+ * from vf first); o's vector is released. */
+int prof_vec_append(struct prof_vec *v, const struct sk_freq *vf, struct prof_vec *o, const struct sk_freq *of);
+void prof_vec_free(struct prof_vec *v);
+/* Column ci's kept values sorted ascending as a new array (*out, *n, free
+ * it); the kept form is released. */
+int prof_keep_sorted(struct prof *p, size_t ci, double **out, size_t *n);
+
 /* Read a CSV (or JSON lines) file into p, keeping numeric values if asked; p is initialised here. */
 int prof_read_file(const char *path, const struct profile_options *opt, bool keep, struct prof *p);
 /* Add one record of ncols fields; line is for messages. */
 int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, size_t line);
 /* Add one value to column c (kind from ccsv_value_parse; raw text for texts). */
 int prof_add_value(struct prof *p, size_t c, const char *s, size_t n, size_t line, uint64_t *hash);
-/* Fold o into p (same columns). */
-int prof_merge(struct prof *p, const struct prof *o);
+/* Fold o into p (same columns); kept values move from o to p. */
+int prof_merge(struct prof *p, struct prof *o);
 /* The profile as JSON (new), with source information (borrowed, may be NULL). */
 json_t *prof_to_json(const struct prof *p, json_t *source);
 /* Read a JSON profile back into a builder (prof_init'ed here). */

@@ -10,6 +10,7 @@
 #include "stats/drift.h"
 #include "stats/profile.h"
 #include "stats/sketch.h"
+#include "stats/stats_int.h"
 
 static void fini(void) { fault_disarm(); }
 
@@ -391,4 +392,50 @@ Test(stats_sketch, drift_allocation_failures)
 	cr_assert_gt(calls, 10);
 	json_decref(a);
 	json_decref(b);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* kept values (profile_keep.c): packed as m / 10^k, rescaled, turned into
+ * doubles, started from a number table - sorted, they are the values given, bit for bit */
+Test(stats_sketch, kept_values_round_trip)
+{
+	static const double special[] = { 0.5, 31.42, 31.4201, -7, 1e-9, 123456.789, -0.0, 0.1, 2.5e300, 1.0 / 3 };
+	struct prof p;
+	const char *names[] = { "x" };
+	size_t lens[] = { 1 };
+	unsigned seed = 5;
+
+	for (int round = 0; round < 4; round++) {
+		size_t n = 20000, got = 0;
+		double *want = malloc(n * sizeof(*want)), *out = NULL;
+
+		cr_assert_eq(prof_init(&p, names, lens, 1), 0);
+		cr_assert_eq(prof_keep_values(&p), 0);
+		for (size_t i = 0; i < n; i++) {
+			char buf[40];
+			int k = round == 0 ? 2 : (int)(rand_r(&seed) % (round == 1 ? 7 : 10));
+			uint64_t h;
+
+			if (round == 3 && i % 1000 == 7)
+				snprintf(buf, sizeof(buf), "%.17g", special[(i / 1000) % 10]);
+			else
+				snprintf(buf, sizeof(buf), "%.*f", k, (rand_r(&seed) % 2000000) / 1000.0 - 1000);
+			cr_assert_eq(prof_add_value(&p, 0, buf, strlen(buf), i + 2, &h), 0);
+			want[i] = strtod(buf, NULL);
+		}
+		cr_assert_eq(prof_keep_sorted(&p, 0, &out, &got), 0);
+		cr_assert_eq(got, n);
+		qsort(want, n, sizeof(*want), cmp_dbl);
+		for (size_t i = 0; i < n; i++)
+			cr_assert(want[i] == out[i], "round %d, value %zu: %.17g, kept %.17g", round, i, want[i], out[i]);
+		free(want);
+		free(out);
+		prof_free(&p);
+	}
 }
