@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* a monitor's "retrain": DIR[:STAGE], DIR being the --pipeline this server runs */
 static int retrain(void *ctx, const char *monitor, const char *incident, const char *target)
@@ -38,13 +39,59 @@ static int retrain(void *ctx, const char *monitor, const char *incident, const c
 	return trigger_request(t, reason, stage);
 }
 
+/* The page GET / answers when there is no built UI. */
+static const char ui_missing_html[] =
+	"<!doctype html><html lang=en><meta charset=utf-8><title>cairn: the web UI is not built</title>"
+	"<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}"
+	"code{background:#eee;padding:0 .2em}</style>"
+	"<h1>The web UI is not built</h1>"
+	"<p>This <code>cairn server</code> found no built UI, so only the REST API is served "
+	"(<a href=\"/health\">/health</a>, <code>/api/2.0/mlflow/...</code>, <code>/api/cairn/v1/...</code>).</p>"
+	"<p>To build it, install Node.js and npm and run <code>make ui</code> in the source tree "
+	"(<code>make</code> does it when npm is present); it lands in <code>build/ui</code>, next to the "
+	"binary. Or point the server at a built copy: <code>cairn server --ui DIR</code> or "
+	"<code>CAIRN_UI_DIR=DIR</code>.</p></html>";
+
+/* Where the built UI is: --ui, else $CAIRN_UI_DIR, else ui/ beside the
+ * binary or one level up (build/cairn and build/asan/cairn both find
+ * build/ui), else ../share/cairn/ui from the binary (an installed tree).
+ * Returns the first that holds an index.html, or the --ui/env value as
+ * given (so its absence is reported), or NULL. */
+static const char *ui_dir(const char *opt, char *buf, size_t n)
+{
+	static const char *const rel[] = { "ui", "../ui", "../share/cairn/ui" };
+	const char *env = getenv("CAIRN_UI_DIR");
+	char exe[4000], *slash;
+	ssize_t len;
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return NULL;
+	exe[len] = '\0';
+	if (!(slash = strrchr(exe, '/')))
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char idx[4400];
+		snprintf(buf, n, "%s/%s", exe, rel[i]);
+		snprintf(idx, sizeof(idx), "%s/index.html", buf);
+		if (!access(idx, R_OK))
+			return buf;
+	}
+	return NULL;
+}
+
 static void server_usage(FILE *f)
 {
 	fprintf(f, "usage: cairn server [--host ADDR] [--port N] [--root DIR] [--threads N] [--pipeline DIR]\n"
 		   "                    [--no-monitors] [--monitor-poll S] [--webhook-allow HOST]\n"
 		   "                    [--allowed-hosts LIST] [--cors-allowed-origins LIST] [--max-connections N]\n"
 		   "                    [--max-connections-per-client N] [--head-timeout S] [--body-timeout S]\n"
-		   "                    [--idle-timeout S]\n\n"
+		   "                    [--idle-timeout S] [--ui DIR]\n\n"
 		   "Serve the MLflow REST API (tracking and the mlflow-artifacts proxy) so unmodified\n"
 		   "MLflow clients work: MLFLOW_TRACKING_URI=http://ADDR:PORT. GET /metrics: Prometheus.\n\n"
 		   "  --port N       port (default 5000; 0 picks a free one)\n"
@@ -57,6 +104,8 @@ static void server_usage(FILE *f)
 		   "  --monitor-poll S  how often the monitors look for new windows (default 5)\n"
 		   "  --webhook-allow HOST  a host the monitors' webhooks may post to (repeat, or\n"
 		   "                 comma-separated; none by default)\n"
+		   "  --ui DIR       the built web UI to serve at / (default $CAIRN_UI_DIR, else ui/\n"
+		   "                 beside the binary or one level up; `make ui` builds it)\n"
 		   CLI_HTTP_HELP "\n"
 		   "Stops cleanly on SIGINT or SIGTERM: requests in flight are answered first (up to\n"
 		   "10 s). CAIRN_SQLITE_SYNC=full makes every commit survive power loss (the default\n"
@@ -73,6 +122,7 @@ int cmd_server(int argc, char **argv)
 		{ "no-monitors", no_argument, NULL, 0x100 },
 		{ "monitor-poll", required_argument, NULL, 0x101 },
 		{ "webhook-allow", required_argument, NULL, 0x102 },
+		{ "ui", required_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -80,7 +130,9 @@ int cmd_server(int argc, char **argv)
 	const char *root = cli_default_root();
 	struct http_server *srv = NULL;
 	struct trigger_runner *trig = NULL;
-	const char *pipeline_dir = NULL;
+	const char *pipeline_dir = NULL, *ui_opt = NULL, *ui;
+	struct http_static *web = NULL;
+	char ui_buf[4200];
 	struct monitor_host *mon = NULL;
 	struct buf allow = BUF_INIT;
 	bool monitors = true;
@@ -121,6 +173,9 @@ int cmd_server(int argc, char **argv)
 				buf_putc(&allow, ',');
 			buf_puts(&allow, optarg);
 			break;
+		case 0x103:
+			ui_opt = optarg;
+			break;
 		case 'h':
 			server_usage(stdout);
 			return 0;
@@ -144,9 +199,12 @@ int cmd_server(int argc, char **argv)
 		buf_release(&allow);
 		return cli_fail("server", "%s", cairn_error_msg());
 	}
-	if ((rc = http_server_new(&cfg, &srv)) || (rc = api_mount(srv, &ctx)) || (rc = http_server_start(srv))) {
+	ui = ui_dir(ui_opt, ui_buf, sizeof(ui_buf));
+	if ((rc = http_server_new(&cfg, &srv)) || (rc = api_mount(srv, &ctx)) ||
+	    (rc = http_static_mount(srv, "", ui, ui_missing_html, &web)) || (rc = http_server_start(srv))) {
 		cli_fail("server", "%s", cairn_error_msg());
 		http_server_free(srv);
+		http_static_free(web);
 		api_ctx_close(&ctx);
 		buf_release(&allow);
 		return 1;
@@ -156,6 +214,7 @@ int cmd_server(int argc, char **argv)
 		if ((rc = trigger_start(pipeline_dir, url, &trig))) {
 			cli_fail("server", "%s", cairn_error_msg());
 			http_server_free(srv);
+			http_static_free(web);
 			api_ctx_close(&ctx);
 			buf_release(&allow);
 			return 1;
@@ -170,6 +229,7 @@ int cmd_server(int argc, char **argv)
 			cli_fail("server", "the monitors: %s", buf_error(&allow) ? "out of memory" : cairn_error_msg());
 			trigger_stop(trig);
 			http_server_free(srv);
+			http_static_free(web);
 			api_ctx_close(&ctx);
 			buf_release(&allow);
 			return 1;
@@ -177,6 +237,10 @@ int cmd_server(int argc, char **argv)
 	}
 	cli_http_url(&cfg, http_server_port(srv), url, sizeof(url));
 	printf("cairn server listening on %s (root: %s)\n", url, root);
+	if (http_static_ready(web))
+		printf("web UI: %s/\n", url);
+	else
+		printf("web UI: not built (%s); see %s/\n", ui ? ui : "no ui/ beside the binary", url);
 	fflush(stdout);
 	sigwait(&set, &sig);
 	monitor_host_stop(mon);
@@ -186,6 +250,7 @@ int cmd_server(int argc, char **argv)
 	if (http_server_drain(srv, 10000))
 		cairn_log(LOG_WARN, "server: %u requests were still in flight after 10 s", http_server_inflight(srv));
 	http_server_free(srv);
+	http_static_free(web);
 	api_ctx_close(&ctx);
 	return 0;
 }

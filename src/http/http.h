@@ -214,6 +214,22 @@ void http_resp_error(struct http_resp *resp, const struct http_ops *ops, int cod
 /* Drop resp's body (and fd) and set a body from a constant string. */
 void http_resp_static(struct http_resp *resp, int status, const char *content_type, const char *body);
 
+/* ---- a directory of built files (static.c): the web UI ---- */
+
+struct http_static;
+/* Mount dir's files under prefix: GET / and /index.html answer index.html
+ * (revalidated on every use: Cache-Control no-cache, an ETag, 304), GET
+ * /assets/<path> the files under assets/ (content-hashed names: cached for a
+ * year, immutable). A file's gzip twin (name.gz) is sent to clients that
+ * accept gzip. When dir is NULL, does not exist or has no index.html, GET /
+ * answers 404 with missing_html (a page saying how to build it). *out is
+ * freed with http_static_free after the server. */
+int http_static_mount(struct http_server *s, const char *prefix, const char *dir, const char *missing_html,
+		      struct http_static **out);
+/* Whether there is an index.html to serve. */
+bool http_static_ready(const struct http_static *hs);
+void http_static_free(struct http_static *hs);
+
 /* ---- request metrics (metrics.c), for a mount's after hook ---- */
 
 struct http_metrics;
