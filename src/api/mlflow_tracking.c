@@ -391,6 +391,32 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/* cairn's own: how many points each run has (GET /api/cairn/v1/metrics/summary) */
+static int metric_summary(struct api_call *c)
+{
+	const char **ids = NULL, *key = NULL;
+	size_t n = 0;
+	int64_t start = -1, end = -1;
+	json_t *list;
+	int rc;
+
+	if ((rc = api_str_list(c, "run_ids", &ids, &n)) || (rc = api_str(c, "metric_key", true, &key)) < 0 ||
+	    (rc = api_int64(c, "start_step", false, &start)) < 0 || (rc = api_int64(c, "end_step", false, &end)) < 0)
+		goto out;
+	if ((rc = trk_metric_summary(c->st, ids, n, key, start, end, &list)))
+		goto out;
+	c->reply = json_pack("{s:o}", "summaries", list);
+	rc = 0;
+out:
+	free(ids);
+	return rc < 0 ? rc : 0;
+}
+
+const struct http_route api_cairn_tracking_routes[] = {
+	API_ROUTE("GET", "/metrics/summary", metric_summary),
+};
+const size_t api_cairn_tracking_nroutes = sizeof(api_cairn_tracking_routes) / sizeof(api_cairn_tracking_routes[0]);
+
 const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/experiments/create", exp_create),
 	API_ROUTE("GET", "/mlflow/experiments/get", exp_get),

@@ -127,6 +127,75 @@ static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsign
 	}
 }
 
+/* the arguments a range request over runs shares with the bulk interval */
+static int range_check(size_t n_runs, const char *key, int64_t start_step, int64_t end_step, const char *what)
+{
+	if (!n_runs)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_ids'");
+	if (n_runs > 100)
+		return cairn_error_set(CAIRN_EINVALID, "%s request must specify at most 100 run_ids. Received %zu run_ids.",
+				       what, n_runs);
+	if (!key || !*key)
+		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+	if ((start_step < 0) != (end_step < 0))
+		return cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
+						       "specified.");
+	if (start_step >= 0 && end_step < start_step)
+		return cairn_error_set(CAIRN_EINVALID, "end_step must be greater than start_step. Found start_step=%lld "
+						       "and end_step=%lld.", (long long)start_step, (long long)end_step);
+	return 0;
+}
+
+int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+		       int64_t start_step, int64_t end_step, json_t **out)
+{
+	json_t *arr;
+	int rc;
+
+	if ((rc = range_check(n_runs, key, start_step, end_step, "GetMetricSummary")))
+		return rc;
+	if (!(arr = json_array()))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = store_begin_read(st))) {
+		json_decref(arr);
+		return rc;
+	}
+	for (size_t r = 0; r < n_runs && !rc; r++) {
+		struct store_stmt *q;
+		json_t *o;
+
+		if ((rc = store_prepare(st, "SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE run_uuid = ? AND key = ? "
+					    "AND step >= ? AND step <= ?", &q)))
+			break;
+		store_bind_text(q, 1, run_ids[r]);
+		store_bind_text(q, 2, key);
+		store_bind_int64(q, 3, start_step >= 0 ? start_step : INT64_MIN);
+		store_bind_int64(q, 4, end_step >= 0 ? end_step : INT64_MAX);
+		if ((rc = store_step(q)) != STORE_ROW) {
+			store_reset(q);
+			if (rc >= 0)
+				rc = cairn_error_set(CAIRN_EIO, "a metric count returned no row");
+			break;
+		}
+		rc = 0;
+		o = json_pack("{s:s,s:I}", "run_id", run_ids[r], "count", (json_int_t)store_col_int64(q, 0));
+		if (o && store_col_int64(q, 0)) {
+			cjson_set(o, "min_step", json_integer(store_col_int64(q, 1)));
+			cjson_set(o, "max_step", json_integer(store_col_int64(q, 2)));
+		}
+		store_reset(q);
+		if (!o || json_array_append_new(arr, o))
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	store_rollback(st);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
 int trk_metric_history_bulk_interval(struct store *st, const char *const *run_ids, size_t n_runs,
 				     const char *key, int64_t start_step, int64_t end_step,
 				     int64_t max_results, json_t **out)
@@ -137,20 +206,8 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 	json_t *arr = json_array();
 	int rc = 0;
 
-	if (!n_runs)
-		rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_ids'");
-	else if (n_runs > 100)
-		rc = cairn_error_set(CAIRN_EINVALID, "GetMetricHistoryBulkInterval request must specify at most 100 "
-						    "run_ids. Received %zu run_ids.", n_runs);
-	else if (!key || !*key)
-		rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
-	else if ((start_step < 0) != (end_step < 0))
-		rc = cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
-						    "specified.");
-	else if (start_step >= 0 && end_step < start_step)
-		rc = cairn_error_set(CAIRN_EINVALID, "end_step must be greater than start_step. Found start_step=%lld "
-						    "and end_step=%lld.", (long long)start_step, (long long)end_step);
-	else if (max_results < 1 || max_results > 2500)
+	rc = range_check(n_runs, key, start_step, end_step, "GetMetricHistoryBulkInterval");
+	if (!rc && (max_results < 1 || max_results > 2500))
 		rc = cairn_error_set(CAIRN_EINVALID, "max_results must be between 1 and 2500 (got %lld)",
 				     (long long)max_results);
 	if (rc) {

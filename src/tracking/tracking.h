@@ -95,6 +95,13 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 				     const char *key, int64_t start_step, int64_t end_step,
 				     int64_t max_results, json_t **out);
 
+/* How many points of one key each run has in a step range (start/end_step
+ * < 0: all), with the lowest and highest step: what tells a chart whether a
+ * sample holds every point. *out: [{"run_id", "count", "min_step",
+ * "max_step"}] in run_ids' order (count 0, no steps, for a run without it). */
+int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+		       int64_t start_step, int64_t end_step, json_t **out);
+
 /* ---- helpers shared with the CLI and API ---- */
 /* Validate a metric/param/tag key with MLflow's rules. */
 int trk_validate_key(const char *kind, const char *key);

@@ -159,3 +159,33 @@ def test_sampling_keeps_extremes_within_range(api, client, exp_id):
     assert got.get(1234) == 999.0 and got.get(1567) == -999.0
     assert all(1000 <= s <= 1999 for s in got)
     assert len(pts) <= 2 * 20 + 2
+
+
+@pytest.mark.cairn_only
+def test_metric_summary_counts_points(api, client, exp_id):
+    """/api/cairn/v1/metrics/summary: how many points each run has, whole or in a step range,
+    so the UI knows whether a sample holds every point; its bad requests named like the
+    bulk interval's."""
+    a = client.create_run(exp_id).info.run_id
+    b = client.create_run(exp_id).info.run_id
+    _log(client, a, "m", range(300), first_step=10, stride=2)   # steps 10, 12, ..., 608
+    _log(client, b, "other", [1, 2])
+    path = "/api/cairn/v1/metrics/summary"
+    r = api.get(path, {"run_ids": [a, b, "f" * 32], "metric_key": "m"})
+    assert r.status_code == 200, r.text
+    assert r.json()["summaries"] == [
+        {"run_id": a, "count": 300, "min_step": 10, "max_step": 608},
+        {"run_id": b, "count": 0},
+        {"run_id": "f" * 32, "count": 0},
+    ]
+    r = api.get(path, {"run_ids": [a], "metric_key": "m", "start_step": 100, "end_step": 199})
+    assert r.json()["summaries"] == [{"run_id": a, "count": 50, "min_step": 100, "max_step": 198}]
+    # a sample and its count agree on "every point" exactly at the boundary
+    assert len(_get(api, [a], "m", max_results=300)) == 300
+    for params, word in [({"metric_key": "m"}, "run_ids"), ({"run_ids": [a]}, "metric_key"),
+                         ({"run_ids": [a], "metric_key": "m", "start_step": 5}, "both"),
+                         ({"run_ids": [a], "metric_key": "m", "start_step": 9, "end_step": 3}, "end_step"),
+                         ({"run_ids": [a] * 101, "metric_key": "m"}, "at most 100")]:
+        r = api.get(path, params)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE" and word in r.json()["message"], r.text
