@@ -1,5 +1,6 @@
 # cairn - one Makefile for the whole tree.
-#   make            build build/cairn (optimised)
+#   make            build build/cairn (optimised) and the web UI into build/ui (when npm is there)
+#   make ui         the web UI alone (ui/, TypeScript + Vite, from the lockfile)
 #   make demo       install what is missing, build, run the demo
 #   make check      install what is missing, build under ASan+UBSan, run every test
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
@@ -28,9 +29,12 @@ A       := build/asan
 A_CFLAGS := $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 A_OBJ   := $(LIBSRC:%.c=$(A)/obj/%.o)
 
-.PHONY: all demo check deps deps-test test unit fuzz bench bench-decode clean asan
+.PHONY: all demo check deps deps-test test unit fuzz bench bench-decode clean asan ui
 
-all: $(R)/cairn
+all: $(R)/cairn ui
+
+ui:
+	@scripts/ui.sh
 
 deps:
 	@scripts/deps.sh build

@@ -237,5 +237,16 @@ echo "curl -s $URI/api/2.0/mlflow/experiments/search -d '{\"max_results\":5}'"
 curl -s "$URI/api/2.0/mlflow/experiments/search" -H 'Content-Type: application/json' -d '{"max_results":5}'
 echo
 echo
+DEMO_EXP=$(curl -s "$URI/api/2.0/mlflow/experiments/get-by-name?experiment_name=demo" |
+	$PY -c 'import json, sys; print(json.load(sys.stdin)["experiment"]["experiment_id"])' 2>/dev/null || true)
+if curl -s "$URI/" | grep -q 'type="module"'; then
+	echo "== the web UI (docs/ui.md): after build/cairn server --root $ROOT, open"
+	echo "  the demo experiment's runs: http://127.0.0.1:5000/#/experiments/${DEMO_EXP:-0}/runs"
+	echo "  the registry:               http://127.0.0.1:5000/#/models/breast-cancer"
+	echo "  the monitors:               http://127.0.0.1:5000/#/monitors"
+else
+	echo "== the web UI is not built (no npm): $URI/ says how to build it"
+fi
+echo
 echo "Done. The data is in $ROOT. Serve it again with:"
 echo "  build/cairn server --root $ROOT        # then MLFLOW_TRACKING_URI=http://127.0.0.1:5000"

@@ -7,8 +7,8 @@ pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev li
 uuid-dev libcurl4-openssl-dev libcsv-dev libxgboost-dev libzstd-dev libgsl-dev"
 case "$what" in
   test) pkgs="$pkgs libcriterion-dev clang libclang-rt-14-dev python3-pytest python3-requests
-        python3-sklearn python3-xgboost nodejs npm sqlite3 curl git wrk prometheus zstd python3-zstandard python3-scipy python3-pandas" ;;
-  demo) pkgs="$pkgs python3-sklearn python3-xgboost python3-requests curl git" ;;
+        python3-sklearn python3-xgboost nodejs npm sqlite3 curl git wrk prometheus zstd python3-zstandard python3-scipy python3-pandas chromium" ;;
+  demo) pkgs="$pkgs python3-sklearn python3-xgboost python3-requests curl git nodejs npm" ;;
 esac
 missing=""
 for p in $pkgs; do

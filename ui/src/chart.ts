@@ -1,0 +1,339 @@
+// chart.ts - metric charts (uPlot). A chart asks the server for at most
+// MAX_POINTS points per run (get-history-bulk-interval keeps the lowest and
+// highest point of every step bucket, so spikes survive), draws each run as
+// a line inside its min/max band (one bucket per pixel or two), asks
+// cairn's metrics/summary how many points there are (so it knows whether it
+// holds them all), and on zoom
+// fetches the zoomed step range again, at full resolution once it holds
+// fewer points than that. Charts mount when they scroll into view, and a
+// running run's chart asks only for the points after the last one it has.
+
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { api, num, type Metric } from "./api";
+import { h } from "./dom";
+import { envelope, smooth, toSeries, needsRefetch, type Point, type XMode, type Held, type Series } from "./sample";
+
+export const MAX_POINTS = 2500;
+const MAX_STEP = 9007199254740991;
+
+export interface ChartRun {
+  id: string;
+  name: string;
+  color: string;
+  running?: boolean;
+}
+
+export interface ChartOptions {
+  xmode: XMode;
+  log: boolean;
+  smoothing: number; // 0..0.99
+}
+
+interface RunData {
+  run: ChartRun;
+  coarse: Point[]; // the sample over the whole history
+  coarseFull: boolean;
+  detail: Point[]; // the zoomed range, when fetched
+  detailHeld: Held | null;
+}
+
+const PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d", "#a61e4d", "#364fc7"];
+export function color(i: number): string {
+  return PALETTE[i % PALETTE.length];
+}
+
+function toPoints(ms: Metric[] | undefined, runId: string | null): Point[] {
+  const out: Point[] = [];
+  for (const m of ms ?? []) if (runId === null || m.run_id === runId) out.push({ step: m.step, timestamp: m.timestamp, value: num(m.value) });
+  out.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
+  return out;
+}
+
+/** The points to draw for a run: the coarse sample with the fetched detail range swapped in. */
+function merged(d: RunData): Point[] {
+  if (!d.detail.length || !d.detailHeld?.range) return d.coarse;
+  const [a, b] = d.detailHeld.range;
+  return d.coarse.filter((p) => p.step < a).concat(d.detail, d.coarse.filter((p) => p.step > b));
+}
+
+export class MetricChart {
+  readonly el: HTMLElement;
+  private u: uPlot | null = null;
+  private data: RunData[] = [];
+  private zoom: [number, number] | null = null;
+  private poll = 0;
+  private observer: IntersectionObserver | null = null;
+  private resize: ResizeObserver | null = null;
+  private destroyed = false;
+  private readonly plot: HTMLElement;
+  private readonly status: HTMLElement;
+  private fetchSeq = 0;
+  /** How many points each run has in total view, for tests and the status line. */
+  pointsDrawn = 0;
+
+  constructor(
+    readonly key: string,
+    private runs: ChartRun[],
+    private opts: ChartOptions,
+    private readonly height = 240,
+  ) {
+    this.plot = h("div.chart-plot", { style: `height:${height + 40}px` });
+    this.status = h("div.chart-status", "loading…");
+    const legend = runs.length > 1 ? h("div.chart-legend", ...runs.map((r) => h("span", h("span.swatch", { style: `background:${r.color}` }), r.name))) : null;
+    this.el = h("figure.chart", { "data-metric": key }, h("figcaption", key), legend, this.plot, this.status);
+    // mount lazily: a run with 10,000 metric keys draws only what is looked at
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          this.observer?.disconnect();
+          this.observer = null;
+          void this.load();
+        }
+      },
+      { rootMargin: "300px" },
+    );
+    this.observer.observe(this.el);
+  }
+
+  setOptions(o: ChartOptions): void {
+    const rebuild = o.xmode !== this.opts.xmode || o.log !== this.opts.log;
+    this.opts = o;
+    if (!this.u) return;
+    if (rebuild) {
+      this.zoom = null;
+      this.build();
+    } else this.redraw(true);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.observer?.disconnect();
+    this.resize?.disconnect();
+    clearTimeout(this.poll);
+    this.u?.destroy();
+    this.u = null;
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const ids = this.runs.map((r) => r.id);
+      const [res, sum] = await Promise.all([api.metricSampled(ids, this.key, MAX_POINTS), api.metricSummary(ids, this.key)]);
+      if (this.destroyed) return;
+      const counts = new Map((sum.summaries ?? []).map((x) => [x.run_id, x.count]));
+      this.data = this.runs.map((run) => {
+        const coarse = toPoints(res.metrics, ids.length === 1 ? null : run.id);
+        return { run, coarse, coarseFull: coarse.length >= (counts.get(run.id) ?? 0), detail: [], detailHeld: null };
+      });
+      this.build();
+      this.schedulePoll();
+    } catch (e) {
+      this.status.textContent = `could not load ${this.key}: ${(e as Error).message}`;
+      this.status.classList.add("error");
+    }
+  }
+
+  private width(): number {
+    return Math.max(200, this.plot.clientWidth || 600);
+  }
+
+  private series(d: RunData): Series {
+    return toSeries(merged(d), this.opts.xmode);
+  }
+
+  /** uPlot's aligned table for the current zoom: per run, line, low and high. */
+  private table(): uPlot.AlignedData {
+    const buckets = Math.max(50, Math.floor(this.width() / 1.5));
+    const tables: uPlot.AlignedData[] = [];
+    let drawn = 0;
+    for (const d of this.data) {
+      const s = this.series(d);
+      const env = envelope(s, buckets, this.zoom?.[0], this.zoom?.[1]);
+      const fix = (ys: number[]) => ys.map((y) => (Number.isFinite(y) && (!this.opts.log || y > 0) ? y : null));
+      drawn += env.x.length;
+      tables.push([env.x, fix(smooth(env.mid, this.opts.smoothing)), fix(env.lo), fix(env.hi)] as uPlot.AlignedData);
+    }
+    this.pointsDrawn = drawn;
+    // for tests and screen readers: what the chart shows
+    let ymax = -Infinity;
+    let ymin = Infinity;
+    for (const t of tables) {
+      for (const v of t[3] as (number | null)[]) if (v !== null && v > ymax) ymax = v;
+      for (const v of t[2] as (number | null)[]) if (v !== null && v < ymin) ymin = v;
+    }
+    this.el.dataset.points = String(drawn);
+    if (ymax >= ymin) {
+      this.el.dataset.ymax = String(ymax);
+      this.el.dataset.ymin = String(ymin);
+    }
+    if (!tables.length) return [[]];
+    return tables.length === 1 ? tables[0] : uPlot.join(tables);
+  }
+
+  private build(): void {
+    this.u?.destroy();
+    this.plot.replaceChildren();
+    const series: uPlot.Series[] = [{ label: this.opts.xmode === "step" ? "step" : "time" }];
+    const bands: uPlot.Band[] = [];
+    this.data.forEach((d, i) => {
+      const base = 1 + i * 3;
+      series.push(
+        { label: d.run.name, stroke: d.run.color, width: 1.5, spanGaps: true, points: { show: false } },
+        { label: `${d.run.name} min`, stroke: d.run.color + "55", width: 0.5, spanGaps: true, points: { show: false } },
+        { label: `${d.run.name} max`, stroke: d.run.color + "55", width: 0.5, spanGaps: true, points: { show: false } },
+      );
+      bands.push({ series: [base + 2, base + 1], fill: d.run.color + "26" });
+    });
+    const opts: uPlot.Options = {
+      width: this.width(),
+      height: this.height,
+      series,
+      bands,
+      legend: { show: false },
+      scales: {
+        x: { time: this.opts.xmode === "wall" },
+        y: this.opts.log ? { distr: 3 } : {},
+      },
+      axes: [
+        { label: this.opts.xmode === "step" ? "step" : this.opts.xmode === "wall" ? "" : "seconds", stroke: "currentColor", grid: { stroke: "#8884" } },
+        { stroke: "currentColor", grid: { stroke: "#8884" }, size: 60 },
+      ],
+      cursor: {
+        // a drag selects a range; the chart zooms itself (setSelect below), so
+        // the scale changes only when the user asked for it
+        drag: { x: true, y: false, setScale: false },
+        bind: {
+          dblclick: () => () => {
+            this.resetZoom();
+            return null;
+          },
+        },
+      },
+      hooks: {
+        setSelect: [
+          (u: uPlot) => {
+            const { left, width } = u.select;
+            if (width < 3) return;
+            const min = u.posToVal(left, "x");
+            const max = u.posToVal(left + width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            if (!(max > min)) return;
+            this.zoom = [min, max];
+            void this.onZoom();
+          },
+        ],
+      },
+    };
+    this.zoom = null;
+    this.u = new uPlot(opts, this.table(), this.plot);
+    this.updateStatus();
+    if (!this.resize) {
+      this.resize = new ResizeObserver(() => {
+        if (this.u && Math.abs(this.u.width - this.width()) > 4) {
+          this.u.setSize({ width: this.width(), height: this.height });
+          this.redraw(false);
+        }
+      });
+      this.resize.observe(this.plot);
+    }
+    this.el.dataset.drawn = "1";
+  }
+
+  private redraw(keepScale: boolean): void {
+    if (!this.u) return;
+    this.u.setData(this.table(), !keepScale || !this.zoom);
+    if (this.zoom && keepScale) this.u.setScale("x", { min: this.zoom[0], max: this.zoom[1] });
+    this.updateStatus();
+  }
+
+  private resetZoom(): void {
+    this.zoom = null;
+    for (const d of this.data) {
+      d.detail = [];
+      d.detailHeld = null;
+    }
+    this.redraw(false);
+  }
+
+  /** The step range behind an x range: in step mode the range itself, in
+   * the time modes the lowest and highest step of the points held in it. */
+  private stepRange(d: RunData, x: [number, number]): [number, number] | null {
+    if (this.opts.xmode === "step") return [Math.floor(x[0]), Math.ceil(x[1])];
+    const pts = merged(d);
+    const s = toSeries(pts, this.opts.xmode);
+    let lo = Infinity;
+    let hi = -Infinity;
+    // toSeries orders the time modes by time: walk the points in that order too
+    const byTime = [...pts].sort((a, b) => a.timestamp - b.timestamp);
+    byTime.forEach((p, i) => {
+      if (s.x[i] >= x[0] && s.x[i] <= x[1]) {
+        lo = Math.min(lo, p.step);
+        hi = Math.max(hi, p.step);
+      }
+    });
+    return lo <= hi ? [lo, hi] : null;
+  }
+
+  private async onZoom(): Promise<void> {
+    if (!this.zoom || !this.u) return;
+    const seq = ++this.fetchSeq;
+    this.redraw(true); // re-bucket what is held for the new range at once
+    const want = this.zoom;
+    await Promise.all(
+      this.data.map(async (d) => {
+        if (d.coarseFull) return;
+        const range = this.stepRange(d, want);
+        if (!range) return;
+        const held: Held = d.detailHeld ?? { range: null, full: false };
+        if (!needsRefetch(held, range)) return;
+        try {
+          const [res, sum] = await Promise.all([
+            api.metricSampled([d.run.id], this.key, MAX_POINTS, range),
+            api.metricSummary([d.run.id], this.key, range),
+          ]);
+          if (seq !== this.fetchSeq || this.destroyed) return;
+          d.detail = toPoints(res.metrics, null);
+          d.detailHeld = { range, full: d.detail.length >= (sum.summaries?.[0]?.count ?? 0) };
+        } catch (e) {
+          this.status.textContent = `could not load the zoomed range: ${(e as Error).message}`;
+        }
+      }),
+    );
+    if (seq === this.fetchSeq && this.zoom) this.redraw(true);
+  }
+
+  private updateStatus(): void {
+    const total = this.data.reduce((a, d) => a + d.coarse.length, 0);
+    const full = this.data.every((d) => d.coarseFull || (this.zoom && d.detailHeld?.full));
+    const what = full ? "every point" : `a min/max envelope of ${this.pointsDrawn.toLocaleString()} buckets`;
+    this.status.textContent = total ? `${what}${this.zoom ? " (zoomed: double-click to reset)" : ""}` : "no points";
+    this.status.classList.remove("error");
+    this.el.dataset.full = full ? "1" : "0";
+  }
+
+  /** A running run: ask every 5 s for the points after the last step held (never for a finished run). */
+  private schedulePoll(): void {
+    if (!this.runs.some((r) => r.running)) return;
+    this.poll = window.setTimeout(async () => {
+      for (const d of this.data) {
+        if (!d.run.running || !d.coarseFull) continue;
+        const last = d.coarse.length ? d.coarse[d.coarse.length - 1].step : 0;
+        try {
+          const range: [number, number] = [last + 1, MAX_STEP];
+          const [res, sum] = await Promise.all([api.metricSampled([d.run.id], this.key, MAX_POINTS, range), api.metricSummary([d.run.id], this.key, range)]);
+          const more = toPoints(res.metrics, null);
+          if (more.length) {
+            d.coarse = d.coarse.concat(more);
+            d.coarseFull = more.length >= (sum.summaries?.[0]?.count ?? 0);
+          }
+        } catch {
+          /* the next tick tries again */
+        }
+      }
+      if (!this.destroyed) {
+        this.redraw(true);
+        this.schedulePoll();
+      }
+    }, 5000);
+  }
+}
