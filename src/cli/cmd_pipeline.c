@@ -1,7 +1,6 @@
 /* cmd_pipeline.c - `cairn repro`, `cairn status`, `cairn dag`: run and inspect the pipeline in cairn.yaml / dvc.yaml. */
 #include "cli/cmd.h"
 #include "core/fault.h"
-#include "client/client.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -11,12 +10,10 @@
 #include "core/yaml.h"
 #include "data/data.h"
 #include "pipeline/pipeline.h"
+#include "cli/repro_track.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -40,336 +37,6 @@ struct popts {
 	char **set;            /* exp run --set-param K=V */
 	size_t nset;
 };
-
-/* ---- stage runs in the tracking store (the pipeline's hooks) ---- */
-
-#define OUT_UPLOAD_MAX ((int64_t)64 << 20)
-
-struct track {
-	struct client *cl;
-	char *exp_id;
-	char *parent;          /* the pipeline run */
-	const char *serve_uri; /* what the stage commands get as MLFLOW_TRACKING_URI */
-	char commit[64];
-	const char *root;
-	json_t *art;           /* run id -> artifact URI */
-};
-
-static int64_t now_ms(void)
-{
-	return cairn_now_ms();
-}
-
-/* "train.eta" -> "0.1" for every leaf of v under prefix. */
-static void flatten(const char *prefix, json_t *v, json_t *out, bool numbers_only)
-{
-	const char *k;
-	json_t *e;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, e) {
-			struct buf key = BUF_INIT;
-			buf_printf(&key, "%s%s%s", prefix, *prefix ? "." : "", k);
-			flatten(key.ptr, e, out, numbers_only);
-			buf_release(&key);
-		}
-	} else if (json_is_array(v) && !numbers_only) {
-		char *t = json_dumps(v, JSON_COMPACT);
-		if (t)
-			json_object_set_new(out, prefix, json_string(t));
-		free(t);
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e) {
-			struct buf key = BUF_INIT;
-			buf_printf(&key, "%s.%zu", prefix, i);
-			flatten(key.ptr, e, out, numbers_only);
-			buf_release(&key);
-		}
-	} else if (numbers_only) {
-		if (json_is_number(v) && *prefix)
-			json_object_set_new(out, prefix, json_real(json_number_value(v)));
-	} else if (*prefix) {
-		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-		if (t) {
-			json_object_set_new(out, prefix, json_string(json_is_string(v) ? json_string_value(v) : t));
-			free(t);
-		}
-	}
-}
-
-static json_t *tag(const char *k, const char *v)
-{
-	return json_pack("{s:s,s:s}", "key", k, "value", v);
-}
-
-static int run_create(struct track *t, const char *name, json_t *tags, char **run_id)
-{
-	json_t *reply = NULL, *info;
-	int rc = client_call(t->cl, "POST", "/mlflow/runs/create",
-			     json_pack("{s:s,s:s,s:I,s:o}", "experiment_id", t->exp_id, "run_name", name, "start_time",
-				       (json_int_t)now_ms(), "tags", tags), &reply);
-
-	if (rc)
-		return rc;
-	info = json_object_get(json_object_get(reply, "run"), "info");
-	*run_id = cstrdup(json_string_value(json_object_get(info, "run_id")) ?: "");
-	json_object_set(t->art, *run_id, json_object_get(info, "artifact_uri"));
-	json_decref(reply);
-	return *run_id ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
-}
-
-static int run_finish(struct track *t, const char *run_id, const char *status)
-{
-	return client_call(t->cl, "POST", "/mlflow/runs/update",
-			   json_pack("{s:s,s:s,s:I}", "run_id", run_id, "status", status, "end_time", (json_int_t)now_ms()),
-			   NULL);
-}
-
-static int hook_begin(void *arg, const struct pl_stage *s, const json_t *info, json_t **env, char **run_id)
-{
-	struct track *t = arg;
-	json_t *tags = json_array(), *params = json_object(), *batch = json_array(), *v;
-	const char *k, *f;
-	int rc;
-
-	json_array_append_new(tags, tag("mlflow.parentRunId", t->parent));
-	json_array_append_new(tags, tag("cairn.stage", s->name));
-	json_array_append_new(tags, tag("cairn.fingerprint", json_string_value(json_object_get(info, "fingerprint"))));
-	json_array_append_new(tags, tag("cairn.cached", json_is_true(json_object_get(info, "cached")) ? "true" : "false"));
-	json_array_append_new(tags, tag("mlflow.source.name", "cairn repro"));
-	if (*t->commit)
-		json_array_append_new(tags, tag("mlflow.source.git.commit", t->commit));
-	if ((rc = run_create(t, s->name, tags, run_id)))
-		return rc;
-	json_object_foreach(json_object_get(info, "params"), f, v) {
-		const char *key;
-		json_t *val;
-		json_object_foreach(v, key, val)
-			flatten(strcmp(key, ".") ? key : "", val, params, false);
-	}
-	json_object_foreach(params, k, v)
-		if (strlen(k) <= 250)
-			json_array_append_new(batch, json_pack("{s:s,s:s%}", "key", k, "value", json_string_value(v),
-							       json_string_length(v) > 6000 ? (size_t)6000 : json_string_length(v)));
-	if (json_array_size(batch))
-		rc = client_call(t->cl, "POST", "/mlflow/runs/log-batch",
-				 json_pack("{s:s,s:O}", "run_id", *run_id, "params", batch), NULL);
-	json_decref(params);
-	json_decref(batch);
-	*env = json_pack("{s:s,s:s,s:s,s:s}", "MLFLOW_TRACKING_URI", t->serve_uri, "MLFLOW_RUN_ID", *run_id,
-			 "CAIRN_RUN_ID", *run_id, "MLFLOW_EXPERIMENT_ID", t->exp_id);
-	return rc;
-}
-
-static int upload_file(struct track *t, const char *run_id, const char *abs, const char *name)
-{
-	const char *uri = json_string_value(json_object_get(t->art, run_id));
-	int fd, rc;
-
-	if (!uri)
-		return 0;
-	fd = open(abs, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	rc = client_upload_fd(t->cl, uri, name, fd);
-	close(fd);
-	return rc;
-}
-
-/* Upload an out (a file, or the files of a folder) under outs/, within a size budget. */
-static int upload_tree(struct track *t, const char *run_id, const char *rel, int64_t *budget, int depth)
-{
-	struct buf abs = BUF_INIT, name = BUF_INIT;
-	struct stat sb;
-	int rc = 0;
-
-	buf_printf(&abs, "%s/%s", t->root, rel);
-	if (buf_error(&abs) || stat(abs.ptr, &sb) != 0 || depth > 32)
-		goto out;
-	if (S_ISREG(sb.st_mode)) {
-		if (sb.st_size > *budget) {
-			*budget = -1;
-			goto out;
-		}
-		*budget -= sb.st_size;
-		buf_printf(&name, "outs/%s", rel);
-		rc = upload_file(t, run_id, abs.ptr, name.ptr);
-	} else if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(abs.ptr);
-		struct dirent *e;
-		while (d && !rc && (e = readdir(d))) {
-			struct buf sub = BUF_INIT;
-			if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-				continue;
-			buf_printf(&sub, "%s/%s", rel, e->d_name);
-			rc = buf_error(&sub) ? 0 : upload_tree(t, run_id, sub.ptr, budget, depth + 1);
-			buf_release(&sub);
-		}
-		if (d)
-			closedir(d);
-	}
-out:
-	buf_release(&abs);
-	buf_release(&name);
-	return rc;
-}
-
-static json_t *dataset(const json_t *o, const char *context)
-{
-	const char *path = json_string_value(json_object_get(o, "path")), *h = json_string_value(json_object_get(o, "sha256"));
-	json_t *src = json_pack("{s:s,s:s}", "uri", path ? path : "", "sha256", h ? h : "");
-	json_t *prof = json_pack("{s:I,s:I}", "size_bytes", json_integer_value(json_object_get(o, "size")), "num_files",
-				 json_object_get(o, "nfiles") ? json_integer_value(json_object_get(o, "nfiles")) : 1);
-	char *s = json_dumps(src, JSON_COMPACT | JSON_SORT_KEYS), *p = json_dumps(prof, JSON_COMPACT | JSON_SORT_KEYS);
-	char digest[33];
-	json_t *d;
-
-	snprintf(digest, sizeof(digest), "%.32s", h ? h : "");
-	d = json_pack("{s:[{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s}}", "tags", "key", "mlflow.data.context", "value", context,
-		      "dataset", "name", path ? path : "", "digest", digest, "source_type", "cairn-pipeline", "source",
-		      s ? s : "{}", "profile", p ? p : "{}");
-	free(s);
-	free(p);
-	json_decref(src);
-	json_decref(prof);
-	return d;
-}
-
-static int hook_end(void *arg, const struct pl_stage *s, const char *run_id, const json_t *result)
-{
-	struct track *t = arg;
-	const char *res = json_string_value(json_object_get(result, "result"));
-	json_t *datasets = json_array(), *metrics = json_object(), *batch = json_array(), *v, *tags = json_array();
-	int64_t budget = OUT_UPLOAD_MAX;
-	const char *k;
-	size_t i;
-	int rc = 0;
-
-	(void)s;
-	json_array_foreach(json_object_get(result, "deps"), i, v)
-		json_array_append_new(datasets, dataset(v, "input"));
-	json_array_foreach(json_object_get(result, "outs"), i, v)
-		json_array_append_new(datasets, dataset(v, "output"));
-	if (json_array_size(datasets))
-		rc = client_call(t->cl, "POST", "/mlflow/runs/log-inputs",
-				 json_pack("{s:s,s:O}", "run_id", run_id, "datasets", datasets), NULL);
-	/* metrics files: every number, with dotted keys */
-	json_array_foreach(json_object_get(result, "metrics"), i, v) {
-		struct buf abs = BUF_INIT, text = BUF_INIT;
-		json_t *doc = NULL;
-		buf_printf(&abs, "%s/%s", t->root, json_string_value(v));
-		if (!buf_error(&abs) && !fs_read_file(abs.ptr, 16 << 20, &text) && !cyaml_parse(text.ptr, text.len, &doc))
-			flatten("", doc, metrics, true);
-		cairn_error_clear();
-		json_decref(doc);
-		buf_release(&abs);
-		buf_release(&text);
-	}
-	json_object_foreach(metrics, k, v)
-		if (strlen(k) <= 250)
-			json_array_append_new(batch, json_pack("{s:s,s:f,s:I,s:i}", "key", k, "value", json_real_value(v),
-							       "timestamp", (json_int_t)now_ms(), "step", 0));
-	json_array_append_new(tags, tag("cairn.result", res ? res : "failed"));
-	if (json_is_string(json_object_get(result, "error")))
-		json_array_append_new(tags, tag("cairn.error", json_string_value(json_object_get(result, "error"))));
-	if (!rc)
-		rc = client_call(t->cl, "POST", "/mlflow/runs/log-batch",
-				 json_pack("{s:s,s:O,s:O}", "run_id", run_id, "metrics", batch, "tags", tags), NULL);
-	if (!rc && json_is_string(json_object_get(result, "log"))) {
-		struct buf name = BUF_INIT;
-		buf_printf(&name, "logs/%s.log", s->name);
-		rc = upload_file(t, run_id, json_string_value(json_object_get(result, "log")), name.ptr);
-		buf_release(&name);
-	}
-	json_array_foreach(json_object_get(result, "outs"), i, v)
-		if (!rc && budget >= 0)
-			rc = upload_tree(t, run_id, json_string_value(json_object_get(v, "path")), &budget, 0);
-	if (!rc && budget < 0)
-		rc = client_call(t->cl, "POST", "/mlflow/runs/set-tag",
-				 json_pack("{s:s,s:s,s:s}", "run_id", run_id, "key", "cairn.outs.uploaded", "value",
-					   "partial: over 64 MiB; the outs are in the workspace cache"), NULL);
-	if (!rc)
-		rc = run_finish(t, run_id, res && (!strcmp(res, "ran") || !strcmp(res, "restored")) ? "FINISHED"
-								: !strcmp(res ? res : "", "interrupted") ? "KILLED" : "FAILED");
-	json_decref(datasets);
-	json_decref(metrics);
-	json_decref(batch);
-	json_decref(tags);
-	return rc;
-}
-
-/* A local tracking root inside the workspace stays out of git. */
-static void ignore_local_store(struct track *t, struct data_repo *r)
-{
-	char real[4096];
-	const char *root = data_repo_root(r);
-	size_t n = strlen(root);
-
-	if (client_is_remote(t->cl) || !realpath(client_target(t->cl), real))
-		return;
-	if (!strncmp(real, root, n) && real[n] == '/' && data_gitignore(r, real + n + 1))
-		cairn_error_clear();
-}
-
-static int track_open(struct track *t, const struct popts *o, const char *root, const char *file, json_t *extra,
-		      const char *run_name)
-{
-	json_t *tags = extra ? json_incref(extra) : json_array();
-	bool made;
-	int code = 0, rc;
-	struct buf out = BUF_INIT;
-	char *git[] = { "git", "rev-parse", "HEAD", NULL };
-
-	memset(t, 0, sizeof(*t));
-	t->root = root;
-	t->art = json_object();
-	if ((rc = client_open_default(o->uri, o->root, cli_default_root(), &t->cl)) ||
-	    (rc = client_experiment_ensure(t->cl, o->experiment ? o->experiment : "0", &t->exp_id, &made)) ||
-	    (rc = client_serve_uri(t->cl, &t->serve_uri))) {
-		json_decref(tags);
-		return rc;
-	}
-	if (!proc_capture(git, root, &out, &code) && code == 0 && out.len >= 40)
-		snprintf(t->commit, sizeof(t->commit), "%.40s", out.ptr);
-	cairn_error_clear();
-	buf_release(&out);
-	json_array_append_new(tags, tag("cairn.pipeline.file", file));
-	if (getenv("CAIRN_TRIGGER") && *getenv("CAIRN_TRIGGER"))
-		json_array_append_new(tags, tag("cairn.trigger", getenv("CAIRN_TRIGGER")));
-	json_array_append_new(tags, tag("mlflow.source.name", "cairn repro"));
-	if (*t->commit)
-		json_array_append_new(tags, tag("mlflow.source.git.commit", t->commit));
-	return run_create(t, run_name, tags, &t->parent);
-}
-
-static void track_close(struct track *t, json_t *rep, bool interrupted_)
-{
-	if (t->parent && rep) {
-		json_t *batch = json_array();
-		static const char *const keys[] = { "ran", "unchanged", "restored", "failed", "skipped", NULL };
-		for (const char *const *k = keys; *k; k++) {
-			struct buf name = BUF_INIT;
-			buf_printf(&name, "stages_%s", *k);
-			json_array_append_new(batch, json_pack("{s:s,s:f,s:I,s:i}", "key", name.ptr, "value",
-							       (double)json_integer_value(json_object_get(rep, *k)),
-							       "timestamp", (json_int_t)now_ms(), "step", 0));
-			buf_release(&name);
-		}
-		if (client_call(t->cl, "POST", "/mlflow/runs/log-batch",
-				json_pack("{s:s,s:O}", "run_id", t->parent, "metrics", batch), NULL) ||
-		    run_finish(t, t->parent, interrupted_ ? "KILLED"
-						  : json_integer_value(json_object_get(rep, "failed")) ? "FAILED" : "FINISHED"))
-			fprintf(stderr, "cairn repro: cannot finish the pipeline run: %s\n", cairn_error_msg());
-		json_decref(batch);
-	} else if (t->parent) {
-		run_finish(t, t->parent, "FAILED");
-	}
-	free(t->parent);
-	free(t->exp_id);
-	json_decref(t->art);
-	client_free(t->cl);
-}
 
 static void usage(FILE *f, const char *cmd)
 {
@@ -535,7 +202,7 @@ static int apply_set_params(const char *root, char **set, size_t n, json_t *tags
 		if (!rc) {
 			struct buf tk = BUF_INIT;
 			buf_printf(&tk, "cairn.exp.set.%s", key);
-			json_array_append_new(tags, tag(tk.ptr, eq + 1));
+			json_array_append_new(tags, json_pack("{s:s,s:s}", "key", tk.ptr, "value", eq + 1));
 			buf_release(&tk);
 		}
 		json_decref(want);
@@ -558,8 +225,7 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 	size_t nt;
 	int rc = parse(argc, argv, &o, &targets, &nt);
 	struct sigaction sa = { 0 }, old_int, old_term;
-	struct track tr = { 0 };
-	struct pl_hooks hooks;
+	struct repro_track *tr = NULL;
 	char name[64];
 
 	if (rc) {
@@ -579,7 +245,7 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 			time_t now = time(NULL);
 			strftime(name, sizeof(name), "exp-%Y%m%d-%H%M%S", localtime(&now));
 		}
-		json_array_append_new(tags, tag("cairn.exp", name));
+		json_array_append_new(tags, json_pack("{s:s,s:s}", "key", "cairn.exp", "value", name));
 		if ((rc = apply_set_params(data_repo_root(r), o.set, o.nset, tags)))
 			goto done;
 		/* the edited params change the pipeline: load it again */
@@ -594,14 +260,11 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 	o.ro.ntargets = nt;
 	o.ro.interrupted = &interrupted;
 	if (!o.no_track && !o.ro.dry) {
-		if (track_open(&tr, &o, data_repo_root(r), p->file, tags, exp ? name : "repro")) {
+		if (repro_track_open(o.uri, o.root, o.experiment, r, p, tags, exp ? name : "repro", &tr)) {
 			rc = cli_fail(cmd, "cannot record runs: %s (--no-track runs without recording)", cairn_error_msg());
-			track_close(&tr, NULL, false);
 			goto done;
 		}
-		hooks = (struct pl_hooks){ &tr, hook_begin, hook_end };
-		o.ro.hooks = &hooks;
-		ignore_local_store(&tr, r);
+		o.ro.hooks = repro_track_hooks(tr);
 	}
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
@@ -629,11 +292,11 @@ static int repro_main(const char *cmd, int argc, char **argv, bool exp)
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	if (o.ro.hooks) {
+	if (tr) {
 		if (!o.json && !o.ro.quiet && rep)
 			printf("%s%s recorded in %s (run %s)\n", exp ? "experiment " : "runs", exp ? name : "",
-			       client_target(tr.cl), tr.parent);
-		track_close(&tr, rep, interrupted);
+			       repro_track_target(tr), repro_track_run(tr));
+		repro_track_close(tr, rep, interrupted);
 	}
 done:
 	json_decref(rep);
@@ -698,7 +361,7 @@ static int metrics_at(const struct pipeline *p, const char *rev, json_t *out)
 			}
 			cairn_error_clear();
 			if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
-				flatten("", doc, flat, true);
+				cjson_flatten("", doc, flat, true);
 			cairn_error_clear();
 			json_object_set_new(out, o->path, flat);
 			json_decref(doc);
@@ -733,7 +396,7 @@ static void params_at(const struct pipeline *p, const char *rev, json_t *out)
 			}
 			cairn_error_clear();
 			if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
-				flatten("", doc, flat, false);
+				cjson_flatten("", doc, flat, false);
 			cairn_error_clear();
 			json_object_set_new(out, f, flat);
 			json_decref(doc);
@@ -949,20 +612,7 @@ static int cmd_dag_impl(struct popts *po, int argc, char **argv)
 	if ((rc = open_pipeline("dag", &o, &r, &p)))
 		return rc;
 	if (o.json) {
-		json_t *stages = json_array();
-		for (size_t oi = 0; oi < p->n; oi++) {
-			const struct pl_stage *s = &p->v[p->order[oi]];
-			json_t *up = json_array(), *deps = json_array(), *outs = json_array();
-			for (size_t k = 0; k < s->nup; k++)
-				json_array_append_new(up, json_string(p->v[s->up[k]].name));
-			for (size_t k = 0; k < s->ndeps; k++)
-				json_array_append_new(deps, json_string(s->deps[k].path));
-			for (size_t k = 0; k < s->nouts; k++)
-				json_array_append_new(outs, json_string(s->outs[k].path));
-			json_array_append_new(stages, json_pack("{s:s,s:o,s:o,s:o}", "name", s->name, "after", up, "deps",
-								deps, "outs", outs));
-		}
-		json_t *doc = json_pack("{s:o}", "stages", stages);
+		json_t *doc = pipeline_dag_json(p);
 		cli_print_json(doc);
 		json_decref(doc);
 	} else if (o.dot) {

@@ -387,3 +387,40 @@ bool cjson_oom_seen(void)
 {
 	return json_oom;
 }
+
+void cjson_flatten(const char *prefix, json_t *v, json_t *out, bool numbers_only)
+{
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, e) {
+			struct buf key = BUF_INIT;
+			buf_printf(&key, "%s%s%s", prefix, *prefix ? "." : "", k);
+			cjson_flatten(key.ptr, e, out, numbers_only);
+			buf_release(&key);
+		}
+	} else if (json_is_array(v) && !numbers_only) {
+		char *t = json_dumps(v, JSON_COMPACT);
+		if (t)
+			json_object_set_new(out, prefix, json_string(t));
+		free(t);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e) {
+			struct buf key = BUF_INIT;
+			buf_printf(&key, "%s.%zu", prefix, i);
+			cjson_flatten(key.ptr, e, out, numbers_only);
+			buf_release(&key);
+		}
+	} else if (numbers_only) {
+		if (json_is_number(v) && *prefix)
+			json_object_set_new(out, prefix, json_real(json_number_value(v)));
+	} else if (*prefix) {
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		if (t) {
+			json_object_set_new(out, prefix, json_string(json_is_string(v) ? json_string_value(v) : t));
+			free(t);
+		}
+	}
+}

@@ -34,6 +34,12 @@ int cjson_parse_int64(const char *s, int64_t *out);
 /* Parse a double, accepting NaN/Infinity/-Infinity spellings. */
 int cjson_parse_double(const char *s, double *out);
 
+/* Every leaf of v into out under dotted keys from prefix ("train" + {"eta":
+ * 0.1} -> "train.eta"). numbers_only: only numbers, as reals, arrays walked
+ * by index ("a.0"); else every leaf as a string (arrays as their compact
+ * JSON). */
+void cjson_flatten(const char *prefix, json_t *v, json_t *out, bool numbers_only);
+
 /* A new JSON value for d: a real, or "NaN"/"Infinity"/"-Infinity". */
 json_t *cjson_double(double d);
 /* json_string that never fails on invalid UTF-8 (bytes are replaced). */

@@ -244,3 +244,25 @@ out:
 	buf_release(&abs);
 	return rc;
 }
+
+json_t *pipeline_dag_json(const struct pipeline *p)
+{
+	json_t *stages = json_array();
+
+	for (size_t oi = 0; stages && oi < p->n; oi++) {
+		const struct pl_stage *s = &p->v[p->order[oi]];
+		json_t *up = json_array(), *deps = json_array(), *outs = json_array();
+		for (size_t k = 0; k < s->nup; k++)
+			json_array_append_new(up, json_string(p->v[s->up[k]].name));
+		for (size_t k = 0; k < s->ndeps; k++)
+			json_array_append_new(deps, json_string(s->deps[k].path));
+		for (size_t k = 0; k < s->nouts; k++)
+			json_array_append_new(outs, json_string(s->outs[k].path));
+		if (json_array_append_new(stages, json_pack("{s:s,s:o,s:o,s:o}", "name", s->name, "after", up, "deps",
+							    deps, "outs", outs))) {
+			json_decref(stages);
+			stages = NULL;
+		}
+	}
+	return stages ? json_pack("{s:s,s:o}", "file", p->file, "stages", stages) : NULL;
+}

@@ -134,6 +134,10 @@ struct repro_opts {
 	const struct pl_hooks *hooks; /* NULL: no tracking */
 };
 
+/* The DAG as `cairn dag --json` prints it and a tracked repro stores with its
+ * run: {"file", "stages": [{name, after, deps, outs}]} in topological order.
+ * Caller owns it; NULL when out of memory. */
+json_t *pipeline_dag_json(const struct pipeline *p);
 /* Which stages are stale and why: {"stages": [{name, state: "ok"|"stale"|
  * "frozen", reasons: [..]}]} */
 int pipeline_status(struct pipeline *p, struct data_repo *r, json_t **report);
