@@ -541,6 +541,16 @@ def test_stage_runs_are_tracked(target, uniq, tmp_path):
     assert {f["path"] for f in arts.get("files", [])} >= {"outs/model.txt", "outs/rid.txt"}
     logs = api.get("artifacts/list", {"run_id": train["info"]["run_id"], "path": "logs"})
     assert [f["path"] for f in logs.get("files", [])] == ["logs/train.log"]
+    # the pipeline run holds its DAG (what the web UI draws), as `cairn dag --json` prints it
+    art = by["repro"]["info"]["artifact_uri"].split("mlflow-artifacts:/", 1)[-1]
+    dag = api.artifact(f"{art}/pipeline/dag.json")
+    assert dag.status_code == 200, dag.text
+    assert dag.json()["stages"] == [
+        {"name": "prepare", "after": [], "deps": [], "outs": ["a.txt"]},
+        {"name": "train", "after": ["prepare"], "deps": ["a.txt"], "outs": ["model.txt", "rid.txt", "metrics.json"]},
+    ]
+    printed = json.loads(target.cli("dag", "--json", cwd=str(p)).out)
+    assert printed == dag.json()
     # a restored stage is a run too, tagged cached
     (p / "model.txt").unlink()
     r = target.cli("repro", "-e", exp, cwd=str(p))
