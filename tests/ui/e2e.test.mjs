@@ -190,6 +190,23 @@ test("an MLflow client's run link opens the run, charts draw, the back button wo
   await page.waitForSelector("h1:has-text('run-00')");
 });
 
+test("a pipeline run: its DAG with each stage's result, stage logs and data versions", async (t) => {
+  const page = await open(t, `#/experiments/${ids.exp}/runs/${ids.pipe}`);
+  await page.waitForSelector("svg.dag .dag-node");
+  assert.equal(await page.$$eval("svg.dag .dag-node", (x) => x.length), 3);
+  assert.equal(await page.$$eval("svg.dag path.dag-edge", (x) => x.length), 3);
+  assert.ok(await page.$('svg.dag .dag-node.r-ran[data-stage="prepare"]'));
+  assert.ok(await page.$('svg.dag .dag-node.r-unchanged[data-stage="train"]'));
+  assert.ok(await page.$('svg.dag .dag-node.r-none[data-stage="evaluate"]'), "a stage that did not run says so");
+  const row = await page.textContent('table.stages tr[data-stage="prepare"]');
+  assert.match(row, /data\/raw\.csv aa11bb22cc33/);
+  assert.match(row, /→ data\/clean\.csv ee55ff66aa77/);
+  assert.match(await page.getAttribute('table.stages tr[data-stage="prepare"] a:has-text("log")', "href"), /artifacts\/logs\/prepare\.log$/);
+  await shot(page, "pipeline");
+  await page.click('svg.dag .dag-node[data-stage="train"]');
+  await page.waitForSelector("h1:has-text('stage-train')");
+});
+
 test("a 100,000-point metric: envelope keeps the spike, zoom fetches full resolution", async (t) => {
   const page = await open(t, `#/experiments/${ids.exp}/runs/${ids.long}/model-metrics`);
   const fig = 'figure.chart[data-metric="loss"]';
@@ -215,6 +232,29 @@ test("a 100,000-point metric: envelope keeps the spike, zoom fetches full resolu
   assert.ok(requests.some((u) => u.includes("start_step=") && u.includes("end_step=")), requests.join("\n"));
   await page.dblclick(`${fig} .u-over`);
   await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.full === "0", fig);
+});
+
+test("a run with 10,000 metric keys opens at once and draws only the charts in view", async (t) => {
+  const page = await open(t, `#/experiments/${ids.other}/runs/${ids.wide}/metrics`);
+  const requests = [];
+  page.on("request", (r) => r.url().includes("get-history-bulk-interval") && requests.push(r.url()));
+  await page.waitForSelector('figure.chart[data-drawn="1"]');
+  assert.equal(await page.$$eval("figure.chart", (x) => x.length), 48, "charts are built a batch at a time");
+  assert.match(await page.textContent(".charts-more"), /48 of 10,000 charts/);
+  await page.waitForTimeout(500);
+  const drawn = await page.$$eval('figure.chart[data-drawn="1"]', (x) => x.length);
+  assert.ok(drawn >= 2 && drawn <= 40, `${drawn} charts drawn`);
+  assert.ok(requests.length <= 40, `${requests.length} history requests for one screen`);
+  // scrolling to the end of the grid builds the next batch
+  await page.locator(".charts-more").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelectorAll("figure.chart").length === 96);
+  // the key filter narrows the grid; scrolling far down mounts the charts there
+  await page.fill('input[aria-label="Filter metric keys"]', "m0999");
+  await page.press('input[aria-label="Filter metric keys"]', "Enter");
+  await page.waitForFunction(() => document.querySelectorAll("figure.chart").length === 10);
+  assert.equal(await page.getAttribute('figure.chart[data-metric="m09999"]', "data-drawn"), null, "below the fold: not drawn yet");
+  await page.locator('figure.chart[data-metric="m09999"]').scrollIntoViewIfNeeded();
+  await page.waitForSelector('figure.chart[data-metric="m09999"][data-drawn="1"]');
 });
 
 test("artifacts: tree and previews of JSON, CSV, MLmodel, text and images", async (t) => {

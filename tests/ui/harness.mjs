@@ -92,7 +92,7 @@ export async function seed(url) {
   const { call, m } = client(url);
   const t0 = Date.UTC(2026, 10, 1, 9, 0, 0);
   const { experiment_id: exp } = await m("POST", "experiments/create", { name: "ui-demo", tags: [{ key: "team", value: "search" }] });
-  await m("POST", "experiments/create", { name: "ui-other" });
+  const { experiment_id: other } = await m("POST", "experiments/create", { name: "ui-other" });
 
   const runs = [];
   const newRun = async (name, i, tags = []) => {
@@ -133,6 +133,20 @@ export async function seed(url) {
     stages.push(id);
   }
   await finish(pipe, 33);
+  {
+    const { run } = await m("GET", "runs/get", undefined, { run_id: pipe });
+    const art = run.info.artifact_uri.replace(/^mlflow-artifacts:\//, "");
+    const dag = { file: "dvc.yaml", stages: [
+      { name: "prepare", after: [], deps: ["data/raw.csv"], outs: ["data/clean.csv"] },
+      { name: "train", after: ["prepare"], deps: ["data/clean.csv"], outs: ["model.ubj"] },
+      { name: "evaluate", after: ["train", "prepare"], deps: ["model.ubj", "data/clean.csv"], outs: ["metrics.json"] },
+    ] };
+    await call("PUT", `/api/2.0/mlflow-artifacts/artifacts/${art}/pipeline/dag.json`, JSON.stringify(dag));
+    await m("POST", "runs/log-inputs", { run_id: stages[0], datasets: [
+      { dataset: { name: "data/raw.csv", digest: "aa11bb22cc33dd44", source_type: "local", source: "data/raw.csv" }, tags: [{ key: "mlflow.data.context", value: "input" }] },
+      { dataset: { name: "data/clean.csv", digest: "ee55ff66aa77bb88", source_type: "local", source: "data/clean.csv" }, tags: [{ key: "mlflow.data.context", value: "output" }] },
+    ] });
+  }
 
   // a long metric with one spike that sampling must not lose
   const long = await newRun("long-100k", 40);
@@ -144,6 +158,16 @@ export async function seed(url) {
     await m("POST", "runs/log-batch", { run_id: long, metrics });
   }
   await finish(long, 41);
+
+  // a run with 10,000 metric keys: its charts must mount only as they scroll into view
+  const { run: wideRun } = await m("POST", "runs/create", { experiment_id: other, run_name: "wide-10k", start_time: t0 });
+  const wide = wideRun.info.run_id;
+  for (let b = 0; b < 10000; b += 1000) {
+    const metrics = [];
+    for (let k = b; k < b + 1000; k++) metrics.push({ key: `m${String(k).padStart(5, "0")}`, value: k, timestamp: t0, step: 0 });
+    await m("POST", "runs/log-batch", { run_id: wide, metrics });
+  }
+  await finish(wide, 1);
 
   // artifacts of run-00 through the mlflow-artifacts proxy, as the MLflow client uploads them
   const { run: r0 } = await m("GET", "runs/get", undefined, { run_id: runs[0] });
@@ -187,7 +211,7 @@ export async function seed(url) {
       event: drifted ? { event: "firing", incident: "inc-1", alert: { monitor: "churn-drift" } } : null,
     });
   }
-  return { exp, runs, pipe, stages, long, spike: SPIKE };
+  return { exp, other, runs, pipe, stages, long, wide, spike: SPIKE };
 }
 
 export async function browser() {

@@ -57,13 +57,35 @@ function merged(d: RunData): Point[] {
   return d.coarse.filter((p) => p.step < a).concat(d.detail, d.coarse.filter((p) => p.step > b));
 }
 
+// One observer for every chart on the page (10,000 charts, one observer):
+// each element's callback runs once, when it first comes within 300 px of view.
+const pending = new Map<Element, () => void>();
+let observer: IntersectionObserver | null = null;
+function watch(el: Element, fn: () => void): void {
+  observer ??= new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        const cb = pending.get(e.target);
+        unwatch(e.target);
+        cb?.();
+      }
+    },
+    { rootMargin: "300px" },
+  );
+  pending.set(el, fn);
+  observer.observe(el);
+}
+function unwatch(el: Element): void {
+  if (pending.delete(el)) observer?.unobserve(el);
+}
+
 export class MetricChart {
   readonly el: HTMLElement;
   private u: uPlot | null = null;
   private data: RunData[] = [];
   private zoom: [number, number] | null = null;
   private poll = 0;
-  private observer: IntersectionObserver | null = null;
   private resize: ResizeObserver | null = null;
   private destroyed = false;
   private readonly plot: HTMLElement;
@@ -83,17 +105,7 @@ export class MetricChart {
     const legend = runs.length > 1 ? h("div.chart-legend", ...runs.map((r) => h("span", h("span.swatch", { style: `background:${r.color}` }), r.name))) : null;
     this.el = h("figure.chart", { "data-metric": key }, h("figcaption", key), legend, this.plot, this.status);
     // mount lazily: a run with 10,000 metric keys draws only what is looked at
-    this.observer = new IntersectionObserver(
-      (entries) => {
-        if (entries.some((e) => e.isIntersecting)) {
-          this.observer?.disconnect();
-          this.observer = null;
-          void this.load();
-        }
-      },
-      { rootMargin: "300px" },
-    );
-    this.observer.observe(this.el);
+    watch(this.el, () => void this.load());
   }
 
   setOptions(o: ChartOptions): void {
@@ -108,7 +120,7 @@ export class MetricChart {
 
   destroy(): void {
     this.destroyed = true;
-    this.observer?.disconnect();
+    unwatch(this.el);
     this.resize?.disconnect();
     clearTimeout(this.poll);
     this.u?.destroy();
@@ -336,4 +348,31 @@ export class MetricChart {
       }
     }, 5000);
   }
+}
+
+const GRID_BATCH = 48;
+
+/**
+ * A grid of charts for many keys that builds them a batch at a time: the
+ * next batch when the end of the grid comes near, so a run with 10,000
+ * metric keys costs what 48 cost until the user scrolls. Every chart made
+ * is pushed to `made` (the page destroys them when it is left).
+ */
+export function chartGrid(keys: string[], make: (key: string) => MetricChart, made: MetricChart[]): HTMLElement {
+  const grid = h("div.charts");
+  const more = h("div.charts-more.muted");
+  const box = h("div.chart-grid", grid, more);
+  let next = 0;
+  const batch = () => {
+    const end = Math.min(keys.length, next + GRID_BATCH);
+    for (; next < end; next++) {
+      const c = make(keys[next]);
+      made.push(c);
+      grid.append(c.el);
+    }
+    more.textContent = next < keys.length ? `${next.toLocaleString()} of ${keys.length.toLocaleString()} charts; more as you scroll` : "";
+    if (next < keys.length) watch(more, batch);
+  };
+  batch();
+  return box;
 }

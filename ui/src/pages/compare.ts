@@ -9,7 +9,7 @@ import { h } from "../dom";
 import { fmtNum } from "../format";
 import { parseColumn, columnId, type Column } from "../filter";
 import { formatHash, withQuery, type Route } from "../route";
-import { MetricChart, color } from "../chart";
+import { MetricChart, chartGrid, color } from "../chart";
 import type { PageContext, Mounted } from "../page";
 import { runName, valueOf } from "./runs";
 import { chartControls, chartOptions } from "./run";
@@ -105,12 +105,7 @@ export async function comparePage(r: R, ctx: PageContext): Promise<Mounted> {
   // ---- overlaid charts ----
   const keys = [...new Set(runs.flatMap((run) => (run.data.metrics ?? []).map((m) => m.key)))].sort();
   const cruns = runs.map((run, i) => ({ id: run.info.run_id, name: runName(run), color: color(i), running: run.info.status === "RUNNING" }));
-  const grid = h("div.charts");
-  for (const k of keys) {
-    const c = new MetricChart(k, cruns.filter((_, i) => runs[i].data.metrics?.some((m) => m.key === k)), chartOptions(r.q));
-    charts.push(c);
-    grid.append(c.el);
-  }
+  const grid = chartGrid(keys, (k) => new MetricChart(k, cruns.filter((_, i) => runs[i].data.metrics?.some((m) => m.key === k)), chartOptions(r.q)), charts);
   ctx.el.append(h("section", h("h2", `Metric charts (${keys.length})`), chartControls(r, ctx), keys.length ? grid : h("p.empty", "These runs have no metrics.")));
   return {
     leave: () => charts.forEach((c) => c.destroy()),

@@ -7,11 +7,12 @@ import { api, artifactUrl, num, type Run, type FileInfo } from "../api";
 import { h, clear } from "../dom";
 import { fmtNum, fmtTime, fmtDuration, fmtBytes } from "../format";
 import { formatHash, withQuery, type Route } from "../route";
-import { MetricChart, color, type ChartOptions } from "../chart";
+import { MetricChart, chartGrid, color, type ChartOptions } from "../chart";
 import { parseCsv } from "../csv";
 import type { PageContext, Mounted } from "../page";
 import type { XMode } from "../sample";
 import { runName, tagOf } from "./runs";
+import { pipelineSection } from "./pipeline";
 
 type R = Extract<Route, { page: "run" }>;
 
@@ -109,6 +110,11 @@ async function overviewTab(run: Run, body: HTMLElement, ctx: PageContext): Promi
     const kids = await api.searchRuns({ experiment_ids: [run.info.experiment_id], filter: `tags.mlflow.parentRunId = '${run.info.run_id}'`, max_results: 1000 });
     if (!ctx.live()) return;
     const ks = kids.runs ?? [];
+    if (tagOf(run, "cairn.pipeline.file")) {
+      const sec = await pipelineSection(run, ks);
+      if (!ctx.live()) return;
+      body.prepend(sec); // a pipeline run is about its stages: they come first
+    }
     if (ks.length)
       rel.append(
         h("h3", `Child runs (${ks.length})`),
@@ -144,13 +150,7 @@ function metricsTab(r: R, run: Run, body: HTMLElement, ctx: PageContext): Mounte
   const system = shown.filter((k) => k.startsWith("system/"));
   const section = (title: string, ks: string[]) => {
     if (!ks.length) return;
-    const grid = h("div.charts");
-    for (const k of ks) {
-      const c = new MetricChart(k, runs, chartOptions(r.q));
-      charts.push(c);
-      grid.append(c.el);
-    }
-    body.append(h("h2", `${title} (${ks.length})`), grid);
+    body.append(h("h2", `${title} (${ks.length})`), chartGrid(ks, (k) => new MetricChart(k, runs, chartOptions(r.q)), charts));
   };
   if (r.q.key) body.append(h("p", h("a", { href: formatHash(withQuery(r, { key: "" })) }, `← all ${keys.length} metrics`)));
   section("Model metrics", model);
