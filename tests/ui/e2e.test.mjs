@@ -310,6 +310,27 @@ test("compare: diff table, overlaid charts, scatter, parallel coordinates", asyn
   await shot(page, "compare");
 });
 
+test("groups: runs grouped by a param, charted as their mean inside their min/max band", async (t) => {
+  const page = await open(t, `#/experiments/${ids.exp}/runs?group=params.model`);
+  await page.waitForSelector(".vt-row.group-row");
+  assert.equal(await page.textContent("#compare"), "Compare groups");
+  await page.click("#compare");
+  await page.waitForSelector("table.diff");
+  assert.match(await hashOf(page), /group=params\.model/);
+  const fig = 'figure.chart[data-metric="train_loss"]';
+  await page.locator(fig).scrollIntoViewIfNeeded();
+  await page.waitForSelector(`${fig}[data-drawn="1"]`);
+  const legend = await page.$$eval(`${fig} .chart-legend > span`, (x) => x.map((e) => e.textContent));
+  assert.deepEqual(legend.sort(), ["model=forest (8)", "model=linear (8)", "model=tree (8)"]);
+  // the band spans the group's runs: train_loss at step 0 is rmse + 2, rmse from 0.3 to 2.6
+  assert.ok(Number(await page.getAttribute(fig, "data-ymax")) >= 4.5);
+  assert.ok(Number(await page.getAttribute(fig, "data-ymin")) <= 0.5);
+  assert.ok((await inkedShare(page, `${fig} canvas`)) > 0.005);
+  await shot(page, "compare-groups");
+  await page.selectOption('select[aria-label="Group runs by"]', "");
+  await page.waitForFunction(() => !location.hash.includes("group="));
+});
+
 test("models: list, versions with aliases, lineage, promotions and the audit log", async (t) => {
   const page = await open(t, "#/models");
   await page.waitForSelector('table.models tr[data-name="churn"]');

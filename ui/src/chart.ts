@@ -12,16 +12,22 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { api, num, type Metric } from "./api";
 import { h } from "./dom";
-import { envelope, smooth, toSeries, needsRefetch, type Point, type XMode, type Held, type Series } from "./sample";
+import { aggregate, envelope, smooth, toSeries, needsRefetch, type Point, type XMode, type Held, type Series } from "./sample";
 
 export const MAX_POINTS = 2500;
 const MAX_STEP = 9007199254740991;
 
 export interface ChartRun {
-  id: string;
+  id: string; // a run, or a group's name
   name: string;
   color: string;
   running?: boolean;
+  members?: string[]; // a group: its runs, drawn as their mean inside their min/max band
+}
+
+/** The run ids behind a chart's series (a group's members, at most 100: the API's limit). */
+function idsOf(r: ChartRun): string[] {
+  return (r.members ?? [r.id]).slice(0, 100);
 }
 
 export interface ChartOptions {
@@ -129,13 +135,18 @@ export class MetricChart {
 
   private async load(): Promise<void> {
     try {
-      const ids = this.runs.map((r) => r.id);
+      const ids = [...new Set(this.runs.flatMap(idsOf))].slice(0, 100);
       const [res, sum] = await Promise.all([api.metricSampled(ids, this.key, MAX_POINTS), api.metricSummary(ids, this.key)]);
       if (this.destroyed) return;
       const counts = new Map((sum.summaries ?? []).map((x) => [x.run_id, x.count]));
+      const byRun = new Map<string, Point[]>();
+      for (const id of ids) byRun.set(id, toPoints(res.metrics, ids.length === 1 ? null : id));
       this.data = this.runs.map((run) => {
-        const coarse = toPoints(res.metrics, ids.length === 1 ? null : run.id);
-        return { run, coarse, coarseFull: coarse.length >= (counts.get(run.id) ?? 0), detail: [], detailHeld: null };
+        const members = idsOf(run).filter((id) => byRun.has(id));
+        const pts = members.map((id) => byRun.get(id)!);
+        const coarse = run.members ? aggregate(pts) : pts[0] ?? [];
+        const coarseFull = members.every((id, i) => pts[i].length >= (counts.get(id) ?? 0));
+        return { run, coarse, coarseFull, detail: [], detailHeld: null };
       });
       this.build();
       this.schedulePoll();
@@ -187,14 +198,16 @@ export class MetricChart {
     this.plot.replaceChildren();
     const series: uPlot.Series[] = [{ label: this.opts.xmode === "step" ? "step" : "time" }];
     const bands: uPlot.Band[] = [];
+    // a series of a few points (a metric logged once) shows its points: a line needs two
+    const few = this.data.every((d) => d.coarse.length <= 60);
     this.data.forEach((d, i) => {
       const base = 1 + i * 3;
       series.push(
-        { label: d.run.name, stroke: d.run.color, width: 1.5, spanGaps: true, points: { show: false } },
-        { label: `${d.run.name} min`, stroke: d.run.color + "55", width: 0.5, spanGaps: true, points: { show: false } },
-        { label: `${d.run.name} max`, stroke: d.run.color + "55", width: 0.5, spanGaps: true, points: { show: false } },
+        { label: d.run.name, stroke: d.run.color, width: 1.5, spanGaps: true, points: { show: few, size: 6, fill: d.run.color } },
+        { label: `${d.run.name} min`, stroke: d.run.color + "80", width: 0.75, spanGaps: true, points: { show: false } },
+        { label: `${d.run.name} max`, stroke: d.run.color + "80", width: 0.75, spanGaps: true, points: { show: false } },
       );
-      bands.push({ series: [base + 2, base + 1], fill: d.run.color + "26" });
+      bands.push({ series: [base + 2, base + 1], fill: d.run.color + "40" });
     });
     const opts: uPlot.Options = {
       width: this.width(),
@@ -299,13 +312,16 @@ export class MetricChart {
         const held: Held = d.detailHeld ?? { range: null, full: false };
         if (!needsRefetch(held, range)) return;
         try {
+          const ids = idsOf(d.run);
           const [res, sum] = await Promise.all([
-            api.metricSampled([d.run.id], this.key, MAX_POINTS, range),
-            api.metricSummary([d.run.id], this.key, range),
+            api.metricSampled(ids, this.key, MAX_POINTS, range),
+            api.metricSummary(ids, this.key, range),
           ]);
           if (seq !== this.fetchSeq || this.destroyed) return;
-          d.detail = toPoints(res.metrics, null);
-          d.detailHeld = { range, full: d.detail.length >= (sum.summaries?.[0]?.count ?? 0) };
+          const counts = new Map((sum.summaries ?? []).map((x) => [x.run_id, x.count]));
+          const pts = ids.map((id) => toPoints(res.metrics, ids.length === 1 ? null : id));
+          d.detail = d.run.members ? aggregate(pts) : pts[0];
+          d.detailHeld = { range, full: ids.every((id, i) => pts[i].length >= (counts.get(id) ?? 0)) };
         } catch (e) {
           this.status.textContent = `could not load the zoomed range: ${(e as Error).message}`;
         }
@@ -328,7 +344,7 @@ export class MetricChart {
     if (!this.runs.some((r) => r.running)) return;
     this.poll = window.setTimeout(async () => {
       for (const d of this.data) {
-        if (!d.run.running || !d.coarseFull) continue;
+        if (!d.run.running || !d.coarseFull || d.run.members) continue;
         const last = d.coarse.length ? d.coarse[d.coarse.length - 1].step : 0;
         try {
           const range: [number, number] = [last + 1, MAX_STEP];

@@ -6,13 +6,15 @@
 export interface Series {
   x: number[]; // ascending
   y: number[];
+  lo?: number[]; // a group's lowest value at each x (default: y)
+  hi?: number[]; // and its highest
 }
 
 export interface Envelope {
   x: number[]; // one per non-empty bucket: the bucket's first x
   lo: number[]; // the bucket's lowest finite y
   hi: number[]; // the bucket's highest finite y
-  mid: number[]; // the bucket's last y (the line drawn through the band)
+  mid: number[]; // the mean of the bucket's finite y (the line drawn through the band)
 }
 
 /**
@@ -35,8 +37,8 @@ export function envelope(s: Series, buckets: number, x0?: number, x1?: number): 
   if (j - i <= buckets || b <= a) {
     for (let k = i; k < j; k++) {
       out.x.push(s.x[k]);
-      out.lo.push(s.y[k]);
-      out.hi.push(s.y[k]);
+      out.lo.push(s.lo ? s.lo[k] : s.y[k]);
+      out.hi.push(s.hi ? s.hi[k] : s.y[k]);
       out.mid.push(s.y[k]);
     }
     return out;
@@ -47,19 +49,25 @@ export function envelope(s: Series, buckets: number, x0?: number, x1?: number): 
     const bucket = Math.min(buckets - 1, Math.floor((s.x[k] - a) / width));
     let lo = Infinity;
     let hi = -Infinity;
+    let sum = 0;
+    let n = 0;
     let last = NaN;
     const first = s.x[k];
     for (; k < j && Math.min(buckets - 1, Math.floor((s.x[k] - a) / width)) === bucket; k++) {
       const y = s.y[k];
       last = y;
       if (!Number.isFinite(y)) continue;
-      if (y < lo) lo = y;
-      if (y > hi) hi = y;
+      const yl = s.lo ? s.lo[k] : y;
+      const yh = s.hi ? s.hi[k] : y;
+      if (yl < lo) lo = yl;
+      if (yh > hi) hi = yh;
+      sum += y;
+      n++;
     }
     out.x.push(first);
     out.lo.push(lo === Infinity ? NaN : lo);
     out.hi.push(hi === -Infinity ? NaN : hi);
-    out.mid.push(last);
+    out.mid.push(n ? sum / n : last);
   }
   return out;
 }
@@ -117,15 +125,50 @@ export interface Point {
   step: number;
   timestamp: number;
   value: number;
+  lo?: number; // a group's point: the lowest and highest of its runs at this step
+  hi?: number;
 }
 
 /** The series to draw for points (sorted by step) on the chosen x axis, x ascending. */
 export function toSeries(points: Point[], mode: XMode): Series {
   let t0 = Infinity;
   for (const p of points) if (p.timestamp < t0) t0 = p.timestamp;
-  const xy = points.map((p) => [mode === "step" ? p.step : mode === "wall" ? p.timestamp / 1000 : (p.timestamp - t0) / 1000, p.value]);
-  if (mode !== "step") xy.sort((a, b) => a[0] - b[0]);
-  return { x: xy.map((p) => p[0]), y: xy.map((p) => p[1]) };
+  const xs = points.map((p) => ({ x: mode === "step" ? p.step : mode === "wall" ? p.timestamp / 1000 : (p.timestamp - t0) / 1000, p }));
+  if (mode !== "step") xs.sort((a, b) => a.x - b.x);
+  const out: Series = { x: xs.map((e) => e.x), y: xs.map((e) => e.p.value) };
+  if (points.some((p) => p.lo !== undefined)) {
+    out.lo = xs.map((e) => e.p.lo ?? e.p.value);
+    out.hi = xs.map((e) => e.p.hi ?? e.p.value);
+  }
+  return out;
+}
+
+/**
+ * A group of runs as one series: at each step any of them logged, the mean
+ * of their finite values (the line), and their lowest and highest (the band),
+ * as W&B draws a group. The timestamp is the earliest at that step. Each
+ * member's points are sorted by step; one value per run and step is used
+ * (its last).
+ */
+export function aggregate(members: Point[][]): Point[] {
+  const at = new Map<number, { sum: number; n: number; lo: number; hi: number; ts: number }>();
+  for (const pts of members) {
+    const last = new Map<number, Point>();
+    for (const p of pts) last.set(p.step, p);
+    for (const p of last.values()) {
+      let a = at.get(p.step);
+      if (!a) at.set(p.step, (a = { sum: 0, n: 0, lo: Infinity, hi: -Infinity, ts: p.timestamp }));
+      if (p.timestamp < a.ts) a.ts = p.timestamp;
+      if (!Number.isFinite(p.value)) continue;
+      a.sum += p.value;
+      a.n++;
+      a.lo = Math.min(a.lo, p.lo ?? p.value);
+      a.hi = Math.max(a.hi, p.hi ?? p.value);
+    }
+  }
+  return [...at.entries()]
+    .sort((x, y) => x[0] - y[0])
+    .map(([step, a]) => (a.n ? { step, timestamp: a.ts, value: a.sum / a.n, lo: a.lo, hi: a.hi } : { step, timestamp: a.ts, value: NaN }));
 }
 
 /** What a chart holds of a series: a step range (null: all of it) and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { envelope, smooth, toSeries, needsRefetch, lowerBound, upperBound } from "../src/sample";
+import { aggregate, envelope, smooth, toSeries, needsRefetch, lowerBound, upperBound } from "../src/sample";
 import { parseCsv } from "../src/csv";
 
 function series(n: number, f: (i: number) => number) {
@@ -20,6 +20,16 @@ describe("the min/max envelope", () => {
     expect(Math.max(...e.hi)).toBe(1e6);
     expect(Math.min(...e.lo)).toBe(-1e6);
     for (let k = 0; k < e.x.length; k++) expect(e.lo[k]).toBeLessThanOrEqual(e.hi[k]);
+  });
+
+  it("draws a fast periodic signal as a band around its mean, not as a slow false wave", () => {
+    const s = series(1_000_000, (i) => Math.sin((2 * Math.PI * i) / 609)); // period 609 steps
+    const e = envelope(s, 300); // ~3,333 steps a bucket: several periods each
+    for (let k = 0; k < e.x.length - 1; k++) {
+      expect(e.hi[k]).toBeGreaterThan(0.99);
+      expect(e.lo[k]).toBeLessThan(-0.99);
+      expect(Math.abs(e.mid[k])).toBeLessThan(0.2);
+    }
   });
 
   it("gives a short series back point for point", () => {
@@ -82,5 +92,25 @@ describe("csv previews", () => {
     expect(parseCsv("a\tb\n1\t2\n", "\t")).toEqual([["a", "b"], ["1", "2"]]);
     expect(parseCsv("1\n2\n3\n4\n", ",", 2)).toEqual([["1"], ["2"]]);
     expect(parseCsv("")).toEqual([]);
+  });
+});
+
+describe("groups of runs", () => {
+  const pts = (vals: [number, number][]) => vals.map(([step, value]) => ({ step, timestamp: 1000 + step, value }));
+  it("gives each step its runs' mean, lowest and highest", () => {
+    const g = aggregate([pts([[0, 1], [1, 2], [2, 3]]), pts([[0, 3], [1, 4]]), pts([[1, NaN], [2, 5]])]);
+    expect(g).toEqual([
+      { step: 0, timestamp: 1000, value: 2, lo: 1, hi: 3 },
+      { step: 1, timestamp: 1001, value: 3, lo: 2, hi: 4 },
+      { step: 2, timestamp: 1002, value: 4, lo: 3, hi: 5 },
+    ]);
+  });
+  it("carries the band through the x axis and the envelope", () => {
+    const g = aggregate([pts([[0, 0], [1, 10]]), pts([[0, 2], [1, 30]])]);
+    const s = toSeries(g, "step");
+    expect(s).toEqual({ x: [0, 1], y: [1, 20], lo: [0, 10], hi: [2, 30] });
+    const e = envelope(s, 1, 0, 1e9);
+    expect(e.lo).toEqual([0]);
+    expect(e.hi).toEqual([30]);
   });
 });

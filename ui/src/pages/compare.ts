@@ -104,9 +104,40 @@ export async function comparePage(r: R, ctx: PageContext): Promise<Mounted> {
 
   // ---- overlaid charts ----
   const keys = [...new Set(runs.flatMap((run) => (run.data.metrics ?? []).map((m) => m.key)))].sort();
-  const cruns = runs.map((run, i) => ({ id: run.info.run_id, name: runName(run), color: color(i), running: run.info.status === "RUNNING" }));
-  const grid = chartGrid(keys, (k) => new MetricChart(k, cruns.filter((_, i) => runs[i].data.metrics?.some((m) => m.key === k)), chartOptions(r.q)), charts);
-  ctx.el.append(h("section", h("h2", `Metric charts (${keys.length})`), chartControls(r, ctx), keys.length ? grid : h("p.empty", "These runs have no metrics.")));
+  // grouped (group=params.model): one series per value, its runs' mean inside their min/max band
+  const group = r.q.group ? parseColumn(r.q.group) : null;
+  const groupKeys = [...new Set(runs.flatMap((run) => [...(run.data.params ?? []).map((p) => `params.${p.key}`), ...(run.data.tags ?? []).filter((t) => !t.key.startsWith("mlflow.")).map((t) => `tags.${t.key}`)]))].sort();
+  const groupSel = h("select", { "aria-label": "Group runs by" }, h("option", { value: "" }, "no grouping"), ...groupKeys.map((k) => h("option", { value: k, selected: k === r.q.group }, k))) as HTMLSelectElement;
+  groupSel.addEventListener("change", () => ctx.go(withQuery(r, { group: groupSel.value }), true));
+  let series: { id: string; name: string; color: string; running?: boolean; members?: string[]; has: (k: string) => boolean }[];
+  if (group) {
+    const groups = new Map<string, Run[]>();
+    for (const run of runs) {
+      const v = valueOf(run, group);
+      const k = v === undefined ? "(none)" : String(v);
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k)!.push(run);
+    }
+    series = [...groups.entries()].map(([v, rs], i) => ({
+      id: "g:" + v,
+      name: `${group.key}=${v} (${rs.length})`,
+      color: color(i),
+      members: rs.map((x) => x.info.run_id),
+      has: (k: string) => rs.some((x) => x.data.metrics?.some((m) => m.key === k)),
+    }));
+  } else {
+    series = runs.map((run, i) => ({
+      id: run.info.run_id,
+      name: runName(run),
+      color: color(i),
+      running: run.info.status === "RUNNING",
+      has: (k: string) => !!run.data.metrics?.some((m) => m.key === k),
+    }));
+  }
+  const grid = chartGrid(keys, (k) => new MetricChart(k, series.filter((x) => x.has(k)), chartOptions(r.q)), charts);
+  ctx.el.append(
+    h("section.compare-charts", h("div.section-head", h("h2", `Metric charts (${keys.length})`), h("label", "group by ", groupSel)), chartControls(r, ctx), keys.length ? grid : h("p.empty", "These runs have no metrics.")),
+  );
   return {
     leave: () => charts.forEach((c) => c.destroy()),
     update: (nr) => {

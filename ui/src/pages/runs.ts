@@ -137,10 +137,13 @@ export async function runsPage(r: R, ctx: PageContext): Promise<Mounted> {
   });
   const showDeleted = h("input", { type: "checkbox", checked: deleted, id: "runs-deleted" }) as HTMLInputElement;
   showDeleted.addEventListener("change", () => ctx.go(withQuery(r, { deleted: showDeleted.checked ? "1" : "" })));
-  const compareBtn = h("button.primary", { type: "button", disabled: true, id: "compare" }, "Compare") as HTMLButtonElement;
-  compareBtn.addEventListener("click", () =>
-    ctx.go({ page: "compare", runIds: [...selected], experimentIds: [expId], q: {} }),
-  );
+  // with a grouping, Compare charts the groups: the selected runs, or the first 100 loaded
+  const compareLabel = () => (selected.size ? `Compare ${selected.size}` : group ? "Compare groups" : "Compare");
+  const compareBtn = h("button.primary", { type: "button", disabled: !group, id: "compare" }, group ? "Compare groups" : "Compare") as HTMLButtonElement;
+  compareBtn.addEventListener("click", () => {
+    const ids = selected.size >= 2 || !group ? [...selected] : loaded.slice(0, 100).map((x) => x.info.run_id);
+    ctx.go({ page: "compare", runIds: ids, experimentIds: [expId], q: group ? { group: columnId(group) } : {} });
+  });
   const keyList = h("datalist", { id: "column-keys" });
   const addCol = h("input.add-col", { type: "text", list: "column-keys", placeholder: "add a column: metrics.rmse", "aria-label": "Add a column" }) as HTMLInputElement;
   const groupSel = h("input.group-by", { type: "text", list: "column-keys", placeholder: "group by: params.model", "aria-label": "Group runs by", value: r.q.group ?? "" }) as HTMLInputElement;
@@ -211,8 +214,8 @@ export async function runsPage(r: R, ctx: PageContext): Promise<Mounted> {
     cb.addEventListener("change", () => {
       if (cb.checked) selected.add(id);
       else selected.delete(id);
-      compareBtn.disabled = selected.size < 2;
-      compareBtn.textContent = selected.size ? `Compare ${selected.size}` : "Compare";
+      compareBtn.disabled = selected.size < 2 && !group;
+      compareBtn.textContent = compareLabel();
     });
     return cb;
   };
