@@ -59,6 +59,8 @@ extern const struct http_route api_logged_model_routes[];
 extern const size_t api_logged_model_nroutes;
 extern const struct http_route api_registry_routes[];
 extern const size_t api_registry_nroutes;
+extern const struct http_route api_cairn_deployment_routes[];
+extern const size_t api_cairn_deployment_nroutes;
 extern const struct http_route api_cairn_tracking_routes[];
 extern const size_t api_cairn_tracking_nroutes;
 extern const struct http_route api_cairn_registry_routes[];

@@ -345,6 +345,7 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 	    (rc = http_server_mount(s, "/api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_registry_routes, api_registry_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_tracking_routes, api_cairn_tracking_nroutes, ctx, &api_ops)) ||
+	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_deployment_routes, api_cairn_deployment_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_registry_routes, api_cairn_registry_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/cairn/v1", api_cairn_monitor_routes, api_cairn_monitor_nroutes, ctx, &api_ops)))
 		return rc;

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/fs.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "core/yaml.h"
 #include "monitor/host.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void serve_usage(FILE *f)
 {
@@ -72,6 +74,10 @@ static void serve_usage(FILE *f)
 		   "                 this server's --log-dir; the default when a model comes from a store\n"
 		   "  --no-monitors  do not\n"
 		   "  --webhook-allow HOST  a host the monitors' webhooks may post to (repeat)\n"
+		   "  --report-as NAME  the name this server reports under to the store every poll (its\n"
+		   "                 models, versions and /metrics: the web UI's deployments; default\n"
+		   "                 its URL); only when a model comes from a store\n"
+		   "  --no-report    do not report\n"
 		   "  --check        load the model, score its serving_input_example.json, print the\n"
 		   "                 answer and exit (0 when it was answered 200)\n"
 		   CLI_HTTP_HELP "\n"
@@ -104,6 +110,10 @@ struct poller {
 	size_t nw;
 	struct serve *sv;
 	const char *tracking_uri, *root, *cache;
+	bool report;         /* post what is served to the store every poll */
+	const char *report_as; /* the deployment's name (default: url) */
+	const char *url;
+	int64_t started_ms;
 };
 
 /* A downloaded model directory says which registry version it is in
@@ -177,12 +187,56 @@ static int watch_update(struct client *cl, struct serve *sv, struct watch *w, co
 	return 0;
 }
 
+/* Tell the store what this server serves and how it goes (a deployment,
+ * registry/deployments.h): its URL, its models and their versions, and its
+ * whole /metrics text. A failure is logged once per distinct message: the
+ * store may be down for a while, serving goes on. */
+static void report(struct poller *p, struct client *cl, const char *state, char *last_err, size_t cap)
+{
+	json_t *models = json_array(), *info;
+	struct buf text = BUF_INIT;
+	int rc;
+
+	for (size_t i = 0; models && i < p->nw; i++) {
+		const struct watch *w = &p->w[i];
+		json_array_append_new(models, json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", w->name, "role",
+							serve_role_name(w->role), "uri", w->uri, "version", w->version,
+							"followed", w->moving));
+	}
+	info = json_pack("{s:s,s:I,s:I,s:s,s:o,s:I,s:s}", "url", p->url, "pid", (json_int_t)getpid(), "started",
+			 (json_int_t)p->started_ms, "state", state, "models", models ? models : json_array(), "poll_s",
+			 (json_int_t)p->every_s, "version", CAIRN_VERSION);
+	if ((rc = metrics_render(serve_metrics(p->sv), &text)) || !info || buf_error(&text))
+		rc = rc ? rc : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	else
+		rc = client_call(cl, "POST", "/api/cairn/v1/deployments/report",
+				 json_pack("{s:s,s:o,s:s}", "name", p->report_as ? p->report_as : p->url, "info",
+					   json_incref(info), "metrics", text.ptr),
+				 NULL);
+	if (rc && strncmp(last_err, cairn_error_msg(), cap - 1)) {
+		snprintf(last_err, cap, "%s", cairn_error_msg());
+		cairn_log(LOG_WARN, "serve: cannot report to the store: %s", last_err);
+	} else if (!rc) {
+		*last_err = '\0';
+	}
+	cairn_error_clear();
+	json_decref(info);
+	buf_release(&text);
+}
+
 static void *poll_main(void *arg)
 {
 	struct poller *p = arg;
 	struct client *cl = NULL;
 	struct timespec until;
+	char last_err[256] = "";
 
+	if (p->report) {
+		if (client_open_default(p->tracking_uri, p->root, cli_default_root(), &cl))
+			cairn_log(LOG_WARN, "serve: cannot reach the registry: %s", cairn_error_msg());
+		else
+			report(p, cl, "serving", last_err, sizeof(last_err));
+	}
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -202,9 +256,13 @@ static void *poll_main(void *arg)
 				cairn_log(LOG_WARN, "serve: %s (%s): %s; still serving version %s", p->w[i].name,
 					  p->w[i].uri, cairn_error_msg(), p->w[i].version);
 		}
+		if (cl && p->report)
+			report(p, cl, "serving", last_err, sizeof(last_err));
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
+	if (cl && p->report)   /* the last word: this server stops */
+		report(p, cl, "stopped", last_err, sizeof(last_err));
 	client_free(cl);
 	return NULL;
 }
@@ -287,11 +345,14 @@ int cmd_serve(int argc, char **argv)
 		{ "monitors", no_argument, NULL, 0x100 },
 		{ "no-monitors", no_argument, NULL, 0x101 },
 		{ "webhook-allow", required_argument, NULL, 0x102 },
+		{ "report-as", required_argument, NULL, 0x103 },
+		{ "no-report", no_argument, NULL, 0x104 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config cfg = { .host = "127.0.0.1", .port = 8080 };
 	int monitors = -1;   /* -1: when a model comes from a store */
+	bool no_report = false;
 	struct buf allow = BUF_INIT;
 	struct monitor_host *mon = NULL;
 	struct monitor_host_model *served = NULL;
@@ -471,6 +532,12 @@ int cmd_serve(int argc, char **argv)
 				buf_putc(&allow, ',');
 			buf_puts(&allow, optarg);
 			break;
+		case 0x103:
+			p.report_as = optarg;
+			break;
+		case 0x104:
+			no_report = true;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			status = 0;
@@ -623,7 +690,15 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (polling && p.every_s) {
+	/* report to the store when a model comes from one (a local model dir has no store) */
+	for (size_t i = 0; i < nw && !no_report; i++)
+		if (!uri_is_local(w[i].uri))
+			p.report = true;
+	p.url = url;
+	p.started_ms = cairn_now_ms();
+	if (!p.every_s)
+		p.report = false;
+	if ((polling && p.every_s) || p.report) {
 		p.w = w;
 		p.nw = nw;
 		p.sv = sv;

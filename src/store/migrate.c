@@ -211,6 +211,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX monitor_events_by_monitor ON monitor_events(monitor, id);",
 	/* runs/search ordered by a tag reads the runs in this index's order */
 	"CREATE INDEX tags_by_key ON tags(key, value);",
+	/* deployments: what each running `cairn serve` reports (its models, its
+	 * Prometheus metrics now and at the report before, for rates) */
+	"CREATE TABLE deployments ("
+	"  name TEXT PRIMARY KEY,"
+	"  info TEXT NOT NULL,"
+	"  metrics TEXT NOT NULL,"
+	"  reported BIGINT NOT NULL,"
+	"  prev_metrics TEXT,"
+	"  prev_reported BIGINT,"
+	"  first_reported BIGINT NOT NULL);",
 };
 
 static int schema_version(struct store *s, int *out)

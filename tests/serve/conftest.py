@@ -75,6 +75,9 @@ class Proc:
             return f.read().decode("utf-8", "replace")
 
     def stop(self):
+        if getattr(self, "_stopped", False):   # a test stopped it already (and saw its problems)
+            return []
+        self._stopped = True
         problems = []
         if self.proc.poll() is not None:
             if not (getattr(self, "stopped_by_test", False) and self.proc.returncode == 0):

@@ -131,3 +131,61 @@ def test_a_version_that_fails_to_load_leaves_the_old_one(serve, registry, tmp_pa
     r = post(s.url + "/invocations", body(m))
     assert r.status_code == 200 and r.headers["X-Model-Version"] == "1"
     assert "did not load" in s.stderr()
+
+
+def _deployments(t, metrics=False):
+    r = requests.get(t.url + "/api/cairn/v1/deployments/list", params={"metrics": "true"} if metrics else {}, timeout=10)
+    assert r.status_code == 200, r.text
+    return {d["name"]: d for d in r.json()["deployments"]}
+
+
+def test_serve_reports_its_deployment(serve, registry, tmp_path):
+    """A `cairn serve` of a registry model reports to the store every poll: its URL, its models
+    with the versions served (following the alias), and its /metrics, the report before kept for
+    rates; on SIGTERM it reports `stopped`. --no-report reports nothing."""
+    t, m = registry, registry.models
+    set_alias(t, 1)
+    s = serve("models:/churn@champion", "--tracking-uri", t.url, "--cache", str(tmp_path / "cache"),
+              "--poll", "1", "--report-as", "churn-eu")
+    quiet = serve("models:/churn/2", "--tracking-uri", t.url, "--cache", str(tmp_path / "cache"), "--no-report")
+    d = _deployments(t)["churn-eu"]
+    assert d["info"]["url"] == s.url and d["info"]["state"] == "serving"
+    assert [(x["name"], x["version"], x["followed"]) for x in d["info"]["models"]] == [("churn", "1", True)]
+    for _ in range(5):
+        assert post(s.url + "/invocations", body(m)).status_code == 200
+    set_alias(t, 2)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        d = _deployments(t, metrics=True)["churn-eu"]
+        if d["info"]["models"][0]["version"] == "2" and "prev_metrics" in d:
+            break
+        time.sleep(0.2)
+    assert d["info"]["models"][0]["version"] == "2", d["info"]
+    assert d["prev_reported"] < d["reported"]
+    lines = [ln for ln in d["metrics"].splitlines() if ln.startswith("cairn_http_requests_total{")]
+    assert sum(float(ln.rsplit(" ", 1)[1]) for ln in lines if 'route="/invocations"' in ln) >= 5, lines
+    assert "cairn_http_request_duration_seconds_bucket" in d["metrics"]
+    assert set(_deployments(t)) == {"churn-eu"}, "the --no-report server stays out"
+    for x in (s, quiet):
+        assert x.stop() == []
+    assert _deployments(t)["churn-eu"]["info"]["state"] == "stopped"
+    r = requests.delete(t.url + "/api/cairn/v1/deployments/delete", json={"name": "churn-eu"}, timeout=10)
+    assert r.status_code == 200 and _deployments(t) == {}
+    r = requests.delete(t.url + "/api/cairn/v1/deployments/delete", json={"name": "churn-eu"}, timeout=10)
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_deployment_reports_are_checked(tracking):
+    t = tracking()
+    url = t.url + "/api/cairn/v1/deployments/report"
+    ok = {"name": "d", "info": {"url": "http://x"}, "metrics": "a_total 1\n"}
+    assert requests.post(url, json=ok, timeout=10).status_code == 200
+    for bad, word in [({**ok, "name": ""}, "name"), ({**ok, "name": "a\nb"}, "control"),
+                      ({**ok, "info": [1]}, "info"), ({k: v for k, v in ok.items() if k != "metrics"}, "metrics"),
+                      ({**ok, "metrics": "x" * (1 << 20 + 1)}, "at most"), ({k: v for k, v in ok.items() if k != "info"}, "info")]:
+        r = requests.post(url, json=bad, timeout=10)
+        assert r.status_code == 400, (bad.get("name"), r.text)
+        assert word in r.json()["message"], r.text
+    # a bad report changes nothing: the good one is still there, whole
+    d = _deployments(t, metrics=True)["d"]
+    assert d["metrics"] == "a_total 1\n" and "prev_metrics" not in d
