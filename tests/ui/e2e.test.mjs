@@ -365,6 +365,23 @@ test("monitors: windows, drift per feature, events", async (t) => {
   await shot(page, "monitors");
 });
 
+test("deployments: what each model server serves, its request rate, errors and latency", async (t) => {
+  const page = await open(t, "#/deployments");
+  await page.waitForSelector('table.deployments tr[data-name="churn-eu"]');
+  const cells = await page.$$eval('table.deployments tr[data-name="churn-eu"] td', (x) => x.map((e) => e.textContent));
+  assert.match(cells[0], /churn-eu.*127\.0\.0\.1:8080/);
+  assert.match(cells[1], /churn v2.*models:\/churn@champion \(followed\)/);
+  assert.equal(cells[2], "serving");
+  assert.match(cells[3], /^\d/, "a request rate");
+  assert.equal(cells[4], "1.96 %");
+  assert.equal(cells[5], "1.08 ms");
+  assert.equal(cells[6], "4.92 ms");
+  assert.match(await page.textContent('table.deployments tr[data-name="churn-old"]'), /stopped/);
+  await page.click('table.deployments tr[data-name="churn-eu"] a:has-text("v2")');
+  await page.waitForSelector("h1:has-text('Version 2')");
+  await shot(page, "deployments");
+});
+
 test("themes, a 390 px screen, keyboard", async (t) => {
   const page = await open(t, `#/experiments/${ids.exp}/runs`, { colorScheme: "dark" });
   await page.waitForSelector(".vt-row[data-key]");
@@ -385,7 +402,7 @@ test("themes, a 390 px screen, keyboard", async (t) => {
   await page.waitForFunction(() => document.querySelector(".vt").scrollTop > 0);
 
   await page.setViewportSize({ width: 390, height: 800 });
-  for (const hash of [`#/experiments/${ids.exp}/runs`, "#/experiments", `#/experiments/${ids.exp}/runs/${ids.runs[0]}`, "#/models/churn"]) {
+  for (const hash of [`#/experiments/${ids.exp}/runs`, "#/experiments", `#/experiments/${ids.exp}/runs/${ids.runs[0]}`, "#/models/churn", "#/deployments"]) {
     await page.goto(srv.url + "/" + hash);
     await page.waitForSelector("main:not([aria-busy])");
     await page.waitForTimeout(100);

@@ -211,6 +211,22 @@ export async function seed(url) {
       event: drifted ? { event: "firing", incident: "inc-1", alert: { monitor: "churn-drift" } } : null,
     });
   }
+  // deployments as `cairn serve` reports them: a server whose last two reports hold 102 requests
+  // (2 answered 500), 50 within 1 ms and the rest within 5 ms; and one that stopped
+  const promText = (ok, bad, b1, b5) => [
+    `cairn_http_requests_total{route="/invocations",method="POST",status="200"} ${ok}`,
+    `cairn_http_requests_total{route="/invocations",method="POST",status="500"} ${bad}`,
+    `cairn_http_request_duration_seconds_bucket{route="/invocations",method="POST",le="0.001"} ${b1}`,
+    `cairn_http_request_duration_seconds_bucket{route="/invocations",method="POST",le="0.005"} ${b5}`,
+    `cairn_http_request_duration_seconds_bucket{route="/invocations",method="POST",le="+Inf"} ${b5}`,
+    "",
+  ].join("\n");
+  const info = (state) => ({ url: "http://127.0.0.1:8080", pid: 4242, started: Date.now() - 3600e3, state, poll_s: 5,
+    models: [{ name: "churn", role: "primary", uri: "models:/churn@champion", version: "2", followed: true }] });
+  const rep = (name, state, text) => call("POST", "/api/cairn/v1/deployments/report", { name, info: info(state), metrics: text });
+  await rep("churn-eu", "serving", promText(100, 0, 10, 100));
+  await rep("churn-eu", "serving", promText(200, 2, 60, 202));
+  await rep("churn-old", "stopped", promText(5, 0, 5, 5));
   return { exp, other, runs, pipe, stages, long, wide, spike: SPIKE };
 }
 

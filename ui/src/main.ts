@@ -12,6 +12,7 @@ import { runPage } from "./pages/run";
 import { comparePage } from "./pages/compare";
 import { modelsPage, modelPage, versionPage } from "./pages/models";
 import { monitorsPage } from "./pages/monitors";
+import { deploymentsPage } from "./pages/deployments";
 
 const pages: Record<Route["page"], Page<never>> = {
   experiments: experimentsPage,
@@ -22,6 +23,7 @@ const pages: Record<Route["page"], Page<never>> = {
   model: modelPage,
   version: versionPage,
   monitors: monitorsPage,
+  deployments: deploymentsPage,
   notfound: notFound,
 };
 
@@ -52,6 +54,7 @@ const main = h("main", { id: "page", tabindex: -1 });
 const navLinks: Record<string, HTMLElement> = {
   experiments: h("a", { href: "#/experiments" }, "Experiments"),
   models: h("a", { href: "#/models" }, "Models"),
+  deployments: h("a", { href: "#/deployments" }, "Deployments"),
   monitors: h("a", { href: "#/monitors" }, "Monitors"),
 };
 const themeButton = h("button.theme", { type: "button", title: "Switch between light and dark" });
@@ -101,7 +104,8 @@ async function render(): Promise<void> {
     const on =
       (k === "experiments" && ["experiments", "runs", "run", "compare"].includes(route.page)) ||
       (k === "models" && ["models", "model", "version"].includes(route.page)) ||
-      (k === "monitors" && route.page === "monitors");
+      (k === "monitors" && route.page === "monitors") ||
+      (k === "deployments" && route.page === "deployments");
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");

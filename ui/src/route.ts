@@ -12,6 +12,7 @@ export type Route =
   | { page: "model"; name: string; q: Query }
   | { page: "version"; name: string; version: string; q: Query }
   | { page: "monitors"; q: Query }
+  | { page: "deployments"; q: Query }
   | { page: "notfound"; path: string; q: Query };
 
 export type Query = Record<string, string>;
@@ -77,6 +78,7 @@ export function parseHash(hash: string): Route {
     if (seg[2] === "versions" && seg.length >= 4) return { page: "version", name: seg[1], version: seg[3], q };
   }
   if (seg[0] === "monitors") return { page: "monitors", q };
+  if (seg[0] === "deployments") return { page: "deployments", q };
   return { page: "notfound", path, q };
 }
 
@@ -108,6 +110,8 @@ export function formatHash(r: Route): string {
       return `#/models/${enc(r.name)}/versions/${enc(r.version)}` + formatQuery(r.q);
     case "monitors":
       return "#/monitors" + formatQuery(r.q);
+    case "deployments":
+      return "#/deployments" + formatQuery(r.q);
     case "notfound":
       return "#" + r.path + formatQuery(r.q);
   }

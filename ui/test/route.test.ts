@@ -34,6 +34,7 @@ describe("routes", () => {
       { page: "model", name: "churn/eu", q: {} },
       { page: "version", name: "a b", version: "12", q: {} },
       { page: "monitors", q: { name: "m" } },
+      { page: "deployments", q: {} },
     ];
     for (const r of routes) expect(parseHash(formatHash(r))).toEqual(r);
   });
