@@ -244,6 +244,7 @@ if curl -s "$URI/" | grep -q 'type="module"'; then
 	echo "  the demo experiment's runs: http://127.0.0.1:5000/#/experiments/${DEMO_EXP:-0}/runs"
 	echo "  the registry:               http://127.0.0.1:5000/#/models/breast-cancer"
 	echo "  the monitors:               http://127.0.0.1:5000/#/monitors"
+	echo "  the model servers:          http://127.0.0.1:5000/#/deployments"
 else
 	echo "== the web UI is not built (no npm): $URI/ says how to build it"
 fi

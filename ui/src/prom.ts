@@ -73,13 +73,14 @@ export function quantile(q: number, b: Map<number, number>): number | null {
 
 export interface Traffic {
   requests: number; // in the interval (or since the start, without a previous scrape)
-  perSecond: number | null; // null without a previous scrape
+  perSecond: number | null; // over `seconds` (null: not known)
   errorShare: number | null; // 5xx answers among them
   p50: number | null; // seconds
   p99: number | null;
 }
 
-/** A server's traffic between two scrapes (prev may be null: totals since it started).
+/** A server's traffic between two scrapes `seconds` apart (prev null: since it started, and
+ * seconds, when given, its lifetime).
  * Scrapes of /metrics and health checks are left out. */
 export function traffic(cur: Sample[], prev: Sample[] | null, seconds: number | null, prefix = "cairn"): Traffic {
   const served: Filter = (l) => !["/metrics", "/ping", "/health", "/version"].includes(l.route ?? "");
@@ -95,7 +96,7 @@ export function traffic(cur: Sample[], prev: Sample[] | null, seconds: number | 
   }
   return {
     requests,
-    perSecond: prev && seconds && seconds > 0 ? requests / seconds : null,
+    perSecond: seconds && seconds > 0 ? requests / seconds : null,
     errorShare: requests ? Math.max(0, d(errors)) / requests : null,
     p50: quantile(0.5, bc),
     p99: quantile(0.99, bc),

@@ -37,10 +37,11 @@ describe("Prometheus exposition", () => {
     expect(t.perSecond).toBe(51);
     expect(t.errorShare).toBeCloseTo(2 / 102, 12);
     expect(t.p50).toBeCloseTo(0.001 + (0.004 * 1) / 52, 9);
-    // without a previous scrape: totals since the start, no rate
+    // without a previous scrape: totals since the start, a rate over the lifetime when given
     const first = traffic(cur, null, null);
     expect(first.requests).toBe(202);
     expect(first.perSecond).toBeNull();
+    expect(traffic(cur, null, 101).perSecond).toBe(2);
     // a restarted server (counters fell) never gives a negative rate
     expect(traffic(prev, cur, 1).requests).toBe(0);
   });

@@ -55,7 +55,12 @@ export async function deploymentsPage(_r: R, ctx: PageContext): Promise<Mounted>
           const poll = (d.info.poll_s ?? 5) * 1000;
           const stale = d.info.state !== "stopped" && now - d.reported > 3 * poll + 2000;
           const state = d.info.state === "stopped" ? "stopped" : stale ? "not reporting" : "serving";
-          const t = traffic(parseProm(d.metrics ?? ""), d.prev_metrics ? parseProm(d.prev_metrics) : null, d.prev_reported ? (d.reported - d.prev_reported) / 1000 : null);
+          // a stopped server: its whole life (the last two reports are its last moments)
+          const life = d.info.started ? (d.reported - d.info.started) / 1000 : null;
+          const t =
+            state === "stopped"
+              ? traffic(parseProm(d.metrics ?? ""), null, life)
+              : traffic(parseProm(d.metrics ?? ""), d.prev_metrics ? parseProm(d.prev_metrics) : null, d.prev_reported ? (d.reported - d.prev_reported) / 1000 : null);
           return h("tr", { "data-name": d.name, class: state === "serving" ? "" : "deleted" },
             h("td", h("div", d.name), d.info.url ? h("a.mono", { href: d.info.url + "/metrics", title: "its /metrics" }, d.info.url) : null),
             h("td", ...(d.info.models ?? []).map((m) => h("div.model-line",
@@ -71,7 +76,7 @@ export async function deploymentsPage(_r: R, ctx: PageContext): Promise<Mounted>
             h("td", d.info.started ? fmtDuration(d.reported - d.info.started) : ""),
             h("td", fmtTime(d.reported)));
         }))),
-      h("p.muted", "Rates and latencies are between each server's last two reports (requests to /metrics and health checks left out); refreshed every 5 s."),
+      h("p.muted", "Rates and latencies are between each server's last two reports, over its whole life once it stopped (requests to /metrics and health checks left out); refreshed every 5 s."),
     );
   };
   await draw();
