@@ -137,7 +137,7 @@ def main():
              {"filter": "metrics.m1 > 0.5", "order_by": ["metrics.m3 DESC"]}),
             ("runs/search order by params.p1, 100", {"order_by": ["params.p1 ASC"]}),
             ("runs/search order by attributes.start_time DESC, 100", {"order_by": ["attributes.start_time DESC"]}),
-            ("runs/search order by metrics.m3, metrics.m4 (general path), 100", {"order_by": ["metrics.m3 DESC", "metrics.m4 DESC"]}),
+            ("runs/search order by metrics.m3, metrics.m4 (two keys), 100", {"order_by": ["metrics.m3 DESC", "metrics.m4 DESC"]}),
             ("runs/search filter tags.t1 = 'a', 100", {"filter": "tags.t1 = 'a'"}),
         ]
         rows = []

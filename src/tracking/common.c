@@ -252,7 +252,12 @@ void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx
 
 void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t n, int *idx)
 {
-	for (size_t i = 0; i < n && i < s->nbinds; i++) {
+	trk__bind_search_range(q, s, 0, n, idx);
+}
+
+void trk__bind_search_range(struct store_stmt *q, const struct search_sql *s, size_t from, size_t to, int *idx)
+{
+	for (size_t i = from; i < to && i < s->nbinds; i++) {
 		const struct search_bind *b = &s->binds[i];
 		if (b->type == SEARCH_BIND_TEXT)
 			store_bind_text(q, (*idx)++, b->text);

@@ -786,9 +786,11 @@ static int key_part(struct store *st, int part, const struct search_sql *s, cons
 		else
 			buf_printf(&sql, "%s ko JOIN runs r ON r.run_uuid = ko.run_uuid WHERE ko.key = ?%s AND ", table, nan);
 		buf_puts(&sql, scope);
+		/* within the key's order, ties by the order's other terms, then the usual tiebreak */
 		if (!count)
-			buf_printf(&sql, " ORDER BY %s%sr.start_time DESC, r.run_uuid ASC LIMIT ? OFFSET ?",
-				   part == PART_VALUE ? "ko.value " : "", part == PART_VALUE ? (s->order_asc ? "ASC, " : "DESC, ") : "");
+			buf_printf(&sql, " ORDER BY %s%s%s%sr.start_time DESC, r.run_uuid ASC LIMIT ? OFFSET ?",
+				   part == PART_VALUE ? "ko.value " : "", part == PART_VALUE ? (s->order_asc ? "ASC, " : "DESC, ") : "",
+				   s->order_rest ? s->order.ptr + s->order_rest : "", s->order_rest ? ", " : "");
 		if ((rc = buf_error(&sql)) || (rc = store_prepare(st, sql.ptr, &q)))
 			goto out;
 		idx = 1;
@@ -803,6 +805,8 @@ static int key_part(struct store *st, int part, const struct search_sql *s, cons
 			store_reset(q);
 			break;
 		}
+		if (s->order_rest)
+			trk__bind_search_range(q, s, s->order_rest_bind, s->nbinds, &idx);
 		store_bind_int64(q, idx++, *need);
 		store_bind_int64(q, idx++, *skip);
 		while ((rc = store_step(q)) == STORE_ROW) {
@@ -828,7 +832,8 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-/* runs/search ordered by one key: its parts in index order, then the page */
+/* runs/search ordered by a key first: its parts in index order (ties by the
+ * order's other terms), then the page */
 static int search_by_key(struct store *st, const struct search_sql *s, const char *const *experiment_ids, size_t n_exp,
 			 const char *view, int64_t offset, int64_t max, json_t *arr, char **next)
 {

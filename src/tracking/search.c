@@ -1590,13 +1590,16 @@ static int compile_order(const struct grammar *g, const char *const *order_by, s
 		}
 		buf_put(&seen, entry.ptr, entry.len + 1);
 		rc = emit_order(&p, &id, asc);
-		if (!rc && g->kind == K_RUNS && n_order == 1 && id.ent != ENT_ATTR) {
+		if (!rc && g->kind == K_RUNS && i == 0 && id.ent != ENT_ATTR) {
 			if (!(out->order_key = cstrndup(id.key.ptr, id.key.len)))
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			out->order_kind = id.ent == ENT_METRIC ? SEARCH_ORDER_METRIC
 					  : id.ent == ENT_PARAM ? SEARCH_ORDER_PARAM
 								: SEARCH_ORDER_TAG;
 			out->order_asc = asc;
+			/* the next term starts after ", " */
+			out->order_rest = n_order > 1 ? out->order.len + 2 : 0;
+			out->order_rest_bind = out->nbinds;
 		}
 next:
 		ident_release(&id);

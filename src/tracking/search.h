@@ -56,14 +56,19 @@ struct search_sql {
 	size_t nbinds;
 	size_t nwhere_binds;        /* how many of binds belong to where */
 	enum search_dialect dialect; /* SQL flavour to emit; search_sql_init sets SQLite */
-	/* Runs, when the order is one metric, param or tag key and nothing
-	 * else: the key (owned) and its kind, so the caller may read the runs in
+	/* Runs, when the order starts with a metric, param or tag key: the
+	 * key (owned) and its kind, so the caller may read the runs in
 	 * index order instead of sorting them all: runs with a value by value
 	 * (for a metric: numbers, then NaN), then runs without it, each part by
 	 * start_time DESC, run_uuid ASC as <order> does. */
 	char *order_key;
 	enum search_order_kind { SEARCH_ORDER_METRIC = 1, SEARCH_ORDER_PARAM, SEARCH_ORDER_TAG } order_kind;
 	bool order_asc;
+	/* When order_key leads a longer order: where the terms after it start
+	 * in <order> (0: there are none) and their first bind's index, so a
+	 * part read in the key's order sorts its ties by the rest. */
+	size_t order_rest;
+	size_t order_rest_bind;
 };
 
 void search_sql_init(struct search_sql *q);

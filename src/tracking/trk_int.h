@@ -42,6 +42,8 @@ struct search_sql;
 void trk__bind_search(struct store_stmt *q, const struct search_sql *s, int *idx);
 /* Bind only the first n of them (the where clause's: s->nwhere_binds). */
 void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t n, int *idx);
+/* Bind s's binds from..to-1 (the terms of an order after its first key). */
+void trk__bind_search_range(struct store_stmt *q, const struct search_sql *s, size_t from, size_t to, int *idx);
 
 #define TRK__RUN_COLS \
 	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, " \
