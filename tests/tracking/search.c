@@ -681,7 +681,7 @@ Test(tracking_search, order_by_sql_shape)
 	cr_expect_str_eq(q.order.ptr, "r.start_time IS NULL, r.start_time DESC");
 	q.dialect = SEARCH_DIALECT_SQLITE;
 	cr_expect_null(q.order_key);
-	/* one metric, param or tag alone: the caller may read it in index order */
+	/* a metric, param or tag first: the caller may read it in index order */
 	cr_assert_eq(search_compile_runs("params.a = 'x'", ORDER("metrics.`val loss` DESC"), &q), 0);
 	cr_expect_str_eq(q.order_key, "val loss");
 	cr_expect_eq(q.order_kind, SEARCH_ORDER_METRIC);
@@ -693,9 +693,20 @@ Test(tracking_search, order_by_sql_shape)
 	cr_expect(q.order_asc);
 	cr_assert_eq(search_compile_runs(NULL, ORDER("tags.team DESC"), &q), 0);
 	cr_expect_eq(q.order_kind, SEARCH_ORDER_TAG);
-	cr_assert_eq(search_compile_runs(NULL, ORDER("metrics.a", "metrics.b"), &q), 0);
-	cr_expect_null(q.order_key);
+	cr_expect_eq(q.order_rest, 0);
+	/* a key first, then more: its ties sorted by the rest, which starts after the first term */
+	cr_assert_eq(search_compile_runs("params.a = 'x'", ORDER("metrics.a", "params.b DESC", "start_time"), &q), 0);
+	cr_expect_str_eq(q.order_key, "a");
+	cr_expect_eq(q.order_kind, SEARCH_ORDER_METRIC);
+	cr_expect_eq(q.order_rest_bind, 4);   /* the filter's 2, the first key's 2 */
+	cr_expect_eq(q.nbinds, 6);
+	cr_assert_neq(q.order_rest, 0);
+	cr_expect_eq(strncmp(q.order.ptr + q.order_rest, "(SELECT", 7), 0, "%s", q.order.ptr + q.order_rest);
+	cr_expect_neq(strstr(q.order.ptr + q.order_rest, "r.start_time"), NULL);
 	cr_expect_eq(strncmp(q.order.ptr, "ORDER", 5) != 0, 1);
+	/* an attribute first: the general query */
+	cr_assert_eq(search_compile_runs(NULL, ORDER("start_time", "metrics.a"), &q), 0);
+	cr_expect_null(q.order_key);
 	cr_assert_eq(search_compile_experiments(NULL, ORDER("name", "creation_time DESC"), &q), 0);
 	cr_expect_str_eq(q.order.ptr, "e.name ASC, e.creation_time DESC");
 	search_sql_release(&q);
