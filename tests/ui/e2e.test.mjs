@@ -8,6 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { startServer, seed, browser, inkedShare, client, SHOTS } from "./harness.mjs";
 
 let srv;
@@ -188,6 +189,43 @@ test("an MLflow client's run link opens the run, charts draw, the back button wo
   await page.waitForSelector(".vt-row[data-key]");
   await page.goForward();
   await page.waitForSelector("h1:has-text('run-00')");
+});
+
+test("the links the real MLflow client prints open the run and its experiment", async (t) => {
+  // MLflow's Python client (from ../shared/peers, made importable by tests/integration/mlflow_env.sh)
+  const script = [
+    "import mlflow",
+    `mlflow.set_tracking_uri(${JSON.stringify(srv.url)})`,
+    "mlflow.set_experiment('from-mlflow-client')",
+    "with mlflow.start_run(run_name='client-run'):",
+    "    mlflow.log_param('alpha', 0.5)",
+    "    for i in range(30):",
+    "        mlflow.log_metric('loss', 1 / (i + 1), step=i)",
+    "    mlflow.log_dict({'layers': [64, 32]}, 'conf/config.json')",
+  ].join("\n");
+  const py = spawnSync(process.env.PY ?? "/usr/bin/python3", ["-c", script], { encoding: "utf8", timeout: 120000 });
+  const out = (py.stdout ?? "") + (py.stderr ?? "");
+  assert.equal(py.status, 0, out);
+  const runUrl = /View run client-run at: (\S+)/.exec(out)?.[1];
+  const expUrl = /View experiment at: (\S+)/.exec(out)?.[1];
+  assert.ok(runUrl && expUrl, out);
+  assert.ok(runUrl.startsWith(srv.url + "/#/experiments/"), runUrl);
+
+  const page = await open(t, "");
+  await page.goto(runUrl);
+  await page.waitForSelector("h1:has-text('client-run')");
+  assert.match(await page.textContent("table.params"), /alpha\s*0\.5/);
+  await page.click("nav.tabs a:has-text('Metrics')");
+  await page.waitForSelector('figure.chart[data-metric="loss"][data-drawn="1"]');
+  assert.ok((await inkedShare(page, 'figure.chart[data-metric="loss"] canvas')) > 0.002);
+  await page.click("nav.tabs a:has-text('Artifacts')");
+  await page.click('li[data-path="conf"] button');
+  await page.click('li[data-path="conf/config.json"] button');
+  await page.waitForSelector("pre.code");
+  assert.match(await page.textContent("pre.code"), /"layers": \[/);
+  await page.goto(expUrl);
+  await page.waitForSelector(".vt-row a:has-text('client-run')");
+  assert.match(await page.textContent(".vt-head"), /loss/);
 });
 
 test("a pipeline run: its DAG with each stage's result, stage logs and data versions", async (t) => {

@@ -13,6 +13,8 @@ if ! command -v npm >/dev/null; then
 	exit 1
 fi
 scripts/ui.sh || { echo "0 passed, 1 failed"; exit 1; }
+# the real MLflow client, for the test of the links it prints ($PY, $PYTHONPATH)
+. tests/integration/mlflow_env.sh || echo "ui/run.sh: the MLflow client could not be prepared"
 log=$(mktemp)
 scripts/ui.sh test 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | tee "$log"
 p=$(grep -E '^ +Tests ' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
