@@ -587,7 +587,7 @@ static int col_take(struct prof *p, size_t ci, const struct prof_batch *b, size_
 		if (keep && (keep->started || !c->fnum.complete)) {
 			if (!keep->started && (rc = prof_vec_start(keep, &c->fnum)))
 				return rc;
-			if ((rc = prof_vec_push(keep, x[r])))
+			if ((rc = prof_vec_push_dec(keep, x[r], v[r].dmant, v[r].dscale)))
 				return rc;
 		}
 		if (!c->fnum.dropped && !c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)

@@ -101,6 +101,10 @@ int prof_keep_values(struct prof *p);
 /* ---- kept values (profile_keep.c) ---- */
 /* Append x. */
 int prof_vec_push(struct prof_vec *v, double x);
+/* Append x, read from a literal whose digits are dmant with dscale decimals
+ * (struct ccsv_value's dmant, dscale; -1: not known): prof_vec_push, with
+ * the exactness of the packed form known from the digits. */
+int prof_vec_push_dec(struct prof_vec *v, double x, uint64_t dmant, int dscale);
 /* Start v from the number table f (every value f holds, as often as it counts); nothing once started. */
 int prof_vec_start(struct prof_vec *v, const struct sk_freq *f);
 /* The values of o (its own, or those of its table of) after v's (started
