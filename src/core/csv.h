@@ -103,6 +103,11 @@ struct ccsv_value {
 	enum ccsv_kind kind;
 	int64_t i;
 	double d;
+	/* the literal's decimal digits, where known: d is exactly the correctly
+	 * rounded (+-)dmant / 10^dscale, dmant < 2^53 (for plain literals such as
+	 * "-12.50" or "7"); dscale is -1 when not known */
+	uint64_t dmant;
+	int dscale;
 };
 
 enum ccsv_kind ccsv_value_parse(const char *p, size_t n, struct ccsv_value *v);

@@ -147,6 +147,10 @@ static inline int quick_number(const char *s, size_t n, struct ccsv_value *v)
 		v->kind = CCSV_INT;
 		v->i = neg ? -(int64_t)m : (int64_t)m;
 		v->d = (double)v->i;
+		if (m < ((uint64_t)1 << 53)) {
+			v->dmant = m;
+			v->dscale = 0;
+		}
 		return 1;
 	}
 	if (*p != '.')
@@ -163,6 +167,8 @@ static inline int quick_number(const char *s, size_t n, struct ccsv_value *v)
 		double d = (double)m / pow10_exact[nf];
 
 		v->d = neg ? -d : d;
+		v->dmant = m;
+		v->dscale = (int)nf;
 	} else {
 		v->d = slow_strtod(s, n);
 	}
@@ -316,6 +322,8 @@ enum ccsv_kind ccsv_value_parse(const char *p, size_t n, struct ccsv_value *v)
 
 	v->i = 0;
 	v->d = 0;
+	v->dmant = 0;
+	v->dscale = -1;
 	if (!n)
 		return v->kind = CCSV_EMPTY;
 	/* the common case first: a number with nothing around it */

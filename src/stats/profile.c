@@ -394,6 +394,239 @@ int prof_add_record(struct prof *p, const struct ccsv_field *f, size_t nfields, 
 	return rowset_offer(p, row);
 }
 
+/* ---- batches: records taken column by column ---- */
+
+int prof_batch_init(struct prof_batch *b, size_t ncols)
+{
+	memset(b, 0, sizeof(*b));
+	b->ncols = ncols;
+	b->off = cmalloc((ncols ? ncols : 1) * PROF_BATCH * sizeof(*b->off));
+	b->n = cmalloc((ncols ? ncols : 1) * PROF_BATCH * sizeof(*b->n));
+	if (!b->off || !b->n) {
+		prof_batch_free(b);
+		return oom();
+	}
+	return 0;
+}
+
+void prof_batch_free(struct prof_batch *b)
+{
+	free(b->bytes);
+	free(b->off);
+	free(b->n);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_reserve(struct prof_batch *b, size_t more)
+{
+	size_t ncap;
+	char *nb;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 1 << 16;
+	while (ncap < b->len + more)
+		ncap *= 2;
+	if (!(nb = crealloc(b->bytes, ncap)))
+		return oom();
+	b->bytes = nb;
+	b->cap = ncap;
+	return 0;
+}
+
+int prof_batch_add(struct prof *p, struct prof_batch *b, const struct ccsv_field *f, size_t nfields, size_t line)
+{
+	uintptr_t lo, hi;
+	size_t r;
+	bool one = true;
+	int rc;
+
+	if (nfields != p->ncols || nfields != b->ncols) {
+		if ((rc = prof_batch_flush(p, b)))   /* an earlier bad field comes first */
+			return rc;
+		return prof_add_record(p, f, nfields, line);
+	}
+	/* the reader holds a record's fields in one block: copied at once when so */
+	lo = (uintptr_t)f[0].p;
+	hi = (uintptr_t)f[nfields - 1].p + f[nfields - 1].n;
+	for (size_t c = 0; c < nfields && one; c++)
+		one = (uintptr_t)f[c].p >= lo && (uintptr_t)f[c].p + f[c].n <= hi && hi - lo < PROF_BATCH_BYTES;
+	r = b->rows;
+	if (one) {
+		if ((rc = batch_reserve(b, hi - lo)))
+			return rc;
+		memcpy(b->bytes + b->len, f[0].p, hi - lo);
+		for (size_t c = 0; c < nfields; c++) {
+			b->off[c * PROF_BATCH + r] = b->len + ((uintptr_t)f[c].p - lo);
+			b->n[c * PROF_BATCH + r] = f[c].n;
+		}
+		b->len += hi - lo;
+	} else {
+		for (size_t c = 0; c < nfields; c++) {
+			if ((rc = batch_reserve(b, f[c].n)))
+				return rc;
+			memcpy(b->bytes + b->len, f[c].p, f[c].n);
+			b->off[c * PROF_BATCH + r] = b->len;
+			b->n[c * PROF_BATCH + r] = f[c].n;
+			b->len += f[c].n;
+		}
+	}
+	b->line[r] = line;
+	b->rows++;
+	if (b->rows == PROF_BATCH || b->len >= PROF_BATCH_BYTES)
+		return prof_batch_flush(p, b);
+	return 0;
+}
+
+/* the first error in file order: the row and column it was found at, and its message */
+struct batch_err {
+	size_t row, col;
+	int code;
+	char msg[512];
+};
+
+/* Column ci takes rows [0, nrows) of b (nrows is short of b->rows after
+ * an error in an earlier column: later rows cannot come first). The rows'
+ * hashes and nulls are updated as prof_add_record updates them. A data
+ * error is recorded in *err (when it comes before the one there); only
+ * out of memory returns at once. */
+static int col_take(struct prof *p, size_t ci, const struct prof_batch *b, size_t nrows, uint64_t *rowh,
+		    uint32_t *nulls, struct batch_err *err)
+{
+	struct prof_col *c = &p->col[ci];
+	struct prof_vec *keep = p->keep ? &p->keep[ci] : NULL;
+	const size_t *off = b->off + ci * PROF_BATCH, *len = b->n + ci * PROF_BATCH;
+	struct ccsv_value v[PROF_BATCH];
+	double x[PROF_BATCH];
+	uint64_t h[PROF_BATCH], kinds[CCSV_TEXT + 1] = { 0 };
+	bool fast = !c->has_text;
+	int rc;
+
+	for (size_t r = 0; r < nrows; r++) {
+		enum ccsv_kind k = ccsv_value_parse(b->bytes + off[r], len[r], &v[r]);
+
+		x[r] = v[r].d;
+		kinds[k]++;
+		fast = fast && k != CCSV_EMPTY && k != CCSV_TEXT && isfinite(x[r]);
+	}
+	if (!fast) {   /* nulls, texts, NaN or inf among them: one value at a time */
+		for (size_t r = 0; r < nrows; r++) {
+			struct field_val fv = { v[r], 0 };
+			const char *s = b->bytes + off[r];
+			uint64_t hv;
+
+			if (fv.v.kind != CCSV_EMPTY && fv.v.kind != CCSV_TEXT && isfinite(fv.v.d))
+				fv.hnum = sk_hash_double(fv.v.d);
+			rc = col_add(c, s, len[r], &fv, b->line[r], &hv, keep);
+			if (rc < 0) {
+				if (rc == CAIRN_ENOMEM)
+					return rc;
+				if (r < err->row || (r == err->row && ci < err->col)) {
+					err->row = r;
+					err->col = ci;
+					err->code = rc;
+					snprintf(err->msg, sizeof(err->msg), "%s", cairn_error_msg());
+				}
+				return 0;
+			}
+			nulls[r] += rc == 1;
+			rowh[r] = (rowh[r] ^ hv) * 0x100000001b3ULL + ci;
+		}
+		return 0;
+	}
+	/* finite numbers only, in a column without text: col_add's steps, each over the whole batch */
+	for (int k = 0; k <= CCSV_TEXT; k++)
+		c->kinds[k] += kinds[k];
+	if (!c->nnum)
+		c->min = c->max = c->shift = x[0];
+	{
+		double mn = c->min, mx = c->max, sh = c->shift, s1 = c->s1, c1 = c->c1, s2 = c->s2, c2 = c->c2;
+		double sm = c->sum, cs = c->csum;
+		uint64_t zeros = 0, neg = 0;
+
+		for (size_t r = 0; r < nrows; r++) {
+			double xi = x[r], d = xi - sh;
+
+			mn = xi < mn ? xi : mn;
+			mx = xi > mx ? xi : mx;
+			kadd(&s1, &c1, d);
+			kadd(&s2, &c2, d * d);
+			kadd(&sm, &cs, xi);
+			zeros += xi == 0;
+			neg += xi < 0;
+		}
+		c->min = mn;
+		c->max = mx;
+		c->s1 = s1;
+		c->c1 = c1;
+		c->s2 = s2;
+		c->c2 = c2;
+		c->sum = sm;
+		c->csum = cs;
+		c->zeros += zeros;
+		c->negatives += neg;
+		c->nnum += nrows;
+	}
+	for (size_t r = 0; r < nrows; r++) {
+		h[r] = sk_hash_double(x[r]);
+		rowh[r] = (rowh[r] ^ h[r]) * 0x100000001b3ULL + ci;
+	}
+	if (!keep && (rc = sk_quant_add_many(&c->q, x, nrows)))
+		return rc;
+	if ((rc = sk_hll_add_many(&c->hnum, h, nrows)))
+		return rc;
+	if (c->fnum.dropped && !keep)
+		return 0;
+	if (!c->fnum.dropped && c->fnum.nslots)
+		for (size_t r = 0; r < nrows; r++)
+			__builtin_prefetch(&c->fnum.nums[2 * (h[r] & (c->fnum.nslots - 1))], 1);
+	/* the value table and the kept values, value by value (see col_add) */
+	for (size_t r = 0; r < nrows; r++) {
+		if (!c->fnum.dropped && (rc = sk_freq_add_num(&c->fnum, x[r], h[r], 1)))
+			return rc;
+		if (keep && (keep->started || !c->fnum.complete)) {
+			if (!keep->started && (rc = prof_vec_start(keep, &c->fnum)))
+				return rc;
+			if ((rc = prof_vec_push_dec(keep, x[r], v[r].dmant, v[r].dscale)))
+				return rc;
+		}
+		if (!c->fnum.dropped && !c->fnum.complete && c->kinds[CCSV_FLOAT] && !c->has_text)
+			sk_freq_drop(&c->fnum);
+	}
+	return 0;
+}
+
+int prof_batch_flush(struct prof *p, struct prof_batch *b)
+{
+	uint64_t rowh[PROF_BATCH];
+	uint32_t nulls[PROF_BATCH] = { 0 };
+	struct batch_err err = { .row = SIZE_MAX, .col = SIZE_MAX };
+	size_t nrows = b->rows;
+	int rc = 0;
+
+	if (!nrows)
+		return 0;
+	b->rows = 0;
+	b->len = 0;
+	for (size_t r = 0; r < nrows; r++)
+		rowh[r] = 0xcbf29ce484222325ULL;
+	for (size_t ci = 0; ci < p->ncols; ci++)
+		if ((rc = col_take(p, ci, b, err.row < nrows ? err.row : nrows, rowh, nulls, &err)))
+			return rc;
+	if (err.row < nrows)
+		return cairn_error_set(err.code, "%s", err.msg);
+	for (size_t r = 0; r < nrows; r++) {
+		p->rows++;
+		p->missing_cells += nulls[r];
+		p->empty_rows += nulls[r] == p->ncols;
+		if (p->keep)
+			p->dup_exact = false;
+		else if ((rc = rowset_offer(p, rowh[r])))
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- merging ---- */
 
 /* the running sums as count, mean and sum of squared deviations */

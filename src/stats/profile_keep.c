@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_SCALE 9
 
@@ -56,6 +57,16 @@ static inline double unpack(int32_t m, int k)
 	return (double)m / p10[k];
 }
 
+/* Ask for huge pages under a big array (a hint): a radix pass scatters
+ * its writes over 2048 places, with 4 KiB pages each a TLB miss. */
+static void advise_huge(void *p, size_t n)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+
+	if (n >= ((size_t)4 << 20) && e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
 static int reserve(struct prof_vec *v, size_t n)
 {
 	size_t ncap;
@@ -71,12 +82,14 @@ static int reserve(struct prof_vec *v, size_t n)
 		if (!nm)
 			return oom();
 		v->m = nm;
+		advise_huge(nm, ncap * sizeof(*nm));
 	} else {
 		double *nv = crealloc(v->v, ncap * sizeof(*nv));
 
 		if (!nv)
 			return oom();
 		v->v = nv;
+		advise_huge(nv, ncap * sizeof(*nv));
 	}
 	v->cap = ncap;
 	return 0;
@@ -158,6 +171,34 @@ int prof_vec_push(struct prof_vec *v, double x)
 		return 0;
 	}
 	return push_slow(v, x);
+}
+
+static const uint32_t p10i[MAX_SCALE + 1] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+	1000000000 };
+/* the largest digits that still fit an int32 when times 10^i */
+static const uint32_t fit10[MAX_SCALE + 1] = { INT32_MAX, INT32_MAX / 10, INT32_MAX / 100, INT32_MAX / 1000,
+	INT32_MAX / 10000, INT32_MAX / 100000, INT32_MAX / 1000000, INT32_MAX / 10000000, INT32_MAX / 100000000,
+	INT32_MAX / 1000000000 };
+
+int prof_vec_push_dec(struct prof_vec *v, double x, uint64_t dmant, int dscale)
+{
+	/* x is the correctly rounded dmant / 10^dscale, so m = dmant * 10^(k - dscale)
+	 * gives it back as m / 10^k (the same rational, rounded the same way;
+	 * negative values by symmetry), with no division to check it: -0.0
+	 * (m = 0 would come back as 0.0) and values that do not fit go the
+	 * general way */
+	if (v->packed && v->n && v->n < v->cap && dscale >= 0 && dscale <= v->scale && (dmant || !signbit(x))) {
+		int d = v->scale - dscale;
+
+		if (dmant < fit10[d]) {
+			int32_t a = (int32_t)(dmant * p10i[d]);
+
+			v->m[v->n++] = x < 0 ? -a : a;
+			v->big = a > v->big ? a : v->big;
+			return 0;
+		}
+	}
+	return prof_vec_push(v, x);
 }
 
 /* A number table's values, each as often as it counts, onto v. */
@@ -282,6 +323,7 @@ int prof_keep_sorted(struct prof *p, size_t ci, double **out, size_t *n)
 			free(d);
 			return oom();
 		}
+		advise_huge(tmp, v->n * sizeof(*tmp));
 		rc = sort_i32(v->m, tmp, v->n);
 		free(tmp);
 		if (rc) {

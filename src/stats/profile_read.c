@@ -40,7 +40,17 @@ struct csv_ctx {
 	struct prof *p;
 	bool have_header;        /* p is initialised */
 	bool keep;               /* keep numeric values (prof_keep_values) */
+	struct prof_batch b;     /* records held for p (started with the first record after the header) */
 };
+
+/* The records still held go into c's profile; the batch is released. */
+static int csv_done(struct csv_ctx *c, int rc)
+{
+	if (!rc && c->have_header && c->b.off)
+		rc = prof_batch_flush(c->p, &c->b);
+	prof_batch_free(&c->b);
+	return rc;
+}
 
 static int csv_record(void *ctx, const struct ccsv_record *rec)
 {
@@ -68,7 +78,13 @@ static int csv_record(void *ctx, const struct ccsv_record *rec)
 		c->have_header = true;
 		return c->keep ? prof_keep_values(c->p) : 0;
 	}
-	return prof_add_record(c->p, rec->fields, rec->nfields, rec->line);
+	if (!c->b.off) {
+		int rc = prof_batch_init(&c->b, c->p->ncols);
+
+		if (rc)
+			return rc;
+	}
+	return prof_batch_add(c->p, &c->b, rec->fields, rec->nfields, rec->line);
 }
 
 static struct ccsv_options csv_opts(const struct profile_options *opt)
@@ -111,7 +127,7 @@ static int feed_fd(struct ccsv_reader *r, int fd, off_t off, off_t len, const ch
 
 static int csv_whole(int fd, const char *path, const struct profile_options *opt, bool keep, struct prof *p)
 {
-	struct csv_ctx c = { p, false, keep };
+	struct csv_ctx c = { p, false, keep, { 0 } };
 	struct ccsv_options o = csv_opts(opt);
 	struct ccsv_reader *r = NULL;
 	int rc = ccsv_reader_new(&o, csv_record, &c, &r);
@@ -122,6 +138,7 @@ static int csv_whole(int fd, const char *path, const struct profile_options *opt
 	if (!rc)
 		rc = ccsv_reader_finish(r);
 	ccsv_reader_free(r);
+	rc = csv_done(&c, rc);
 	if (!rc && !c.have_header)
 		rc = cairn_error_set(CAIRN_EINVALID, "'%s' is empty: a header row is expected", path);
 	if (rc && c.have_header)
@@ -146,7 +163,7 @@ struct chunk {
 static void *chunk_main(void *arg)
 {
 	struct chunk *ch = arg;
-	struct csv_ctx c = { &ch->p, true, ch->keep };
+	struct csv_ctx c = { &ch->p, true, ch->keep, { 0 } };
 	struct ccsv_options o = csv_opts(ch->opt);
 	struct ccsv_reader *r = NULL;
 	const char **names = cmalloc(ch->header->ncols * sizeof(*names));
@@ -170,6 +187,7 @@ static void *chunk_main(void *arg)
 			rc = ccsv_reader_finish(r);
 	}
 	ccsv_reader_free(r);
+	rc = csv_done(&c, rc);
 out:
 	free(names);
 	free(lens);
@@ -255,7 +273,7 @@ static int csv_threads(int fd, const char *path, off_t size, const struct profil
 	off_t cut[MAX_THREADS + 1];
 	struct chunk *ch = NULL;
 	pthread_t tid[MAX_THREADS];
-	struct csv_ctx hc = { p, false, keep };
+	struct csv_ctx hc = { p, false, keep, { 0 } };
 	struct ccsv_options o = csv_opts(opt);
 	struct ccsv_reader *r = NULL;
 	unsigned started = 0;
@@ -272,6 +290,7 @@ static int csv_threads(int fd, const char *path, off_t size, const struct profil
 	if (!rc)
 		rc = ccsv_reader_finish(r);
 	ccsv_reader_free(r);
+	rc = csv_done(&hc, rc);
 	if (rc || !hc.have_header) {
 		if (hc.have_header)
 			prof_free(p);
@@ -555,11 +574,11 @@ int profile_buffer(const char *data, size_t len, const struct profile_options *o
 		if (rc && init)
 			prof_free(&p);
 	} else {
-		struct csv_ctx c = { &p, false, NULL };
+		struct csv_ctx c = { &p, false, false, { 0 } };
 		struct ccsv_options o = csv_opts(opt);
 
 		rc = ccsv_read(data, len, &o, csv_record, &c);
-		rc = rc < 0 ? rc : 0;
+		rc = csv_done(&c, rc < 0 ? rc : 0);
 		if (!rc && !c.have_header)
 			rc = cairn_error_set(CAIRN_EINVALID, "the input is empty: a header row is expected");
 		if (rc && c.have_header)

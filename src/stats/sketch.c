@@ -14,15 +14,7 @@ static int oom(void)
 
 /* ---- hashing ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
+#define mix64 sk_mix64
 
 uint64_t sk_hash_bytes(const void *p, size_t n)
 {
@@ -42,16 +34,6 @@ uint64_t sk_hash_bytes(const void *p, size_t n)
 		h = mix64(h ^ w ^ ((uint64_t)n << 56));
 	}
 	return mix64(h);
-}
-
-uint64_t sk_hash_double(double d)
-{
-	uint64_t bits;
-
-	if (d == 0)
-		d = 0;   /* -0.0 is 0.0 */
-	memcpy(&bits, &d, sizeof(bits));
-	return mix64(bits ^ 0x2545f4914f6cdd1dULL);
 }
 
 /* ---- quantiles: exact values, then a KLL sketch ---- */
@@ -448,6 +430,39 @@ int sk_quant_add(struct sk_quant *q, double x)
 	return 0;
 }
 
+int sk_quant_add_many(struct sk_quant *q, const double *x, size_t n)
+{
+	int rc;
+
+	while (n) {
+		struct sk_level *l0;
+		size_t take;
+
+		if (!q->kll_levels) {   /* exact: one at a time (it ends at SK_EXACT_MAX) */
+			if ((rc = sk_quant_add(q, *x++)))
+				return rc;
+			n--;
+			continue;
+		}
+		/* level 0 takes values up to SK_KLL_BUF, as kll_insert does one by one */
+		l0 = &q->lv[0];
+		take = l0->n < SK_KLL_BUF ? SK_KLL_BUF - l0->n : 1;
+		if (take > n)
+			take = n;
+		if (l0->n + take > l0->cap &&
+		    (rc = level_reserve(l0, l0->n < SK_KLL_BUF ? SK_KLL_BUF : l0->n + (uint32_t)take)))
+			return rc;
+		memcpy(l0->v + l0->n, x, take * sizeof(*x));
+		l0->n += (uint32_t)take;
+		x += take;
+		n -= take;
+		if (l0->n >= SK_KLL_BUF && ((rc = compact(q, 0)) || (rc = compress(q))))
+			return rc;
+		q->n += take;
+	}
+	return 0;
+}
+
 bool sk_quant_is_exact(const struct sk_quant *q)
 {
 	return q->kll_levels == 0;
@@ -660,6 +675,22 @@ int sk_hll_add(struct sk_hll *h, uint64_t hash)
 		return oom();
 	if (h->reg[idx] < rho)
 		h->reg[idx] = rho;
+	return 0;
+}
+
+int sk_hll_add_many(struct sk_hll *h, const uint64_t *hash, size_t n)
+{
+	if (!n)
+		return 0;
+	if (!h->reg && !(h->reg = ccalloc(HLL_M, 1)))
+		return oom();
+	for (size_t i = 0; i < n; i++) {
+		uint32_t idx = (uint32_t)(hash[i] >> (64 - SK_HLL_BITS));
+		uint64_t w = (hash[i] << SK_HLL_BITS) | ((uint64_t)1 << (SK_HLL_BITS - 1));
+		uint8_t rho = (uint8_t)(__builtin_clzll(w) + 1);
+
+		h->reg[idx] = h->reg[idx] < rho ? rho : h->reg[idx];
+	}
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SK_EXACT_MAX 16384     /* values kept exactly before the KLL sketch takes over */
 #define SK_KLL_K 1024
@@ -35,8 +36,28 @@
 #define SK_HLL_BITS 12
 
 uint64_t sk_hash_bytes(const void *p, size_t n);
-/* -0.0 hashes as 0.0 (they are one value) */
-uint64_t sk_hash_double(double d);
+
+/* the finaliser of splitmix64 (the hashes' mixing step) */
+static inline uint64_t sk_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* -0.0 hashes as 0.0 (they are one value); inline: profiling hashes every number */
+static inline uint64_t sk_hash_double(double d)
+{
+	uint64_t bits;
+
+	if (d == 0)
+		d = 0;   /* -0.0 is 0.0 */
+	memcpy(&bits, &d, sizeof(bits));
+	return sk_mix64(bits ^ 0x2545f4914f6cdd1dULL);
+}
 
 /* Sort doubles ascending in place (no NaN). */
 void sk_sort_doubles(double *v, size_t n);
@@ -59,6 +80,8 @@ struct sk_quant {
 };
 
 int sk_quant_add(struct sk_quant *q, double x);
+/* x[0..n) one after the other: what n sk_quant_add calls give, in bulk. */
+int sk_quant_add_many(struct sk_quant *q, const double *x, size_t n);
 int sk_quant_merge(struct sk_quant *q, const struct sk_quant *other);
 bool sk_quant_is_exact(const struct sk_quant *q);
 /* A sorted view: values and their weights (all 1 when exact), count *n;
@@ -74,6 +97,8 @@ struct sk_hll {
 };
 
 int sk_hll_add(struct sk_hll *h, uint64_t hash);
+/* hash[0..n), as n sk_hll_add calls. */
+int sk_hll_add_many(struct sk_hll *h, const uint64_t *hash, size_t n);
 int sk_hll_merge(struct sk_hll *h, const struct sk_hll *other);
 double sk_hll_estimate(const struct sk_hll *h);
 json_t *sk_hll_to_json(const struct sk_hll *h);   /* hex string, or null when empty */

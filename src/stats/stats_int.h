@@ -67,6 +67,32 @@ struct prof {
 	unsigned ahead_n, ahead_head;
 };
 
+/* Records held so that the columns take them column by column
+ * (prof_batch_flush): a column's values then go through one tight loop,
+ * its running sums in registers, its sketches fed in bulk. The result is
+ * the one prof_add_record gives, record by record, bit for bit. */
+#define PROF_BATCH 256                 /* records held */
+#define PROF_BATCH_BYTES (4u << 20)    /* field bytes held before a flush, whatever the count */
+struct prof_batch {
+	size_t ncols;
+	size_t rows;                   /* records held */
+	size_t line[PROF_BATCH];       /* the line of each (for messages) */
+	char *bytes;                   /* their field bytes */
+	size_t len, cap;
+	size_t *off;                   /* field (row r, column c) is bytes[off[c * PROF_BATCH + r]...] */
+	size_t *n;                     /* and has n[c * PROF_BATCH + r] bytes */
+};
+
+int prof_batch_init(struct prof_batch *b, size_t ncols);
+void prof_batch_free(struct prof_batch *b);
+/* Hold a record of nfields fields (copied) for p; the held ones go into p
+ * first when the batch is full, and before a record with the wrong number
+ * of fields is reported. */
+int prof_batch_add(struct prof *p, struct prof_batch *b, const struct ccsv_field *f, size_t nfields, size_t line);
+/* The held records into p, as prof_add_record would add them one by one
+ * (errors too: the first bad field in file order is the one reported). */
+int prof_batch_flush(struct prof *p, struct prof_batch *b);
+
 /* Start a profile with these column names (copied); duplicates are an error. */
 int prof_init(struct prof *p, const char *const *names, const size_t *lens, size_t ncols);
 void prof_free(struct prof *p);
@@ -75,6 +101,10 @@ int prof_keep_values(struct prof *p);
 /* ---- kept values (profile_keep.c) ---- */
 /* Append x. */
 int prof_vec_push(struct prof_vec *v, double x);
+/* Append x, read from a literal whose digits are dmant with dscale decimals
+ * (struct ccsv_value's dmant, dscale; -1: not known): prof_vec_push, with
+ * the exactness of the packed form known from the digits. */
+int prof_vec_push_dec(struct prof_vec *v, double x, uint64_t dmant, int dscale);
 /* Start v from the number table f (every value f holds, as often as it counts); nothing once started. */
 int prof_vec_start(struct prof_vec *v, const struct sk_freq *f);
 /* The values of o (its own, or those of its table of) after v's (started
