@@ -25,6 +25,7 @@ struct sq_conn {
 	struct sq_stmt *cache[SQ_CACHE_MAX];
 	unsigned ncache;
 	unsigned long tick;
+	int busy_ms;  /* the busy timeout set (restored after a nowait begin) */
 };
 
 /* Process-wide SQLite settings, once, before the library initialises:
@@ -95,7 +96,8 @@ static int sq_open(const char *uri, void **impl)
 		sq_close(c);
 		return rc;
 	}
-	sqlite3_busy_timeout(c->db, 30000);
+	c->busy_ms = 30000;
+	sqlite3_busy_timeout(c->db, c->busy_ms);
 	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s;",
 		 sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
 	if ((rc = sq_exec(c, "PRAGMA journal_mode=WAL;")) || (rc = sq_exec(c, pragma)) ||
@@ -108,6 +110,19 @@ static int sq_open(const char *uri, void **impl)
 }
 
 static int sq_begin_write(void *impl) { return sq_exec(impl, "BEGIN IMMEDIATE"); }
+/* BEGIN IMMEDIATE with no busy wait: another process's write lock is
+ * SQLITE_BUSY (CAIRN_EBUSY) at once. */
+static int sq_begin_write_nowait(void *impl)
+{
+	struct sq_conn *c = impl;
+	int rc;
+
+	sqlite3_busy_timeout(c->db, 0);
+	rc = sq_exec(impl, "BEGIN IMMEDIATE");
+	sqlite3_busy_timeout(c->db, c->busy_ms);
+	return rc;
+}
+
 static int sq_begin_read(void *impl) { return sq_exec(impl, "BEGIN"); }
 static int sq_commit(void *impl) { return sq_exec(impl, "COMMIT"); }
 
@@ -219,6 +234,19 @@ static const char *sq_col_text(struct store_stmt *st, int col)
 	return t ? (const char *)t : "";
 }
 
+static int sq_bind_blob(struct store_stmt *st, int idx, const void *p, size_t n)
+{
+	return sq_bind_rc(st, sqlite3_bind_blob64(SQ(st)->st, idx, n ? p : "", n, SQLITE_TRANSIENT));
+}
+
+static const void *sq_col_blob(struct store_stmt *st, int col, size_t *n)
+{
+	const void *p = sqlite3_column_blob(SQ(st)->st, col);
+
+	*n = p ? (size_t)sqlite3_column_bytes(SQ(st)->st, col) : 0;
+	return p;
+}
+
 static int64_t sq_col_int64(struct store_stmt *st, int col)
 {
 	return sqlite3_column_int64(SQ(st)->st, col);
@@ -262,9 +290,10 @@ static int sq_with_migration_lock(void *impl, int (*fn)(struct store *s), struct
 static int sq_set_lock_timeout(void *impl, unsigned ms)
 {
 	struct sq_conn *c = impl;
+	int rc;
 
-	int rc = sqlite3_busy_timeout(c->db, ms > INT_MAX ? INT_MAX : (int)ms);
-
+	c->busy_ms = ms > INT_MAX ? INT_MAX : (int)ms;
+	rc = sqlite3_busy_timeout(c->db, c->busy_ms);
 	return rc == SQLITE_OK ? 0 : sq_err(c->db, rc, "busy timeout");
 }
 
@@ -284,13 +313,16 @@ const struct store_backend store_sqlite_backend = {
 	.bind_int64 = sq_bind_int64,
 	.bind_double = sq_bind_double,
 	.bind_null = sq_bind_null,
+	.bind_blob = sq_bind_blob,
 	.step = sq_step,
 	.col_text = sq_col_text,
 	.col_int64 = sq_col_int64,
 	.col_double = sq_col_double,
 	.col_is_null = sq_col_is_null,
+	.col_blob = sq_col_blob,
 	.reset = sq_reset,
 	.changes = sq_changes,
 	.with_migration_lock = sq_with_migration_lock,
 	.set_lock_timeout = sq_set_lock_timeout,
+	.begin_write_nowait = sq_begin_write_nowait,
 };

@@ -113,6 +113,24 @@ static int pool__writer_take(struct store_pool *p, struct store *s)
 	return 0;
 }
 
+/* Take the writer slot only if it is free now. */
+static int pool__writer_try(struct store_pool *p, struct store *s)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->writer && pthread_equal(p->writer_thread, pthread_self())) {
+		pthread_mutex_unlock(&p->mu);
+		CAIRN_BUG("store_try_begin_write nested on one thread");
+	}
+	if (p->writer) {
+		pthread_mutex_unlock(&p->mu);
+		return cairn_error_set(CAIRN_EBUSY, "the database is busy: another write is open");
+	}
+	p->writer = s;
+	p->writer_thread = pthread_self();
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
 static void pool__writer_give(struct store_pool *p, struct store *s)
 {
 	pthread_mutex_lock(&p->mu);
@@ -195,6 +213,22 @@ int store_begin_write(struct store *s)
 	return rc;
 }
 
+int store_try_begin_write(struct store *s)
+{
+	int (*begin)(void *) = s->be->begin_write_nowait ? s->be->begin_write_nowait : s->be->begin_write;
+	int rc;
+
+	CAIRN_ASSERT(!s->writing); /* nested on one connection */
+	if (s->pool && (rc = pool__writer_try(s->pool, s)))
+		return rc;
+	s->writing = true;
+	if ((rc = store__fault(FAULT_STORE_BEGIN)) || (rc = begin(s->impl))) {
+		s->be->rollback(s->impl);
+		store__end_write(s);
+	}
+	return rc;
+}
+
 int store_begin_read(struct store *s) { return s->be->begin_read(s->impl); }
 
 int store_commit(struct store *s)
@@ -240,6 +274,7 @@ int store_bind_textn(struct store_stmt *st, int idx, const char *v, size_t n)
 int store_bind_int64(struct store_stmt *st, int idx, int64_t v) { return st->be->bind_int64(st, idx, v); }
 int store_bind_double(struct store_stmt *st, int idx, double v) { return st->be->bind_double(st, idx, v); }
 int store_bind_null(struct store_stmt *st, int idx) { return st->be->bind_null(st, idx); }
+int store_bind_blob(struct store_stmt *st, int idx, const void *p, size_t n) { return st->be->bind_blob(st, idx, p, n); }
 int store_step(struct store_stmt *st)
 {
 	int rc = store__fault(FAULT_STORE_STEP);
@@ -250,6 +285,7 @@ const char *store_col_text(struct store_stmt *st, int col) { return st->be->col_
 int64_t store_col_int64(struct store_stmt *st, int col) { return st->be->col_int64(st, col); }
 double store_col_double(struct store_stmt *st, int col) { return st->be->col_double(st, col); }
 bool store_col_is_null(struct store_stmt *st, int col) { return st->be->col_is_null(st, col); }
+const void *store_col_blob(struct store_stmt *st, int col, size_t *n) { return st->be->col_blob(st, col, n); }
 
 void store_reset(struct store_stmt *st)
 {

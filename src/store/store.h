@@ -42,6 +42,10 @@ void store_close(struct store *s);
  * store_commit: on failure the transaction is rolled back and the write lock
  * released before it returns (a store_rollback after it is harmless). */
 int store_begin_write(struct store *s);
+/* store_begin_write that does not wait: CAIRN_EBUSY at once when another
+ * write holds the pool's writer slot or the database's lock. For writes a
+ * reader may skip (a cache it could fill), never for a client's write. */
+int store_try_begin_write(struct store *s);
 int store_begin_read(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
@@ -55,6 +59,8 @@ int store_bind_textn(struct store_stmt *st, int idx, const char *v, size_t n);
 int store_bind_int64(struct store_stmt *st, int idx, int64_t v);
 int store_bind_double(struct store_stmt *st, int idx, double v);
 int store_bind_null(struct store_stmt *st, int idx);
+/* Bind n bytes as a BLOB (copied). */
+int store_bind_blob(struct store_stmt *st, int idx, const void *p, size_t n);
 /* STORE_ROW, STORE_DONE, or a negative error (CAIRN_EEXISTS on a unique violation). */
 int store_step(struct store_stmt *st);
 /* Column accessors (0-based); text is borrowed until the next step/reset, "" for NULL. */
@@ -62,6 +68,8 @@ const char *store_col_text(struct store_stmt *st, int col);
 int64_t store_col_int64(struct store_stmt *st, int col);
 double store_col_double(struct store_stmt *st, int col);
 bool store_col_is_null(struct store_stmt *st, int col);
+/* A BLOB column's bytes (borrowed as text is; NULL with *n 0 for NULL or empty). */
+const void *store_col_blob(struct store_stmt *st, int col, size_t *n);
 void store_reset(struct store_stmt *st);
 /* Run SQL without parameters or results (may hold several statements). */
 int store_exec(struct store *s, const char *sql);
@@ -93,7 +101,7 @@ void store_pool_put(struct store_pool *p, struct store *s);
 void store_pool_close(struct store_pool *p);
 
 /* Fault injection for tests: core/fault.h's FAULT_STORE_BEGIN (in
- * store_begin_write, after the writer slot is taken), FAULT_STORE_COMMIT and
+ * store_begin_write and store_try_begin_write, after the writer slot is taken), FAULT_STORE_COMMIT and
  * FAULT_STORE_STEP fail with fault_code() and an "injected" message instead of
  * reaching the backend. An injected commit failure leaves the backend's
  * transaction open, as a failed COMMIT may, so the rollback path is exercised. */

@@ -4,7 +4,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_VERSION 2 /* 2: bind_blob, col_blob, begin_write_nowait */
 
 struct store_backend {
 	int version;
@@ -23,11 +23,13 @@ struct store_backend {
 	int (*bind_int64)(struct store_stmt *st, int idx, int64_t v);
 	int (*bind_double)(struct store_stmt *st, int idx, double v);
 	int (*bind_null)(struct store_stmt *st, int idx);
+	int (*bind_blob)(struct store_stmt *st, int idx, const void *p, size_t n);
 	int (*step)(struct store_stmt *st);
 	const char *(*col_text)(struct store_stmt *st, int col);
 	int64_t (*col_int64)(struct store_stmt *st, int col);
 	double (*col_double)(struct store_stmt *st, int col);
 	bool (*col_is_null)(struct store_stmt *st, int col);
+	const void *(*col_blob)(struct store_stmt *st, int col, size_t *n);
 	void (*reset)(struct store_stmt *st);
 	int64_t (*changes)(void *impl);
 	/* run fn under the backend's cross-process migration lock */
@@ -35,6 +37,9 @@ struct store_backend {
 	/* optional: how long a statement waits for a lock held by another
 	 * process before failing with CAIRN_EBUSY */
 	int (*set_lock_timeout)(void *impl, unsigned ms);
+	/* optional: begin_write failing with CAIRN_EBUSY at once when another
+	 * process holds the database's write lock (else begin_write is used) */
+	int (*begin_write_nowait)(void *impl);
 };
 
 /* Every statement starts with the backend pointer so store.c can dispatch. */

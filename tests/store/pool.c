@@ -361,3 +361,66 @@ Test(store_pool, fault_fires_on_the_nth_call_once)
 	store_reset(q);
 	store_close(s);
 }
+
+/* try_begin_write never waits: a held writer slot or another process's
+ * database lock is CAIRN_EBUSY at once, and leaves nothing held. */
+Test(store_pool, try_begin_write_refuses_at_once_when_a_write_is_open)
+{
+	struct store_pool *p;
+	struct holder h;
+	struct store *other, *s = NULL;
+	double t0, dt;
+
+	cr_assert_eq(store_pool_open(uri, 2, WAIT_MS, &p), 0);
+	holder_start(&h, p, true, 0);
+	cr_assert_eq(store_pool_get(p, &s), 0);
+	t0 = now_ms();
+	cr_assert_eq(store_try_begin_write(s), CAIRN_EBUSY);
+	dt = now_ms() - t0;
+	cr_assert_lt(dt, WAIT_MS / 2, "waited %.0f ms for the writer slot", dt);
+	cr_assert_not(store_in_write(s));
+	holder_stop(&h);
+	cr_assert_eq(store_try_begin_write(s), 0, "%s", cairn_error_msg());
+	cr_assert_eq(insert(s, "tried"), 0);
+	cr_assert_eq(store_commit(s), 0);
+	/* another process holding the database's lock */
+	cr_assert_eq(store_open(uri, &other), 0);
+	cr_assert_eq(store_begin_write(other), 0);
+	t0 = now_ms();
+	cr_assert_eq(store_try_begin_write(s), CAIRN_EBUSY);
+	dt = now_ms() - t0;
+	cr_assert_lt(dt, WAIT_MS / 2, "waited %.0f ms for the database lock", dt);
+	cr_assert_not(store_in_write(s));
+	store_rollback(other);
+	/* the writer slot came back with the failure, and the busy timeout too */
+	cr_assert_eq(store_try_begin_write(s), 0, "%s", cairn_error_msg());
+	store_rollback(s);
+	cr_assert_eq(store_begin_write(other), 0);
+	t0 = now_ms();
+	cr_assert_eq(store_begin_write(s), CAIRN_EBUSY);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, WAIT_MS * 0.9, "gave up after %.0f ms: the lock timeout was not restored", dt);
+	store_rollback(other);
+	cr_assert_eq(count_rows(s, "tried"), 1);
+	store_pool_put(p, s);
+	store_close(other);
+	store_pool_close(p);
+}
+
+Test(store_pool, try_begin_write_failure_releases_the_writer_slot)
+{
+	struct store_pool *p;
+	struct store *a, *b;
+
+	cr_assert_eq(store_pool_open(uri, 2, WAIT_MS, &p), 0);
+	cr_assert_eq(store_pool_get(p, &a), 0);
+	cr_assert_eq(store_pool_get(p, &b), 0);
+	fault_arm_code(FAULT_STORE_BEGIN, 1, 0, CAIRN_EIO);
+	cr_assert_eq(store_try_begin_write(a), CAIRN_EIO);
+	cr_assert_not(store_in_write(a));
+	cr_assert_eq(store_try_begin_write(b), 0, "%s", cairn_error_msg());
+	store_rollback(b);
+	store_pool_put(p, a);
+	store_pool_put(p, b);
+	store_pool_close(p);
+}

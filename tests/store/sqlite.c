@@ -74,6 +74,39 @@ Test(store_sqlite, binds_and_reads_types)
 	store_close(s);
 }
 
+Test(store_sqlite, binds_and_reads_blobs)
+{
+	static const unsigned char bytes[] = { 0, 1, 0xff, 0, 'x' };
+	struct store *s;
+	struct store_stmt *q;
+	const unsigned char *p;
+	size_t n = 99;
+
+	cr_assert_eq(store_open(uri, &s), 0);
+	cr_assert_eq(store_exec(s, "CREATE TABLE b(k INTEGER, v BLOB)"), 0);
+	cr_assert_eq(store_prepare(s, "INSERT INTO b VALUES (?, ?)", &q), 0);
+	store_bind_int64(q, 1, 1);
+	store_bind_blob(q, 2, bytes, sizeof(bytes));
+	cr_assert_eq(store_step(q), STORE_DONE);
+	store_reset(q);
+	store_bind_int64(q, 1, 2);
+	store_bind_blob(q, 2, NULL, 0);
+	cr_assert_eq(store_step(q), STORE_DONE);
+	store_reset(q);
+	cr_assert_eq(store_prepare(s, "SELECT v, typeof(v) FROM b ORDER BY k", &q), 0);
+	cr_assert_eq(store_step(q), STORE_ROW);
+	p = store_col_blob(q, 0, &n);
+	cr_assert_eq(n, sizeof(bytes));
+	cr_assert_arr_eq(p, bytes, sizeof(bytes));
+	cr_assert_eq(store_step(q), STORE_ROW);
+	cr_assert_str_eq(store_col_text(q, 1), "blob");
+	store_col_blob(q, 0, &n);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(store_step(q), STORE_DONE);
+	store_reset(q);
+	store_close(s);
+}
+
 Test(store_sqlite, unique_violation_is_exists_and_rollback_discards)
 {
 	struct store *s;
