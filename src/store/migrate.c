@@ -221,6 +221,41 @@ static const char *const migrations[] = {
 	"  prev_metrics TEXT,"
 	"  prev_reported BIGINT,"
 	"  first_reported BIGINT NOT NULL);",
+	/* 6: a metric's points in step order, and the step buckets of long series.
+	 * metrics becomes a WITHOUT ROWID table clustered by (run_uuid, key, step,
+	 * timestamp, value, is_nan): get-history-bulk-interval and
+	 * metrics/summary read a series in step order with no sort, a step range
+	 * is a key range, and a point is still stored twice, not three times (the
+	 * old unique index, now this key; metrics_points stays for get-history's
+	 * timestamp order). latest_metrics.gen counts the writes of a series'
+	 * points (every write to metrics bumps it in the same transaction); a
+	 * metric_pyramids row, built from the points at generation gen
+	 * (tracking/pyramid.h), holds for the series only while its gen is the
+	 * series' gen. */
+	"CREATE TABLE metrics_new ("
+	"  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value DOUBLE PRECISION NOT NULL,"
+	"  is_nan INTEGER NOT NULL DEFAULT 0,"
+	"  timestamp BIGINT NOT NULL,"
+	"  step BIGINT NOT NULL,"
+	"  PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)) WITHOUT ROWID;"
+	"INSERT INTO metrics_new(run_uuid, key, value, is_nan, timestamp, step)"
+	"  SELECT run_uuid, key, value, is_nan, timestamp, step FROM metrics;"
+	"DROP TABLE metrics;"
+	"ALTER TABLE metrics_new RENAME TO metrics;"
+	"CREATE INDEX metrics_points ON metrics(run_uuid, key, timestamp, step, value, is_nan);"
+	"ALTER TABLE latest_metrics ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE metric_pyramids ("
+	"  run_uuid TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  gen INTEGER NOT NULL,"
+	"  points BIGINT NOT NULL,"
+	"  min_step BIGINT NOT NULL,"
+	"  max_step BIGINT NOT NULL,"
+	"  buckets BLOB NOT NULL,"
+	"  PRIMARY KEY (run_uuid, key),"
+	"  FOREIGN KEY (run_uuid, key) REFERENCES latest_metrics(run_uuid, key) ON DELETE CASCADE);",
 };
 
 static int schema_version(struct store *s, int *out)

@@ -541,6 +541,13 @@ static bool metric_newer(json_t *a, json_t *b, int64_t now)
 	return va > vb;
 }
 
+/* excluded (the point being logged) is newer than the latest value */
+#define NEWER "(excluded.step, excluded.timestamp, excluded.value) > " \
+	      "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+
+/* Insert one point; latest: it is the batch's newest point of its key, which
+ * also updates latest_metrics (once per key and batch: every batch writing a
+ * key passes here exactly once for it). */
 static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t now, bool latest)
 {
 	struct store_stmt *q;
@@ -565,13 +572,16 @@ static int put_metric(struct store *st, const char *run_id, json_t *m, int64_t n
 		return rc;
 	if (rc < 0 || !latest)
 		return rc < 0 ? rc : 0;
+	/* The newest point (step, then timestamp, then value) becomes the latest
+	 * value; gen counts the writes of the series, whatever they were, which
+	 * retires its cached step buckets (metric_pyramids, see metric.c). */
 	if ((rc = store_prepare(st, "INSERT INTO latest_metrics(run_uuid, key, value, is_nan, timestamp, step) "
 				    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_uuid, key) DO UPDATE SET "
-				    "value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, "
-				    "step = excluded.step WHERE excluded.step > latest_metrics.step OR "
-				    "(excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp "
-				    "OR (excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)))",
-				&q)))
+				    "gen = latest_metrics.gen + 1, "
+				    "value = CASE WHEN " NEWER " THEN excluded.value ELSE latest_metrics.value END, "
+				    "is_nan = CASE WHEN " NEWER " THEN excluded.is_nan ELSE latest_metrics.is_nan END, "
+				    "timestamp = CASE WHEN " NEWER " THEN excluded.timestamp ELSE latest_metrics.timestamp END, "
+				    "step = CASE WHEN " NEWER " THEN excluded.step ELSE latest_metrics.step END", &q)))
 		return rc;
 	store_bind_text(q, 1, run_id);
 	store_bind_text(q, 2, key);

@@ -106,3 +106,62 @@ Test(tracking_run, unserved_location_is_invalid_not_unsupported)
 	cr_assert_eq(art_uri_to_path("file:///tmp/x", &p), CAIRN_EINVALID);
 	buf_release(&p);
 }
+
+static void log_points(const char *run, const char *json)
+{
+	json_error_t e;
+	json_t *m = json_loads(json, 0, &e);
+
+	cr_assert_not_null(m, "%s", e.text);
+	cr_assert_eq(trk_log_batch(db, run, m, NULL, NULL), 0, "%s", cairn_error_msg());
+	json_decref(m);
+}
+
+static void latest_is(const char *run, const char *key, int64_t gen, int64_t step, int64_t ts, double v)
+{
+	struct store_stmt *q;
+
+	cr_assert_eq(store_prepare(db, "SELECT gen, step, timestamp, value FROM latest_metrics WHERE run_uuid = ? AND "
+				       "key = ?", &q), 0);
+	store_bind_text(q, 1, run);
+	store_bind_text(q, 2, key);
+	cr_assert_eq(store_step(q), STORE_ROW);
+	cr_assert_eq(store_col_int64(q, 0), gen, "%s: gen %lld", key, (long long)store_col_int64(q, 0));
+	cr_assert_eq(store_col_int64(q, 1), step, "%s: step %lld", key, (long long)store_col_int64(q, 1));
+	cr_assert_eq(store_col_int64(q, 2), ts);
+	cr_assert_eq(store_col_double(q, 3), v);
+	store_reset(q);
+}
+
+/* Every batch writing a key bumps that series' generation once (what retires
+ * its cached buckets), whether or not its latest value changes; the latest
+ * value still follows MLflow's order (step, then timestamp, then value). */
+Test(tracking_run, log_batch_bumps_the_generation_of_each_key_written)
+{
+	json_t *run = NULL;
+	char *exp = new_experiment("gen", NULL);
+	char id[64];
+
+	cr_assert_eq(trk_run_create(db, exp, "u", 1, NULL, NULL, &run), 0, "%s", cairn_error_msg());
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(json_object_get(run, "info"), "run_id")));
+	json_decref(run);
+	free(exp);
+	log_points(id, "[{\"key\":\"a\",\"value\":1,\"timestamp\":10,\"step\":5},{\"key\":\"b\",\"value\":1,\"timestamp\":1,"
+		       "\"step\":0},{\"key\":\"a\",\"value\":0,\"timestamp\":11,\"step\":4}]");
+	latest_is(id, "a", 0, 5, 10, 1);
+	latest_is(id, "b", 0, 0, 1, 1);
+	/* older: the latest value stays, the generation moves */
+	log_points(id, "[{\"key\":\"a\",\"value\":9,\"timestamp\":99,\"step\":3}]");
+	latest_is(id, "a", 1, 5, 10, 1);
+	latest_is(id, "b", 0, 0, 1, 1);
+	/* same step and timestamp, larger value: newer */
+	log_points(id, "[{\"key\":\"a\",\"value\":2,\"timestamp\":10,\"step\":5},{\"key\":\"a\",\"value\":1.5,"
+		       "\"timestamp\":10,\"step\":5}]");
+	latest_is(id, "a", 2, 5, 10, 2);
+	/* a point already there changes nothing but still counts */
+	log_points(id, "[{\"key\":\"a\",\"value\":2,\"timestamp\":10,\"step\":5}]");
+	latest_is(id, "a", 3, 5, 10, 2);
+	log_points(id, "[{\"key\":\"a\",\"value\":-1,\"timestamp\":1,\"step\":6}]");
+	latest_is(id, "a", 4, 6, 1, -1);
+	latest_is(id, "b", 0, 0, 1, 1);
+}
