@@ -1,8 +1,14 @@
-/* metric.c - metric history, paged, and min/max-preserving server-side sampling. */
+/* metric.c - metric history, paged, and min/max-preserving server-side
+ * sampling (get-history-bulk-interval): from the points, read in step order
+ * (the order of the metrics table's key), or for a whole long series from its
+ * step buckets cached in metric_pyramids (pyramid.h), which need not read them. */
 #include "tracking/trk_int.h"
+#include "tracking/pyramid.h"
 #include "core/fault.h"
+#include "core/util.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,66 +73,6 @@ out:
 	return rc;
 }
 
-struct point {
-	int64_t step;
-	int64_t ts;
-	double v;
-	int is_nan;
-};
-
-/* Which of nb equal-width buckets over [0, span] the offset off falls in. */
-static int64_t bucket_of(uint64_t off, uint64_t span, int64_t nb)
-{
-	double b = (double)off / ((double)span + 1.0) * (double)nb;
-
-	return b >= (double)(nb - 1) ? nb - 1 : (int64_t)b;
-}
-
-/* Pick at most max points from pts (sorted by step) into keep[]: about half
- * the budget goes to evenly spaced points (first and last included), so the
- * curve's shape is covered; the rest to the lowest and highest point of equal
- * step buckets, so peaks and dips survive (MLflow's sampling keeps only the
- * evenly spaced steps and loses spikes). */
-static void sample_minmax(const struct point *pts, size_t n, int64_t max, unsigned char *keep)
-{
-	int64_t even, nb;
-	uint64_t first, span;
-	size_t i = 0;
-
-	if ((int64_t)n <= max) {
-		memset(keep, 1, n);
-		return;
-	}
-	memset(keep, 0, n);
-	even = max < 4 ? max : max / 2 + 1;
-	for (int64_t k = 0; k < even; k++)
-		keep[even == 1 ? n - 1 : (size_t)((double)k * (double)(n - 1) / (double)(even - 1) + 0.5)] = 1;
-	nb = (max - even) / 2;
-	if (nb < 1)
-		return;
-	/* Steps may span the whole int64 range (INT64_MIN..INT64_MAX): work with
-	 * each step's unsigned distance from the first, which always fits in a
-	 * uint64_t, and place it in one of nb equal-width buckets in double
-	 * (monotonic in the step, so the buckets stay contiguous runs of pts). */
-	first = (uint64_t)pts[0].step;
-	span = (uint64_t)pts[n - 1].step - first;
-	while (i < n) {
-		size_t imin = i, imax = i;
-		int64_t b = bucket_of((uint64_t)pts[i].step - first, span, nb);
-
-		for (; i < n && bucket_of((uint64_t)pts[i].step - first, span, nb) == b; i++) {
-			if (pts[i].is_nan)
-				continue;
-			if (pts[imin].is_nan || pts[i].v < pts[imin].v)
-				imin = i;
-			if (pts[imax].is_nan || pts[i].v > pts[imax].v)
-				imax = i;
-		}
-		keep[imin] = 1;
-		keep[imax] = 1;
-	}
-}
-
 /* the arguments a range request over runs shares with the bulk interval */
 static int range_check(size_t n_runs, const char *key, int64_t start_step, int64_t end_step, const char *what)
 {
@@ -164,13 +110,28 @@ int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_ru
 		struct store_stmt *q;
 		json_t *o;
 
-		if ((rc = store_prepare(st, "SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE run_uuid = ? AND key = ? "
-					    "AND step >= ? AND step <= ?", &q)))
+		/* a whole series' figures are kept with its current pyramid; only
+		 * without one is the COUNT run (LIMIT 1 stops a UNION ALL at the
+		 * first arm's row) */
+		if (start_step < 0)
+			rc = store_prepare(st, "SELECT p.points, p.min_step, p.max_step FROM latest_metrics l JOIN metric_pyramids "
+					       "p ON p.run_uuid = l.run_uuid AND p.key = l.key AND p.gen = l.gen WHERE "
+					       "l.run_uuid = ? AND l.key = ? UNION ALL SELECT COUNT(*), MIN(step), MAX(step) FROM "
+					       "metrics WHERE run_uuid = ? AND key = ? LIMIT 1", &q);
+		else
+			rc = store_prepare(st, "SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE run_uuid = ? AND "
+					       "key = ? AND step >= ? AND step <= ?", &q);
+		if (rc)
 			break;
 		store_bind_text(q, 1, run_ids[r]);
 		store_bind_text(q, 2, key);
-		store_bind_int64(q, 3, start_step >= 0 ? start_step : INT64_MIN);
-		store_bind_int64(q, 4, end_step >= 0 ? end_step : INT64_MAX);
+		if (start_step < 0) {
+			store_bind_text(q, 3, run_ids[r]);
+			store_bind_text(q, 4, key);
+		} else {
+			store_bind_int64(q, 3, start_step);
+			store_bind_int64(q, 4, end_step);
+		}
 		if ((rc = store_step(q)) != STORE_ROW) {
 			store_reset(q);
 			if (rc >= 0)
@@ -196,86 +157,237 @@ int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_ru
 	return 0;
 }
 
+/* Whole series with fewer points are sampled from their points on every
+ * request (a few ms at most): a pyramid would save little there and cost up
+ * to PYR_BUCKETS buckets of space. Tests lower it (trk__set_pyramid_min). */
+static _Atomic int64_t pyramid_min = 65536;
+
+void trk__set_pyramid_min(int64_t points)
+{
+	atomic_store(&pyramid_min, points);
+}
+
+/* The series' generation (*gen, -1 when it has no latest_metrics row, so
+ * nothing is cached for it) and, when its cached pyramid is current, that
+ * pyramid (*hit). A malformed blob is a miss, rebuilt over. */
+static int pyramid_load(struct store *st, const char *run_id, const char *key, int64_t *gen, struct pyramid *p,
+			bool *hit)
+{
+	struct store_stmt *q;
+	int rc;
+
+	*gen = -1;
+	*hit = false;
+	if ((rc = store_prepare(st, "SELECT l.gen, p.gen, p.buckets FROM latest_metrics l LEFT JOIN metric_pyramids p "
+				    "ON p.run_uuid = l.run_uuid AND p.key = l.key WHERE l.run_uuid = ? AND l.key = ?", &q)))
+		return rc;
+	store_bind_text(q, 1, run_id);
+	store_bind_text(q, 2, key);
+	if ((rc = store_step(q)) == STORE_ROW) {
+		*gen = store_col_int64(q, 0);
+		rc = 0;
+		if (!store_col_is_null(q, 1) && store_col_int64(q, 1) == *gen) {
+			size_t n;
+			const void *blob = store_col_blob(q, 2, &n);
+
+			if (!(rc = pyr_decode(blob, n, p)))
+				*hit = true;
+			else if (rc == CAIRN_EINVALID)
+				rc = 0; /* rebuilt from the points */
+		}
+	}
+	store_reset(q);
+	return rc < 0 ? rc : 0;
+}
+
+/* The first (or, desc, the last) step of a series in [lo, hi]; false when it
+ * has no point there. */
+static int step_bound(struct store *st, const char *run_id, const char *key, int64_t lo, int64_t hi, bool desc,
+		      int64_t *out, bool *any)
+{
+	struct store_stmt *q;
+	int rc;
+
+	if ((rc = store_prepare(st, desc ? "SELECT step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND "
+					   "step <= ? ORDER BY step DESC LIMIT 1"
+					 : "SELECT step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND "
+					   "step <= ? ORDER BY step LIMIT 1", &q)))
+		return rc;
+	store_bind_text(q, 1, run_id);
+	store_bind_text(q, 2, key);
+	store_bind_int64(q, 3, lo);
+	store_bind_int64(q, 4, hi);
+	rc = store_step(q);
+	*any = rc == STORE_ROW;
+	if (*any)
+		*out = store_col_int64(q, 0);
+	store_reset(q);
+	return rc < 0 ? rc : 0;
+}
+
+/* Read a series' points in [lo, hi] in index order into a pyramid over their
+ * steps, the first max of them also into pts (all of them when *n <= max). */
+static int read_points(struct store *st, const char *run_id, const char *key, int64_t lo, int64_t hi, int64_t max,
+		       struct pyramid *p, struct pyr_point *pts, int64_t *n)
+{
+	struct store_stmt *q;
+	int64_t first, last;
+	bool any;
+	int rc;
+
+	*n = 0;
+	if ((rc = step_bound(st, run_id, key, lo, hi, false, &first, &any)) || !any ||
+	    (rc = step_bound(st, run_id, key, lo, hi, true, &last, &any)) || !any)
+		return rc;
+	pyr_init(p, first, last);
+	if ((rc = store_prepare(st, "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+				    "AND step >= ? AND step <= ? ORDER BY step, timestamp, value, is_nan", &q)))
+		return rc;
+	store_bind_text(q, 1, run_id);
+	store_bind_text(q, 2, key);
+	store_bind_int64(q, 3, first);
+	store_bind_int64(q, 4, last);
+	while ((rc = store_step(q)) == STORE_ROW) {
+		struct pyr_point pt = { store_col_int64(q, 0), store_col_int64(q, 1), store_col_double(q, 2),
+					store_col_int64(q, 3) != 0 };
+
+		if ((rc = pyr_add(p, &pt)))
+			break;
+		if (*n < max)
+			pts[*n] = pt;
+		++*n;
+	}
+	store_reset(q);
+	return rc < 0 ? rc : 0;
+}
+
+/* Keep the pyramid of a whole series built at generation gen, if the series
+ * is still at it. Best effort, and never waiting: while another request
+ * writes, the next reader builds again; any failure only loses the cache. */
+static void pyramid_store(struct store *st, const char *run_id, const char *key, int64_t gen, const struct pyramid *p)
+{
+	struct buf blob = BUF_INIT;
+	struct store_stmt *q;
+	int rc;
+
+	if (pyr_encode(p, &blob) || store_try_begin_write(st))
+		goto out;
+	if ((rc = store_prepare(st, "INSERT INTO metric_pyramids(run_uuid, key, gen, points, min_step, max_step, buckets) "
+				    "SELECT run_uuid, key, gen, ?, ?, ?, ? FROM latest_metrics WHERE run_uuid = ? AND "
+				    "key = ? AND gen = ? ON CONFLICT(run_uuid, key) DO UPDATE SET gen = excluded.gen, "
+				    "points = excluded.points, min_step = excluded.min_step, max_step = excluded.max_step, "
+				    "buckets = excluded.buckets", &q))) {
+		store_rollback(st);
+		goto out;
+	}
+	store_bind_int64(q, 1, p->points);
+	store_bind_int64(q, 2, p->min_step);
+	store_bind_int64(q, 3, p->max_step);
+	store_bind_blob(q, 4, blob.ptr, blob.len);
+	store_bind_text(q, 5, run_id);
+	store_bind_text(q, 6, key);
+	store_bind_int64(q, 7, gen);
+	rc = store_step(q);
+	store_reset(q);
+	if (rc < 0)
+		store_rollback(st);
+	else if (store_commit(st) == 0)
+		cairn_log(LOG_DEBUG, "metric '%.250s' of run %.64s: %lld points in %zu buckets cached (%zu bytes)", key,
+			  run_id, (long long)p->points, p->nb, blob.len);
+out:
+	cairn_error_clear();
+	buf_release(&blob);
+}
+
+/* Sample one run's series in [lo, hi] (whole: no range asked) into pts[max];
+ * *n: how many. Its own read transaction; then, when a whole long series was
+ * read from its points, its pyramid is kept for the next request. */
+static int sample_run(struct store *st, const char *run_id, const char *key, int64_t lo, int64_t hi, bool whole,
+		      int64_t max, struct pyr_point *pts, size_t *n)
+{
+	struct pyramid p;
+	int64_t gen = -1, points = 0;
+	bool hit = false;
+	int rc;
+
+	pyr_init(&p, 0, 0);
+	*n = 0;
+	if ((rc = store_begin_read(st)))
+		return rc;
+	if (whole && (rc = pyramid_load(st, run_id, key, &gen, &p, &hit)))
+		goto out;
+	if (hit && p.points > max) {
+		*n = pyr_sample(&p, max, pts);
+		goto out;
+	}
+	/* else every point, or the pyramid of the range read */
+	pyr_release(&p);
+	if ((rc = read_points(st, run_id, key, lo, hi, max, &p, pts, &points)))
+		goto out;
+	*n = points <= max ? (size_t)points : pyr_sample(&p, max, pts);
+out:
+	store_rollback(st);
+	if (!rc && !hit && whole && gen >= 0 && points >= atomic_load(&pyramid_min) && points > 0)
+		pyramid_store(st, run_id, key, gen, &p);
+	pyr_release(&p);
+	return rc;
+}
+
 int trk_metric_history_bulk_interval(struct store *st, const char *const *run_ids, size_t n_runs,
 				     const char *key, int64_t start_step, int64_t end_step,
 				     int64_t max_results, json_t **out)
 {
-	struct point *pts = NULL;
-	unsigned char *keep = NULL;
-	size_t cap = 0;
-	json_t *arr = json_array();
-	int rc = 0;
+	struct pyr_point *pts = NULL;
+	json_t *arr = NULL, *jkey = NULL, *jrun = NULL;
+	bool whole = start_step < 0;
+	int rc;
 
 	rc = range_check(n_runs, key, start_step, end_step, "GetMetricHistoryBulkInterval");
 	if (!rc && (max_results < 1 || max_results > 2500))
 		rc = cairn_error_set(CAIRN_EINVALID, "max_results must be between 1 and 2500 (got %lld)",
 				     (long long)max_results);
-	if (rc) {
-		json_decref(arr);
+	if (rc)
 		return rc;
+	pts = cmalloc((size_t)max_results * sizeof(*pts));
+	arr = json_array();
+	jkey = cjson_string(key); /* one string for every point */
+	if (!pts || !arr || !jkey) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
 	}
-	if ((rc = store_begin_read(st))) {
-		json_decref(arr);
-		return rc;
-	}
-	for (size_t r = 0; r < n_runs && !rc; r++) {
-		struct store_stmt *q;
-		size_t n = 0;
+	/* unknown runs simply have no points (as MLflow answers) */
+	for (size_t r = 0; r < n_runs; r++) {
+		size_t n;
 
-		/* unknown runs simply have no points (as MLflow answers) */
-		if ((rc = store_prepare(st, "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
-					    "AND step >= ? AND step <= ? ORDER BY step, timestamp", &q)))
-			break;
-		store_bind_text(q, 1, run_ids[r]);
-		store_bind_text(q, 2, key);
-		store_bind_int64(q, 3, start_step >= 0 ? start_step : INT64_MIN);
-		store_bind_int64(q, 4, end_step >= 0 ? end_step : INT64_MAX);
-		while ((rc = store_step(q)) == STORE_ROW) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 1024;
-				struct point *np = crealloc(pts, ncap * sizeof(*np));
-				if (!np) {
-					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-					break;
-				}
-				pts = np;
-				cap = ncap;
-			}
-			pts[n].step = store_col_int64(q, 0);
-			pts[n].ts = store_col_int64(q, 1);
-			pts[n].v = store_col_double(q, 2);
-			pts[n].is_nan = (int)store_col_int64(q, 3);
-			n++;
-		}
-		store_reset(q);
-		if (rc < 0)
-			break;
-		rc = 0;
+		if ((rc = sample_run(st, run_ids[r], key, whole ? INT64_MIN : start_step, whole ? INT64_MAX : end_step,
+				     whole, max_results, pts, &n)))
+			goto out;
+		json_decref(jrun);
+		jrun = NULL;
 		if (!n)
 			continue;
-		free(keep);
-		keep = cmalloc(n);
-		if (!keep) {
+		if (!(jrun = cjson_string(run_ids[r]))) {
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			break;
+			goto out;
 		}
-		sample_minmax(pts, n, max_results, keep);
 		for (size_t i = 0; i < n; i++) {
-			json_t *m;
-			if (!keep[i])
-				continue;
-			m = json_object();
-			cjson_set(m, "key", cjson_string(key));
+			json_t *m = json_object();
+
+			if (!m || json_array_append_new(arr, m)) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				goto out;
+			}
+			json_object_set(m, "key", jkey);
 			cjson_set(m, "value", cjson_double(pts[i].is_nan ? NAN : pts[i].v));
 			cjson_set(m, "timestamp", json_integer(pts[i].ts));
 			cjson_set(m, "step", json_integer(pts[i].step));
-			cjson_set(m, "run_id", cjson_string(run_ids[r]));
-			json_array_append_new(arr, m);
+			json_object_set(m, "run_id", jrun);
 		}
 	}
-	store_rollback(st);
+out:
+	json_decref(jkey);
+	json_decref(jrun);
 	free(pts);
-	free(keep);
 	if (rc) {
 		json_decref(arr);
 		return rc;

@@ -88,9 +88,13 @@ int trk_search_datasets(struct store *st, const char *const *experiment_ids, siz
  * every point. */
 int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,
 		       const char *page_token, struct buf *out);
-/* Sample one key across runs into at most max_results points per run; every
- * bucket keeps its min and max value so spikes survive. start/end_step < 0:
- * the whole range. *out: array of MetricWithRunId. */
+/* Sample one key across runs into at most max_results points per run (every
+ * point when they fit): about half evenly spaced, the rest each step bucket's
+ * lowest and highest point, so spikes survive (the rule: pyramid.h). A whole
+ * series is sampled from its step buckets, kept after the first request that
+ * reads it and retired by any write of the series (metric_pyramids); a step
+ * range reads its own points, in step order. start/end_step < 0: the whole
+ * range. *out: array of MetricWithRunId. */
 int trk_metric_history_bulk_interval(struct store *st, const char *const *run_ids, size_t n_runs,
 				     const char *key, int64_t start_step, int64_t end_step,
 				     int64_t max_results, json_t **out);

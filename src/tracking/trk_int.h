@@ -45,6 +45,10 @@ void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t
 /* Bind s's binds from..to-1 (the terms of an order after its first key). */
 void trk__bind_search_range(struct store_stmt *q, const struct search_sql *s, size_t from, size_t to, int *idx);
 
+/* For tests: whole series of at least this many points keep their pyramid
+ * (metric.c; default 65536). */
+void trk__set_pyramid_min(int64_t points);
+
 #define TRK__RUN_COLS \
 	"r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, " \
 	"r.lifecycle_stage, r.artifact_uri"

@@ -26,6 +26,7 @@
 #include "core/fault.h"
 #include "core/json.h"
 #include "tracking/artifact.h"
+#include "tracking/trk_int.h"
 
 static char dir[64];
 static struct api_ctx ctx;
@@ -407,4 +408,92 @@ Test(api_fault, artifact_upload)
 {
 	struct scenario sc = { "artifact upload", prep_art, act_art, check_art };
 	sweep(&sc, FAULT_ALL);
+}
+
+/* ---- get-history-bulk-interval keeping a pyramid: a failure anywhere is a
+ * clean error or an answer as right as the unfailed one; a kept pyramid is
+ * of the series' current generation and answers the same ---- */
+
+static char bulk_ref[8192];
+
+/* The points of a bulk-interval answer, without their run_id. */
+static void bulk_points(json_t *body, char *out, size_t cap)
+{
+	json_t *m;
+	size_t i, len = 0;
+
+	out[0] = 0;
+	json_array_foreach(json_object_get(body, "metrics"), i, m)
+		len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%lld:%lld:%.17g;",
+					(long long)json_integer_value(json_object_get(m, "step")),
+					(long long)json_integer_value(json_object_get(m, "timestamp")),
+					json_number_value(json_object_get(m, "value")));
+	cr_assert_lt(len, cap);
+}
+
+static void prep_bulk(void)
+{
+	char body[8192];
+	size_t len;
+
+	trk__set_pyramid_min(20);
+	new_run();
+	len = (size_t)snprintf(body, sizeof(body), "{\"run_id\":\"%s\",\"metrics\":[", run_id);
+	for (int i = 0; i < 60; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, "%s{\"key\":\"m\",\"value\":%d,\"timestamp\":%d,"
+					"\"step\":%d}", i ? "," : "", i == 37 ? 100 : i % 5, 1000 + i, i);
+	snprintf(body + len, sizeof(body) - len, "]}");
+	json_decref(ok("POST", "/mlflow/runs/log-batch", body));
+}
+
+static int act_bulk(uint64_t n)
+{
+	char body[256], got[8192];
+	struct answer a;
+	int succeeded;
+
+	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10}", run_id);
+	a = call("GET", "/mlflow/metrics/get-history-bulk-interval", body);
+	succeeded = a.status == 200;
+	if (!succeeded) {
+		clean_error(&a, "get-history-bulk-interval", n);
+	} else {
+		fault_hold(true);
+		bulk_points(a.body, got, sizeof(got));
+		if (!bulk_ref[0])
+			snprintf(bulk_ref, sizeof(bulk_ref), "%s", got);
+		cr_assert_str_eq(got, bulk_ref, "call %llu failing: a wrong answer", (unsigned long long)n);
+		cr_assert(strstr(got, "37:1037:100;"), "the spike is kept");
+		fault_hold(false);
+	}
+	json_decref(a.body);
+	return succeeded;
+}
+
+static void check_bulk(bool succeeded)
+{
+	char sql[512], body[256], got[8192];
+	json_t *r;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM metric_pyramids p JOIN latest_metrics l USING (run_uuid, key) "
+				   "WHERE run_uuid = '%s' AND p.gen <> l.gen", run_id);
+	cr_assert_eq(count(sql), 0, "a pyramid of another generation was kept");
+	/* whatever was kept answers as the points do */
+	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10}", run_id);
+	r = ok("GET", "/mlflow/metrics/get-history-bulk-interval", body);
+	bulk_points(r, got, sizeof(got));
+	json_decref(r);
+	cr_assert_str_eq(got, bulk_ref, "the answer after call %llu failed%s", (unsigned long long)cur_n,
+			 cur_persist ? " (and every later one)" : "");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM metric_pyramids WHERE run_uuid = '%s'", run_id);
+	cr_assert_eq(count(sql), 1, "the next request keeps the pyramid");
+}
+
+Test(api_fault, bulk_interval_keeping_a_pyramid)
+{
+	struct scenario sc = { "get-history-bulk-interval", prep_bulk, act_bulk, check_bulk };
+
+	bulk_ref[0] = 0;
+	sweep(&sc, FAULT_ALL);
+	trk__set_pyramid_min(65536);
 }
