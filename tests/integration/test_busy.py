@@ -118,3 +118,91 @@ def test_bad_store_settings_are_refused_at_start():
                                env=env, capture_output=True, text=True, timeout=20)
             assert p.returncode != 0
             assert var in p.stderr, p.stderr
+
+
+def _long_series(api, exp, n=70_000):
+    run = requests.post(api + "runs/create", json={"experiment_id": exp}, timeout=10).json()["run"]["info"]["run_id"]
+    s = requests.Session()
+    for b in range(0, n, 1000):
+        r = s.post(api + "runs/log-batch", timeout=30, json={"run_id": run, "metrics": [
+            {"key": "m", "value": float(i % 13), "timestamp": 1, "step": i} for i in range(b, b + 1000)]})
+        assert r.status_code == 200, r.text
+    return run
+
+
+@pytest.mark.cairn_only
+def test_long_series_sample_while_another_process_holds_the_lock(busy_server):
+    """A whole-series sample keeps its step buckets after reading the points; with the write lock
+    held elsewhere it answers at once anyway (keeping nothing), then keeps them once it is free."""
+    base, root = busy_server
+    api = base + "/api/2.0/mlflow/"
+    exp = requests.post(api + "experiments/create", json={"name": "busy-bulk"}, timeout=10).json()["experiment_id"]
+    run = _long_series(api, exp)
+    params = {"run_ids": run, "metric_key": "m", "max_results": 500}
+    db = sqlite3.connect(os.path.join(root, "cairn.db"), isolation_level=None, timeout=0)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        t = time.monotonic()
+        r = requests.get(api + "metrics/get-history-bulk-interval", params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        assert time.monotonic() - t < WAIT_MS / 1000 + 5
+        locked = r.json()["metrics"]
+        assert db.execute("SELECT count(*) FROM metric_pyramids").fetchone()[0] == 0
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    r = requests.get(api + "metrics/get-history-bulk-interval", params=params, timeout=30)
+    assert r.status_code == 200 and r.json()["metrics"] == locked
+    db = sqlite3.connect(os.path.join(root, "cairn.db"))
+    assert db.execute("SELECT count(*) FROM metric_pyramids").fetchone()[0] == 1
+    db.close()
+
+
+@pytest.mark.cairn_only
+def test_whole_series_samples_racing_writes_never_miss_an_acknowledged_point(busy_server):
+    """Readers sampling a long series (building and keeping its buckets) while a writer appends
+    to it: every answer holds the last point acknowledged before the request was sent."""
+    import threading
+
+    base, _ = busy_server
+    api = base + "/api/2.0/mlflow/"
+    exp = requests.post(api + "experiments/create", json={"name": "race-bulk"}, timeout=10).json()["experiment_id"]
+    run = _long_series(api, exp)
+    acked = [69_999]
+    stop = time.monotonic() + 4
+    errors = []
+
+    def writer():
+        s = requests.Session()
+        step = 70_000
+        while time.monotonic() < stop:
+            r = s.post(api + "runs/log-metric", timeout=30,
+                       json={"run_id": run, "key": "m", "value": -1.0, "timestamp": 2, "step": step})
+            if r.status_code != 200:
+                errors.append(r.text)
+                return
+            acked[0] = step
+            step += 1
+            time.sleep(0.05)
+
+    def reader():
+        s = requests.Session()
+        while time.monotonic() < stop:
+            last = acked[0]
+            r = s.get(api + "metrics/get-history-bulk-interval", timeout=30,
+                      params={"run_ids": run, "metric_key": "m", "max_results": 2500})
+            if r.status_code != 200:
+                errors.append(r.text)
+                return
+            got = r.json()["metrics"][-1]["step"]
+            if got < last:
+                errors.append(f"answer ends at step {got}, but step {last} was acknowledged before it was asked")
+                return
+
+    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert acked[0] > 70_000
