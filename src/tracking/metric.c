@@ -157,10 +157,8 @@ int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_ru
 	return 0;
 }
 
-/* Whole series with fewer points are sampled from their points on every
- * request (a few ms at most): a pyramid would save little there and cost up
- * to PYR_BUCKETS buckets of space. Tests lower it (trk__set_pyramid_min). */
-static _Atomic int64_t pyramid_min = 65536;
+/* TRK_PYRAMID_MIN_POINTS, or what a test set */
+static _Atomic int64_t pyramid_min = TRK_PYRAMID_MIN_POINTS;
 
 void trk__set_pyramid_min(int64_t points)
 {

@@ -45,8 +45,12 @@ void trk__bind_search_n(struct store_stmt *q, const struct search_sql *s, size_t
 /* Bind s's binds from..to-1 (the terms of an order after its first key). */
 void trk__bind_search_range(struct store_stmt *q, const struct search_sql *s, size_t from, size_t to, int *idx);
 
-/* For tests: whole series of at least this many points keep their pyramid
- * (metric.c; default 65536). */
+/* Whole series of at least this many points keep their pyramid after a
+ * request reads them (metric.c); shorter ones are sampled from their points
+ * each time (<= ~10 ms here), as a pyramid would cost up to 8,192 buckets of
+ * space (a few hundred kB) for little. Tests lower it with
+ * trk__set_pyramid_min. */
+#define TRK_PYRAMID_MIN_POINTS 16384
 void trk__set_pyramid_min(int64_t points);
 
 #define TRK__RUN_COLS \

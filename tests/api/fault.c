@@ -495,5 +495,5 @@ Test(api_fault, bulk_interval_keeping_a_pyramid)
 
 	bulk_ref[0] = 0;
 	sweep(&sc, FAULT_ALL);
-	trk__set_pyramid_min(65536);
+	trk__set_pyramid_min(TRK_PYRAMID_MIN_POINTS);
 }

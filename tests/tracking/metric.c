@@ -141,7 +141,7 @@ static void cache_teardown(void)
 {
 	char cmd[128];
 
-	trk__set_pyramid_min(65536);
+	trk__set_pyramid_min(TRK_PYRAMID_MIN_POINTS);
 	store_close(cdb);
 	cdb = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", cdir);
