@@ -79,10 +79,16 @@ int pyr_add(struct pyramid *p, const struct pyr_point *pt)
 	return 0;
 }
 
-/* ---- the blob: "CPY1", u32 buckets, i64 points, min_step, max_step,
- * u8 NaN flag + the last point; per bucket u16 idx, u8 flags, u64 count,
- * the first point, the lowest and the highest unless flags say they are
- * one already written. A point is i64 step, i64 timestamp, f64 value. ---- */
+/* ---- the blob. A fixed head: "CPY1", u32 buckets, i64 points, min_step,
+ * max_step, u8 NaN flag and the last point (i64 step, i64 timestamp, f64
+ * value), all little-endian. Then per bucket, in varints (LEB128): its idx
+ * after the last one's (idx - previous - 1), a flags byte, count - 1, and its
+ * first point: the step after the previous bucket's first step (the first
+ * bucket's: after min_step), the timestamp's difference to that point's
+ * (zigzag), the value's 8 bytes; then its lowest and highest point unless
+ * flags say they are one already written, their step after the first's, the
+ * timestamp's difference to it, the value. Differences wrap in uint64, so
+ * any int64 round-trips. About 40 bytes a full bucket. ---- */
 
 enum {
 	F_FIRST_NAN = 1, F_MIN_NAN = 2, F_MAX_NAN = 4,
@@ -92,7 +98,7 @@ enum {
 #define PYR_MAGIC "CPY1"
 #define PYR_HEAD (4 + 4 + 3 * 8 + 1 + 24)
 
-static void put_u64(struct buf *b, uint64_t v, int bytes)
+static void put_fixed(struct buf *b, uint64_t v, int bytes)
 {
 	unsigned char x[8];
 
@@ -101,14 +107,45 @@ static void put_u64(struct buf *b, uint64_t v, int bytes)
 	buf_put(b, x, (size_t)bytes);
 }
 
-static void put_point(struct buf *b, const struct pyr_point *pt)
+static void put_varint(struct buf *b, uint64_t v)
+{
+	unsigned char x[10];
+	int n = 0;
+
+	do {
+		x[n] = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			x[n] |= 0x80;
+		n++;
+	} while (v);
+	buf_put(b, x, (size_t)n);
+}
+
+static uint64_t zigzag(uint64_t d)
+{
+	return (d << 1) ^ (0 - (d >> 63));
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+	return (z >> 1) ^ (0 - (z & 1));
+}
+
+static uint64_t bits_of(double v)
 {
 	uint64_t bits;
 
-	memcpy(&bits, &pt->v, sizeof(bits));
-	put_u64(b, (uint64_t)pt->step, 8);
-	put_u64(b, (uint64_t)pt->ts, 8);
-	put_u64(b, bits, 8);
+	memcpy(&bits, &v, sizeof(bits));
+	return bits;
+}
+
+/* a point relative to another (step after it, timestamp difference) */
+static void put_point(struct buf *b, const struct pyr_point *pt, int64_t step0, int64_t ts0)
+{
+	put_varint(b, (uint64_t)pt->step - (uint64_t)step0);
+	put_varint(b, zigzag((uint64_t)pt->ts - (uint64_t)ts0));
+	put_fixed(b, bits_of(pt->v), 8);
 }
 
 static bool same(const struct pyr_point *a, const struct pyr_point *b)
@@ -118,14 +155,18 @@ static bool same(const struct pyr_point *a, const struct pyr_point *b)
 
 int pyr_encode(const struct pyramid *p, struct buf *out)
 {
-	buf_grow(out, PYR_HEAD + p->nb * (2 + 1 + 8 + 3 * 24));
+	int64_t step0 = p->min_step, ts0 = 0;
+
+	buf_grow(out, PYR_HEAD + p->nb * 48);
 	buf_put(out, PYR_MAGIC, 4);
-	put_u64(out, p->nb, 4);
-	put_u64(out, (uint64_t)p->points, 8);
-	put_u64(out, (uint64_t)p->min_step, 8);
-	put_u64(out, (uint64_t)p->max_step, 8);
-	put_u64(out, p->last.is_nan, 1);
-	put_point(out, &p->last);
+	put_fixed(out, p->nb, 4);
+	put_fixed(out, (uint64_t)p->points, 8);
+	put_fixed(out, (uint64_t)p->min_step, 8);
+	put_fixed(out, (uint64_t)p->max_step, 8);
+	put_fixed(out, p->last.is_nan, 1);
+	put_fixed(out, (uint64_t)p->last.step, 8);
+	put_fixed(out, (uint64_t)p->last.ts, 8);
+	put_fixed(out, bits_of(p->last.v), 8);
 	for (size_t i = 0; i < p->nb; i++) {
 		const struct pyr_bucket *b = &p->b[i];
 		unsigned f = (b->first.is_nan ? F_FIRST_NAN : 0) | (b->min.is_nan ? F_MIN_NAN : 0) |
@@ -137,14 +178,16 @@ int pyr_encode(const struct pyramid *p, struct buf *out)
 			f |= F_MAX_IS_FIRST;
 		else if (same(&b->max, &b->min))
 			f |= F_MAX_IS_MIN;
-		put_u64(out, b->idx, 2);
-		put_u64(out, f, 1);
-		put_u64(out, (uint64_t)b->count, 8);
-		put_point(out, &b->first);
+		put_varint(out, i ? b->idx - b[-1].idx - 1 : b->idx);
+		put_fixed(out, f, 1);
+		put_varint(out, (uint64_t)b->count - 1);
+		put_point(out, &b->first, step0, ts0);
 		if (!(f & F_MIN_IS_FIRST))
-			put_point(out, &b->min);
+			put_point(out, &b->min, b->first.step, b->first.ts);
 		if (!(f & (F_MAX_IS_FIRST | F_MAX_IS_MIN)))
-			put_point(out, &b->max);
+			put_point(out, &b->max, b->first.step, b->first.ts);
+		step0 = b->first.step;
+		ts0 = b->first.ts;
 	}
 	return buf_error(out);
 }
@@ -152,10 +195,10 @@ int pyr_encode(const struct pyramid *p, struct buf *out)
 struct reader {
 	const unsigned char *p;
 	size_t left;
-	bool bad; /* read past the end */
+	bool bad; /* read past the end, or a varint too long */
 };
 
-static uint64_t get_u64(struct reader *r, int bytes)
+static uint64_t get_fixed(struct reader *r, int bytes)
 {
 	uint64_t v = 0;
 
@@ -170,13 +213,32 @@ static uint64_t get_u64(struct reader *r, int bytes)
 	return v;
 }
 
-static void get_point(struct reader *r, struct pyr_point *pt, bool is_nan)
+static uint64_t get_varint(struct reader *r)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		unsigned char c;
+
+		if (!r->left)
+			break;
+		c = *r->p++;
+		r->left--;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+	}
+	r->bad = true;
+	return 0;
+}
+
+static void get_point(struct reader *r, struct pyr_point *pt, bool is_nan, int64_t step0, int64_t ts0)
 {
 	uint64_t bits;
 
-	pt->step = (int64_t)get_u64(r, 8);
-	pt->ts = (int64_t)get_u64(r, 8);
-	bits = get_u64(r, 8);
+	pt->step = (int64_t)((uint64_t)step0 + get_varint(r));
+	pt->ts = (int64_t)((uint64_t)ts0 + unzigzag(get_varint(r)));
+	bits = get_fixed(r, 8);
 	memcpy(&pt->v, &bits, sizeof(bits));
 	pt->is_nan = is_nan;
 }
@@ -189,47 +251,63 @@ static bool point_ok(const struct pyramid *p, const struct pyr_point *pt)
 int pyr_decode(const void *blob, size_t n, struct pyramid *p)
 {
 	struct reader r = { blob, n, false };
-	uint64_t nb, sum = 0, last_nan;
+	uint64_t nb, sum = 0, last_nan, idx = 0;
+	int64_t step0, ts0 = 0;
+	uint64_t bits;
 
 	if (n < PYR_HEAD || memcmp(blob, PYR_MAGIC, 4))
 		goto bad;
 	r.p += 4;
 	r.left -= 4;
-	nb = get_u64(&r, 4);
-	p->points = (int64_t)get_u64(&r, 8);
-	p->min_step = (int64_t)get_u64(&r, 8);
-	p->max_step = (int64_t)get_u64(&r, 8);
-	last_nan = get_u64(&r, 1);
-	get_point(&r, &p->last, last_nan == 1);
-	if (last_nan > 1 || !nb || nb > PYR_BUCKETS || p->points < (int64_t)nb || p->min_step > p->max_step || !point_ok(p, &p->last) ||
-	    p->last.step != p->max_step)
+	nb = get_fixed(&r, 4);
+	p->points = (int64_t)get_fixed(&r, 8);
+	p->min_step = (int64_t)get_fixed(&r, 8);
+	p->max_step = (int64_t)get_fixed(&r, 8);
+	last_nan = get_fixed(&r, 1);
+	p->last.step = (int64_t)get_fixed(&r, 8);
+	p->last.ts = (int64_t)get_fixed(&r, 8);
+	bits = get_fixed(&r, 8);
+	memcpy(&p->last.v, &bits, sizeof(bits));
+	p->last.is_nan = last_nan == 1;
+	if (last_nan > 1 || !nb || nb > PYR_BUCKETS || p->points < (int64_t)nb || p->min_step > p->max_step ||
+	    !point_ok(p, &p->last) || p->last.step != p->max_step)
 		goto bad;
 	if (!(p->b = ccalloc(nb, sizeof(*p->b))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	p->cap = nb;
+	step0 = p->min_step;
 	for (p->nb = 0; p->nb < nb; p->nb++) {
 		struct pyr_bucket *b = &p->b[p->nb];
+		uint64_t count;
 		unsigned f;
 
-		b->idx = (uint32_t)get_u64(&r, 2);
-		f = (unsigned)get_u64(&r, 1);
-		b->count = (int64_t)get_u64(&r, 8);
-		get_point(&r, &b->first, f & F_FIRST_NAN);
+		idx += get_varint(&r) + (p->nb ? 1 : 0);
+		f = (unsigned)get_fixed(&r, 1);
+		count = get_varint(&r) + 1;
+		get_point(&r, &b->first, f & F_FIRST_NAN, step0, ts0);
 		if (f & F_MIN_IS_FIRST)
 			b->min = b->first;
 		else
-			get_point(&r, &b->min, f & F_MIN_NAN);
+			get_point(&r, &b->min, f & F_MIN_NAN, b->first.step, b->first.ts);
 		if (f & F_MAX_IS_FIRST)
 			b->max = b->first;
 		else if (f & F_MAX_IS_MIN)
 			b->max = b->min;
 		else
-			get_point(&r, &b->max, f & F_MAX_NAN);
-		if (r.bad || (f & ~(unsigned)F_ALL) || b->idx >= PYR_BUCKETS || (p->nb && b->idx <= b[-1].idx) ||
-		    b->count < 1 || (uint64_t)b->count > (uint64_t)p->points - sum || !point_ok(p, &b->first) ||
-		    !point_ok(p, &b->min) || !point_ok(p, &b->max) || b->idx != bucket_idx(p, b->first.step))
+			get_point(&r, &b->max, f & F_MAX_NAN, b->first.step, b->first.ts);
+		if (r.bad || (f & ~(unsigned)F_ALL) || idx >= PYR_BUCKETS || (p->nb && idx <= b[-1].idx) || !count ||
+		    count > (uint64_t)p->points - sum ||
+		    !point_ok(p, &b->first) || !point_ok(p, &b->min) || !point_ok(p, &b->max) ||
+		    pyr_point_cmp(&b->min, &b->first) < 0 || pyr_point_cmp(&b->max, &b->first) < 0 ||
+		    (p->nb && pyr_point_cmp(&b->first, &b[-1].first) <= 0))
 			goto bad;
-		sum += (uint64_t)b->count;
+		b->idx = (uint32_t)idx;
+		b->count = (int64_t)count;
+		if (b->idx != bucket_idx(p, b->first.step))
+			goto bad;
+		sum += count;
+		step0 = b->first.step;
+		ts0 = b->first.ts;
 	}
 	if (r.left || sum != (uint64_t)p->points || p->b[0].first.step != p->min_step)
 		goto bad;
