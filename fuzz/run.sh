@@ -3,7 +3,7 @@
 # FUZZ_SECONDS (default 30) on a scratch copy of its seed corpus. Crashes are kept in
 # build/fuzz/<target>.crashes/ and make the script fail. FUZZ_TARGETS (names
 # without the fuzz_ prefix, e.g. "manifest pointer") runs only those; default all:
-# filter gate json mlmodel path yaml manifest pointer http route csv serve_decode serve_fast xgb ilog profile suite monitor.
+# filter gate json mlmodel path yaml manifest pointer http route csv serve_decode serve_fast xgb ilog profile suite monitor pyramid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${FUZZ_SECONDS:-30}"

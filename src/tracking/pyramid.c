@@ -299,6 +299,7 @@ int pyr_decode(const void *blob, size_t n, struct pyramid *p)
 		    count > (uint64_t)p->points - sum ||
 		    !point_ok(p, &b->first) || !point_ok(p, &b->min) || !point_ok(p, &b->max) ||
 		    pyr_point_cmp(&b->min, &b->first) < 0 || pyr_point_cmp(&b->max, &b->first) < 0 ||
+		    pyr_point_cmp(&b->min, &p->last) > 0 || pyr_point_cmp(&b->max, &p->last) > 0 ||
 		    (p->nb && pyr_point_cmp(&b->first, &b[-1].first) <= 0))
 			goto bad;
 		b->idx = (uint32_t)idx;
@@ -309,7 +310,8 @@ int pyr_decode(const void *blob, size_t n, struct pyramid *p)
 		step0 = b->first.step;
 		ts0 = b->first.ts;
 	}
-	if (r.left || sum != (uint64_t)p->points || p->b[0].first.step != p->min_step)
+	if (r.left || sum != (uint64_t)p->points || p->b[0].first.step != p->min_step ||
+	    bucket_idx(p, p->last.step) != p->b[nb - 1].idx || pyr_point_cmp(&p->last, &p->b[nb - 1].first) < 0)
 		goto bad;
 	return 0;
 bad:
