@@ -79,7 +79,7 @@ int pyr_add(struct pyramid *p, const struct pyr_point *pt)
 	return 0;
 }
 
-/* ---- the blob. A fixed head: "CPY1", u32 buckets, i64 points, min_step,
+/* ---- the blob. A fixed head: "CPY2", u32 buckets, i64 points, min_step,
  * max_step, u8 NaN flag and the last point (i64 step, i64 timestamp, f64
  * value), all little-endian. Then per bucket, in varints (LEB128): its idx
  * after the last one's (idx - previous - 1), a flags byte, count - 1, and its
@@ -95,7 +95,7 @@ enum {
 	F_MIN_IS_FIRST = 8, F_MAX_IS_FIRST = 16, F_MAX_IS_MIN = 32,
 	F_ALL = 63,
 };
-#define PYR_MAGIC "CPY1"
+#define PYR_MAGIC "CPY2" /* 2: varints */
 #define PYR_HEAD (4 + 4 + 3 * 8 + 1 + 24)
 
 static void put_fixed(struct buf *b, uint64_t v, int bytes)
