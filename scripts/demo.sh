@@ -7,6 +7,21 @@ cd "$(dirname "$0")/.."
 CAIRN="$PWD/build/cairn"
 ROOT="${CAIRN_DEMO_ROOT:-$PWD/cairn-data}"
 PORT="${CAIRN_DEMO_PORT:-5000}"
+# the demo registers versions and monitors by name: it starts from an empty root. One an
+# earlier demo made (it holds .cairn-demo) is emptied; one with other data is left alone and
+# the demo uses ROOT-demo beside it
+foreign() { [ -e "$1" ] && [ ! -f "$1/.cairn-demo" ] && [ -n "$(ls -A "$1" 2>/dev/null)" ]; }
+if foreign "$ROOT"; then
+	echo "demo: $ROOT holds data the demo did not make: using ${ROOT%/}-demo instead"
+	ROOT="${ROOT%/}-demo"
+	if foreign "$ROOT"; then
+		echo "demo: $ROOT holds other data too: set CAIRN_DEMO_ROOT to an empty folder" >&2
+		exit 1
+	fi
+fi
+rm -rf "$ROOT"
+mkdir -p "$ROOT"
+touch "$ROOT/.cairn-demo"
 
 # shellcheck source=../tests/integration/mlflow_env.sh
 . tests/integration/mlflow_env.sh
