@@ -391,6 +391,27 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/* GET metrics/get-history-bulk?run_id=A&run_id=B&metric_key=K&max_results=N (MLflow's UI route) */
+static int metric_history_bulk(struct api_call *c)
+{
+	const char **ids = NULL, *key = NULL;
+	size_t n = 0;
+	int64_t max = 25000;
+	json_t *list;
+	int rc;
+
+	if ((rc = api_str_list(c, "run_id", &ids, &n)) || (rc = api_str(c, "metric_key", false, &key)) < 0 ||
+	    (rc = api_int64(c, "max_results", false, &max)) < 0)
+		goto out;
+	if ((rc = trk_metric_history_bulk(c->st, ids, n, key, max, &list)))
+		goto out;
+	c->reply = json_pack("{s:o}", "metrics", list);
+	rc = 0;
+out:
+	free(ids);
+	return rc < 0 ? rc : 0;
+}
+
 /* cairn's own: how many points each run has (GET /api/cairn/v1/metrics/summary) */
 static int metric_summary(struct api_call *c)
 {
@@ -442,6 +463,7 @@ const struct http_route api_tracking_routes[] = {
 	API_ROUTE("POST", "/mlflow/runs/search", run_search),
 	API_ROUTE("GET", "/mlflow/metrics/get-history", metric_history),
 	API_ROUTE("GET", "/mlflow/metrics/get-history-bulk-interval", metric_bulk_interval),
+	API_ROUTE("GET", "/mlflow/metrics/get-history-bulk", metric_history_bulk),
 	API_ROUTE("POST", "/mlflow/experiments/search-datasets", search_datasets),
 };
 const size_t api_tracking_nroutes = sizeof(api_tracking_routes) / sizeof(api_tracking_routes[0]);

@@ -92,6 +92,71 @@ static int range_check(size_t n_runs, const char *key, int64_t start_step, int64
 	return 0;
 }
 
+int trk_metric_history_bulk(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+			    int64_t max_results, json_t **out)
+{
+	struct buf sql = BUF_INIT;
+	struct store_stmt *q = NULL;
+	json_t *arr;
+	int rc, idx = 1;
+
+	*out = NULL;
+	if (!n_runs)
+		return cairn_error_set(CAIRN_EINVALID, "GetMetricHistoryBulk request must specify at least one run_id.");
+	if (n_runs > 100)
+		return cairn_error_set(CAIRN_EINVALID, "GetMetricHistoryBulk request cannot specify more than 100 run_ids. "
+						      "Received %zu run_ids.", n_runs);
+	if (!key)
+		return cairn_error_set(CAIRN_EINVALID, "GetMetricHistoryBulk request must specify a metric_key.");
+	if (max_results < 0)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied: it must "
+						      "be at least 0", (long long)max_results);
+	if (max_results > 25000)
+		max_results = 25000;   /* MLflow caps it silently */
+	buf_puts(&sql, "SELECT run_uuid, step, timestamp, value, is_nan FROM metrics WHERE key = ? AND run_uuid IN (");
+	for (size_t r = 0; r < n_runs; r++)
+		buf_puts(&sql, r ? ", ?" : "?");
+	buf_puts(&sql, ") ORDER BY run_uuid, timestamp, step, value LIMIT ?");
+	if ((rc = buf_error(&sql))) {
+		buf_release(&sql);
+		return rc;
+	}
+	if (!(arr = json_array())) {
+		buf_release(&sql);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	if ((rc = store_begin_read(st)))
+		goto out;
+	if (!(rc = store_prepare(st, sql.ptr, &q))) {
+		store_bind_text(q, idx++, key);
+		for (size_t r = 0; r < n_runs; r++)
+			store_bind_text(q, idx++, run_ids[r]);
+		store_bind_int64(q, idx++, max_results);
+		while ((rc = store_step(q)) == STORE_ROW) {
+			json_t *m = json_object();
+			cjson_set(m, "key", cjson_string(key));
+			cjson_set(m, "value", cjson_double(store_col_int64(q, 4) ? NAN : store_col_double(q, 3)));
+			cjson_set(m, "timestamp", json_integer(store_col_int64(q, 2)));
+			cjson_set(m, "step", json_integer(store_col_int64(q, 1)));
+			cjson_set(m, "run_id", cjson_string(store_col_text(q, 0)));
+			if (!m || json_array_append_new(arr, m)) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		store_reset(q);
+	}
+	store_rollback(st);
+out:
+	buf_release(&sql);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
 int trk_metric_summary(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
 		       int64_t start_step, int64_t end_step, json_t **out)
 {

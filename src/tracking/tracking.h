@@ -99,6 +99,12 @@ int trk_metric_history_bulk_interval(struct store *st, const char *const *run_id
 				     const char *key, int64_t start_step, int64_t end_step,
 				     int64_t max_results, json_t **out);
 
+/* GetMetricHistoryBulk (the UI route /ajax-api/2.0/mlflow/metrics/get-history-bulk):
+ * every point of key for the runs (1 to 100), ordered by run id, then
+ * timestamp, step and value, at most max_results (0..25000) in all. *out: an
+ * array of MetricWithRunId. */
+int trk_metric_history_bulk(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+			    int64_t max_results, json_t **out);
 /* How many points of one key each run has in a step range (start/end_step
  * < 0: all), with the lowest and highest step: what tells a chart whether a
  * sample holds every point. *out: [{"run_id", "count", "min_step",

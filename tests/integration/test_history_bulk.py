@@ -235,3 +235,31 @@ def test_long_series_sample_follows_every_write(api, client, exp_id):
     pts = _get(api, [rid], "big", start_step=11_000, end_step=11_999, max_results=2500)
     assert [p["step"] for p in pts] == list(range(11_000, 12_000))
     assert {p["step"]: p["value"] for p in pts}[11_234] == 500.0
+
+
+def test_get_history_bulk_the_ui_route(api, client, exp_id):
+    """GET /ajax-api/2.0/mlflow/metrics/get-history-bulk (MLflow's UI route): every point of the
+    key for the runs, ordered by run id, then timestamp, step and value, capped by max_results in
+    all; MLflow's own messages for a request without run_id or metric_key or with over 100 runs."""
+    path = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+    a = client.create_run(exp_id).info.run_id
+    b = client.create_run(exp_id).info.run_id
+    client.log_batch(a, metrics=[Metric("m", 3.0, 2000, 1), Metric("m", 1.0, 1000, 5), Metric("m", 2.0, 1000, 5),
+                                 Metric("other", 9.0, 1000, 0)])
+    client.log_batch(b, metrics=[Metric("m", 7.0, 500, 0)])
+    r = api.get(path, {"run_id": [b, a], "metric_key": "m"})
+    assert r.status_code == 200, r.text
+    got = [(p["run_id"], p["timestamp"], p["step"], p["value"]) for p in r.json()["metrics"]]
+    want = sorted([(a, 1000, 5, 1.0), (a, 1000, 5, 2.0), (a, 2000, 1, 3.0), (b, 500, 0, 7.0)])
+    assert got == want
+    assert all(p["key"] == "m" for p in r.json()["metrics"])
+    r = api.get(path, {"run_id": [b, a], "metric_key": "m", "max_results": 2})
+    assert [(p["run_id"], p["value"]) for p in r.json()["metrics"]] == [(x[0], x[3]) for x in want[:2]]
+    assert api.get(path, {"run_id": [a], "metric_key": "none"}).json().get("metrics", []) == []
+    for params, msg in [({"metric_key": "m"}, "GetMetricHistoryBulk request must specify at least one run_id."),
+                        ({"run_id": [a]}, "GetMetricHistoryBulk request must specify a metric_key."),
+                        ({"run_id": [a] * 101, "metric_key": "m"},
+                         "GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received 101 run_ids.")]:
+        r = api.get(path, params)
+        assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+        assert r.json()["message"] == msg
