@@ -370,67 +370,73 @@ static int metric_history(struct api_call *c)
 	return 0;
 }
 
-static int metric_bulk_interval(struct api_call *c)
+/* The arguments the series routes share: runs (ids_key: "run_ids" or MLflow's
+ * UI's "run_id"), the metric key, an optional step range and max_results
+ * (left as given when absent). a->ids is the caller's to free. */
+struct series_args {
+	const char **ids;
+	size_t n;
+	const char *key;
+	int64_t start, end, max;
+};
+
+static int series_args(struct api_call *c, const char *ids_key, bool key_required, bool range,
+		       struct series_args *a)
 {
-	const char **ids = NULL, *key = NULL;
-	size_t n = 0;
-	int64_t start = -1, end = -1, max = 2500;
-	json_t *list;
 	int rc;
 
-	if ((rc = api_str_list(c, "run_ids", &ids, &n)) || (rc = api_str(c, "metric_key", true, &key)) < 0 ||
-	    (rc = api_int64(c, "start_step", false, &start)) < 0 || (rc = api_int64(c, "end_step", false, &end)) < 0 ||
-	    (rc = api_int64(c, "max_results", false, &max)) < 0)
-		goto out;
-	if ((rc = trk_metric_history_bulk_interval(c->st, ids, n, key, start, end, max, &list)))
-		goto out;
-	c->reply = json_pack("{s:o}", "metrics", list);
-	rc = 0;
-out:
-	free(ids);
-	return rc < 0 ? rc : 0;
+	if ((rc = api_str_list(c, ids_key, &a->ids, &a->n)) ||
+	    (rc = api_str(c, "metric_key", key_required, &a->key)) < 0 ||
+	    (range && ((rc = api_int64(c, "start_step", false, &a->start)) < 0 ||
+		       (rc = api_int64(c, "end_step", false, &a->end)) < 0)) ||
+	    (rc = api_int64(c, "max_results", false, &a->max)) < 0)
+		return rc;   /* every failure above is negative */
+	return 0;
+}
+
+/* reply {name: list} from a series route's result, freeing the arguments */
+static int series_reply(struct api_call *c, struct series_args *a, int rc, const char *name, json_t *list)
+{
+	free(a->ids);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	c->reply = json_pack("{s:o}", name, list);
+	return 0;
+}
+
+static int metric_bulk_interval(struct api_call *c)
+{
+	struct series_args a = { .start = -1, .end = -1, .max = 2500 };
+	json_t *list = NULL;
+	int rc = series_args(c, "run_ids", true, true, &a);
+
+	if (!rc)
+		rc = trk_metric_history_bulk_interval(c->st, a.ids, a.n, a.key, a.start, a.end, a.max, &list);
+	return series_reply(c, &a, rc, "metrics", list);
 }
 
 /* GET metrics/get-history-bulk?run_id=A&run_id=B&metric_key=K&max_results=N (MLflow's UI route) */
 static int metric_history_bulk(struct api_call *c)
 {
-	const char **ids = NULL, *key = NULL;
-	size_t n = 0;
-	int64_t max = 25000;
-	json_t *list;
-	int rc;
+	struct series_args a = { .max = 25000 };
+	json_t *list = NULL;
+	int rc = series_args(c, "run_id", false, false, &a);
 
-	if ((rc = api_str_list(c, "run_id", &ids, &n)) || (rc = api_str(c, "metric_key", false, &key)) < 0 ||
-	    (rc = api_int64(c, "max_results", false, &max)) < 0)
-		goto out;
-	if ((rc = trk_metric_history_bulk(c->st, ids, n, key, max, &list)))
-		goto out;
-	c->reply = json_pack("{s:o}", "metrics", list);
-	rc = 0;
-out:
-	free(ids);
-	return rc < 0 ? rc : 0;
+	if (!rc)
+		rc = trk_metric_history_bulk(c->st, a.ids, a.n, a.key, a.max, &list);
+	return series_reply(c, &a, rc, "metrics", list);
 }
 
 /* cairn's own: how many points each run has (GET /api/cairn/v1/metrics/summary) */
 static int metric_summary(struct api_call *c)
 {
-	const char **ids = NULL, *key = NULL;
-	size_t n = 0;
-	int64_t start = -1, end = -1;
-	json_t *list;
-	int rc;
+	struct series_args a = { .start = -1, .end = -1 };
+	json_t *list = NULL;
+	int rc = series_args(c, "run_ids", true, true, &a);
 
-	if ((rc = api_str_list(c, "run_ids", &ids, &n)) || (rc = api_str(c, "metric_key", true, &key)) < 0 ||
-	    (rc = api_int64(c, "start_step", false, &start)) < 0 || (rc = api_int64(c, "end_step", false, &end)) < 0)
-		goto out;
-	if ((rc = trk_metric_summary(c->st, ids, n, key, start, end, &list)))
-		goto out;
-	c->reply = json_pack("{s:o}", "summaries", list);
-	rc = 0;
-out:
-	free(ids);
-	return rc < 0 ? rc : 0;
+	if (!rc)
+		rc = trk_metric_summary(c->st, a.ids, a.n, a.key, a.start, a.end, &list);
+	return series_reply(c, &a, rc, "summaries", list);
 }
 
 const struct http_route api_cairn_tracking_routes[] = {
