@@ -35,6 +35,7 @@ struct pl_out {
 	enum pl_out_kind kind;
 	bool cache;            /* stored in the cache (default true; metrics/plots: false unless set) */
 	bool persist;          /* not deleted before the command runs */
+	json_t *opts;          /* its options as written ({x, y, template, ...}; NULL: none) (owned) */
 	int line;
 };
 
@@ -80,6 +81,8 @@ struct pipeline {
 	size_t n;
 	size_t *order;         /* a topological order (file order among equals) */
 	json_t *triggers;      /* checked "triggers:" list: [{cron: EXPR} | {every: ms} | {watch: path}] */
+	json_t *metrics;       /* top-level "metrics:" files: ["repo-relative path", ...] */
+	json_t *plots;         /* top-level "plots:" entries: [{"base": folder of the file ("" root), "def": as written}] */
 };
 
 /* Load and check the pipeline of the workspace at root (file: NULL for

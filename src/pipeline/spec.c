@@ -524,6 +524,7 @@ static int parse_outs(struct ld *l, struct pl_stage *st, json_t *list, enum pl_o
 		}
 		if ((rc = ws_path(l, st->wdir, path, ptr.ptr, &o->path)))
 			break;
+		o->opts = json_is_object(opts) ? json_incref(opts) : NULL;
 		st->nouts++;
 	}
 out:
@@ -1110,6 +1111,51 @@ static int load_triggers(struct ld *l)
 	return rc;
 }
 
+/* Top-level "metrics:" (paths) and "plots:" (paths or {id: {x, y, ...}}) of a
+ * file in folder base, kept for cairn metrics / cairn plots. */
+static int load_top_outputs(struct ld *l, const char *base)
+{
+	json_t *m = json_object_get(l->doc, "metrics"), *pl = json_object_get(l->doc, "plots"), *e;
+	struct buf ptr = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	if (!l->p->metrics)
+		l->p->metrics = json_array();
+	if (!l->p->plots)
+		l->p->plots = json_array();
+	if (!l->p->metrics || !l->p->plots)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (m && !json_is_array(m))
+		return ld_err(l, "/metrics", "'metrics' must be a list of files");
+	if (pl && !json_is_array(pl))
+		return ld_err(l, "/plots", "'plots' must be a list of files or {id: {options}}");
+	json_array_foreach(m, i, e) {
+		char *rel = NULL;
+		ptr_idx(&ptr, "/metrics", i);
+		if (!json_is_string(e)) {
+			rc = ld_err(l, ptr.ptr, "each of 'metrics' is a file name");
+			break;
+		}
+		if ((rc = ws_path(l, base, json_string_value(e), ptr.ptr, &rel)))
+			break;
+		json_array_append_new(l->p->metrics, json_string(rel));
+		free(rel);
+	}
+	json_array_foreach(pl, i, e) {
+		ptr_idx(&ptr, "/plots", i);
+		if (rc)
+			break;
+		if (!json_is_string(e) && !(json_is_object(e) && json_object_size(e) == 1)) {
+			rc = ld_err(l, ptr.ptr, "each of 'plots' is a file name or {id: {options}}");
+			break;
+		}
+		json_array_append_new(l->p->plots, json_pack("{s:s,s:O}", "base", base, "def", e));
+	}
+	buf_release(&ptr);
+	return rc;
+}
+
 void pipeline_free(struct pipeline *p)
 {
 	if (!p)
@@ -1130,8 +1176,10 @@ void pipeline_free(struct pipeline *p)
 			json_decref(s->params[k].value);
 		}
 		free(s->params);
-		for (size_t k = 0; k < s->nouts; k++)
+		for (size_t k = 0; k < s->nouts; k++) {
 			free(s->outs[k].path);
+			json_decref(s->outs[k].opts);
+		}
 		free(s->outs);
 		json_decref(s->env);
 		free(s->up);
@@ -1139,6 +1187,8 @@ void pipeline_free(struct pipeline *p)
 	free(p->v);
 	free(p->order);
 	json_decref(p->triggers);
+	json_decref(p->metrics);
+	json_decref(p->plots);
 	free(p->file);
 	free(p->root);
 	free(p);
@@ -1202,7 +1252,7 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 		rc = ld_err(&l, stages ? "/stages" : NULL, "'stages' must be a mapping of stage names to stages");
 		goto out;
 	}
-	if ((rc = load_vars(&l)) || (rc = load_triggers(&l)))
+	if ((rc = load_vars(&l)) || (rc = load_triggers(&l)) || (rc = load_top_outputs(&l, "")))
 		goto out;
 	json_object_foreach(stages, k, v) {
 		ptr_join(&ptr, "/stages", k);
