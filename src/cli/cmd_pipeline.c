@@ -334,40 +334,92 @@ int cmd_exp(int argc, char **argv)
 
 /* ---- metrics ---- */
 
-/* Numbers of every metrics file of the pipeline at REV (NULL: the workspace). */
-static int metrics_at(const struct pipeline *p, const char *rev, json_t *out)
+/* The text of a workspace file at git revision rev: from git, else (an out
+ * kept in the cache, as DVC keeps metrics by default) from the cache, by
+ * the hash the revision's cairn.lock records for it. */
+static void text_at(const struct pipeline *p, struct data_repo *r, const char *rev, const char *path, struct buf *text)
 {
-	for (size_t i = 0; i < p->n; i++)
-		for (size_t k = 0; k < p->v[i].nouts; k++) {
-			const struct pl_out *o = &p->v[i].outs[k];
-			struct buf text = BUF_INIT, path = BUF_INIT;
-			json_t *doc = NULL, *flat = json_object();
-			int code = 0, rc;
-			if (o->kind != PL_METRIC) {
-				json_decref(flat);
-				continue;
-			}
-			if (rev) {
-				struct buf spec = BUF_INIT;
-				buf_printf(&spec, "%s:./%s", rev, o->path);
-				char *argv[] = { "git", "show", spec.ptr, NULL };
-				rc = proc_capture(argv, p->root, &text, &code);
-				buf_release(&spec);
-				if (rc || code)
-					buf_clear(&text);
-			} else {
-				buf_printf(&path, "%s/%s", p->root, o->path);
-				fs_read_file(path.ptr, 16 << 20, &text);
-			}
-			cairn_error_clear();
-			if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
-				cjson_flatten("", doc, flat, true);
-			cairn_error_clear();
-			json_object_set_new(out, o->path, flat);
-			json_decref(doc);
-			buf_release(&text);
-			buf_release(&path);
+	struct buf spec = BUF_INIT, lock = BUF_INIT;
+	json_t *doc = NULL, *st;
+	const char *name;
+	int code = 0, rc;
+
+	buf_printf(&spec, "%s:./%s", rev, path);
+	char *argv[] = { "git", "show", spec.ptr, NULL };
+	rc = proc_capture(argv, p->root, text, &code);
+	if (!rc && !code)
+		goto out;
+	buf_clear(text);
+	buf_clear(&spec);
+	buf_printf(&spec, "%s:./cairn.lock", rev);
+	argv[2] = spec.ptr;
+	if (proc_capture(argv, p->root, &lock, &code) || code || cyaml_parse(lock.ptr, lock.len, &doc))
+		goto out;
+	json_object_foreach(json_object_get(doc, "stages"), name, st) {
+		size_t i;
+		json_t *o;
+		json_array_foreach(json_object_get(st, "outs"), i, o) {
+			const char *h = json_string_value(json_object_get(o, "sha256"));
+			if (h && !strcmp(json_string_value(json_object_get(o, "path")) ?: "", path) &&
+			    data_read_obj(r, h, 16 << 20, text))
+				buf_clear(text);
 		}
+	}
+out:
+	cairn_error_clear();
+	json_decref(doc);
+	buf_release(&spec);
+	buf_release(&lock);
+}
+
+/* Every metrics file: the stages' metrics and the top-level metrics: list. */
+static json_t *metric_files(const struct pipeline *p)
+{
+	json_t *v = json_array(), *e;
+	size_t i;
+
+	for (size_t s = 0; s < p->n; s++)
+		for (size_t k = 0; k < p->v[s].nouts; k++)
+			if (p->v[s].outs[k].kind == PL_METRIC)
+				json_array_append_new(v, json_string(p->v[s].outs[k].path));
+	json_array_foreach(p->metrics, i, e) {
+		size_t j;
+		json_t *x;
+		bool dup = false;
+		json_array_foreach(v, j, x)
+			dup |= json_equal(x, e);
+		if (!dup)
+			json_array_append(v, e);
+	}
+	return v;
+}
+
+/* Numbers of every metrics file of the pipeline at REV (NULL: the workspace). */
+static int metrics_at(const struct pipeline *p, struct data_repo *r, const char *rev, json_t *out)
+{
+	json_t *files = metric_files(p), *f;
+	size_t i;
+
+	json_array_foreach(files, i, f) {
+		const char *rel = json_string_value(f);
+		struct buf text = BUF_INIT, path = BUF_INIT;
+		json_t *doc = NULL, *flat = json_object();
+		if (rev) {
+			text_at(p, r, rev, rel, &text);
+		} else {
+			buf_printf(&path, "%s/%s", p->root, rel);
+			fs_read_file(path.ptr, 16 << 20, &text);
+		}
+		cairn_error_clear();
+		if (text.len && !cyaml_parse(text.ptr, text.len, &doc))
+			cjson_flatten("", doc, flat, true);
+		cairn_error_clear();
+		json_object_set_new(out, rel, flat);
+		json_decref(doc);
+		buf_release(&text);
+		buf_release(&path);
+	}
+	json_decref(files);
 	return 0;
 }
 
@@ -499,7 +551,7 @@ int cmd_metrics(int argc, char **argv)
 	if (!strcmp(argv[1], "show")) {
 		json_t *cur = json_object(), *f, *v;
 		const char *path, *k;
-		metrics_at(p, NULL, cur);
+		metrics_at(p, r, NULL, cur);
 		if (o.json)
 			cli_print_json(cur);
 		else
@@ -520,8 +572,8 @@ int cmd_metrics(int argc, char **argv)
 		if (proc_capture(verify, p->root, &out, &code) || code) {
 			rc = cli_fail("metrics", "'%s' is not a git revision here", rev);
 		} else {
-			metrics_at(p, rev, mo);
-			metrics_at(p, NULL, mn);
+			metrics_at(p, r, rev, mo);
+			metrics_at(p, r, NULL, mn);
 			params_at(p, rev, po);
 			params_at(p, NULL, pn);
 			json_t *m = diff_rows(mo, mn, o.all, true), *pr = diff_rows(po, pn, o.all, false);

@@ -258,7 +258,8 @@ static int hook_end(void *arg, const struct pl_stage *s, const char *run_id, con
 				 json_pack("{s:s,s:O,s:O}", "run_id", run_id, "metrics", batch, "tags", tags), NULL);
 	if (!rc && json_is_string(json_object_get(result, "log"))) {
 		struct buf name = BUF_INIT;
-		buf_printf(&name, "logs/%s.log", s->name);
+		buf_puts(&name, "logs/");
+		pl_log_name(s->name, &name);
 		rc = upload_file(t, run_id, json_string_value(json_object_get(result, "log")), name.ptr);
 		buf_release(&name);
 	}

@@ -185,3 +185,35 @@ int path_unquote_all(const char *in, size_t n, struct buf *out)
 	buf_release(&b);
 	return rc;
 }
+
+int path_resolve_rel(const char *in, bool allow_empty, struct buf *out)
+{
+	struct buf norm = BUF_INIT;
+	const char *s = in;
+	int rc;
+
+	while (*s) {
+		size_t k = strcspn(s, "/");
+		if (k == 0 || (k == 1 && s[0] == '.')) {
+		} else if (k == 2 && s[0] == '.' && s[1] == '.') {
+			char *slash;
+			if (!norm.len) {
+				buf_release(&norm);
+				return cairn_error_set(CAIRN_EINVALID, "'%s' leads outside the workspace", in);
+			}
+			slash = strrchr(norm.ptr, '/');
+			buf_truncate(&norm, slash ? (size_t)(slash - norm.ptr) : 0);
+		} else {
+			if (norm.len)
+				buf_putc(&norm, '/');
+			buf_put(&norm, s, k);
+		}
+		s += k;
+		if (*s == '/')
+			s++;
+	}
+	if (!(rc = buf_error(&norm)))
+		rc = path_clean_rel(norm.ptr ? norm.ptr : "", norm.len, allow_empty, out);
+	buf_release(&norm);
+	return rc;
+}

@@ -16,6 +16,10 @@
 #include "core/buf.h"
 
 int path_clean_rel(const char *in, size_t n, bool allow_empty, struct buf *out);
+/* Resolve "." and ".." lexically in a relative '/'-separated path (a path
+ * from a pipeline file, "sub/../src/x.py" is "src/x.py"), then clean it as
+ * path_clean_rel does. CAIRN_EINVALID when a ".." would leave the root. */
+int path_resolve_rel(const char *in, bool allow_empty, struct buf *out);
 /* Create a directory and its parents (mode 0755); existing ones are fine. */
 int path_mkdirs(const char *dir);
 /* Join a and b with one '/' into out (appending): filesystem and tree paths. */

@@ -205,7 +205,12 @@ int data_save_path(struct data_repo *r, const char *rel, bool save, struct data_
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	if ((rc = path_clean_rel(rel, strlen(rel), false, &clean)) || (rc = repo_abs(r, clean.ptr, &abs)))
+	if (rel[0] == '/' && !save) {
+		/* an external dependency (outside the workspace): hashed, never stored */
+		buf_puts(&abs, rel);
+		if ((rc = buf_error(&abs)))
+			goto out;
+	} else if ((rc = path_clean_rel(rel, strlen(rel), false, &clean)) || (rc = repo_abs(r, clean.ptr, &abs)))
 		goto out;
 	if (stat(abs.ptr, &sb) != 0) {
 		rc = cairn_error_set(errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "'%s': %s", rel, strerror(errno));
@@ -215,7 +220,7 @@ int data_save_path(struct data_repo *r, const char *rel, bool save, struct data_
 		rc = cairn_error_set(CAIRN_EINVALID, "'%s' is not a regular file or folder", rel);
 		goto out;
 	}
-	rc = store_path(r, clean.ptr, abs.ptr, S_ISDIR(sb.st_mode), save, o);
+	rc = store_path(r, clean.len ? clean.ptr : rel, abs.ptr, S_ISDIR(sb.st_mode), save, o);
 out:
 	buf_release(&abs);
 	buf_release(&clean);

@@ -2,6 +2,7 @@
 #include "data/data_int.h"
 #include "core/fault.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/json.h"
 #include "core/progress.h"
 
@@ -526,4 +527,16 @@ bool data_have_obj(struct data_repo *r, const struct data_obj *o)
 	dlist_release(&l);
 	buf_release(&text);
 	return ok;
+}
+
+int data_read_obj(struct data_repo *r, const char *sha256, size_t max, struct buf *out)
+{
+	int64_t size;
+	int fd, rc;
+
+	if ((rc = blob_open_read(r->cache, sha256, &fd, &size)))
+		return rc;
+	rc = fs_read_fd(fd, sha256, max, out);
+	close(fd);
+	return rc;
 }

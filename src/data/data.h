@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 struct data_repo;
 
 struct data_opts {
@@ -87,7 +89,8 @@ int data_remote_list(struct data_repo *r, json_t **out);
 int data_config(struct data_repo *r, const char *key, const char *value, json_t **out);
 
 /* Content objects of workspace paths, for the pipeline engine (outs and the
- * run cache). rel is workspace-relative. */
+ * run cache). rel is workspace-relative, or absolute
+ * for an external dependency (hashed only: save must be false). */
 struct data_obj {
 	char sha256[65];   /* of the file, or of the folder's manifest */
 	int64_t size, nfiles;
@@ -99,6 +102,9 @@ int data_save_path(struct data_repo *r, const char *rel, bool save, struct data_
 /* Make rel hold object o exactly (replacing whatever is there, deleting
  * files a folder does not list); CAIRN_ENOTFOUND naming what the cache lacks. */
 int data_restore_path(struct data_repo *r, const char *rel, const struct data_obj *o);
+/* The content of the cached file object sha256 (up to max bytes) into out;
+ * CAIRN_ENOTFOUND when the cache does not hold it. */
+int data_read_obj(struct data_repo *r, const char *sha256, size_t max, struct buf *out);
 /* True when o (and, for a folder, its manifest and every member) is in the cache. */
 bool data_have_obj(struct data_repo *r, const struct data_obj *o);
 
@@ -107,6 +113,12 @@ int data_gitignore(struct data_repo *r, const char *rel);
 /* The same for many paths (a JSON array of strings), each .gitignore read
  * and written once. */
 int data_gitignore_many(struct data_repo *r, const json_t *rels);
+
+/* The project's DVC files below root, sorted, workspace-relative: every
+ * *.dvc file (*dvcfiles) and, when yamls is not NULL, every dvc.yaml. Folders
+ * DVC tracks (a <name>.dvc beside them), .git, .dvc, .cairn and node_modules
+ * are not entered. The caller owns both arrays. */
+int data_find_dvc_files(const char *root, json_t **dvcfiles, json_t **yamls);
 
 /* Convert a DVC project (.dvc files and the local DVC cache, MD5-addressed)
  * into cairn pointers, verifying every object. */

@@ -56,7 +56,7 @@ static bool is_md5(const char *s, size_t n)
 
 /* ---- finding the .dvc files ---- */
 
-static int walk(const char *root, struct buf *rel, json_t *files, int depth)
+static int walk(const char *root, struct buf *rel, json_t *files, json_t *yamls, int depth)
 {
 	struct buf abs = BUF_INIT;
 	json_t *names = json_array();
@@ -97,9 +97,18 @@ static int walk(const char *root, struct buf *rel, json_t *files, int depth)
 		}
 		st = lstat(p.ptr, &sb);
 		if (st == 0 && S_ISDIR(sb.st_mode)) {
-			/* a folder DVC tracks (<name>.dvc beside it) holds data, not .dvc files */
+			/* a folder DVC or cairn tracks (<name>.dvc or <name>.cairn beside it)
+			 * holds data, not pipeline files; nor do hidden folders and the
+			 * default local tracking store */
+			size_t n = p.len;
 			buf_puts(&p, ".dvc");
 			if (!buf_error(&p) && access(p.ptr, F_OK) == 0)
+				st = -1;
+			buf_truncate(&p, n);
+			buf_puts(&p, ".cairn");
+			if (!buf_error(&p) && access(p.ptr, F_OK) == 0)
+				st = -1;
+			if (name[0] == '.' || !strcmp(name, "cairn-data") || !strcmp(name, "__pycache__"))
 				st = -1;
 		}
 		buf_release(&p);
@@ -107,9 +116,11 @@ static int walk(const char *root, struct buf *rel, json_t *files, int depth)
 			continue;
 		if (S_ISREG(sb.st_mode) && ends_with(name, ".dvc"))
 			json_array_append_new(files, json_string(rel->ptr));
+		else if (S_ISREG(sb.st_mode) && yamls && !strcmp(name, "dvc.yaml"))
+			json_array_append_new(yamls, json_string(rel->ptr));
 		else if (S_ISDIR(sb.st_mode) && strcmp(name, ".git") && strcmp(name, ".dvc") && strcmp(name, ".cairn") &&
-			 depth < 64)
-			rc = walk(root, rel, files, depth + 1);
+			 strcmp(name, "node_modules") && depth < 64)
+			rc = walk(root, rel, files, yamls, depth + 1);
 	}
 	buf_truncate(rel, base);
 out:
@@ -123,26 +134,13 @@ static int cmp_json_str(const void *a, const void *b)
 	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
-static int find_dvc_files(struct data_repo *r, json_t **out)
+static int sort_strings(json_t *files)
 {
-	struct buf rel = BUF_INIT;
-	json_t *files = json_array();
-	size_t n;
-	json_t **v;
-	int rc;
+	size_t n = json_array_size(files);
+	json_t **v = n ? cmalloc(n * sizeof(*v)) : NULL;
 
-	rc = walk(r->root, &rel, files, 0);
-	buf_release(&rel);
-	if (rc) {
-		json_decref(files);
-		return rc;
-	}
-	n = json_array_size(files);
-	v = n ? cmalloc(n * sizeof(*v)) : NULL;
-	if (n && !v) {
-		json_decref(files);
+	if (n && !v)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	}
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(files, i));
 	if (n)
@@ -151,7 +149,28 @@ static int find_dvc_files(struct data_repo *r, json_t **out)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(files, v[i]);
 	free(v);
-	*out = files;
+	return 0;
+}
+
+int data_find_dvc_files(const char *root, json_t **dvcfiles, json_t **yamls)
+{
+	struct buf rel = BUF_INIT;
+	json_t *files = json_array(), *ys = yamls ? json_array() : NULL;
+	int rc;
+
+	if (!files || (yamls && !ys))
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	else if (!(rc = walk(root, &rel, files, ys, 0)) && !(rc = sort_strings(files)) && ys)
+		rc = sort_strings(ys);
+	buf_release(&rel);
+	if (rc) {
+		json_decref(files);
+		json_decref(ys);
+		return rc;
+	}
+	*dvcfiles = files;
+	if (yamls)
+		*yamls = ys;
 	return 0;
 }
 
@@ -655,7 +674,7 @@ int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = find_dvc_files(r, &files)))
+	if ((rc = data_find_dvc_files(r->root, &files, NULL)))
 		goto out;
 	x.imported = json_array();
 	x.failed = json_array();

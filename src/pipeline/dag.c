@@ -74,7 +74,7 @@ static int link_dep(struct pipeline *p, size_t si, const struct pl_dep *d, const
 			*found = true;
 			if (outs[i].stage == si) {
 				rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: stage '%s' depends on its own out '%s' (a cycle)",
-						     p->file, d->line, s->name, outs[i].path);
+						     s->src, d->line, s->name, outs[i].path);
 				goto out;
 			}
 			if ((rc = add_edge(s, outs[i].stage)))
@@ -92,7 +92,7 @@ static int link_dep(struct pipeline *p, size_t si, const struct pl_dep *d, const
 		*found = true;
 		if (outs[i].stage == si) {
 			rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: stage '%s' depends on '%s', which holds its own out '%s'",
-					     p->file, d->line, s->name, d->path, outs[i].path);
+					     s->src, d->line, s->name, d->path, outs[i].path);
 			goto out;
 		}
 		if ((rc = add_edge(s, outs[i].stage)))
@@ -101,6 +101,27 @@ static int link_dep(struct pipeline *p, size_t si, const struct pl_dep *d, const
 out:
 	buf_release(&pre);
 	return rc;
+}
+
+/* The pointer files tracking dep (the same path, a folder holding it, or
+ * data inside it). */
+static int link_pointer(struct pipeline *p, size_t si, const struct pl_dep *d)
+{
+	struct pl_stage *s = &p->v[si];
+
+	for (size_t i = 0; i < p->nptrs; i++)
+		for (size_t k = 0; k < p->ptrs[i].nouts; k++) {
+			const char *o = p->ptrs[i].outs[k];
+			if (strcmp(o, d->path) && !is_under(d->path, o) && !is_under(o, d->path))
+				continue;
+			size_t *v = crealloc(s->pup, (s->npup + 1) * sizeof(*v));
+			if (!v)
+				return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			s->pup = v;
+			s->pup[s->npup++] = i;
+			break;
+		}
+	return 0;
 }
 
 /* Name a cycle among the stages not yet ordered: follow edges until one repeats. */
@@ -148,7 +169,8 @@ static int report_cycle(struct pipeline *p, const bool *done)
 		for (size_t i = n; i-- > 0;)
 			buf_printf(&b, "%s -> ", p->v[cyc[i]].name);
 		buf_puts(&b, p->v[cyc[n - 1]].name);
-		rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: the stages form a cycle: %s", p->file, p->v[cur].line, b.ptr);
+		rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: the stages form a cycle: %s", p->v[cur].src, p->v[cur].line,
+				     b.ptr);
 		free(cyc);
 	}
 	free(seen);
@@ -178,8 +200,8 @@ int pl_build_dag(struct pipeline *p)
 	for (size_t i = 1; i < nouts; i++) {
 		const struct outref *a = &outs[i - 1], *b = &outs[i];
 		if (!strcmp(a->path, b->path)) {
-			rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: '%s' is an out of both '%s' (line %d) and '%s'", p->file,
-					     b->line, b->path, p->v[a->stage].name, a->line, p->v[b->stage].name);
+			rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: '%s' is an out of both '%s' (line %d) and '%s'",
+					     p->v[b->stage].src, b->line, b->path, p->v[a->stage].name, a->line, p->v[b->stage].name);
 			goto out;
 		}
 	}
@@ -190,7 +212,7 @@ int pl_build_dag(struct pipeline *p)
 		buf_release(&pre);
 		if (j < nouts && is_under(outs[j].path, outs[i].path)) {
 			rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: out '%s' of '%s' is inside out '%s' of '%s' (line %d)",
-					     p->file, outs[j].line, outs[j].path, p->v[outs[j].stage].name, outs[i].path,
+					     p->v[outs[j].stage].src, outs[j].line, outs[j].path, p->v[outs[j].stage].name, outs[i].path,
 					     p->v[outs[i].stage].name, outs[i].line);
 			goto out;
 		}
@@ -201,14 +223,10 @@ int pl_build_dag(struct pipeline *p)
 			const struct pl_dep *d = &p->v[i].deps[k];
 			if ((rc = link_dep(p, i, d, outs, nouts, &found)))
 				goto out;
-			buf_clear(&abs);
-			buf_printf(&abs, "%s/%s", p->root, d->path);
-			if (!found && (buf_error(&abs) || access(abs.ptr, F_OK) != 0)) {
-				rc = cairn_error_set(CAIRN_EINVALID,
-						     "%s:%d: dep '%s' of stage '%s' does not exist and no stage produces it",
-						     p->file, d->line, d->path, p->v[i].name);
+			/* a dep no stage produces may be data a pointer file tracks (pulled
+			 * or not); one that is simply absent is reported by status and repro */
+			if (!found && (rc = link_pointer(p, i, d)))
 				goto out;
-			}
 		}
 	/* Kahn's algorithm, in file order among stages that are ready together */
 	indeg = ccalloc(p->n + 1, sizeof(size_t));
@@ -245,24 +263,63 @@ out:
 	return rc;
 }
 
+static json_t *outputs_json(const struct pl_stage *s)
+{
+	static const char *const kinds[] = { "out", "metric", "plot" };
+	json_t *v = json_array();
+
+	for (size_t k = 0; v && k < s->nouts; k++)
+		json_array_append_new(v, json_pack("{s:s,s:s,s:b}", "path", s->outs[k].path, "kind", kinds[s->outs[k].kind],
+						   "cache", s->outs[k].cache));
+	return v;
+}
+
 json_t *pipeline_dag_json(const struct pipeline *p)
 {
 	json_t *stages = json_array();
 
+	/* pointer files first, as the sources of the graph */
+	for (size_t i = 0; stages && i < p->nptrs; i++) {
+		json_t *outs = json_array(), *outputs = json_array();
+		for (size_t k = 0; k < p->ptrs[i].nouts; k++) {
+			json_array_append_new(outs, json_string(p->ptrs[i].outs[k]));
+			json_array_append_new(outputs, json_pack("{s:s,s:s,s:b}", "path", p->ptrs[i].outs[k], "kind", "out",
+								 "cache", 1));
+		}
+		if (json_array_append_new(stages, json_pack("{s:s,s:s,s:n,s:[],s:[],s:o,s:o,s:[]}", "name", p->ptrs[i].file,
+							    "kind", "pointer", "cmd", "after", "deps", "outs", outs,
+							    "outputs", outputs, "params"))) {
+			json_decref(stages);
+			stages = NULL;
+		}
+	}
 	for (size_t oi = 0; stages && oi < p->n; oi++) {
 		const struct pl_stage *s = &p->v[p->order[oi]];
-		json_t *up = json_array(), *deps = json_array(), *outs = json_array();
+		json_t *up = json_array(), *deps = json_array(), *outs = json_array(), *params = json_array(), *cmd;
+		for (size_t k = 0; k < s->npup; k++)
+			json_array_append_new(up, json_string(p->ptrs[s->pup[k]].file));
 		for (size_t k = 0; k < s->nup; k++)
 			json_array_append_new(up, json_string(p->v[s->up[k]].name));
 		for (size_t k = 0; k < s->ndeps; k++)
 			json_array_append_new(deps, json_string(s->deps[k].path));
 		for (size_t k = 0; k < s->nouts; k++)
 			json_array_append_new(outs, json_string(s->outs[k].path));
-		if (json_array_append_new(stages, json_pack("{s:s,s:o,s:o,s:o}", "name", s->name, "after", up, "deps",
-							    deps, "outs", outs))) {
+		for (size_t k = 0; k < s->nparams; k++)
+			json_array_append_new(params, json_pack("[s,s?]", s->params[k].file, s->params[k].key));
+		if (s->ncmds == 1) {
+			cmd = json_string(s->cmds[0]);
+		} else {
+			cmd = json_array();
+			for (size_t k = 0; k < s->ncmds; k++)
+				json_array_append_new(cmd, json_string(s->cmds[k]));
+		}
+		if (json_array_append_new(stages, json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:o}", "name", s->name,
+							    "kind", "stage", "file", s->src, "cmd", cmd, "wdir", s->wdir,
+							    "after", up, "deps", deps, "outs", outs, "outputs",
+							    outputs_json(s), "params", params))) {
 			json_decref(stages);
 			stages = NULL;
 		}
 	}
-	return stages ? json_pack("{s:s,s:o}", "file", p->file, "stages", stages) : NULL;
+	return stages ? json_pack("{s:s,s:O,s:o}", "file", p->file, "files", p->files, "stages", stages) : NULL;
 }

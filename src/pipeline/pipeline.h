@@ -52,7 +52,8 @@ struct pl_dep {
 };
 
 struct pl_stage {
-	char *name;
+	char *name;            /* its address: "name" in the root file, "sub/dvc.yaml:name" in another */
+	char *src;             /* the file that defines it, workspace-relative */
 	char **cmds;           /* resolved commands */
 	size_t ncmds;
 	char *wdir;            /* workspace-relative, "" for the root */
@@ -72,10 +73,23 @@ struct pl_stage {
 	int line;
 	size_t *up;            /* stages it depends on (indexes) */
 	size_t nup;
+	size_t *pup;           /* pointer files whose data it reads (indexes in ptrs) */
+	size_t npup;
+};
+
+/* A DVC pointer file (data/raw.csv.dvc): a node of the DAG as `dvc dag` draws
+ * it, not a stage (nothing runs it; `cairn data import-dvc` imports it). */
+struct pl_pointer {
+	char *file;            /* workspace-relative .dvc file */
+	char **outs;           /* workspace-relative paths it tracks */
+	size_t nouts;
 };
 
 struct pipeline {
-	char *file;            /* "cairn.yaml" or "dvc.yaml" */
+	char *file;            /* "cairn.yaml", "dvc.yaml", or the first of files */
+	json_t *files;         /* every pipeline file read, workspace-relative */
+	struct pl_pointer *ptrs;
+	size_t nptrs;
 	char *root;            /* workspace root (absolute) */
 	struct pl_stage *v;
 	size_t n;
@@ -85,12 +99,21 @@ struct pipeline {
 	json_t *plots;         /* top-level "plots:" entries: [{"base": folder of the file ("" root), "def": as written}] */
 };
 
-/* Load and check the pipeline of the workspace at root (file: NULL for
- * cairn.yaml, else dvc.yaml; or a workspace-relative file name). */
+/* Load and check the pipeline of the workspace at root. file NULL: cairn.yaml
+ * when the root has one, else every dvc.yaml of the workspace (subfolders
+ * too, as DVC reads a repository: stages of sub/dvc.yaml are named
+ * "sub/dvc.yaml:stage", their paths are relative to sub/); or one
+ * workspace-relative file. The .dvc pointer files are read as DAG nodes. */
 int pipeline_load(const char *root, const char *file, struct pipeline **out);
 void pipeline_free(struct pipeline *p);
 /* Index of a stage by name, or -1. */
 long pipeline_find(const struct pipeline *p, const char *name);
+/* The stages a target names, as DVC resolves targets: a stage address
+ * ("train", "sub/dvc.yaml:train"), a foreach/matrix group ("train" for
+ * train@*), a pipeline file (every stage in it), or a stage name unique in
+ * the workspace. sel[i] is set for each; CAIRN_ENOTFOUND (or CAIRN_EINVALID
+ * when ambiguous) with a message otherwise. */
+int pipeline_select(const struct pipeline *p, const char *target, bool *sel);
 
 /* ---- triggers (cron.c; cairn server --pipeline) ---- */
 
@@ -136,6 +159,11 @@ struct repro_opts {
 	volatile sig_atomic_t *interrupted;
 	const struct pl_hooks *hooks; /* NULL: no tracking */
 };
+
+/* The file name of a stage's log (in .cairn/tmp/logs/ and the run's logs/
+ * artifacts): its name with "/" as "__" and ":" as "--", then ".log". */
+struct buf;
+void pl_log_name(const char *name, struct buf *out);
 
 /* The DAG as `cairn dag --json` prints it and a tracked repro stores with its
  * run: {"file", "stages": [{name, after, deps, outs}]} in topological order.

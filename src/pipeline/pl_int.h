@@ -8,4 +8,8 @@
  * the checks (duplicate or nested outs, missing deps, cycles). */
 int pl_build_dag(struct pipeline *p);
 
+/* Does the dvc.lock beside the stage's dvc.yaml record it exactly as the
+ * workspace is now (command, deps' and outs' MD5s, params)? (dvclock.c) */
+bool pl_dvc_lock_matches(const struct pipeline *p, const struct pl_stage *s);
+
 #endif

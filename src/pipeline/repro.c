@@ -149,8 +149,9 @@ static json_t *cmd_json(const struct pl_stage *s)
 	return c;
 }
 
-/* Hash the deps as they are now and compute the stage's fingerprint. */
-static int snapshot(struct data_repo *r, const struct pl_stage *s, struct snap *sn)
+/* Hash the deps as they are now and compute the stage's fingerprint. With
+ * missing, a dep that does not exist is listed there instead of failing. */
+static int snapshot_ext(struct data_repo *r, const struct pl_stage *s, struct snap *sn, json_t *missing)
 {
 	json_t *fp = json_object(), *outs = json_array();
 	char *text;
@@ -162,6 +163,12 @@ static int snapshot(struct data_repo *r, const struct pl_stage *s, struct snap *
 	for (size_t i = 0; i < s->ndeps; i++) {
 		struct data_obj o;
 		if ((rc = data_save_path(r, s->deps[i].path, false, &o))) {
+			if (rc == CAIRN_ENOTFOUND && missing) {
+				cairn_error_clear();
+				json_array_append_new(missing, json_string(s->deps[i].path));
+				rc = 0;
+				continue;
+			}
 			rc = cairn_error_set(rc, "stage '%s': dep '%s': %s", s->name, s->deps[i].path, cairn_error_msg());
 			break;
 		}
@@ -196,8 +203,21 @@ static int snapshot(struct data_repo *r, const struct pl_stage *s, struct snap *
 	return rc;
 }
 
-/* Why the stage is stale compared with its lock entry (empty: it is not). */
-static int reasons(struct data_repo *r, const struct pl_stage *s, const struct snap *sn, json_t *entry, json_t *out)
+static bool in_strings(const json_t *list, const char *s)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+		if (!strcmp(json_string_value(e), s))
+			return true;
+	return false;
+}
+
+/* Why the stage is stale compared with its lock entry (empty: it is not);
+ * deps in missing are absent (already reported). */
+static int reasons(struct data_repo *r, const struct pl_stage *s, const struct snap *sn, json_t *entry,
+		   const json_t *missing, json_t *out)
 {
 	json_t *ldeps = json_object_get(entry, "deps"), *louts = json_object_get(entry, "outs");
 	char *a, *b;
@@ -230,7 +250,7 @@ static int reasons(struct data_repo *r, const struct pl_stage *s, const struct s
 	}
 	json_array_foreach(ldeps, i, e) {
 		const char *path = json_string_value(json_object_get(e, "path"));
-		if (path && !find_by_path(sn->deps, path))
+		if (path && !find_by_path(sn->deps, path) && !in_strings(missing, path))
 			json_array_append_new(out, json_sprintf("dep removed: %s", path));
 	}
 	{
@@ -277,56 +297,81 @@ static int reasons(struct data_repo *r, const struct pl_stage *s, const struct s
 	return 0;
 }
 
+/* Why a dep is absent: what will make it, or that it is data to pull. */
+static json_t *missing_reason(const struct pipeline *p, const struct pl_stage *s, const char *dep)
+{
+	for (size_t k = 0; k < s->nup; k++) {
+		const struct pl_stage *u = &p->v[s->up[k]];
+		for (size_t j = 0; j < u->nouts; j++) {
+			size_t n = strlen(u->outs[j].path);
+			if (!strcmp(u->outs[j].path, dep) || (!strncmp(u->outs[j].path, dep, n) && dep[n] == '/'))
+				return json_sprintf("dep missing: %s (an out of '%s', not made yet)", dep, u->name);
+		}
+	}
+	for (size_t k = 0; k < s->npup; k++)
+		return json_sprintf("dep missing: %s (tracked by %s: pull it)", dep, p->ptrs[s->pup[k]].file);
+	return json_sprintf("dep missing: %s (no stage makes it)", dep);
+}
+
 int pipeline_status(struct pipeline *p, struct data_repo *r, json_t **report)
 {
 	json_t *lock = NULL, *stages = json_array();
-	bool *stale = ccalloc(p->n + 1, sizeof(bool));
+	bool *stale = ccalloc(p->n + 1, sizeof(bool)), *pending = ccalloc(p->n + 1, sizeof(bool));
 	int rc;
 
-	if (!stale) {
+	if (!stale || !pending) {
+		free(stale);
+		free(pending);
 		json_decref(stages);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
 	if ((rc = lock_load(p->root, &lock)))
 		goto out;
+	/* As dvc status: a stage is stale for its own deps, params, outs or
+	 * command; a stage downstream of a stale one is not listed as changed
+	 * (it may not need to run: early cutoff) but says what it waits for. */
 	for (size_t oi = 0; !rc && oi < p->n; oi++) {
 		size_t i = p->order[oi];
 		const struct pl_stage *s = &p->v[i];
-		json_t *why = json_array();
+		json_t *why = json_array(), *after = json_array(), *missing = json_array(), *e, *st;
 		struct snap sn;
 		const char *state;
+		size_t k;
 
 		if (s->frozen) {
 			state = "frozen";
 		} else {
-			if ((rc = snapshot(r, s, &sn))) {
-				/* a dep an upstream stage will produce may not exist yet */
-				bool upstream_stale = false;
-				for (size_t k = 0; k < s->nup; k++)
-					upstream_stale |= stale[s->up[k]];
-				if (rc != CAIRN_ENOTFOUND && !upstream_stale) {
-					json_decref(why);
-					break;
-				}
-				cairn_error_clear();
-				rc = 0;
-				json_array_append_new(why, json_string("deps not produced yet"));
-			} else {
-				rc = reasons(r, s, &sn, json_object_get(lock, s->name), why);
-				snap_release(&sn);
+			if ((rc = snapshot_ext(r, s, &sn, missing))) {
+				json_decref(why);
+				json_decref(after);
+				json_decref(missing);
+				break;
 			}
-			for (size_t k = 0; k < s->nup; k++)
-				if (stale[s->up[k]])
-					json_array_append_new(why, json_sprintf("upstream '%s' is stale", p->v[s->up[k]].name));
+			json_array_foreach(missing, k, e)
+				json_array_append_new(why, missing_reason(p, s, json_string_value(e)));
+			if (json_object_get(lock, s->name) || json_array_size(missing) || !pl_dvc_lock_matches(p, s))
+				rc = reasons(r, s, &sn, json_object_get(lock, s->name), missing, why);
+			/* else: up to date as the committed dvc.lock records it */
+			snap_release(&sn);
+			for (k = 0; k < s->nup; k++)
+				if (stale[s->up[k]] || pending[s->up[k]])
+					json_array_append_new(after, json_string(p->v[s->up[k]].name));
 			stale[i] = json_array_size(why) > 0;
+			pending[i] = !stale[i] && json_array_size(after) > 0;
 			state = stale[i] ? "stale" : "ok";
 		}
-		json_array_append_new(stages, json_pack("{s:s,s:s,s:o}", "name", s->name, "state", state, "reasons", why));
+		st = json_pack("{s:s,s:s,s:o}", "name", s->name, "state", state, "reasons", why);
+		if (json_array_size(after))
+			json_object_set(st, "after", after);
+		json_decref(after);
+		json_decref(missing);
+		json_array_append_new(stages, st);
 	}
 	if (!rc)
 		*report = json_pack("{s:O,s:s}", "stages", stages, "file", p->file);
 out:
 	free(stale);
+	free(pending);
 	json_decref(lock);
 	json_decref(stages);
 	return rc;
@@ -602,6 +647,18 @@ static void hook_end(struct rp *rp, const struct pl_stage *s, const char *run_id
 	json_decref(r);
 }
 
+void pl_log_name(const char *name, struct buf *out)
+{
+	for (; *name; name++)
+		if (*name == '/')
+			buf_puts(out, "__");
+		else if (*name == ':')
+			buf_puts(out, "--");
+		else
+			buf_putc(out, *name);
+	buf_puts(out, ".log");
+}
+
 /* Decide and do: unchanged, restored from the run cache, or run. */
 static void run_stage(struct rp *rp, size_t si)
 {
@@ -619,9 +676,44 @@ static void run_stage(struct rp *rp, size_t si)
 	pthread_mutex_lock(&rp->mu);
 	entry = json_incref(json_object_get(rp->lock, s->name));
 	pthread_mutex_unlock(&rp->mu);
-	if ((rc = snapshot(rp->r, s, &sn)))
-		goto done;
+	{
+		json_t *missing = json_array();
+		if (!(rc = snapshot_ext(rp->r, s, &sn, missing)) && json_array_size(missing)) {
+			json_t *why = missing_reason(rp->p, s, json_string_value(json_array_get(missing, 0)));
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "%s", json_string_value(why) ? json_string_value(why) : "dep missing");
+			json_decref(why);
+		}
+		json_decref(missing);
+		if (rc)
+			goto done;
+	}
 	json_object_set_new(res, "fingerprint", json_string(sn.fp));
+	if (!rp->forced[si] && !s->always_changed && !entry && pl_dvc_lock_matches(rp->p, s)) {
+		/* DVC ran it and nothing changed since: adopt its dvc.lock entry (outs into the cache) */
+		result = "unchanged";
+		json_object_set_new(res, "adopted", json_string("dvc.lock"));
+		if (rp->o->dry)
+			goto done;
+		outs = json_array();
+		for (size_t k = 0; k < s->nouts; k++) {
+			struct data_obj o;
+			json_t *x;
+			if ((rc = data_save_path(rp->r, s->outs[k].path, s->outs[k].cache, &o)))
+				goto done;
+			x = obj_json(s->outs[k].path, &o);
+			if (!s->outs[k].cache)
+				json_object_set_new(x, "cache", json_false());
+			json_array_append_new(outs, x);
+		}
+		if (s->nouts && (rc = runcache_put(rp, sn.fp, outs)))
+			goto done;
+		pthread_mutex_lock(&rp->mu);
+		json_object_set_new(rp->lock, s->name, lock_entry(s, &sn, outs));
+		rp->lock_dirty = true;
+		rc = lock_flush(rp, false);
+		pthread_mutex_unlock(&rp->mu);
+		goto done;
+	}
 	if (!rp->forced[si] && !s->always_changed && entry &&
 	    !strcmp(sn.fp, json_string_value(json_object_get(entry, "fingerprint")) ?: "") && outs_match(rp, s, entry)) {
 		result = "unchanged";
@@ -709,7 +801,8 @@ static void run_stage(struct rp *rp, size_t si)
 			if (json_is_string(v) && (rc = proc_env_set(&env, k, json_string_value(v))))
 				goto done;
 	}
-	buf_printf(&logp, "/%s.log", s->name);
+	buf_putc(&logp, '/');
+	pl_log_name(s->name, &logp);
 	if (!buf_error(&logp))
 		unlink(logp.ptr);
 	{
@@ -831,15 +924,11 @@ static int select_stages(struct rp *rp)
 			rp->forced[i] = o->force;
 		}
 	} else {
-		for (size_t t = 0; t < o->ntargets; t++) {
-			long i = pipeline_find(p, o->targets[t]);
-			if (i < 0) {
-				rc = cairn_error_set(CAIRN_ENOTFOUND, "no stage named '%s' in %s", o->targets[t], p->file);
+		for (size_t t = 0; t < o->ntargets; t++)
+			if ((rc = pipeline_select(p, o->targets[t], sel)))
 				goto out;
-			}
-			sel[i] = true;
-			rp->forced[i] = o->force;
-		}
+		for (size_t i = 0; i < p->n; i++)
+			rp->forced[i] = sel[i] && o->force;
 		/* upstream (what the targets need), in reverse topological order */
 		if (!o->single)
 			for (size_t oi = p->n; oi-- > 0;) {
@@ -855,7 +944,7 @@ static int select_stages(struct rp *rp)
 				goto out;
 			}
 			for (size_t t = 0; t < o->ntargets; t++)
-				tgt[pipeline_find(p, o->targets[t])] = true;
+				pipeline_select(p, o->targets[t], tgt);
 			for (size_t oi = 0; oi < p->n; oi++) {
 				size_t i = p->order[oi];
 				for (size_t k = 0; k < p->v[i].nup; k++)

@@ -9,6 +9,7 @@
 #include "core/path.h"
 #include "core/util.h"
 #include "core/yaml.h"
+#include "data/data.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,13 +25,17 @@
 
 struct ld {
 	const char *root;
-	const char *file;      /* "cairn.yaml" */
+	const char *file;      /* the file being read, workspace-relative ("cairn.yaml", "sub/dvc.yaml") */
+	const char *base;      /* its folder, workspace-relative ("" for the root) */
+	bool prefixed;         /* its stages are named "FILE:name" (a dvc.yaml in a subfolder) */
 	json_t *doc, *lines;
 	json_t *params;        /* params file -> parsed document (json null when absent) */
 	json_t *ctx;           /* interpolation context: params.yaml + vars */
 	struct pipeline *p;
 	size_t cap;
 };
+
+static int vars_into(struct ld *l, json_t *vars, const char *dir, json_t *ctx, const char *vptr);
 
 /* "FILE:LINE: message" for the value at JSON pointer ptr. */
 static int ld_err(struct ld *l, const char *ptr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -104,71 +109,166 @@ static int params_doc(struct ld *l, const char *rel, json_t **doc)
 	return rc;
 }
 
-/* Follow a dotted key with [n] indexes ("train.layers[0].size") in v. */
+/* Follow a dotted key with [n] indexes ("train.layers[0].size") in v, as
+ * DVC reads it: "[" is a ".", "]" is dropped, and each part is trimmed of
+ * spaces ("${ train.lr }"). */
 static json_t *lookup(json_t *v, const char *key)
 {
 	const char *p = key;
 	char part[256];
 
-	while (v && *p) {
-		size_t k = strcspn(p, ".[");
-		if (k) {
-			if (k >= sizeof(part) || !json_is_object(v))
-				return NULL;
-			memcpy(part, p, k);
-			part[k] = '\0';
-			v = json_object_get(v, part);
-			p += k;
+	for (;;) {
+		size_t k = 0;
+		const char *a, *b;
+		while (*p && *p != '.' && *p != '[') {
+			if (*p != ']') {
+				if (k + 1 >= sizeof(part))
+					return NULL;
+				part[k++] = *p;
+			}
+			p++;
 		}
-		if (*p == '[') {
+		part[k] = '\0';
+		for (a = part; *a == ' ' || *a == '\t'; a++)
+			;
+		for (b = part + k; b > a && (b[-1] == ' ' || b[-1] == '\t'); b--)
+			;
+		part[b - part] = '\0';
+		if (!*a)
+			return NULL;
+		if (json_is_object(v)) {
+			v = json_object_get(v, a);
+		} else if (json_is_array(v)) {
 			char *end;
-			long i = strtol(p + 1, &end, 10);
-			if (*end != ']' || i < 0 || !json_is_array(v))
+			long i = strtol(a, &end, 10);
+			if (*end || i < 0)
 				return NULL;
 			v = json_array_get(v, (size_t)i);
-			p = end + 1;
-		}
-		if (*p == '.')
-			p++;
-		else if (*p && *p != '[')
+		} else {
 			return NULL;
+		}
+		if (!v || !*p)
+			return v;
+		p++;
 	}
-	return v;
 }
 
+/* A float as Python's str() writes it (DVC formats values with it): the
+ * shortest digits that read back the same, positional from 1e-4 to 1e16
+ * with at least one decimal ("100.0"), else "1e-05", "1.5e+16". */
+static void py_float(double x, struct buf *out)
+{
+	char e[64], digits[32];
+	int prec, exp10, nd = 0;
+
+	if (x != x) {
+		buf_puts(out, "nan");
+		return;
+	}
+	if (x == 1.0 / 0.0 || x == -1.0 / 0.0) {
+		buf_puts(out, x < 0 ? "-inf" : "inf");
+		return;
+	}
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec, x);
+		if (strtod(e, NULL) == x)
+			break;
+	}
+	snprintf(e, sizeof(e), "%.*e", prec, x);
+	/* e = [-]d[.ddd]e[+-]XX */
+	{
+		const char *q = e;
+		if (*q == '-') {
+			buf_putc(out, '-');
+			q++;
+		}
+		for (; *q && *q != 'e'; q++)
+			if (*q != '.')
+				digits[nd++] = *q;
+		digits[nd] = '\0';
+		exp10 = atoi(q + 1);
+	}
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	if (exp10 < -4 || exp10 >= 16) {
+		buf_putc(out, digits[0]);
+		if (nd > 1) {
+			buf_putc(out, '.');
+			buf_puts(out, digits + 1);
+		}
+		buf_printf(out, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+	} else if (exp10 < 0) {
+		buf_puts(out, "0.");
+		for (int i = -1; i > exp10; i--)
+			buf_putc(out, '0');
+		buf_puts(out, digits);
+	} else {
+		for (int i = 0; i <= exp10; i++)
+			buf_putc(out, i < nd ? digits[i] : '0');
+		buf_putc(out, '.');
+		if (nd > exp10 + 1)
+			buf_puts(out, digits + exp10 + 1);
+		else
+			buf_putc(out, '0');
+	}
+}
+
+/* A plain value as DVC writes it into a string (Python's str(); booleans
+ * "true"/"false", null "None"); -1 for a list or mapping. */
 static int scalar_str(const json_t *v, struct buf *out)
 {
 	if (json_is_string(v))
 		buf_put(out, json_string_value(v), json_string_length(v));
 	else if (json_is_integer(v))
 		buf_printf(out, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v)) {
-		char n[64];
-		snprintf(n, sizeof(n), "%.17g", json_real_value(v));
-		/* the shortest form that reads back the same */
-		for (int prec = 1; prec <= 17; prec++) {
-			char t[64];
-			snprintf(t, sizeof(t), "%.*g", prec, json_real_value(v));
-			if (strtod(t, NULL) == json_real_value(v)) {
-				snprintf(n, sizeof(n), "%s", t);
-				break;
-			}
-		}
-		buf_puts(out, n);
-		if (!strpbrk(n, ".eEni"))
-			buf_puts(out, ".0");
-	} else if (json_is_true(v))
+	else if (json_is_real(v))
+		py_float(json_real_value(v), out);
+	else if (json_is_true(v))
 		buf_puts(out, "true");
 	else if (json_is_false(v))
 		buf_puts(out, "false");
 	else if (json_is_null(v))
-		buf_puts(out, "null");
+		buf_puts(out, "None");
 	else
 		return -1;
 	return 0;
 }
 
-/* ${dict} in a command: --key value for each member (nested keys dotted). */
+/* s quoted for /bin/sh as Python's shlex.quote does it: unchanged when it is
+ * made only of [A-Za-z0-9_@%+=:,./-], else in single quotes. */
+static void sh_quote(const char *s, size_t n, struct buf *out)
+{
+	bool plain = n > 0;
+
+	for (size_t i = 0; i < n && plain; i++) {
+		unsigned char c = (unsigned char)s[i];
+		plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_@%+=:,./-", c);
+	}
+	if (plain) {
+		buf_put(out, s, n);
+		return;
+	}
+	buf_putc(out, '\'');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\'')
+			buf_puts(out, "'\"'\"'");
+		else
+			buf_putc(out, s[i]);
+	}
+	buf_putc(out, '\'');
+}
+
+static void arg_str(const json_t *v, struct buf *out)
+{
+	if (json_is_string(v))
+		sh_quote(json_string_value(v), json_string_length(v), out);
+	else
+		scalar_str(v, out);
+}
+
+/* ${dict} in a command, as DVC unpacks it: nested keys dotted; true gives
+ * --key, false nothing; a string --key 'quoted'; a list --key a b; any other
+ * value --key value. -1 for a list inside a list. */
 static int unpack_dict(const json_t *d, const char *prefix, struct buf *out)
 {
 	const char *k;
@@ -176,37 +276,33 @@ static int unpack_dict(const json_t *d, const char *prefix, struct buf *out)
 
 	json_object_foreach((json_t *)d, k, v) {
 		struct buf name = BUF_INIT;
+		int rc = 0;
 		buf_printf(&name, "%s%s%s", prefix, *prefix ? "." : "", k);
 		if (json_is_object(v)) {
-			int rc = unpack_dict(v, name.ptr, out);
-			buf_release(&name);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (out->len)
-			buf_putc(out, ' ');
-		if (json_is_boolean(v)) {
-			buf_printf(out, json_is_true(v) ? "--%s" : "--no-%s", name.ptr);
+			rc = unpack_dict(v, name.ptr, out);
+		} else if (json_is_boolean(v)) {
+			if (json_is_true(v))
+				buf_printf(out, "%s--%s", out->len ? " " : "", name.ptr);
 		} else if (json_is_array(v)) {
 			size_t i;
 			json_t *e;
-			buf_printf(out, "--%s", name.ptr);
 			json_array_foreach(v, i, e) {
-				buf_putc(out, ' ');
-				if (scalar_str(e, out)) {
-					buf_release(&name);
-					return -1;
+				if (json_is_array(e) || json_is_object(e)) {
+					rc = -1;
+					break;
 				}
+				if (!i)
+					buf_printf(out, "%s--%s", out->len ? " " : "", name.ptr);
+				buf_putc(out, ' ');
+				arg_str(e, out);
 			}
 		} else {
-			buf_printf(out, "--%s ", name.ptr);
-			if (scalar_str(v, out)) {
-				buf_release(&name);
-				return -1;
-			}
+			buf_printf(out, "%s--%s ", out->len ? " " : "", name.ptr);
+			arg_str(v, out);
 		}
 		buf_release(&name);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -327,11 +423,33 @@ static int interp_value(struct ld *l, json_t *v, json_t *ctx, bool in_cmd, const
 		const char *k;
 		json_t *e, *r = json_object();
 		json_object_foreach(v, k, e) {
-			json_t *x;
+			json_t *x, *kv = NULL;
 			ptr_join(&cp, ptr, k);
-			if ((rc = interp_value(l, e, ctx, in_cmd || !strcmp(k, "cmd"), cp.ptr, &x)))
+			if (strstr(k, "${")) {
+				/* a key can be interpolated too: "- ${dir}/metrics.json: {cache: false}" */
+				struct buf ks = BUF_INIT;
+				if ((rc = interp_str(l, k, ctx, false, cp.ptr, &kv)))
+					break;
+				if (scalar_str(kv, &ks)) {
+					json_decref(kv);
+					buf_release(&ks);
+					rc = ld_err(l, cp.ptr, "the key '%s' does not give a plain value", k);
+					break;
+				}
+				json_decref(kv);
+				kv = json_stringn(ks.ptr, ks.len);
+				buf_release(&ks);
+				if (!kv) {
+					rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+					break;
+				}
+			}
+			if ((rc = interp_value(l, e, ctx, in_cmd || !strcmp(k, "cmd"), cp.ptr, &x))) {
+				json_decref(kv);
 				break;
-			json_object_set_new(r, k, x);
+			}
+			json_object_set_new(r, kv ? json_string_value(kv) : k, x);
+			json_decref(kv);
 		}
 		buf_release(&cp);
 		if (rc)
@@ -344,50 +462,46 @@ static int interp_value(struct ld *l, json_t *v, json_t *ctx, bool in_cmd, const
 	return 0;
 }
 
-/* Join wdir and a path from the file, lexically, keeping it inside the workspace. */
-static int ws_path(struct ld *l, const char *wdir, const char *p, const char *ptr, char **out)
+/* Join wdir and a path from the file, lexically, keeping it inside the
+ * workspace. With allow_abs an absolute path is kept as it is (an external
+ * dependency, as DVC accepts it). */
+static int ws_path_ext(struct ld *l, const char *wdir, const char *p, const char *ptr, bool allow_abs, char **out)
 {
-	struct buf full = BUF_INIT, norm = BUF_INIT, clean = BUF_INIT;
-	const char *s;
+	struct buf full = BUF_INIT, clean = BUF_INIT;
 	int rc = 0;
 
 	if (!*p)
 		return ld_err(l, ptr, "empty path");
-	if (p[0] == '/')
-		return ld_err(l, ptr, "'%s' is an absolute path; paths are relative to the stage's wdir", p);
-	buf_printf(&full, "%s%s%s", wdir, *wdir ? "/" : "", p);
-	for (s = full.ptr; *s;) {
-		size_t k = strcspn(s, "/");
-		if (k == 0 || (k == 1 && s[0] == '.')) {
-		} else if (k == 2 && s[0] == '.' && s[1] == '.') {
-			char *slash;
-			if (!norm.len) {
-				rc = ld_err(l, ptr, "'%s' leads outside the workspace", p);
-				goto out;
-			}
-			slash = strrchr(norm.ptr, '/');
-			buf_truncate(&norm, slash ? (size_t)(slash - norm.ptr) : 0);
-		} else {
-			if (norm.len)
-				buf_putc(&norm, '/');
-			buf_put(&norm, s, k);
+	if (p[0] == '/' && allow_abs) {
+		if (path_clean_rel(p + 1, strlen(p + 1), false, &clean)) {
+			buf_release(&clean);
+			return ld_err(l, ptr, "bad path '%s': %s", p, cairn_error_msg());
 		}
-		s += k;
-		if (*s == '/')
-			s++;
+		buf_release(&clean);
+		if (!(*out = cstrdup(p)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		return 0;
 	}
-	if ((rc = buf_error(&norm)))
+	if (p[0] == '/')
+		return ld_err(l, ptr, "'%s' is an absolute path; outs and params files are relative to the stage's wdir", p);
+	buf_printf(&full, "%s%s%s", wdir, *wdir ? "/" : "", p);
+	if ((rc = buf_error(&full)))
 		goto out;
-	if (path_clean_rel(norm.ptr, norm.len, true, &clean)) {
-		rc = ld_err(l, ptr, "bad path '%s': %s", p, cairn_error_msg());
+	if (path_resolve_rel(full.ptr, true, &clean)) {
+		rc = ld_err(l, ptr, strstr(cairn_error_msg(), "leads outside") ? "'%s' leads outside the workspace"
+										: "bad path '%s'", p);
 		goto out;
 	}
 	*out = buf_detach(&clean);
 out:
 	buf_release(&full);
-	buf_release(&norm);
 	buf_release(&clean);
 	return rc;
+}
+
+static int ws_path(struct ld *l, const char *wdir, const char *p, const char *ptr, char **out)
+{
+	return ws_path_ext(l, wdir, p, ptr, false, out);
 }
 
 /* "20m", "90s", "1h", "1.5h", or a number of seconds. */
@@ -491,9 +605,10 @@ static int parse_outs(struct ld *l, struct pl_stage *st, json_t *list, enum pl_o
 		}
 		if (json_is_object(opts)) {
 			const char *k;
+			/* checkpoint: DVC 2's, accepted and ignored as DVC 3 does */
 			static const char *const known[] = { "cache", "persist", "desc", "remote", "push", "type",
 							    "labels", "meta", "x", "y", "template", "title",
-							    "x_label", "y_label", NULL };
+							    "x_label", "y_label", "header", "checkpoint", NULL };
 			json_object_foreach(opts, k, v) {
 				if (!in_list(k, known)) {
 					rc = ld_err(l, ptr.ptr, "stage '%s': unknown option '%s' of '%s'", st->name, k, path);
@@ -505,7 +620,7 @@ static int parse_outs(struct ld *l, struct pl_stage *st, json_t *list, enum pl_o
 		memset(o, 0, sizeof(*o));
 		o->kind = kind;
 		o->line = cyaml_line(l->lines, ptr.ptr);
-		o->cache = kind == PL_OUT;
+		o->cache = true; /* metrics and plots too, as DVC does, unless cache: false */
 		v = json_object_get(opts, "cache");
 		if (v) {
 			if (!json_is_boolean(v)) {
@@ -646,8 +761,35 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 			return rc;
 		}
 	}
-	if ((rc = interp_value(l, raw, ctx, false, sptr, &def)))
+	if (json_object_get(raw, "vars")) {
+		/* stage-level vars: files relative to the stage's wdir, values for this stage only */
+		json_t *wv = json_object_get(raw, "wdir"), *w = NULL, *body = json_copy(raw);
+		char *dir = NULL;
+		struct buf vp = BUF_INIT;
+		ptr_join(&vp, sptr, "vars");
+		if (!body)
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		else if (json_is_string(wv) && (rc = interp_str(l, json_string_value(wv), ctx, false, sptr, &w)))
+			;
+		else if (!(rc = ws_path(l, l->base, json_is_string(w) ? json_string_value(w) : ".", sptr, &dir)) &&
+			 (ctx = json_deep_copy(ctx)) != NULL) {
+			rc = vars_into(l, json_object_get(raw, "vars"), dir, ctx, vp.ptr);
+			json_object_del(body, "vars");
+			if (!rc)
+				rc = interp_value(l, body, ctx, false, sptr, &def);
+			json_decref(ctx);
+		} else if (!rc) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+		json_decref(w);
+		json_decref(body);
+		free(dir);
+		buf_release(&vp);
+		if (rc)
+			return rc;
+	} else if ((rc = interp_value(l, raw, ctx, false, sptr, &def))) {
 		return rc;
+	}
 	if (l->p->n >= MAX_STAGES) {
 		json_decref(def);
 		return ld_err(l, sptr, "more than %d stages", MAX_STAGES);
@@ -656,7 +798,14 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 		json_decref(def);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	st->name = cstrdup(name);
+	if (l->prefixed) {
+		struct buf full = BUF_INIT;
+		buf_printf(&full, "%s:%s", l->file, name);
+		st->name = buf_detach(&full);
+	} else {
+		st->name = cstrdup(name);
+	}
+	st->src = cstrdup(l->file);
 	st->line = line;
 	st->cpus = 1;
 	st->env = json_object();
@@ -668,9 +817,9 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 		goto out;
 	}
 	if (v && strcmp(json_string_value(v), ".")) {
-		if ((rc = ws_path(l, "", json_string_value(v), ptr.ptr, &st->wdir)))
+		if ((rc = ws_path(l, l->base, json_string_value(v), ptr.ptr, &st->wdir)))
 			goto out;
-	} else if (!(st->wdir = cstrdup(""))) {
+	} else if (!(st->wdir = cstrdup(l->base))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -721,7 +870,8 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 				rc = ld_err(l, ip.ptr, "stage '%s': each dep must be a path", name);
 			} else if (st->deps) {
 				st->deps[st->ndeps].line = cyaml_line(l->lines, ip.ptr);
-				if (!(rc = ws_path(l, st->wdir, json_string_value(d), ip.ptr, &st->deps[st->ndeps].path)))
+				if (!(rc = ws_path_ext(l, st->wdir, json_string_value(d), ip.ptr, true,
+						       &st->deps[st->ndeps].path)))
 					st->ndeps++;
 			}
 			buf_release(&ip);
@@ -821,7 +971,7 @@ static int parse_stage(struct ld *l, const char *name, json_t *raw, json_t *ctx,
 			buf_release(&s);
 		}
 	}
-	if (!st->name || !st->cmds || !st->env)
+	if (!st->name || !st->src || !st->cmds || !st->env)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 out:
 	buf_release(&ptr);
@@ -838,6 +988,32 @@ static bool valid_stage_name(const char *s)
 		      *s == '-' || *s == '.' || *s == '@'))
 			return false;
 	return true;
+}
+
+/* A name foreach or matrix made: DVC takes any text, cairn only refuses
+ * what would break "FILE:name" addresses and log names. */
+static bool valid_generated_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == ':' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* Was the stage name (short) already made by this foreach, from index from?
+ * (DVC keys items by their text: a repeated item is one stage.) */
+static bool made_since(struct ld *l, size_t from, const char *name)
+{
+	for (size_t i = from; i < l->p->n; i++) {
+		const char *n = l->p->v[i].name;
+		if (l->prefixed)
+			n += strlen(l->file) + 1;
+		if (!strcmp(n, name))
+			return true;
+	}
+	return false;
 }
 
 /* foreach/do and matrix: one stage per item, named name@item. */
@@ -877,16 +1053,24 @@ static int expand(struct ld *l, const char *name, json_t *raw, const char *sptr)
 		}
 		ptr_join(&ptr, sptr, "do");
 		if (json_is_array(items)) {
+			size_t from = l->p->n;
+			bool composite = false;
+			json_array_foreach(items, i, e)
+				composite |= json_is_array(e) || json_is_object(e);
 			json_array_foreach(items, i, e) {
-				json_t *ctx = json_deep_copy(l->ctx);
+				json_t *ctx;
 				buf_clear(&sname);
-				if (json_is_string(e) || json_is_number(e)) {
+				/* DVC: items name their stages, or their indexes when any item is a list or mapping */
+				if (!composite) {
 					buf_printf(&sname, "%s@", name);
 					scalar_str(e, &sname);
 				} else
 					buf_printf(&sname, "%s@%zu", name, i);
+				if (made_since(l, from, sname.ptr))
+					continue;
+				ctx = json_deep_copy(l->ctx);
 				json_object_set(ctx, "item", e);
-				rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
+				rc = valid_generated_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
 								 : ld_err(l, sptr, "foreach item gives the bad stage name '%s'",
 									  sname.ptr);
 				json_decref(ctx);
@@ -900,7 +1084,7 @@ static int expand(struct ld *l, const char *name, json_t *raw, const char *sptr)
 				buf_printf(&sname, "%s@%s", name, k);
 				json_object_set(ctx, "item", e);
 				json_object_set_new(ctx, "key", json_string(k));
-				rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
+				rc = valid_generated_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, ptr.ptr, line)
 								 : ld_err(l, sptr, "foreach key gives the bad stage name '%s'",
 									  sname.ptr);
 				json_decref(ctx);
@@ -958,17 +1142,16 @@ static int expand(struct ld *l, const char *name, json_t *raw, const char *sptr)
 				json_t *val = json_array_get(vals[x], idx[x]);
 				if (x)
 					buf_putc(&sname, '-');
-				if (json_is_string(val) || json_is_number(val))
-					scalar_str(val, &sname);
-				else
-					buf_printf(&sname, "%zu", idx[x]);
+				/* DVC: a plain value names itself, a list or mapping "<axis><index>" */
+				if (scalar_str(val, &sname))
+					buf_printf(&sname, "%s%zu", names[x], idx[x]);
 				json_object_set(item, names[x], val);
 			}
 			free(idx);
 			free(vals);
 			free(names);
 			json_object_set_new(ctx, "item", item);
-			rc = valid_stage_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, sptr, line)
+			rc = valid_generated_name(sname.ptr) ? parse_stage(l, sname.ptr, tmpl, ctx, sptr, line)
 							 : ld_err(l, sptr, "matrix values give the bad stage name '%s'", sname.ptr);
 			json_decref(ctx);
 		}
@@ -996,30 +1179,27 @@ static void merge_into(json_t *dst, json_t *src)
 	}
 }
 
-static int load_vars(struct ld *l)
+/* Merge the entries of a vars list (mappings, "file.yaml",
+ * "file.yaml:key1,key2"; files relative to dir) into ctx. */
+static int vars_into(struct ld *l, json_t *vars, const char *dir, json_t *ctx, const char *vptr)
 {
-	json_t *vars = json_object_get(l->doc, "vars"), *doc, *e;
 	struct buf ptr = BUF_INIT;
+	json_t *doc, *e;
 	size_t i;
 	int rc = 0;
 
-	if ((rc = params_doc(l, "params.yaml", &doc)))
-		return rc;
-	l->ctx = json_is_object(doc) ? json_deep_copy(doc) : json_object();
-	if (!vars)
-		return 0;
 	if (!json_is_array(vars))
-		return ld_err(l, "/vars", "'vars' must be a list of mappings or file names");
+		return ld_err(l, vptr, "'vars' must be a list of mappings or file names");
 	json_array_foreach(vars, i, e) {
-		ptr_idx(&ptr, "/vars", i);
+		ptr_idx(&ptr, vptr, i);
 		if (json_is_object(e)) {
-			merge_into(l->ctx, e);
+			merge_into(ctx, e);
 		} else if (json_is_string(e)) {
 			/* "file.yaml" or "file.yaml:key1,key2" */
 			char *spec = cstrdup(json_string_value(e)), *colon = spec ? strchr(spec, ':') : NULL, *rel = NULL;
 			if (colon)
 				*colon = '\0';
-			if (!spec || (rc = ws_path(l, "", spec, ptr.ptr, &rel)) || (rc = params_doc(l, rel, &doc))) {
+			if (!spec || (rc = ws_path(l, dir, spec, ptr.ptr, &rel)) || (rc = params_doc(l, rel, &doc))) {
 				free(spec);
 				free(rel);
 				if (!rc)
@@ -1037,12 +1217,12 @@ static int load_vars(struct ld *l)
 					if (!(v = lookup(doc, key)))
 						rc = ld_err(l, ptr.ptr, "vars: '%s' is not in %s", key, rel);
 					else
-						json_object_set_new(l->ctx, key, json_deep_copy(v));
+						json_object_set_new(ctx, key, json_deep_copy(v));
 					key[n] = save;
 					key += n + (save == ',');
 				}
 			} else {
-				merge_into(l->ctx, doc);
+				merge_into(ctx, doc);
 			}
 			free(spec);
 			free(rel);
@@ -1057,6 +1237,25 @@ static int load_vars(struct ld *l)
 	return rc;
 }
 
+/* The interpolation context of a file: params.yaml beside it, then its vars. */
+static int load_vars(struct ld *l)
+{
+	json_t *vars = json_object_get(l->doc, "vars"), *doc;
+	struct buf pf = BUF_INIT;
+	int rc;
+
+	buf_printf(&pf, "%s%sparams.yaml", l->base, *l->base ? "/" : "");
+	rc = buf_error(&pf) ? buf_error(&pf) : params_doc(l, pf.ptr, &doc);
+	buf_release(&pf);
+	if (rc)
+		return rc;
+	json_decref(l->ctx);
+	l->ctx = json_is_object(doc) ? json_deep_copy(doc) : json_object();
+	if (!vars)
+		return 0;
+	return vars_into(l, vars, l->base, l->ctx, "/vars");
+}
+
 /* triggers: [{cron: "0 3 * * *"}, {every: 10m}, {watch: data/raw.csv.cairn}] (cairn server --pipeline) */
 static int load_triggers(struct ld *l)
 {
@@ -1065,7 +1264,8 @@ static int load_triggers(struct ld *l)
 	size_t i;
 	int rc = 0;
 
-	l->p->triggers = json_array();
+	if (!l->p->triggers)
+		l->p->triggers = json_array();
 	if (!list)
 		return 0;
 	if (!json_is_array(list))
@@ -1163,6 +1363,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; i < p->n; i++) {
 		struct pl_stage *s = &p->v[i];
 		free(s->name);
+		free(s->src);
 		for (size_t k = 0; k < s->ncmds; k++)
 			free(s->cmds[k]);
 		free(s->cmds);
@@ -1183,7 +1384,16 @@ void pipeline_free(struct pipeline *p)
 		free(s->outs);
 		json_decref(s->env);
 		free(s->up);
+		free(s->pup);
 	}
+	for (size_t i = 0; i < p->nptrs; i++) {
+		for (size_t k = 0; k < p->ptrs[i].nouts; k++)
+			free(p->ptrs[i].outs[k]);
+		free(p->ptrs[i].outs);
+		free(p->ptrs[i].file);
+	}
+	free(p->ptrs);
+	json_decref(p->files);
 	free(p->v);
 	free(p->order);
 	json_decref(p->triggers);
@@ -1202,12 +1412,211 @@ long pipeline_find(const struct pipeline *p, const char *name)
 	return -1;
 }
 
-int pipeline_load(const char *root, const char *file, struct pipeline **out)
+/* The short name of a stage (after "FILE:"). */
+static const char *short_name(const struct pl_stage *s)
 {
-	struct ld l = { .root = root };
-	struct buf abs = BUF_INIT, text = BUF_INIT, ptr = BUF_INIT;
+	size_t n = strlen(s->src);
+
+	return !strncmp(s->name, s->src, n) && s->name[n] == ':' ? s->name + n + 1 : s->name;
+}
+
+int pipeline_select(const struct pipeline *p, const char *target, bool *sel)
+{
+	const char *colon = strstr(target, ".yaml:");
+	struct buf file = BUF_INIT, name = BUF_INIT;
+	size_t hits = 0;
+	long i;
+	int rc = 0;
+
+	if ((i = pipeline_find(p, target)) >= 0) {
+		sel[i] = true;
+		return 0;
+	}
+	/* "FILE:NAME", "FILE" or "NAME"; "./" and a leading path are the same file */
+	if (colon) {
+		buf_put(&file, target, (size_t)(colon - target) + 5);
+		buf_puts(&name, colon + 6);
+	} else if (strlen(target) >= 8 && !strcmp(target + strlen(target) - 8, "dvc.yaml")) {
+		buf_puts(&file, target);
+	} else {
+		buf_puts(&name, target);
+	}
+	if ((rc = buf_error(&file)) || (rc = buf_error(&name)))
+		goto out;
+	while (file.len > 2 && !strncmp(file.ptr, "./", 2)) {
+		memmove(file.ptr, file.ptr + 2, file.len - 1);
+		file.len -= 2;
+	}
+	for (size_t k = 0; k < p->n; k++) {
+		const struct pl_stage *s = &p->v[k];
+		const char *sn = short_name(s), *at = strrchr(sn, '@');
+		bool file_ok = !file.len || !strcmp(s->src, file.ptr);
+		bool name_ok = !name.len || !strcmp(sn, name.ptr) ||
+			       (at && (size_t)(at - sn) == name.len && !strncmp(sn, name.ptr, name.len));
+		if (file_ok && name_ok) {
+			sel[k] = true;
+			hits++;
+		}
+	}
+	if (!hits) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "no stage named '%s' in %s", target,
+				     json_array_size(p->files) > 1 ? "the workspace's dvc.yaml files" : p->file);
+	} else if (!file.len && name.len) {
+		/* a bare name: the stages of one file only (else say which to pick) */
+		const char *first = NULL;
+		for (size_t k = 0; k < p->n && !rc; k++)
+			if (sel[k] && !first)
+				first = p->v[k].src;
+			else if (sel[k] && strcmp(first, p->v[k].src)) {
+				/* the root file wins, as DVC reads "train" as ./dvc.yaml:train */
+				bool root_has = false;
+				for (size_t j = 0; j < p->n; j++)
+					root_has |= sel[j] && !strchr(p->v[j].src, '/');
+				if (root_has) {
+					for (size_t j = 0; j < p->n; j++)
+						if (strchr(p->v[j].src, '/'))
+							sel[j] = false;
+				} else {
+					for (size_t j = 0; j < p->n; j++)
+						sel[j] = false;
+					rc = cairn_error_set(CAIRN_EINVALID, "'%s' names stages in %s and %s: say which, as %s:%s",
+							     target, first, p->v[k].src, first, name.ptr);
+				}
+				break;
+			}
+	}
+out:
+	buf_release(&file);
+	buf_release(&name);
+	return rc;
+}
+
+/* A .dvc pointer file: the paths of its outs (relative to its folder). */
+static int load_pointer(struct ld *l, const char *rel)
+{
+	struct buf abs = BUF_INIT, text = BUF_INIT;
+	struct pl_pointer *v, *pt;
+	json_t *doc = NULL, *outs, *e;
+	const char *slash = strrchr(rel, '/');
+	char *dir = slash ? cstrndup(rel, (size_t)(slash - rel)) : cstrdup("");
+	size_t i;
+	int rc = 0;
+
+	buf_printf(&abs, "%s/%s", l->root, rel);
+	if (!dir || buf_error(&abs)) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* an unreadable or broken pointer is DVC's business (dvc status reports it): no node */
+	if (fs_read_file(abs.ptr, SPEC_MAX, &text) || cyaml_parse(text.ptr, text.len, &doc) ||
+	    !json_is_array(outs = json_object_get(doc, "outs"))) {
+		cairn_error_clear();
+		goto out;
+	}
+	if (!(v = crealloc(l->p->ptrs, (l->p->nptrs + 1) * sizeof(*v)))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	l->p->ptrs = v;
+	pt = &v[l->p->nptrs++];
+	memset(pt, 0, sizeof(*pt));
+	pt->file = cstrdup(rel);
+	pt->outs = ccalloc(json_array_size(outs) + 1, sizeof(char *));
+	if (!pt->file || !pt->outs) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	json_array_foreach(outs, i, e) {
+		const char *path = json_string_value(json_object_get(e, "path"));
+		char *full = NULL;
+		if (!path || ws_path(l, dir, path, NULL, &full)) {
+			cairn_error_clear();
+			continue;
+		}
+		pt->outs[pt->nouts++] = full;
+	}
+out:
+	json_decref(doc);
+	free(dir);
+	buf_release(&abs);
+	buf_release(&text);
+	return rc;
+}
+
+/* One pipeline file: its vars, triggers, top-level metrics/plots and stages. */
+static int load_file(struct ld *l, const char *file)
+{
+	struct buf abs = BUF_INIT, text = BUF_INIT, ptr = BUF_INIT, base = BUF_INIT;
+	const char *slash = strrchr(file, '/');
 	json_t *stages, *v;
 	const char *k;
+	int rc;
+
+	buf_put(&base, file, slash ? (size_t)(slash - file) : 0);
+	buf_printf(&abs, "%s/%s", l->root, file);
+	if ((rc = buf_error(&base)) || (rc = buf_error(&abs)))
+		goto out;
+	l->file = file;
+	l->base = base.ptr ? base.ptr : "";
+	l->prefixed = slash != NULL;
+	if ((rc = fs_read_file(abs.ptr, SPEC_MAX, &text))) {
+		if (rc == CAIRN_ENOTFOUND)
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "no pipeline: %s does not exist in %s", file, l->root);
+		goto out;
+	}
+	if ((rc = cyaml_parse_lines(text.ptr, text.len, &l->doc, &l->lines))) {
+		rc = cairn_error_set(rc, "%s: %s", file, cairn_error_msg());
+		goto out;
+	}
+	if (json_is_null(l->doc)) {
+		json_decref(l->doc);
+		l->doc = json_object();
+	}
+	if (!json_is_object(l->doc)) {
+		rc = ld_err(l, NULL, "not a YAML mapping with 'stages'");
+		goto out;
+	}
+	json_object_foreach(l->doc, k, v) {
+		if (strcmp(k, "stages") && strcmp(k, "vars") && strcmp(k, "params") && strcmp(k, "metrics") &&
+		    strcmp(k, "plots") && strcmp(k, "artifacts") && strcmp(k, "datasets") && strcmp(k, "schema") &&
+		    strcmp(k, "triggers")) {
+			ptr_join(&ptr, "", k);
+			rc = ld_err(l, ptr.ptr, "unknown top-level key '%s' (stages, vars, params, metrics, plots)", k);
+			goto out;
+		}
+	}
+	/* a file with no stages (only metrics and plots, as dvclive writes it) is fine */
+	stages = json_object_get(l->doc, "stages");
+	if (stages && !json_is_object(stages) && !json_is_null(stages)) {
+		rc = ld_err(l, "/stages", "'stages' must be a mapping of stage names to stages");
+		goto out;
+	}
+	if ((rc = load_vars(l)) || (rc = load_triggers(l)) || (rc = load_top_outputs(l, l->base)))
+		goto out;
+	json_object_foreach(stages, k, v) {
+		ptr_join(&ptr, "/stages", k);
+		if ((rc = expand(l, k, v, ptr.ptr)))
+			goto out;
+	}
+out:
+	json_decref(l->doc);
+	json_decref(l->lines);
+	json_decref(l->ctx);
+	l->doc = l->lines = l->ctx = NULL;
+	l->base = "";
+	buf_release(&abs);
+	buf_release(&text);
+	buf_release(&ptr);
+	buf_release(&base);
+	return rc;
+}
+
+int pipeline_load(const char *root, const char *file, struct pipeline **out)
+{
+	struct ld l = { .root = root, .base = "" };
+	struct buf abs = BUF_INIT;
+	json_t *files = NULL, *dvcfiles = NULL, *e;
+	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -1217,53 +1626,34 @@ int pipeline_load(const char *root, const char *file, struct pipeline **out)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!file) {
-		buf_printf(&abs, "%s/cairn.yaml", root);
-		file = access(abs.ptr, F_OK) == 0 ? "cairn.yaml" : "dvc.yaml";
-		buf_clear(&abs);
-	}
-	l.file = file;
-	l.p->file = cstrdup(file);
 	l.p->root = cstrdup(root);
-	buf_printf(&abs, "%s/%s", root, file);
-	if ((rc = fs_read_file(abs.ptr, SPEC_MAX, &text))) {
-		if (rc == CAIRN_ENOTFOUND)
-			rc = cairn_error_set(CAIRN_ENOTFOUND, "no pipeline: neither cairn.yaml nor dvc.yaml in %s", root);
+	if ((rc = data_find_dvc_files(root, &dvcfiles, file ? NULL : &files)))
+		goto out;
+	buf_printf(&abs, "%s/cairn.yaml", root);
+	if (file || access(abs.ptr, F_OK) == 0) {
+		json_decref(files);
+		files = json_pack("[s]", file ? file : "cairn.yaml");
+	} else if (!json_array_size(files)) {
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "no pipeline: neither cairn.yaml nor dvc.yaml in %s", root);
 		goto out;
 	}
-	if ((rc = cyaml_parse_lines(text.ptr, text.len, &l.doc, &l.lines))) {
-		rc = cairn_error_set(rc, "%s: %s", file, cairn_error_msg());
+	l.p->files = json_incref(files);
+	l.p->file = cstrdup(json_string_value(json_array_get(files, 0)));
+	if (!l.p->root || !l.p->file || !l.p->files) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!json_is_object(l.doc)) {
-		rc = ld_err(&l, NULL, "not a YAML mapping with 'stages'");
-		goto out;
-	}
-	json_object_foreach(l.doc, k, v) {
-		if (strcmp(k, "stages") && strcmp(k, "vars") && strcmp(k, "params") && strcmp(k, "metrics") &&
-		    strcmp(k, "plots") && strcmp(k, "artifacts") && strcmp(k, "schema") && strcmp(k, "triggers")) {
-			ptr_join(&ptr, "", k);
-			rc = ld_err(&l, ptr.ptr, "unknown top-level key '%s' (stages, vars, params, metrics, plots)", k);
+	json_array_foreach(files, i, e)
+		if ((rc = load_file(&l, json_string_value(e))))
 			goto out;
-		}
-	}
-	stages = json_object_get(l.doc, "stages");
-	if (!json_is_object(stages)) {
-		rc = ld_err(&l, stages ? "/stages" : NULL, "'stages' must be a mapping of stage names to stages");
-		goto out;
-	}
-	if ((rc = load_vars(&l)) || (rc = load_triggers(&l)) || (rc = load_top_outputs(&l, "")))
-		goto out;
-	json_object_foreach(stages, k, v) {
-		ptr_join(&ptr, "/stages", k);
-		if ((rc = expand(&l, k, v, ptr.ptr)))
+	json_array_foreach(dvcfiles, i, e)
+		if ((rc = load_pointer(&l, json_string_value(e))))
 			goto out;
-	}
-	for (size_t i = 0; i < l.p->n; i++)
-		for (size_t j = i + 1; j < l.p->n; j++)
-			if (!strcmp(l.p->v[i].name, l.p->v[j].name)) {
-				rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: stage name '%s' is used twice (also line %d)", file,
-						     l.p->v[j].line, l.p->v[j].name, l.p->v[i].line);
+	for (size_t a = 0; a < l.p->n; a++)
+		for (size_t b = a + 1; b < l.p->n; b++)
+			if (!strcmp(l.p->v[a].name, l.p->v[b].name)) {
+				rc = cairn_error_set(CAIRN_EINVALID, "%s:%d: stage name '%s' is used twice (also line %d)",
+						     l.p->v[b].src, l.p->v[b].line, l.p->v[b].name, l.p->v[a].line);
 				goto out;
 			}
 	rc = pl_build_dag(l.p);
@@ -1273,12 +1663,9 @@ out:
 	} else {
 		*out = l.p;
 	}
-	json_decref(l.doc);
-	json_decref(l.lines);
+	json_decref(files);
+	json_decref(dvcfiles);
 	json_decref(l.params);
-	json_decref(l.ctx);
 	buf_release(&abs);
-	buf_release(&text);
-	buf_release(&ptr);
 	return rc;
 }
