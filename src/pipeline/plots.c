@@ -396,6 +396,10 @@ static int load_rows(struct coll *c, const char *path, const json_t *props, json
 		rc = cairn_error_set(rc, "%s: %s", path, cairn_error_msg());
 	if (rc)
 		goto done;
+	if (strspn(text.ptr, " \t\r\n") == text.len) {
+		rc = cairn_error_set(CAIRN_EINVALID, "%s: the file is empty", path);
+		goto done;
+	}
 	if (!(r = json_array())) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto done;
@@ -412,7 +416,7 @@ static int load_rows(struct coll *c, const char *path, const json_t *props, json
 		if (!strcasecmp(e, ".json")) {
 			json_error_t je;
 
-			if (!(doc = json_loadb(text.ptr, text.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je)) && text.len)
+			if (!(doc = json_loadb(text.ptr, text.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je)))
 				rc = cairn_error_set(CAIRN_EINVALID, "%s: not JSON: %s (line %d)", path, je.text, je.line);
 		} else if ((rc = cyaml_parse(text.ptr, text.len, &doc)))
 			rc = cairn_error_set(rc, "%s: not YAML: %s", path, cairn_error_msg());
@@ -422,9 +426,8 @@ static int load_rows(struct coll *c, const char *path, const json_t *props, json
 	if (rc)
 		goto done;
 	if (!json_array_size(r)) {
-		rc = cairn_error_set(CAIRN_EINVALID, "%s: %s", path,
-				     strspn(text.ptr, " \t\r\n") == text.len ? "the file is empty"
-				     : "no data points (a list of objects, or an object holding lists of objects)");
+		rc = cairn_error_set(CAIRN_EINVALID, "%s: no data points (a list of objects, or an object holding lists "
+				     "of objects)", path);
 		goto done;
 	}
 	if (json_object_set_new(c->cache, path, r)) {
@@ -1136,9 +1139,19 @@ int plots_collect(const struct pipeline *p, const struct plots_opts *o, json_t *
 		bool any = false;
 		json_t *d;
 
-		json_object_foreach(c.defs, cname, d)
+		bool named = false;
+
+		json_object_foreach(c.defs, cname, d) {
 			any = any || json_object_size(d);
-		if ((!any || exists(&c, c.tgt[i])) && (rc = add_path(&c, "", c.tgt[i], c.cli, NULL)))
+			named = named || json_object_get(d, c.tgt[i]);
+		}
+		if (named)
+			continue; /* drawn already, with its definition */
+		if (!any && !exists(&c, c.tgt[i])) {
+			rc = cairn_error_set(CAIRN_ENOTFOUND, "%s: no plot of that id and no such file", c.tgt[i]);
+			goto done;
+		}
+		if (exists(&c, c.tgt[i]) && (rc = add_path(&c, "", c.tgt[i], c.cli, NULL)))
 			goto done;
 	}
 	/* an id in several files is named "file::id" in each (DVC's group_definitions_by_id) */
