@@ -39,11 +39,12 @@ static void plots_usage(FILE *f)
 		   "names the file), 2 usage.\n");
 }
 
-static bool ends_with(const char *s, const char *suffix)
+/* Is out the page itself (FILE.html) rather than its folder? */
+static bool names_a_page(const char *out)
 {
-	size_t n = strlen(s), m = strlen(suffix);
+	const char *dot = strrchr(out, '.');
 
-	return n >= m && !strcmp(s + n - m, suffix);
+	return dot && !strchr(dot, '/') && (!strcmp(dot, ".html") || !strcmp(dot, ".htm"));
 }
 
 /* The current folder relative to the workspace root ("" at the root or outside it). */
@@ -81,7 +82,7 @@ static int write_page(const json_t *plots, const char *out)
 	char real[PATH_MAX];
 	int rc;
 
-	if (ends_with(out, ".html") || ends_with(out, ".htm"))
+	if (names_a_page(out))
 		buf_puts(&file, out);
 	else
 		buf_printf(&file, "%s/index.html", out);

@@ -214,8 +214,9 @@ static void chart_release(struct chart *c)
 	json_decref(c->xcats);
 }
 
-/* The index of category v in cats (added when new). */
-static size_t cat_index(json_t *cats, const json_t *v)
+/* The index of the category with v's text in cats (its size when none);
+ * add: a new one is appended. */
+static size_t cat_lookup(json_t *cats, const json_t *v, bool add)
 {
 	struct buf t = BUF_INIT;
 	size_t i;
@@ -225,10 +226,20 @@ static size_t cat_index(json_t *cats, const json_t *v)
 	json_array_foreach(cats, i, e)
 		if (!strcmp(json_string_value(e), t.ptr))
 			break;
-	if (i == json_array_size(cats))
+	if (add && i == json_array_size(cats))
 		json_array_append_new(cats, json_string(t.ptr));
 	buf_release(&t);
 	return i;
+}
+
+static size_t cat_index(json_t *cats, const json_t *v)
+{
+	return cat_lookup(cats, v, true);
+}
+
+static size_t find_cat(const json_t *cats, const json_t *v)
+{
+	return cat_lookup((json_t *)cats, v, false);
 }
 
 /* Series from the anchors (one per y source), legend labels from what varies
@@ -541,20 +552,6 @@ done:
 	return rc;
 }
 
-static size_t find_cat(const json_t *cats, const json_t *v)
-{
-	struct buf t = BUF_INIT;
-	size_t i;
-	json_t *e;
-
-	plots__text(&t, v);
-	json_array_foreach(cats, i, e)
-		if (!strcmp(json_string_value(e), t.ptr))
-			break;
-	buf_release(&t);
-	return i;
-}
-
 /* One matrix per series: columns the x field's classes, rows the y field's,
  * each cell the count of data points (confusion_normalized: the share of its
  * row, as DVC's template divides by the count of each y class). */
@@ -588,7 +585,8 @@ static int draw_confusion(struct buf *b, struct chart *c)
 			w += (double)json_array_size(xc[i]) * cell + (i ? 40 : 0);
 			h = fmax(h, MT + 16 + (double)json_array_size(yc[i]) * cell + MB + 8);
 		}
-		w = fmax(w, 240);
+		/* wide enough for the title (about 8 px a character at 14 px) */
+		w = fmax(w, fmax(240, 8.0 * (double)strlen(cstr(c->content, "title")) + 40));
 	}
 	svg_open(b, c, w, h);
 	for (size_t i = 0, off = 0; i < c->ns; i++) {
