@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/json.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plots.h"
@@ -347,4 +348,47 @@ Test(pipeline_plots, normalized_confusion_divides_by_the_row)
 	cr_assert_not_null(strstr(html.ptr, "data-value=\"1\""));
 	buf_release(&html);
 	json_decref(pl);
+}
+
+/* Every allocation of collecting and drawing failed in turn (once, then from
+ * then on): an error or a whole page, never a crash or a leak (ASan). */
+Test(pipeline_plots, each_allocation_failure_is_clean)
+{
+	struct pipeline *p = NULL;
+	struct plots_opts o = { 0 };
+	uint64_t calls;
+
+	put("dvc.yaml", "stages:\n  s:\n    cmd: echo\n    plots:\n      - m.csv: {template: smooth}\n"
+			"plots:\n  - d\n  - p.csv: {template: confusion_normalized, x: a, y: p}\n"
+			"  - b: {y: {m.csv: [loss, acc]}, template: bar_horizontal}\n  - i.png\n");
+	put("m.csv", "step,loss,acc\n0,1,0\n1,0.5,0.5\n");
+	put("d/x.json", "{\"t\": [{\"a\": 1}, {\"a\": 2}]}");
+	put("p.csv", "a,p\n0,0\n1,0\n");
+	put("i.png", "png");
+	cr_assert_eq(pipeline_load(dir, "dvc.yaml", &p), 0, "%s", cairn_error_msg());
+	fault_arm(FAULT_ALLOC, 0, FAULT_THIS_THREAD);
+	{
+		json_t *pl = NULL;
+		struct buf html = BUF_INIT;
+
+		cr_assert_eq(plots_collect(p, &o, &pl), 0, "%s", cairn_error_msg());
+		cr_assert_eq(plots_render_html(pl, &html), 0);
+		buf_release(&html);
+		json_decref(pl);
+	}
+	calls = fault_calls();
+	cr_assert_gt(calls, 10);
+	for (int persist = 0; persist < 2; persist++)
+		for (uint64_t n = 1; n <= calls; n++) {
+			json_t *pl = NULL;
+			struct buf html = BUF_INIT;
+
+			fault_arm(FAULT_ALLOC, n, FAULT_THIS_THREAD | (persist ? FAULT_PERSIST : 0));
+			if (!plots_collect(p, &o, &pl))
+				plots_render_html(pl, &html);
+			fault_disarm();
+			buf_release(&html);
+			json_decref(pl);
+		}
+	pipeline_free(p);
 }
