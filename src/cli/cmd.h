@@ -31,6 +31,7 @@ int cmd_status(int argc, char **argv);
 int cmd_dag(int argc, char **argv);
 int cmd_exp(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_plots(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

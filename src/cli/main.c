@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
 	{ "dag", cmd_dag, "the pipeline's stages and dependencies (--dot for Graphviz)" },
 	{ "exp", cmd_exp, "exp run --set-param K=V: run the pipeline as a tracked variation" },
 	{ "metrics", cmd_metrics, "the pipeline's metrics, and their diff (and params') against a git revision" },
+	{ "plots", cmd_plots, "plots show: the pipeline's plots as one self-contained HTML page (or --json)" },
 };
 
 int cli_fail(const char *cmd, const char *fmt, ...)
