@@ -637,6 +637,16 @@ static int cmd_status_impl(struct popts *po, int argc, char **argv)
 			json_array_foreach(json_object_get(s, "reasons"), k, why)
 				printf("    %s\n", json_string_value(why));
 		}
+		/* apart, as dvc status keeps them: stages that may run once what they depend on has */
+		json_array_foreach(json_object_get(rep, "stages"), i, s) {
+			json_t *after = json_object_get(s, "after");
+			if (strcmp(cli_str(s, "state"), "ok") || !json_array_size(after))
+				continue;
+			printf("%s: will run after ", cli_str(s, "name"));
+			json_array_foreach(after, k, why)
+				printf("%s'%s'", k ? ", " : "", json_string_value(why));
+			printf(" if %s outs change\n", json_array_size(after) > 1 ? "their" : "its");
+		}
 		if (!stale)
 			printf("all %zu stage(s) up to date\n", json_array_size(json_object_get(rep, "stages")));
 	}
@@ -669,19 +679,29 @@ static int cmd_dag_impl(struct popts *po, int argc, char **argv)
 		json_decref(doc);
 	} else if (o.dot) {
 		printf("digraph pipeline {\n  rankdir=LR;\n  node [shape=box];\n");
+		for (size_t i = 0; i < p->nptrs; i++)
+			printf("  \"%s\" [shape=ellipse];\n", p->ptrs[i].file);
 		for (size_t oi = 0; oi < p->n; oi++) {
 			const struct pl_stage *s = &p->v[p->order[oi]];
 			printf("  \"%s\";\n", s->name);
+			for (size_t k = 0; k < s->npup; k++)
+				printf("  \"%s\" -> \"%s\";\n", p->ptrs[s->pup[k]].file, s->name);
 			for (size_t k = 0; k < s->nup; k++)
 				printf("  \"%s\" -> \"%s\";\n", p->v[s->up[k]].name, s->name);
 		}
 		printf("}\n");
 	} else {
+		/* pointer files first (data, as dvc dag draws them), then the stages in order */
+		for (size_t i = 0; i < p->nptrs; i++)
+			printf("%s\n", p->ptrs[i].file);
 		for (size_t oi = 0; oi < p->n; oi++) {
 			const struct pl_stage *s = &p->v[p->order[oi]];
+			size_t n = 0;
 			printf("%s", s->name);
+			for (size_t k = 0; k < s->npup; k++)
+				printf("%s%s", n++ ? ", " : "  <- ", p->ptrs[s->pup[k]].file);
 			for (size_t k = 0; k < s->nup; k++)
-				printf("%s%s", k ? ", " : "  <- ", p->v[s->up[k]].name);
+				printf("%s%s", n++ ? ", " : "  <- ", p->v[s->up[k]].name);
 			printf("\n");
 		}
 	}

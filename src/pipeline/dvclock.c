@@ -45,8 +45,7 @@ static int md5_file(const char *abs, char hex[MD5_HEX_LEN + 1])
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		md5_update(c, chunk, (size_t)n);
 	close(fd);
-	md5_final_hex(c, hex);
-	md5_free(c);
+	md5_final_hex(c, hex); /* frees c */
 	return n < 0 ? -1 : 0;
 }
 
