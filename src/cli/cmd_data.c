@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "data/data.h"
+#include "pipeline/pipeline.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -260,6 +261,26 @@ static int print_transfer(const struct dopts *o, json_t *rep, const char *verb, 
 	return json_array_size(json_object_get(rep, "failed")) ? 1 : 0;
 }
 
+/* The cached outs the project's dvc.lock files record, for import-dvc (a
+ * project without dvc.yaml has none; a broken one is reported, not fatal).
+ * The caller owns the array. */
+static json_t *lock_outs(struct data_repo *r)
+{
+	struct pipeline *p = NULL;
+	json_t *outs;
+	int rc = pipeline_load(data_repo_root(r), NULL, &p);
+
+	if (rc) {
+		if (rc != CAIRN_ENOTFOUND)
+			fprintf(stderr, "cairn data: note: the outs of dvc.lock are not imported: %s\n", cairn_error_msg());
+		cairn_error_clear();
+		return NULL;
+	}
+	outs = pipeline_dvc_lock_outs(p);
+	pipeline_free(p);
+	return outs;
+}
+
 static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 {
 	struct data_repo *r = NULL;
@@ -343,7 +364,7 @@ static int run_sub(const char *sub, struct dopts *o, int n, char **pos)
 	} else if (!strcmp(sub, "import-dvc")) {
 		if (n)
 			exit_code = usage_error("import-dvc takes no paths");
-		else if (!(rc = data_import_dvc(r, o->dvc_dir, &rep))) {
+		else if (!(rc = data_import_dvc(r, o->dvc_dir, lock_outs(r), &rep))) {
 			json_t *e;
 			size_t i;
 			if (!o->json)

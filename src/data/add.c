@@ -244,6 +244,10 @@ static int add_one(struct data_repo *r, const struct target *t, json_t *added)
 		goto out;
 	}
 	p.is_dir = o.is_dir;
+	if (!o.is_dir) {
+		struct stat xsb;
+		p.isexec = stat(t->abs, &xsb) == 0 && (xsb.st_mode & 0111);
+	}
 	p.size = o.size;
 	p.nfiles = o.nfiles;
 	memcpy(p.hex, o.sha256, sizeof(p.hex));

@@ -45,6 +45,7 @@ static int load_want(struct data_repo *r, struct wsdiff *d)
 			return rc;
 		memcpy(d->want.v[0].hex, d->p.hex, sizeof(d->p.hex));
 		d->want.v[0].size = d->p.size;
+		d->want.v[0].mode = d->p.isexec ? 0755 : 0644;
 		d->want.bytes = d->p.size;
 		return 0;
 	}

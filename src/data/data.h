@@ -121,7 +121,9 @@ int data_gitignore_many(struct data_repo *r, const json_t *rels);
 int data_find_dvc_files(const char *root, json_t **dvcfiles, json_t **yamls);
 
 /* Convert a DVC project (.dvc files and the local DVC cache, MD5-addressed)
- * into cairn pointers, verifying every object. */
-int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report);
+ * into cairn pointers, verifying every object. lock_outs (taken, may be
+ * NULL): more outs to import, as a dvc.lock records them: [{path
+ * (workspace-relative), md5, hash, isexec, dvc_file}]. */
+int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t *lock_outs, json_t **report);
 
 #endif

@@ -86,6 +86,7 @@ struct pointer {
 	char hex[SHA256_HEX_LEN + 1];
 	int64_t size, nfiles;
 	bool is_dir;
+	bool isexec;       /* a file with the executable bit (DVC's isexec) */
 	json_t *keep;      /* desc/meta keys kept as they were (may be NULL) */
 };
 int pointer_parse(const char *text, size_t n, const char *file, struct pointer *p);

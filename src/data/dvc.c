@@ -467,6 +467,21 @@ static void fail(struct dvc *x, const char *path, const char *msg)
 }
 
 /* One out of the .dvc file `file` (repo-relative), whose folder is dir ("" at the root). */
+/* The folder of abs (a file to write) and its parents. */
+static int mkdirs_parent(const char *abs)
+{
+	char *d = cstrdup(abs), *slash = d ? strrchr(d, '/') : NULL;
+	int rc;
+
+	if (!d)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (slash && slash != d)
+		*slash = '\0';
+	rc = slash && slash != d ? path_mkdirs(d) : 0;
+	free(d);
+	return rc;
+}
+
 static int import_out(struct dvc *x, const char *file, const char *dir, json_t *out)
 {
 	struct data_repo *r = x->r;
@@ -553,6 +568,7 @@ static int import_out(struct dvc *x, const char *file, const char *dir, json_t *
 		p.nfiles = 1;
 	}
 	p.is_dir = is_dir;
+	p.isexec = !is_dir && json_is_true(json_object_get(out, "isexec"));
 	slash = strrchr(rel.ptr, '/');
 	if (!(p.name = cstrdup(slash ? slash + 1 : rel.ptr))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -568,7 +584,7 @@ static int import_out(struct dvc *x, const char *file, const char *dir, json_t *
 		p.keep = json_incref(old.keep);
 	}
 	cairn_error_clear();
-	if ((rc = pointer_format(&p, &text)) || (rc = repo_abs(r, pfile.ptr, &pabs)) ||
+	if ((rc = pointer_format(&p, &text)) || (rc = repo_abs(r, pfile.ptr, &pabs)) || (rc = mkdirs_parent(pabs.ptr)) ||
 	    (rc = fs_write_atomic(pabs.ptr, text.ptr, text.len, 0644)) || (rc = gitignore_add(r, rel.ptr))) {
 		fail(x, label, cairn_error_msg());
 		cairn_error_clear();
@@ -648,7 +664,7 @@ out:
 	return rc;
 }
 
-int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report)
+int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t *lock_outs, json_t **report)
 {
 	struct dvc x = { .r = r };
 	struct buf dd = BUF_INIT;
@@ -683,6 +699,11 @@ int data_import_dvc(struct data_repo *r, const char *dvc_dir, json_t **report)
 		if ((rc = import_file(&x, json_string_value(f))))
 			goto out;
 	}
+	/* the outs of stages, as the dvc.lock files record them */
+	json_array_foreach(lock_outs, i, f) {
+		if ((rc = import_out(&x, json_string_value(json_object_get(f, "dvc_file")) ?: "dvc.lock", "", f)))
+			goto out;
+	}
 	*report = json_pack("{s:O,s:O,s:O,s:I,s:s}", "imported", x.imported, "failed", x.failed, "skipped", x.skipped,
 			    "dvc_files", (json_int_t)json_array_size(files), "dvc_cache", x.cache);
 	if (*report && note)
@@ -694,6 +715,7 @@ out:
 	json_decref(x.failed);
 	json_decref(x.skipped);
 	json_decref(files);
+	json_decref(lock_outs);
 	free(x.cache);
 	free(x.chunk);
 	free(note);

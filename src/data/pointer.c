@@ -54,7 +54,7 @@ int pointer_parse(const char *text, size_t n, const char *file, struct pointer *
 	}
 	json_object_foreach(doc, key, v) {
 		if (strcmp(key, "path") && strcmp(key, "type") && strcmp(key, "sha256") && strcmp(key, "size") &&
-		    strcmp(key, "nfiles") && strcmp(key, "desc") && strcmp(key, "meta")) {
+		    strcmp(key, "nfiles") && strcmp(key, "isexec") && strcmp(key, "desc") && strcmp(key, "meta")) {
 			snprintf(msg, sizeof(msg), "unknown key '%.64s'", key);
 			rc = bad(file, msg);
 			goto out;
@@ -72,6 +72,12 @@ int pointer_parse(const char *text, size_t n, const char *file, struct pointer *
 		goto out;
 	}
 	p->is_dir = v && !strcmp(json_string_value(v), "dir");
+	v = json_object_get(doc, "isexec");
+	if (v && (!json_is_boolean(v) || p->is_dir)) {
+		rc = bad(file, "'isexec' is true or false, for file pointers only");
+		goto out;
+	}
+	p->isexec = json_is_true(v);
 	v = json_object_get(doc, "sha256");
 	if (!json_is_string(v) || json_string_length(v) != SHA256_HEX_LEN || !sha256_is_hex(json_string_value(v))) {
 		rc = bad(file, "'sha256' must be 64 lowercase hex digits");
@@ -125,6 +131,8 @@ int pointer_format(const struct pointer *p, struct buf *out)
 	cjson_set(doc, "size", json_integer(p->size));
 	if (p->is_dir)
 		cjson_set(doc, "nfiles", json_integer(p->nfiles));
+	else if (p->isexec)
+		cjson_set(doc, "isexec", json_true());
 	if (p->keep)
 		json_object_foreach(p->keep, key, v)
 			json_object_set(doc, key, v);

@@ -221,6 +221,57 @@ static bool paths_match(const struct pipeline *p, const json_t *list, const char
 	return ok;
 }
 
+/* The stage's entry in the dvc.lock beside its file (*doc owns it; NULL when none). */
+static json_t *lock_entry_for(const struct pipeline *p, const struct pl_stage *s, json_t **doc, struct buf *rel)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	const char *slash = strrchr(s->src, '/'), *name = s->name;
+	json_t *e = NULL;
+
+	*doc = NULL;
+	if (strstr(s->src, "cairn.yaml"))
+		return NULL;
+	if (slash) {
+		buf_printf(rel, "%.*s/dvc.lock", (int)(slash - s->src), s->src);
+		name += strlen(s->src) + 1;
+	} else {
+		buf_puts(rel, "dvc.lock");
+	}
+	buf_printf(&path, "%s/%s", p->root, rel->ptr ? rel->ptr : "");
+	if (!buf_error(&path) && !buf_error(rel) && !fs_read_file(path.ptr, DVCLOCK_MAX, &text) &&
+	    !cyaml_parse(text.ptr, text.len, doc))
+		e = json_object_get(json_object_get(*doc, "stages"), name);
+	cairn_error_clear();
+	buf_release(&path);
+	buf_release(&text);
+	return json_is_object(e) ? e : NULL;
+}
+
+json_t *pipeline_dvc_lock_outs(const struct pipeline *p)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < p->n; i++) {
+		const struct pl_stage *s = &p->v[i];
+		struct buf rel = BUF_INIT;
+		json_t *doc, *e = lock_entry_for(p, s, &doc, &rel);
+		for (size_t k = 0; e && k < s->nouts; k++) {
+			const json_t *o = s->outs[k].cache ? find_entry(json_object_get(e, "outs"), s->wdir, s->outs[k].path)
+							   : NULL;
+			json_t *x;
+			if (!o || !entry_md5(o))
+				continue;
+			x = json_deep_copy(o);
+			json_object_set_new(x, "path", json_string(s->outs[k].path));
+			json_object_set_new(x, "dvc_file", json_string(rel.ptr));
+			json_array_append_new(list, x);
+		}
+		json_decref(doc);
+		buf_release(&rel);
+	}
+	return list;
+}
+
 bool pl_dvc_lock_matches(const struct pipeline *p, const struct pl_stage *s)
 {
 	struct buf path = BUF_INIT, text = BUF_INIT;

@@ -160,6 +160,11 @@ struct repro_opts {
 	const struct pl_hooks *hooks; /* NULL: no tracking */
 };
 
+/* The cached outs of the stages as their committed dvc.lock records them
+ * (what `cairn data import-dvc` imports): [{path (workspace-relative), md5,
+ * hash, isexec, size, dvc_file}]. Caller owns it. (dvclock.c) */
+json_t *pipeline_dvc_lock_outs(const struct pipeline *p);
+
 /* The file name of a stage's log (in .cairn/tmp/logs/ and the run's logs/
  * artifacts): its name with "/" as "__" and ":" as "--", then ".log". */
 struct buf;

@@ -328,3 +328,47 @@ def test_import_dvc_cache_dir_config(tmp_path):
     r = proj.cli("import-dvc")
     assert r.rc != 0 and "/nonexistent/dvc-cache" in r.err, r
     assert not SANITIZER.search(r.err)
+
+
+def test_import_dvc_keeps_the_exec_bit_of_a_file_through_a_fresh_checkout(tmp_path):
+    proj = DvcProject(tmp_path)
+    script = b"#!/bin/sh\necho hi\n"
+    proj.add_file("bin/run.sh", script, extra={"isexec": "true"})
+    r = proj.cli("import-dvc", "--json")
+    assert r.rc == 0, r
+    ptr = read(os.path.join(proj.root, "bin/run.sh.cairn")).decode()
+    assert "isexec: true" in ptr, ptr
+    # a fresh clone: the data is gone, checkout writes it back executable
+    os.unlink(os.path.join(proj.root, "bin/run.sh"))
+    r = proj.cli("checkout")
+    assert r.rc == 0, r
+    assert os.stat(os.path.join(proj.root, "bin/run.sh")).st_mode & 0o111
+    assert read(os.path.join(proj.root, "bin/run.sh")) == script
+
+
+def test_import_dvc_imports_what_dvc_lock_records(tmp_path):
+    proj = DvcProject(tmp_path)
+    model, feats = b"weights\n", b"a,b\n1,2\n"
+    dm, df = proj.cache_put(model), proj.cache_put(feats)
+    # a stage in a subfolder whose out goes into a folder that does not exist (not pulled, fresh clone)
+    write(os.path.join(proj.root, "train/dvc.yaml"),
+          b"stages:\n  fit:\n    cmd: python3 fit.py\n    outs: [out/model.bin]\n"
+          b"    metrics:\n    - metrics.json:\n        cache: false\n"
+          b"  feats:\n    wdir: ..\n    cmd: python3 feats.py\n    outs: [data/features/f.csv]\n")
+    write(os.path.join(proj.root, "train/dvc.lock"), (
+        "schema: '2.0'\nstages:\n  fit:\n    cmd: python3 fit.py\n    outs:\n"
+        f"    - path: out/model.bin\n      hash: md5\n      md5: {dm}\n      size: {len(model)}\n"
+        f"    - path: metrics.json\n      hash: md5\n      md5: {md5(b'{}')}\n      size: 2\n"
+        "  feats:\n    cmd: python3 feats.py\n    outs:\n"
+        f"    - path: data/features/f.csv\n      hash: md5\n      md5: {df}\n      size: {len(feats)}\n").encode())
+    r = proj.cli("import-dvc", "--json")
+    assert r.rc == 0, r
+    rep = json.loads(r.out)
+    got = {e["path"]: e["sha256"] for e in rep["imported"]}
+    # metrics.json is cache: false (kept in git): not imported
+    assert got == {"train/out/model.bin": sha256(model), "data/features/f.csv": sha256(feats)}, rep
+    assert os.path.exists(os.path.join(proj.root, "train/out/model.bin.cairn"))
+    r = proj.cli("checkout")
+    assert r.rc == 0, r
+    assert read(os.path.join(proj.root, "data/features/f.csv")) == feats
+    assert read(os.path.join(proj.root, "train/out/model.bin")) == model
