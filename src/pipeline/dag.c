@@ -223,9 +223,10 @@ int pl_build_dag(struct pipeline *p)
 			const struct pl_dep *d = &p->v[i].deps[k];
 			if ((rc = link_dep(p, i, d, outs, nouts, &found)))
 				goto out;
-			/* a dep no stage produces may be data a pointer file tracks (pulled
-			 * or not); one that is simply absent is reported by status and repro */
-			if (!found && (rc = link_pointer(p, i, d)))
+			/* a dep may be (or hold) data a pointer file tracks, pulled or not;
+			 * one that is simply absent is reported by status and repro */
+			(void)found;
+			if ((rc = link_pointer(p, i, d)))
 				goto out;
 		}
 	/* Kahn's algorithm, in file order among stages that are ready together */

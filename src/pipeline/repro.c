@@ -162,6 +162,12 @@ static int snapshot_ext(struct data_repo *r, const struct pl_stage *s, struct sn
 	sn->params = json_object();
 	for (size_t i = 0; i < s->ndeps; i++) {
 		struct data_obj o;
+		size_t sl = path_uri_scheme_len(s->deps[i].path);
+		if (sl > 2 && !strncmp(s->deps[i].path + sl, "//", 2)) {
+			/* a URL dep: not fetched nor hashed (its command reads it); listed as it is */
+			json_array_append_new(sn->deps, json_pack("{s:s,s:s}", "path", s->deps[i].path, "url", "not hashed"));
+			continue;
+		}
 		if ((rc = data_save_path(r, s->deps[i].path, false, &o))) {
 			if (rc == CAIRN_ENOTFOUND && missing) {
 				cairn_error_clear();

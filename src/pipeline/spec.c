@@ -472,6 +472,12 @@ static int ws_path_ext(struct ld *l, const char *wdir, const char *p, const char
 
 	if (!*p)
 		return ld_err(l, ptr, "empty path");
+	if (allow_abs && path_uri_scheme_len(p) > 2 && !strncmp(p + path_uri_scheme_len(p), "//", 2)) {
+		/* a URL dep (https://..., s3://...): external, kept as written */
+		if (!(*out = cstrdup(p)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		return 0;
+	}
 	if (p[0] == '/' && allow_abs) {
 		if (path_clean_rel(p + 1, strlen(p + 1), false, &clean)) {
 			buf_release(&clean);
@@ -1525,6 +1531,15 @@ static int load_pointer(struct ld *l, const char *rel)
 	if (!pt->file || !pt->outs) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
+	}
+	if (json_is_string(json_object_get(doc, "wdir"))) {
+		/* an import's .dvc file may say wdir: .. (its outs relative to that) */
+		char *w = NULL;
+		if (!ws_path(l, dir, json_string_value(json_object_get(doc, "wdir")), NULL, &w)) {
+			free(dir);
+			dir = w;
+		}
+		cairn_error_clear();
 	}
 	json_array_foreach(outs, i, e) {
 		const char *path = json_string_value(json_object_get(e, "path"));
