@@ -40,6 +40,8 @@ class DvcError(Exception):
 
 # every params/vars file the oracle read, repo-relative (for building the corpus)
 ACCESSED = set()
+# constructs met while resolving (for describing the corpus)
+SEEN = set()
 
 
 # --------------------------------------------------------------------------
@@ -191,6 +193,7 @@ def _flatten(d, prefix=""):
 
 def dict_to_args(d, config):
     """`${dict}` inside cmd: --key value pairs, nested keys dotted."""
+    SEEN.add("dict-unpack")
     parts = []
     bool_mode = config.get("bool", "store_true")
     list_mode = config.get("list", "nargs")
@@ -329,6 +332,8 @@ class Context:
 
     def resolve(self, obj, key=None, config=None):
         if isinstance(obj, dict):
+            if any(isinstance(k, str) and INTERP_RE.search(k) for k in obj):
+                SEEN.add("key-interp")
             return {self.resolve(k, key, config): self.resolve(v, key, config)
                     for k, v in obj.items()}
         if isinstance(obj, list):
@@ -681,7 +686,12 @@ def build_stage(root, rel, fdir, address, sd, config):
         cmd = [c if isinstance(c, str) else to_str(c) for c in cmd]
     elif cmd is not None and not isinstance(cmd, str):
         cmd = to_str(cmd)
-    return Stage(address, rel, cmd, wdir, deps, outs, params)
+    st = Stage(address, rel, cmd, wdir, deps, outs, params)
+    st.raw_deps = [p if isinstance(p, str) else to_str(p) for p in (sd.get("deps") or [])]
+    st.raw_outs = []
+    for typ in ("outs", "metrics", "plots"):
+        st.raw_outs.extend(_merge_outs("", sd.get(typ)).keys())
+    return st
 
 
 def load_dvcyaml(root, rel, config):
@@ -720,6 +730,7 @@ def load_dvcyaml(root, rel, config):
             raise DvcError(f"failed to parse 'stages.{name}.vars' in '{rel}': "
                            "interpolating is not allowed")
         if svars:
+            SEEN.add("stage-vars")
             c = c.clone()
             for i, item in enumerate(svars):
                 if isinstance(item, str):
@@ -732,6 +743,7 @@ def load_dvcyaml(root, rel, config):
         where = f"stage '{name}' in '{rel}'"
         try:
             if "matrix" in sd:
+                SEEN.add("matrix")
                 template = {k: v for k, v in sd.items() if k != "matrix"}
                 check_syntax(template)
                 check_syntax(sd["matrix"])
@@ -751,6 +763,7 @@ def load_dvcyaml(root, rel, config):
                 check_syntax(sd["foreach"])
                 iterable = ctx.resolve(sd["foreach"])
                 items, is_dict = _foreach_items(name, iterable)
+                SEEN.add("foreach-dict" if is_dict else "foreach-list")
                 for key, value in items.items():
                     gen = f"{name}@{key}"
                     c = ctx.clone()
@@ -839,6 +852,104 @@ def load_dotdvc(root, rel):
 
 
 # --------------------------------------------------------------------------
+# .dvcignore (gitignore's wildmatch rules, patterns relative to the folder of
+# the .dvcignore that holds them; the last matching pattern wins)
+# --------------------------------------------------------------------------
+
+def _wild_to_regex(pat):
+    """A gitignore pattern -> (regex, negate), or None for blanks/comments."""
+    if not pat.strip() or pat.startswith("#"):
+        return None
+    pat = pat.rstrip("\n").rstrip("\r")
+    while pat.endswith(" ") and not pat.endswith("\\ "):
+        pat = pat[:-1]
+    if not pat:
+        return None
+    neg = pat.startswith("!")
+    if neg:
+        pat = pat[1:]
+    if pat.startswith("\\#") or pat.startswith("\\!"):
+        pat = pat[1:]
+    dir_only = pat.endswith("/")
+    if dir_only:
+        pat = pat.rstrip("/")
+    anchored = "/" in pat
+    if pat.startswith("/"):
+        pat = pat[1:]
+    if pat.startswith("**/"):
+        pat, anchored = pat[3:], False
+    segs = pat.split("/")
+    out = []
+    for i, seg in enumerate(segs):
+        if seg == "**":
+            if i == len(segs) - 1:
+                out.append(".*")
+            else:
+                out.append("(?:[^/]*/)*")
+            continue
+        r, j = "", 0
+        while j < len(seg):
+            c = seg[j]
+            if c == "*":
+                r += "[^/]*"
+            elif c == "?":
+                r += "[^/]"
+            elif c == "[":
+                k = seg.find("]", j + 1)
+                if k == -1:
+                    r += re.escape(c)
+                else:
+                    body = seg[j + 1:k]
+                    if body.startswith("!"):
+                        body = "^" + body[1:]
+                    r += "[" + body.replace("\\", "\\\\") + "]"
+                    j = k
+            elif c == "\\" and j + 1 < len(seg):
+                j += 1
+                r += re.escape(seg[j])
+            else:
+                r += re.escape(c)
+            j += 1
+        out.append(r + ("" if i == len(segs) - 1 else "/"))
+    body = "".join(x if x.endswith("/") or x.endswith(")*") else x for x in out)
+    prefix = "^" if anchored else "^(?:.+/)?"
+    suffix = "/.*$" if dir_only else "(?:/.*)?$"
+    return re.compile(prefix + body + suffix), neg
+
+
+class DvcIgnore:
+    def __init__(self, root):
+        self.rules = []  # (folder, regex, negate)
+        for cur, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".git", ".dvc", ".hg")]
+            if ".dvcignore" in files:
+                folder = os.path.relpath(cur, root).replace(os.sep, "/")
+                folder = "" if folder == "." else folder
+                with open(os.path.join(cur, ".dvcignore"), encoding="utf-8",
+                          errors="replace") as fh:
+                    for line in fh:
+                        r = _wild_to_regex(line)
+                        if r:
+                            self.rules.append((folder, r[0], r[1]))
+
+    def ignored(self, rel, is_dir=False):
+        """Is the repo-relative path `rel` dvcignored?"""
+        hit = False
+        for folder, rx, neg in self.rules:
+            if folder:
+                if not rel.startswith(folder + "/"):
+                    continue
+                sub = rel[len(folder) + 1:]
+            else:
+                sub = rel
+            if is_dir:
+                sub += "/"
+            if rx.match(sub):
+                hit = not neg
+        return hit
+
+
+# --------------------------------------------------------------------------
 # Discovery and the graph
 # --------------------------------------------------------------------------
 
@@ -852,6 +963,7 @@ def collect(root):
     if not os.path.isdir(os.path.join(root, ".dvc")):
         raise DvcError("you are not inside of a DVC repository (no .dvc/ at the root)")
     config = read_parsing_config(root)
+    ignore = DvcIgnore(root)
     stages, outs_seen = [], set()
     for cur, dirs, files in os.walk(root):
         relcur = os.path.relpath(cur, root)
@@ -859,13 +971,14 @@ def collect(root):
         for f in sorted(files):
             if f == "dvc.yaml" or f.endswith(".dvc"):
                 rel = posixpath.join(relcur, f) if relcur else f
-                if not os.path.isfile(os.path.join(root, rel)):
+                if not os.path.isfile(os.path.join(root, rel)) or ignore.ignored(rel):
                     continue
                 if f == "dvc.yaml":
                     new = load_dvcyaml(root, rel, config)
                 else:
                     new = [load_dotdvc(root, rel)]
                 for s in new:
+                    check_paths(s, ignore)
                     for o in s.outs:
                         outs_seen.add(o["path"])
                 stages.extend(new)
@@ -876,11 +989,31 @@ def collect(root):
                 continue
             if os.path.isdir(os.path.join(cur, dname, ".dvc")):
                 continue  # a sub-repo: DVC ignores it from the parent
-            if drel in outs_seen:
+            if drel in outs_seen or ignore.ignored(drel, is_dir=True):
                 continue
             keep.append(dname)
         dirs[:] = keep
     return stages
+
+
+def _is_dvc_filename(p):
+    return p.endswith(".dvc") or posixpath.basename(p) == "dvc.yaml"
+
+
+def check_paths(s, ignore):
+    """Output.__init__'s checks: no dep/out may be a DVC file, no out may be
+    dvcignored (a missing out is looked up as a file)."""
+    for raw in getattr(s, "raw_deps", []):
+        if _is_dvc_filename(raw):
+            raise DvcError(f"'{raw}' is a DVC file and cannot be a dependency ('{s.name}')")
+    for raw, o in zip(getattr(s, "raw_outs", [None] * len(s.outs)), s.outs):
+        if raw is not None and _is_dvc_filename(raw):
+            raise DvcError(f"DVC file '{raw}' cannot be an output ('{s.name}')")
+        p = o["path"]
+        if is_url(p) or posixpath.isabs(p) or p.startswith("../") or p in ("", ".."):
+            continue
+        if ignore.ignored(p):
+            raise DvcError(f"output '{p}' of '{s.name}' is dvcignored")
 
 
 def build_graph(stages):
