@@ -63,15 +63,27 @@ def count_files(proj):
     return n
 
 
+def _out(o):
+    # an output is {"path", "kind", "cache"}; a bare string (older cairn) has no kind or cache
+    if isinstance(o, dict):
+        return (str(o.get("path")), str(o.get("kind")), bool(o.get("cache")))
+    return (str(o), "?", "?")
+
+
+def _param(p):
+    if isinstance(p, (list, tuple)) and len(p) == 2:
+        return (str(p[0]), None if p[1] is None else str(p[1]))
+    return (str(p), "?")
+
+
 def norm_stage(s):
-    outs = s.get("outs") or []
     return {
         "cmd": s.get("cmd"),
-        "deps": sorted(s.get("deps") or []),
-        "outs": sorted((o.get("path"), o.get("kind"), bool(o.get("cache"))) for o in outs),
-        "params": sorted({(p[0], p[1]) for p in (s.get("params") or [])},
+        "deps": sorted(str(d.get("path") if isinstance(d, dict) else d) for d in s.get("deps") or []),
+        "outs": sorted(_out(o) for o in s.get("outs") or []),
+        "params": sorted({_param(p) for p in s.get("params") or []},
                          key=lambda t: (t[0], t[1] or "")),
-        "after": sorted(set(s.get("after") or [])),
+        "after": sorted({str(a) for a in s.get("after") or []}),
     }
 
 
@@ -87,7 +99,10 @@ def compare(expected, got, rc, stderr):
         return ["cairn's output is not JSON"]
     diffs = []
     exp = {s["name"]: norm_stage(s) for s in expected["stages"]}
-    have = {s.get("name"): norm_stage(s) for s in got.get("stages") or []}
+    try:
+        have = {s.get("name"): norm_stage(s) for s in got.get("stages") or []}
+    except (AttributeError, TypeError) as exc:
+        return [f"cairn's output has an unexpected shape ({exc})"]
     missing = sorted(set(exp) - set(have))
     extra = sorted(set(have) - set(exp))
     if missing:
