@@ -72,9 +72,9 @@ if [ -x tests/integration/node/run.sh ]; then
 	echo "== npm mlflow client suite"
 	run_node
 fi
-for t in tests/hygiene/run.sh tests/cli/run.sh tests/server/run.sh tests/serve/run.sh tests/monitor/run.sh tests/ui/run.sh tests/durability/run.sh; do
+for t in tests/hygiene/run.sh tests/dvc_corpus/check.sh tests/cli/run.sh tests/server/run.sh tests/serve/run.sh tests/monitor/run.sh tests/ui/run.sh tests/durability/run.sh; do
 	[ -x "$t" ] || continue
-	name=$(basename "$(dirname "$t")")
+	name=$(basename "$(dirname "$t")"); name=${name//_/-}
 	echo "== $name"
 	if grep -q pytest "$t"; then run_pytest_suite "$name" "$t"; else run_summary_suite "$name" "$t"; fi
 done

@@ -80,7 +80,7 @@ def norm_stage(s):
     return {
         "cmd": s.get("cmd"),
         "deps": sorted(str(d.get("path") if isinstance(d, dict) else d) for d in s.get("deps") or []),
-        "outs": sorted(_out(o) for o in s.get("outs") or []),
+        "outs": sorted(_out(o) for o in (s.get("outputs") or s.get("outs") or [])),
         "params": sorted({_param(p) for p in s.get("params") or []},
                          key=lambda t: (t[0], t[1] or "")),
         "after": sorted({str(a) for a in s.get("after") or []}),
