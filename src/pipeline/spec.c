@@ -186,7 +186,7 @@ static void py_float(double x, struct buf *out)
 			if (*q != '.')
 				digits[nd++] = *q;
 		digits[nd] = '\0';
-		exp10 = atoi(q + 1);
+		exp10 = (int)strtol(q + 1, NULL, 10);
 	}
 	while (nd > 1 && digits[nd - 1] == '0')
 		digits[--nd] = '\0';
