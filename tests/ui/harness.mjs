@@ -221,7 +221,7 @@ export async function seed(url) {
     `cairn_http_request_duration_seconds_bucket{route="/invocations",method="POST",le="+Inf"} ${b5}`,
     "",
   ].join("\n");
-  const info = (state) => ({ url: "http://127.0.0.1:8080", pid: 4242, started: Date.now() - 3600e3, state, poll_s: 5,
+  const info = (state) => ({ url: "http://127.0.0.1:8080", pid: 4242, started: Date.now() - 3600e3, state, poll_s: 600, // a slow poller: the seeded reports stay fresh however long the tests before take
     models: [{ name: "churn", role: "primary", uri: "models:/churn@champion", version: "2", followed: true }] });
   const rep = (name, state, text) => call("POST", "/api/cairn/v1/deployments/report", { name, info: info(state), metrics: text });
   await rep("churn-eu", "serving", promText(100, 0, 10, 100));
