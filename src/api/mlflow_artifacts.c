@@ -28,7 +28,7 @@ static int upload_start(struct http_req *req, struct upload **out)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	buf_init(&u->path, 4096);
 	req->state = u;
-	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &u->path)))
+	if ((rc = api_path(req->rest, false, &u->path)))
 		return rc;
 	if ((rc = blob_writer_new(ctx->blobs, &u->w)))
 		return rc;
@@ -110,7 +110,7 @@ static int download(struct http_req *req, struct http_resp *resp)
 	int64_t size = 0;
 	int fd = -1, rc;
 
-	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &path)))
+	if ((rc = api_path(req->rest, false, &path)))
 		goto out;
 	if ((rc = store_pool_get(ctx->pool, &st)))
 		goto out;
@@ -131,7 +131,7 @@ static int delete_artifact(struct http_req *req, struct http_resp *resp)
 	struct store *st = NULL;
 	int rc;
 
-	if ((rc = path_clean_rel(req->rest, strlen(req->rest), false, &path)))
+	if ((rc = api_path(req->rest, false, &path)))
 		goto out;
 	if ((rc = store_pool_get(ctx->pool, &st)))
 		goto out;
@@ -154,7 +154,7 @@ static int list_proxy(struct api_call *c)
 
 	if ((rc = api_str(c, "path", false, &p)) < 0)
 		return rc;
-	if ((rc = path_clean_rel(p, strlen(p), true, &path)))
+	if ((rc = api_path(p, true, &path)))
 		goto out;
 	if ((rc = art_list(c->st, path.ptr, NULL, &files)))
 		goto out;
@@ -181,9 +181,12 @@ static int list_run(struct api_call *c)
 	int rc;
 
 	if ((rc = api_str(c, "run_id", false, &run_id)) < 0 ||
-	    (!run_id && (rc = api_str(c, "run_uuid", true, &run_id)) < 0) || (rc = api_str(c, "path", false, &p)) < 0)
+	    ((!run_id || !*run_id) && (rc = api_str(c, "run_uuid", false, &run_id)) < 0) ||
+	    (rc = api_str(c, "path", false, &p)) < 0)
 		return rc;
-	if ((rc = path_clean_rel(p, strlen(p), true, &sub)))
+	if (!run_id || !*run_id)
+		return cjson_missing("run_id");
+	if ((rc = api_path(p, true, &sub)))
 		goto out;
 	if ((rc = trk_run_get(c->st, run_id, &run)))
 		goto out;
@@ -220,10 +223,10 @@ static int get_artifact(struct http_req *req, struct http_resp *resp)
 	if (!run_id)
 		run_id = http_req_query(req, "run_id");
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_uuid'");
+		return cjson_missing("run_uuid");
 	if (!p || !*p)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'path'");
-	if ((rc = path_clean_rel(p, strlen(p), false, &path)))
+		return cjson_missing("path");
+	if ((rc = api_path(p, false, &path)))
 		goto out;
 	if ((rc = store_pool_get(ctx->pool, &st)))
 		goto out;

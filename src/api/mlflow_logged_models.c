@@ -26,7 +26,7 @@ static int split_rest(struct api_call *c, struct buf *id, const char **sub)
 	size_t n = strcspn(rest, "/");
 
 	if (!n)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	buf_put(id, rest, n);
 	*sub = rest[n] ? rest + n + 1 : "";
 	return buf_error(id);
@@ -142,7 +142,7 @@ static int lm_list_artifacts(struct api_call *c, const char *model_id)
 
 	if ((rc = api_str(c, "artifact_directory_path", false, &p)) < 0)
 		return rc;
-	if ((rc = path_clean_rel(p, strlen(p), true, &sub)))
+	if ((rc = api_path(p, true, &sub)))
 		goto out;
 	if ((rc = trk_logged_model_get(c->st, model_id, &m)))
 		goto out;

@@ -107,11 +107,11 @@ static int exp_restore(struct api_call *c)
 
 static int exp_set_tag(struct api_call *c)
 {
-	const char *id = NULL, *key = NULL, *value = NULL;
+	const char *id = NULL, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	int rc;
 
 	if ((rc = api_str(c, "experiment_id", true, &id)) < 0 || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	return trk_experiment_set_tag(c->st, id, key, value);
 }
@@ -139,7 +139,7 @@ static int run_id_arg(struct api_call *c, const char **out)
 	if ((!*out || !**out) && (rc = api_str(c, "run_uuid", false, out)) < 0)
 		return rc;
 	if (!*out || !**out)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	return 0;
 }
 
@@ -239,12 +239,12 @@ static int log_metric(struct api_call *c)
 
 static int log_param(struct api_call *c)
 {
-	const char *id, *key = NULL, *value = NULL;
+	const char *id, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	json_t *arr;
 	int rc;
 
 	if ((rc = run_id_arg(c, &id)) || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	arr = json_pack("[{s:s, s:s}]", "key", key, "value", value);
 	rc = trk_log_batch(c->st, id, NULL, arr, NULL);
@@ -254,12 +254,12 @@ static int log_param(struct api_call *c)
 
 static int set_tag(struct api_call *c)
 {
-	const char *id, *key = NULL, *value = NULL;
+	const char *id, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	json_t *arr;
 	int rc;
 
 	if ((rc = run_id_arg(c, &id)) || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	arr = json_pack("[{s:s, s:s}]", "key", key, "value", value);
 	rc = trk_log_batch(c->st, id, NULL, NULL, arr);

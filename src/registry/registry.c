@@ -18,8 +18,7 @@ static const char *const stages[] = { "None", "Staging", "Production", "Archived
 static int check_name(const char *name, const char *what)
 {
 	if (!name || !*name)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%s'. See the API docs "
-						      "for more information about request parameters.", what);
+		return cjson_missing(what);
 	if (strlen(name) > REG_MAX_NAME)
 		return cairn_error_set(CAIRN_EINVALID, "Registered model name exceeds the maximum length of %d",
 				       REG_MAX_NAME);

@@ -190,7 +190,7 @@ int trk_experiment_get(struct store *st, const char *id, json_t **out)
 	int rc;
 
 	if (!id || !*id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_id'");
+		return cjson_missing("experiment_id");
 	if ((rc = trk__parse_exp_id(id, &n)))
 		return rc;
 	return exp_load(st, "e.experiment_id = ?", NULL, n, out);
@@ -199,7 +199,7 @@ int trk_experiment_get(struct store *st, const char *id, json_t **out)
 int trk_experiment_get_by_name(struct store *st, const char *name, json_t **out)
 {
 	if (!name || !*name)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_name'");
+		return cjson_missing("experiment_name");
 	return exp_load(st, "e.name = ?", name, 0, out);
 }
 

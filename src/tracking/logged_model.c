@@ -54,7 +54,7 @@ static int parse_status(json_t *v, const char **out)
 	int64_t n = -1;
 
 	if (!v || json_is_null(v))
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'status'");
+		return cjson_missing("status");
 	if (json_is_integer(v)) {
 		n = json_integer_value(v);
 	} else if (json_is_string(v)) {
@@ -122,7 +122,7 @@ static int check_model(struct store *st, const char *model_id, bool any)
 	int rc;
 
 	if (!model_id || !*model_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	if ((rc = store_prepare(st, "SELECT lifecycle_stage FROM logged_models WHERE model_id = ?", &q)))
 		return rc;
 	store_bind_text(q, 1, model_id);
@@ -271,7 +271,7 @@ int trk_logged_model_create(struct store *st, const char *experiment_id, const c
 
 	*out = NULL;
 	if (!experiment_id || !*experiment_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_id'");
+		return cjson_missing("experiment_id");
 	if ((rc = trk__parse_exp_id(experiment_id, &exp)) || (rc = validate_name(name)) ||
 	    (rc = kv_validate("param", params, TRK_MAX_PARAM_VALUE)) ||
 	    (rc = kv_validate("tag", tags, TRK_MAX_TAG_VALUE)))
@@ -344,7 +344,7 @@ int trk_logged_model_get(struct store *st, const char *model_id, json_t **out)
 	int rc;
 
 	if (!model_id || !*model_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	if ((rc = store_begin_read(st)))
 		return rc;
 	rc = model_load(st, model_id, out);
@@ -436,7 +436,7 @@ int trk_logged_model_delete_tag(struct store *st, const char *model_id, const ch
 	int rc;
 
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'tag_key'");
+		return cjson_missing("tag_key");
 	if ((rc = store_begin_write(st)))
 		return rc;
 	if ((rc = check_model(st, model_id, false)))
@@ -526,7 +526,7 @@ static int run_active(struct store *st, const char *run_id)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	rc = trk__run_lifecycle(st, run_id, &stage, NULL);
 	if (!rc && strcmp(stage.ptr, "active"))
 		rc = cairn_error_set(CAIRN_EINVALID, "The run %.80s must be in the 'active' state. Current state is %s.",

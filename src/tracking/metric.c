@@ -22,9 +22,9 @@ int trk_metric_history(struct store *st, const char *run_id, const char *key, in
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+		return cjson_missing("metric_key");
 	if (max_results < 0 || max_results > TRK_MAX_HISTORY_PAGE)
 		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results': it must be "
 						      "between 1 and %d", (long long)max_results, TRK_MAX_HISTORY_PAGE);
@@ -77,12 +77,12 @@ out:
 static int range_check(size_t n_runs, const char *key, int64_t start_step, int64_t end_step, const char *what)
 {
 	if (!n_runs)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_ids'");
+		return cjson_missing("run_ids");
 	if (n_runs > 100)
 		return cairn_error_set(CAIRN_EINVALID, "%s request must specify at most 100 run_ids. Received %zu run_ids.",
 				       what, n_runs);
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+		return cjson_missing("metric_key");
 	if ((start_step < 0) != (end_step < 0))
 		return cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
 						       "specified.");
