@@ -338,7 +338,19 @@ static int search_datasets(struct api_call *c)
 	json_t *list = NULL;
 	int rc;
 
-	if ((rc = api_str_list(c, "experiment_ids", &ids, &n)) || (rc = trk_search_datasets(c->st, ids, n, &list)))
+	if ((rc = api_str_list(c, "experiment_ids", &ids, &n)))
+		goto out;
+	/* MLflow's limits (server/handlers.py search_datasets_impl) */
+	if (!n) {
+		rc = cairn_error_set(CAIRN_EINVALID, "SearchDatasets request must specify at least one experiment_id.");
+		goto out;
+	}
+	if (n > 20) {
+		rc = cairn_error_set(CAIRN_EINVALID, "SearchDatasets request cannot specify more than 20 experiment_ids. "
+						     "Received %zu experiment_ids.", n);
+		goto out;
+	}
+	if ((rc = trk_search_datasets(c->st, ids, n, &list)))
 		goto out;
 	c->reply = json_object();
 	if (json_array_size(list))

@@ -1083,6 +1083,14 @@ static int check_local_source(struct store *st, const char *source, const char *
 		goto out;
 	}
 refuse:
+	/* with a run (model) MLflow names the source as the absolute path it resolved */
+	buf_clear(&src);
+	buf_clear(&dir);
+	if ((run_id || model_id) && !local_path(source, &src)) {
+		buf_printf(&dir, "/%s", src.ptr);
+		if (!buf_error(&dir))
+			source = dir.ptr;
+	}
 	rc = cairn_error_set(CAIRN_EINVALID, "Invalid model version source: '%.300s'. To use a local path as a model "
 					    "version source, the %s request parameter has to be specified and the local "
 					    "path has to be contained within the artifact directory of the %s specified "
@@ -1108,6 +1116,11 @@ static int check_source(struct store *st, const char *source, const char *run_id
 	struct buf dec = BUF_INIT;
 	int rc;
 
+	/* MLflow looks at a local source first: without its run, or outside the
+	 * run's folder, it is refused as a local path whatever else it holds
+	 * ("..%2fetc" too); one inside is still checked below */
+	if (!prompt && source_is_local(source) && (rc = check_local_source(st, source, run_id, model_id)))
+		goto out;
 	if ((rc = path_unquote_all(source, strlen(source), &dec)))
 		goto out;
 	for (size_t i = 0; i < dec.len; i++)
@@ -1119,12 +1132,8 @@ static int check_source(struct store *st, const char *source, const char *run_id
 		rc = bad_source(source);
 		goto out;
 	}
-	if (prompt)
+	if (prompt || source_is_local(source))
 		goto out;
-	if (source_is_local(source)) {
-		rc = check_local_source(st, source, run_id, model_id);
-		goto out;
-	}
 	{
 		struct slice p = uri_path(dec.ptr);
 		bool sep = true;
