@@ -821,9 +821,40 @@ int reg__alias_version(struct store *st, int64_t id, const char *alias, int64_t 
 	return rc;
 }
 
+/* MLflow keeps an alias whose version was deleted, and asking for it is 404
+ * "Model Version (name=N, version=V) not found"; cairn drops the alias with
+ * its version, so the audit log tells: the alias's last record is its
+ * set_alias to V (no delete_alias, nor delete_model or rename of the model
+ * since) and V is gone. Else rc, the alias's "not found", stands. */
+static int alias_of_deleted_version(struct store *st, const char *name, const char *alias, int rc)
+{
+	struct store_stmt *q;
+	int64_t ver = 0;
+	int step;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+	if (store_prepare(st, "SELECT a.version FROM registry_audit a WHERE a.id = (SELECT max(id) FROM registry_audit "
+			      "WHERE model = ?1 AND ((alias = ?2 AND action IN ('set_alias', 'delete_alias')) OR "
+			      "action IN ('delete_model', 'rename'))) AND a.action = 'set_alias' AND NOT EXISTS "
+			      "(SELECT 1 FROM model_versions v JOIN registered_models m ON m.id = v.model "
+			      "WHERE m.name = ?1 AND v.version = a.version)", &q))
+		return cairn_error_set(rc, "%s", msg);
+	store_bind_text(q, 1, name);
+	store_bind_text(q, 2, alias);
+	step = store_step(q);
+	if (step == STORE_ROW)
+		ver = store_col_int64(q, 0);
+	store_reset(q);
+	if (step != STORE_ROW)
+		return step < 0 ? step : cairn_error_set(rc, "%s", msg);
+	return cairn_error_set(CAIRN_ENOTFOUND, "Model Version (name=%.256s, version=%lld) not found", name,
+			       (long long)ver);
+}
+
 int reg_version_by_alias(struct store *st, const char *name, const char *alias, json_t **out)
 {
-	int64_t id, ver;
+	int64_t id = 0, ver;
 	int rc;
 
 	if (!alias || !*alias)
@@ -832,6 +863,8 @@ int reg_version_by_alias(struct store *st, const char *name, const char *alias, 
 		return rc;
 	if (!(rc = reg__model_id(st, name, &id)) && !(rc = reg__alias_version(st, id, alias, &ver)))
 		rc = reg__load_version(st, id, ver, out);
+	if (rc == CAIRN_EINVALID && id)
+		rc = alias_of_deleted_version(st, name, alias, rc);
 	store_rollback(st);
 	return rc;
 }
