@@ -1,5 +1,6 @@
 /* registry.c - registered models, model versions, tags, aliases and stages over the store. */
 #include "registry/reg_int.h"
+#include "tracking/logged_model.h"
 #include "tracking/search.h"
 #include "core/path.h"
 #include "core/util.h"
@@ -264,12 +265,14 @@ static int version_row(struct store *st, struct store_stmt *q, json_t **out)
 	cjson_set(o, "version", json_string(v));
 	cjson_set(o, "creation_timestamp", json_integer(store_col_int64(q, 2)));
 	cjson_set(o, "last_updated_timestamp", json_integer(store_col_int64(q, 3)));
-	set_text(o, "description", q, 4);
+	/* MLflow sends description, run_id and run_link as "" when unset, in
+	 * every answer that holds a model version */
+	cjson_set(o, "description", cjson_string(store_col_is_null(q, 4) ? "" : store_col_text(q, 4)));
 	set_text(o, "user_id", q, 5);
 	cjson_set(o, "current_stage", cjson_string(store_col_text(q, 6)));
 	set_text(o, "source", q, 7);
-	set_text(o, "run_id", q, 8);
-	set_text(o, "run_link", q, 9);
+	cjson_set(o, "run_id", cjson_string(store_col_is_null(q, 8) ? "" : store_col_text(q, 8)));
+	cjson_set(o, "run_link", cjson_string(store_col_is_null(q, 9) ? "" : store_col_text(q, 9)));
 	cjson_set(o, "status", cjson_string(store_col_text(q, 10)));
 	set_text(o, "status_message", q, 11);
 	set_text(o, "model_id", q, 12);
@@ -1298,6 +1301,10 @@ int reg_version_create(struct store *st, const struct reg_version_new *v, json_t
 		if ((rc = upsert_version_tag(st, id, ver, k, val)))
 			goto out;
 	}
+	/* MLflow records the version on the logged model named by model_id */
+	if (!is_prompt && v->model_id && *v->model_id &&
+	    (rc = trk__logged_model_add_version(st, v->model_id, v->name, ver)))
+		goto out;
 	if ((rc = reg__audit(st, v->user, "create_version", v->name, ver, NULL,
 			     json_pack("{s:s,s:s?}", "source", v->source, "run_id", run_id))))
 		goto out;

@@ -420,6 +420,53 @@ static int put_kvs(struct store *st, const char *model_id, const char *table, co
 	return trk__commit_or_rollback(st, rc);
 }
 
+int trk__logged_model_add_version(struct store *st, const char *model_id, const char *name, int64_t version)
+{
+	struct store_stmt *q;
+	json_t *list = NULL, *e, *tags = NULL;
+	char *text = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = check_model(st, model_id, false)))
+		return rc;
+	if ((rc = store_prepare(st, "SELECT value FROM logged_model_tags WHERE model_id = ? AND key = "
+				    "'mlflow.modelVersions'", &q)))
+		return rc;
+	store_bind_text(q, 1, model_id);
+	rc = store_step(q);
+	if (rc == STORE_ROW)
+		list = json_loads(store_col_text(q, 0), 0, NULL);
+	store_reset(q);
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	json_array_foreach(list, i, e)
+		if (json_is_object(e) && json_is_string(json_object_get(e, "name")) &&
+		    !strcmp(json_string_value(json_object_get(e, "name")), name) &&
+		    json_is_integer(json_object_get(e, "version")) &&
+		    json_integer_value(json_object_get(e, "version")) == version)
+			goto out;
+	json_array_append_new(list, json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version));
+	/* Python's json.dumps: ", " and ": " between items, ASCII only */
+	if (!(text = json_dumps(list, JSON_ENSURE_ASCII)) ||
+	    !(tags = json_pack("[{s:s, s:s}]", "key", "mlflow.modelVersions", "value", text))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!(rc = kv_put(st, "logged_model_tags", model_id, tags)))
+		rc = touch(st, model_id);
+out:
+	free(text);
+	json_decref(tags);
+	json_decref(list);
+	return rc;
+}
+
 int trk_logged_model_set_tags(struct store *st, const char *model_id, json_t *tags)
 {
 	return put_kvs(st, model_id, "logged_model_tags", "tag", tags, TRK_MAX_TAG_VALUE);

@@ -42,6 +42,11 @@ int trk_log_model_inputs(struct store *st, const char *run_id, json_t *models);
  * model_id into logged_model_metrics (no-op without one, or for an unknown model). */
 int trk__logged_model_metric(struct store *st, const char *run_id, json_t *m, double v, int is_nan, int64_t ts,
 			     int64_t step);
+/* Inside a caller's write transaction: add {"name": name, "version": version}
+ * to the mlflow.modelVersions tag of the logged model (a JSON list, as
+ * MLflow's set_model_versions_tags writes it) unless it is there already;
+ * an unknown or deleted model is RESOURCE_DOES_NOT_EXIST. */
+int trk__logged_model_add_version(struct store *st, const char *model_id, const char *name, int64_t version);
 /* Inside a read: add inputs.model_inputs and outputs.model_outputs of a run. */
 int trk__run_model_io(struct store *st, const char *run_id, json_t *inputs, json_t *outputs);
 
