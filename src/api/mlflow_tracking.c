@@ -390,6 +390,7 @@ struct series_args {
 	size_t n;
 	const char *key;
 	int64_t start, end, max;
+	bool has_start, has_end; /* given in the request */
 };
 
 static int series_args(struct api_call *c, const char *ids_key, bool key_required, bool range,
@@ -399,8 +400,8 @@ static int series_args(struct api_call *c, const char *ids_key, bool key_require
 
 	if ((rc = api_str_list(c, ids_key, &a->ids, &a->n)) ||
 	    (rc = api_str(c, "metric_key", key_required, &a->key)) < 0 ||
-	    (range && ((rc = api_int64(c, "start_step", false, &a->start)) < 0 ||
-		       (rc = api_int64(c, "end_step", false, &a->end)) < 0)) ||
+	    (range && ((rc = api_int64(c, "start_step", false, &a->start)) < 0 || ((a->has_start = rc), 0) ||
+		       (rc = api_int64(c, "end_step", false, &a->end)) < 0 || ((a->has_end = rc), 0))) ||
 	    (rc = api_int64(c, "max_results", false, &a->max)) < 0)
 		return rc;   /* every failure above is negative */
 	return 0;
@@ -416,14 +417,24 @@ static int series_reply(struct api_call *c, struct series_args *a, int rc, const
 	return 0;
 }
 
+/* MLflow's step sampling; cairn_envelope=true: cairn's min/max-preserving
+ * sampling instead (its web UI asks for it) */
 static int metric_bulk_interval(struct api_call *c)
 {
 	struct series_args a = { .start = -1, .end = -1, .max = 2500 };
+	const char *envelope = NULL;
 	json_t *list = NULL;
 	int rc = series_args(c, "run_ids", true, true, &a);
 
-	if (!rc)
+	if (!rc && (rc = api_str(c, "cairn_envelope", false, &envelope)) > 0) {
+		rc = strcmp(envelope, "true") && strcmp(envelope, "false") ? api_invalid_query("cairn_envelope", envelope)
+									  : 0;
+	}
+	if (!rc && envelope && !strcmp(envelope, "true"))
 		rc = trk_metric_history_bulk_interval(c->st, a.ids, a.n, a.key, a.start, a.end, a.max, &list);
+	else if (!rc)
+		rc = trk_metric_history_bulk_steps(c->st, a.ids, a.n, a.key, a.has_start, a.has_end, a.start, a.end,
+						   a.max, &list);
 	return series_reply(c, &a, rc, "metrics", list);
 }
 
