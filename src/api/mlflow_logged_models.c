@@ -75,13 +75,16 @@ static int lm_search(struct api_call *c)
 	    (rc = cjson_get_array(c->body, "order_by", false, &ob)) < 0 ||
 	    (rc = cjson_get_array(c->body, "datasets", false, &datasets)) < 0)
 		return rc;
-	if (rc == 1 && max < 1)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied",
-				       (long long)max);
-	if (json_array_size(datasets))
-		return cairn_error_set(CAIRN_EINVALID, "Searching logged models by 'datasets' is not supported");
+	/* 0 is MLflow's default (50); a negative count is refused */
+	if (max < 0)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied. It must "
+						      "be a positive integer", (long long)max);
 	if ((rc = api_str_list(c, "experiment_ids", &exps, &nexp)))
 		return rc;
+	if (!nexp) {
+		rc = cjson_missing("experiment_ids");
+		goto out;
+	}
 	order = ccalloc(json_array_size(ob) + 1, sizeof(*order));
 	if (!order) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -115,8 +118,8 @@ static int lm_search(struct api_call *c)
 		order[norder++] = cstrdup(b.ptr);
 		buf_release(&b);
 	}
-	if ((rc = trk_logged_model_search(c->st, exps, nexp, filter, (const char *const *)order, norder, max, token,
-					  &list, &next)))
+	if ((rc = trk_logged_model_search(c->st, exps, nexp, filter, datasets, (const char *const *)order, norder, max,
+					  token, &list, &next)))
 		goto out;
 	c->reply = json_object();
 	cjson_set_repeated(c->reply, "models", list);

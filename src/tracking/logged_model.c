@@ -500,10 +500,52 @@ out:
 	return trk__commit_or_rollback(st, rc);
 }
 
-int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
-			    const char *const *order_by, size_t n_order, int64_t max_results, const char *page_token,
-			    json_t **out, char **next)
+/* WITH lm_scope: the metric rows of the datasets (a name, and the digest or
+ * none: MLflow's handler passes an absent digest as None, which its store
+ * compares as IS NULL, so a name alone matches only rows without a digest);
+ * scope_bind binds it. */
+static int scope_sql(json_t *datasets, struct buf *sql)
 {
+	size_t i;
+	json_t *d;
+
+	buf_puts(sql, "WITH lm_scope AS (SELECT * FROM logged_model_metrics WHERE ");
+	json_array_foreach(datasets, i, d) {
+		const char *name = NULL, *digest = NULL;
+		int rc;
+		if (!json_is_object(d))
+			return cjson_invalid("datasets", datasets);
+		if ((rc = cjson_get_str(d, "dataset_name", false, &name)) < 0 ||
+		    (rc = cjson_get_str(d, "dataset_digest", false, &digest)) < 0)
+			return rc;
+		if (!name || !*name)
+			return cairn_error_set(CAIRN_EINVALID, "`dataset_name` in the `datasets` clause must be specified.");
+		buf_puts(sql, i ? " OR (dataset_name = ? AND dataset_digest IS ?)" : "(dataset_name = ? AND dataset_digest IS ?)");
+	}
+	buf_puts(sql, ") ");
+	return buf_error(sql);
+}
+
+static void scope_bind(struct store_stmt *q, json_t *datasets, int *idx)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(datasets, i, d) {
+		const char *digest = json_string_value(json_object_get(d, "dataset_digest"));
+		store_bind_text(q, (*idx)++, json_string_value(json_object_get(d, "dataset_name")));
+		if (digest && *digest)
+			store_bind_text(q, (*idx)++, digest);
+		else
+			store_bind_null(q, (*idx)++);
+	}
+}
+
+int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
+			    json_t *datasets, const char *const *order_by, size_t n_order, int64_t max_results,
+			    const char *page_token, json_t **out, char **next)
+{
+	bool scoped = json_array_size(datasets) > 0;
 	struct search_sql s;
 	struct buf sql = BUF_INIT;
 	struct store_stmt *q;
@@ -521,17 +563,26 @@ int trk_logged_model_search(struct store *st, const char *const *experiment_ids,
 	if (page_token && (rc = trk_page_token_decode(page_token, &offset)))
 		return rc;
 	search_sql_init(&s);
-	if ((rc = search_compile_logged_models(filter, order_by, n_order, &s)))
+	if ((rc = (scoped ? search_compile_logged_models_scoped : search_compile_logged_models)(filter, order_by,
+												 n_order, &s)))
+		goto done;
+	if (scoped && (rc = scope_sql(datasets, &sql)))
 		goto done;
 	buf_puts(&sql, "SELECT " LM_COLS " FROM logged_models lm WHERE lm.experiment_id IN ");
 	if ((rc = trk__sql_exp_in(&sql, experiment_ids, n_exp)))
 		goto done;
+	/* with datasets, a model needs a metric on one of them (MLflow joins on
+	 * them when no metric clause does) */
+	if (scoped)
+		buf_puts(&sql, " AND EXISTS (SELECT 1 FROM lm_scope d WHERE d.model_id = lm.model_id)");
 	buf_printf(&sql, " AND lm.lifecycle_stage = 'active' AND (%s) ORDER BY %s LIMIT ? OFFSET ?", s.where.ptr,
 		   s.order.ptr);
 	if ((rc = buf_error(&sql)) || (rc = store_begin_read(st)))
 		goto done;
 	if ((rc = store_prepare(st, sql.ptr, &q)))
 		goto rollback;
+	if (scoped)
+		scope_bind(q, datasets, &idx);
 	trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
 	trk__bind_search(q, &s, &idx);
 	store_bind_int64(q, idx++, max_results + 1);

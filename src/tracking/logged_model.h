@@ -27,11 +27,13 @@ int trk_logged_model_delete(struct store *st, const char *model_id);
 int trk_logged_model_set_tags(struct store *st, const char *model_id, json_t *tags);
 int trk_logged_model_delete_tag(struct store *st, const char *model_id, const char *key);
 int trk_logged_model_log_params(struct store *st, const char *model_id, json_t *params);
-/* order_by: "<field_name> ASC|DESC" strings (search.h). *out: array of
- * LoggedModel; *next: NULL or a page token (free()). max_results 0: 50. */
+/* order_by: "<field_name> ASC|DESC" strings (search.h). datasets (NULL or
+ * MLflow's [{dataset_name, dataset_digest?}]): only models with a metric on
+ * one of them, and metrics.<key> read from those metrics alone. *out: array
+ * of LoggedModel; *next: NULL or a page token (free()). max_results 0: 50. */
 int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
-			    const char *const *order_by, size_t n_order, int64_t max_results, const char *page_token,
-			    json_t **out, char **next);
+			    json_t *datasets, const char *const *order_by, size_t n_order, int64_t max_results,
+			    const char *page_token, json_t **out, char **next);
 
 /* LogOutputs: models is an array of {model_id, step}. */
 int trk_log_outputs(struct store *st, const char *run_id, json_t *models);

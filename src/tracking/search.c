@@ -287,6 +287,17 @@ static const struct grammar logged_grammar = {
 	NULL, NULL, 0, logged_ties, N(logged_ties),
 };
 
+/* The same over the metric rows of a `datasets` filter only: the caller's
+ * SQL defines lm_scope (a WITH clause over logged_model_metrics). */
+static const struct grammar logged_scoped_grammar = {
+	K_LOGGED, logged_entities, N(logged_entities), logged_attrs, N(logged_attrs),
+	{ "logged_model_tags", "t", "t.model_id = lm.model_id" },
+	{ "logged_model_params", "p", "p.model_id = lm.model_id" }, OPS_LIST,
+	"x", " FROM lm_scope x WHERE x.model_id = lm.model_id AND x.key = ? "
+	     "ORDER BY x.timestamp DESC, x.step DESC, x.is_nan, x.value DESC LIMIT 1",
+	NULL, NULL, 0, logged_ties, N(logged_ties),
+};
+
 struct parser {
 	const char *s;              /* the text: a whole filter, or one order_by entry */
 	size_t pos;                 /* scanning position in s */
@@ -1683,4 +1694,10 @@ int search_compile_logged_models(const char *filter, const char *const *order_by
 				 struct search_sql *out)
 {
 	return compile(&logged_grammar, filter, order_by, n_order, out);
+}
+
+int search_compile_logged_models_scoped(const char *filter, const char *const *order_by, size_t n_order,
+					struct search_sql *out)
+{
+	return compile(&logged_scoped_grammar, filter, order_by, n_order, out);
 }
