@@ -41,6 +41,13 @@ int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);
 /* An artifact path made safe (core/path.h's path_clean_rel); refused with
  * MLflow's terse "Invalid path" (its validate_path_is_safe). */
 int api_path(const char *p, bool allow_empty, struct buf *out);
+/* An artifact download as MLflow answers it: MLflow's Content-Type for the
+ * name (api_artifact_type: text/plain for its text extensions and MLmodel,
+ * else Python's mimetypes table, else application/octet-stream) and
+ * Content-Disposition: attachment; filename=<base name>. Takes fd. */
+const char *api_artifact_type(const char *path);
+struct http_resp;
+int api_send_artifact(struct http_resp *resp, int fd, uint64_t size, const char *path);
 /* MLflow's message for a query-string value of the wrong type (returns CAIRN_EINVALID). */
 int api_invalid_query(const char *key, const char *value);
 const char *api_user(struct api_call *c);

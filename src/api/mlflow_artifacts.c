@@ -82,26 +82,6 @@ static int upload_finish(struct http_req *req, struct http_resp *resp)
 	return http_resp_json_text(resp, 200, "{}");
 }
 
-static const char *content_type_for(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	if (!dot)
-		return "application/octet-stream";
-	if (!strcmp(dot, ".json"))
-		return "application/json";
-	if (!strcmp(dot, ".txt") || !strcmp(dot, ".log") || !strcmp(dot, ".yaml") || !strcmp(dot, ".yml") ||
-	    !strcmp(dot, ".csv") || !strcmp(dot, ".md"))
-		return "text/plain; charset=utf-8";
-	if (!strcmp(dot, ".html"))
-		return "text/html; charset=utf-8";
-	if (!strcmp(dot, ".png"))
-		return "image/png";
-	if (!strcmp(dot, ".svg"))
-		return "image/svg+xml";
-	return "application/octet-stream";
-}
-
 static int download(struct http_req *req, struct http_resp *resp)
 {
 	struct api_ctx *ctx = req->ctx;
@@ -118,7 +98,7 @@ static int download(struct http_req *req, struct http_resp *resp)
 	store_pool_put(ctx->pool, st);
 	if (rc)
 		goto out;
-	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
+	rc = api_send_artifact(resp, fd, (uint64_t)size, path.ptr);
 out:
 	buf_release(&path);
 	return api_busy(resp, rc);
@@ -233,7 +213,7 @@ static int get_artifact(struct http_req *req, struct http_resp *resp)
 	if ((rc = trk_run_get(st, run_id, &run)) || (rc = art_uri_to_path(trk_run_artifact_uri(run), &base)) ||
 	    (rc = path_join(&base, "", path.ptr)) || (rc = art_open(st, ctx->blobs, base.ptr, &fd, &size)))
 		goto out;
-	http_resp_fd(resp, fd, (uint64_t)size, content_type_for(path.ptr));
+	rc = api_send_artifact(resp, fd, (uint64_t)size, path.ptr);
 out:
 	if (st)
 		store_pool_put(ctx->pool, st);
