@@ -48,6 +48,11 @@ int api_path(const char *p, bool allow_empty, struct buf *out);
 const char *api_artifact_type(const char *path);
 struct http_resp;
 int api_send_artifact(struct http_resp *resp, int fd, uint64_t size, const char *path);
+/* Answer with the file at rel (checked: api_path) under an artifact root
+ * served here (mlflow-artifacts:/...; another root is 400, a missing file
+ * 404), as api_send_artifact does; c->raw is set. */
+struct api_call;
+int api_send_under(struct api_call *c, const char *root_uri, const char *rel);
 /* MLflow's message for a query-string value of the wrong type (returns CAIRN_EINVALID). */
 int api_invalid_query(const char *key, const char *value);
 const char *api_user(struct api_call *c);
@@ -76,6 +81,10 @@ extern const struct http_route api_cairn_deployment_routes[];
 extern const size_t api_cairn_deployment_nroutes;
 extern const struct http_route api_cairn_tracking_routes[];
 extern const size_t api_cairn_tracking_nroutes;
+extern const struct http_route api_root_registry_routes[];
+extern const size_t api_root_registry_nroutes;
+extern const struct http_route api_ajax_artifact_routes[];
+extern const size_t api_ajax_artifact_nroutes;
 extern const struct http_route api_cairn_registry_routes[];
 extern const size_t api_cairn_registry_nroutes;
 extern const struct http_route api_cairn_monitor_routes[];

@@ -5,6 +5,8 @@
  * what the upload declared. */
 #include "api/api_int.h"
 #include "core/buf.h"
+#include "core/path.h"
+#include "tracking/artifact.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -283,5 +285,24 @@ int api_send_artifact(struct http_resp *resp, int fd, uint64_t size, const char 
 	if (!rc && !(rc = buf_error(&cd)))
 		rc = http_resp_header(resp, "Content-Disposition", cd.ptr);
 	buf_release(&cd);
+	return rc;
+}
+
+int api_send_under(struct api_call *c, const char *root_uri, const char *rel)
+{
+	struct buf path = BUF_INIT, full = BUF_INIT;
+	int64_t size = 0;
+	int fd = -1, rc;
+
+	if ((rc = api_path(rel, false, &path)) || (rc = art_uri_to_path(root_uri, &full)) ||
+	    (rc = path_join(&full, "", path.ptr)) || (rc = art_open(c->st, c->ctx->blobs, full.ptr, &fd, &size)))
+		goto out;
+	buf_clear(&c->resp->body);
+	c->resp->status = 200;
+	c->raw = true;
+	rc = api_send_artifact(c->resp, fd, (uint64_t)size, path.ptr);
+out:
+	buf_release(&path);
+	buf_release(&full);
 	return rc;
 }

@@ -223,6 +223,111 @@ out:
 	return api_busy(resp, rc);
 }
 
+/* ---- POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=ID&path=P (MLflow's
+ * UI upload, server/handlers.py upload_artifact_handler): the body, at most
+ * 10 MB and not empty, becomes the run's artifact P; MLflow's messages ---- */
+
+#define UI_UPLOAD_MAX (10u << 20)
+
+struct ui_upload {
+	struct blob_writer *w;
+	struct buf rel;  /* P, checked */
+	uint64_t n;      /* bytes so far */
+};
+
+static int ui_upload_args(struct http_req *req, struct buf *rel)
+{
+	const char *run = http_req_query(req, "run_uuid"), *p = http_req_query(req, "path");
+
+	if (!run || !*run)
+		return cairn_error_set(CAIRN_EINVALID, "Request must specify run_uuid.");
+	if (!p || !*p)
+		return cairn_error_set(CAIRN_EINVALID, "Request must specify path.");
+	if (api_path(p, false, rel))
+		return CAIRN_EINVALID;
+	if (req->content_length > UI_UPLOAD_MAX)
+		return cairn_error_set(CAIRN_EINVALID, "Artifact size is too large. Max size is 10MB.");
+	return 0;
+}
+
+static int ui_upload_start(struct http_req *req, struct ui_upload **out)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct ui_upload *u = ccalloc(1, sizeof(*u));
+	int rc;
+
+	if (!u)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	buf_init(&u->rel, 4096);
+	req->state = u;
+	if ((rc = ui_upload_args(req, &u->rel)) || (rc = blob_writer_new(ctx->blobs, &u->w)))
+		return rc;
+	*out = u;
+	return 0;
+}
+
+static int ui_upload_chunk(struct http_req *req, const char *data, size_t n)
+{
+	struct ui_upload *u = req->state;
+	int rc;
+
+	if (!u && (rc = ui_upload_start(req, &u)))
+		return rc;
+	if ((u->n += n) > UI_UPLOAD_MAX) /* a chunked body says no length first */
+		return cairn_error_set(CAIRN_EINVALID, "Artifact size is too large. Max size is 10MB.");
+	return blob_writer_write(u->w, data, n);
+}
+
+static void ui_upload_cleanup(struct http_req *req)
+{
+	struct ui_upload *u = req->state;
+
+	if (!u)
+		return;
+	blob_writer_abort(u->w);
+	buf_release(&u->rel);
+	free(u);
+	req->state = NULL;
+}
+
+static int ui_upload_finish(struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx *ctx = req->ctx;
+	struct ui_upload *u = req->state;
+	char hex[SHA256_HEX_LEN + 1];
+	struct buf path = BUF_INIT;
+	struct store *st = NULL;
+	json_t *run = NULL;
+	int64_t size = 0;
+	int rc;
+
+	if (!u && (rc = ui_upload_start(req, &u)))
+		return rc;
+	if (!u->n)
+		return cairn_error_set(CAIRN_EINVALID, "Request must specify data.");
+	rc = blob_writer_commit(u->w, hex, &size);
+	u->w = NULL;
+	if (rc)
+		return rc;
+	if ((rc = store_pool_get(ctx->pool, &st)))
+		return api_busy(resp, rc);
+	if (!(rc = trk_run_get(st, http_req_query(req, "run_uuid"), &run)) &&
+	    !(rc = art_uri_to_path(trk_run_artifact_uri(run), &path)) && !(rc = path_join(&path, "", u->rel.ptr)))
+		rc = art_record(st, path.ptr, hex, size);
+	store_pool_put(ctx->pool, st);
+	json_decref(run);
+	buf_release(&path);
+	if (rc)
+		return api_busy(resp, rc);
+	return http_resp_json_text(resp, 200, ""); /* MLflow: an empty application/json answer */
+}
+
+const struct http_route api_ajax_artifact_routes[] = {
+	{ .method = "POST", .path = "/mlflow/upload-artifact", .flags = HTTP_STREAM, .fn = ui_upload_finish,
+	  .chunk = ui_upload_chunk, .cleanup = ui_upload_cleanup },
+};
+const size_t api_ajax_artifact_nroutes = sizeof(api_ajax_artifact_routes) / sizeof(api_ajax_artifact_routes[0]);
+
 const struct http_route api_root_routes_artifacts[] = {
 	{ .method = "GET", .path = "/get-artifact", .fn = get_artifact },
 };

@@ -166,6 +166,37 @@ out:
 	return rc;
 }
 
+/* GET /ajax-api/2.0/mlflow/logged-models/<id>/artifacts/files?artifact_file_path=P
+ * (MLflow's UI route, on the ajax prefix only): one file of the model's
+ * artifacts, as /get-artifact sends it */
+static int lm_artifact_file(struct api_call *c, const char *model_id)
+{
+	const char *p = NULL, *uri;
+	struct buf checked = BUF_INIT;
+	json_t *m = NULL;
+	int rc;
+
+	if (strcmp(c->req->prefix, "/ajax-api/2.0"))
+		return no_endpoint(c);
+	if ((rc = api_str(c, "artifact_file_path", false, &p)) < 0)
+		return rc;
+	if (!p || !*p) { /* MLflow's BAD_REQUEST, a 400 */
+		c->raw = true;
+		buf_clear(&c->resp->body);
+		return http_resp_json_text(c->resp, 400, "{\"error_code\":\"BAD_REQUEST\",\"message\":\"Request must "
+							 "include the \\\"artifact_file_path\\\" query parameter.\"}");
+	}
+	/* the path is judged before the model is looked up, as MLflow does */
+	rc = api_path(p, false, &checked);
+	buf_release(&checked);
+	if (!rc && !(rc = trk_logged_model_get(c->st, model_id, &m))) {
+		uri = json_string_value(json_object_get(json_object_get(m, "info"), "artifact_uri"));
+		rc = api_send_under(c, uri ? uri : "", p);
+	}
+	json_decref(m);
+	return rc;
+}
+
 /* GET /mlflow/logged-models/<id>[/artifacts/directories] */
 static int lm_get(struct api_call *c)
 {
@@ -178,6 +209,8 @@ static int lm_get(struct api_call *c)
 		goto out;
 	if (!strcmp(sub, "artifacts/directories"))
 		rc = lm_list_artifacts(c, id.ptr);
+	else if (!strcmp(sub, "artifacts/files"))
+		rc = lm_artifact_file(c, id.ptr);
 	else if (*sub)
 		rc = no_endpoint(c);
 	else if (!(rc = trk_logged_model_get(c->st, id.ptr, &m)))
