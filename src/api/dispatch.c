@@ -352,9 +352,6 @@ int api_mount(struct http_server *s, struct api_ctx *ctx)
 
 	if ((rc = http_server_mount(s, "", root_routes, sizeof(root_routes) / sizeof(root_routes[0]), ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "", api_root_routes_artifacts, api_root_routes_artifacts_n, ctx, &api_ops)) ||
-	    (rc = http_server_mount(s, "", api_root_registry_routes, api_root_registry_nroutes, ctx, &api_ops)) ||
-	    (rc = http_server_mount(s, "/ajax-api/2.0", api_ajax_artifact_routes, api_ajax_artifact_nroutes, ctx,
-				    &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_tracking_routes, api_tracking_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/ajax-api/2.0", api_tracking_routes, api_tracking_nroutes, ctx, &api_ops)) ||
 	    (rc = http_server_mount(s, "/api/2.0", api_artifact_routes, api_artifact_nroutes, ctx, &api_ops)) ||

@@ -253,22 +253,6 @@ static int mv_download_uri(struct api_call *c)
 	return 0;
 }
 
-/* GET /model-versions/get-artifact?name=&version=&path= (MLflow's UI route, at
- * the root): a file of the version's artifacts, as /get-artifact sends it */
-static int mv_get_artifact(struct api_call *c)
-{
-	const char *name, *version, *path = NULL;
-	char *uri = NULL;
-	int rc;
-
-	if ((rc = name_version(c, &name, &version)) || (rc = api_str(c, "path", true, &path)) < 0 ||
-	    (rc = reg_version_download_uri(c->st, name, version, &uri)))
-		return rc;
-	rc = api_send_under(c, uri, path);
-	free(uri);
-	return rc;
-}
-
 static int mv_transition(struct api_call *c)
 {
 	const char *name, *version, *stage = NULL;
@@ -382,11 +366,6 @@ const struct http_route api_registry_routes[] = {
 const size_t api_registry_nroutes = sizeof(api_registry_routes) / sizeof(api_registry_routes[0]);
 
 /* Mounted at /api/cairn/v1. */
-const struct http_route api_root_registry_routes[] = {
-	API_ROUTE("GET", "/model-versions/get-artifact", mv_get_artifact),
-};
-const size_t api_root_registry_nroutes = sizeof(api_root_registry_routes) / sizeof(api_root_registry_routes[0]);
-
 const struct http_route api_cairn_registry_routes[] = {
 	API_ROUTE("GET", "/registry/resolve", cr_resolve),
 	API_ROUTE("POST", "/registry/promote", cr_promote),

@@ -48,8 +48,7 @@ int cjson_missing(const char *path)
 	return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%.200s'." CJSON_API_DOCS, path);
 }
 
-/* Python's name for the type of v */
-static const char *py_type_name(const json_t *v)
+const char *cjson_py_type(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "dict";
@@ -67,7 +66,7 @@ int cjson_invalid(const char *path, const json_t *v)
 {
 	char *dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
 	int rc = cairn_error_set(CAIRN_EINVALID, "Invalid value %.500s for parameter '%.200s' supplied:  Hint: Value "
-						"was of type '%s'." CJSON_API_DOCS, dump ? dump : "?", path, py_type_name(v));
+						"was of type '%s'." CJSON_API_DOCS, dump ? dump : "?", path, cjson_py_type(v));
 
 	free(dump);
 	return rc;

@@ -26,6 +26,9 @@ int cjson_parse_object(const char *data, size_t n, json_t **out);
  * CAIRN_EINVALID. */
 int cjson_missing(const char *path);
 int cjson_invalid(const char *path, const json_t *v);
+/* Python's name for the type of v after json.loads ("dict", "list", "str",
+ * "int", "float", "bool", "NoneType"): what MLflow's messages name. */
+const char *cjson_py_type(const json_t *v);
 
 /* Field accessors. `required`: absence (or JSON null, or "") is an error.
  * When absent and optional they return 0 and leave *out untouched; they
