@@ -136,7 +136,8 @@ def main():
         print("seeded %d points on %d server(s) in %.1f s" % (n, len(servers), time.time() - t0))
 
         def q(s, **kw):
-            return "metrics/get-history-bulk-interval?run_ids=%s&metric_key=loss%s" % (
+            # cairn's envelope sampling (what its UI asks for); MLflow ignores the flag
+            return "metrics/get-history-bulk-interval?run_ids=%s&metric_key=loss&cairn_envelope=true%s" % (
                 s.run, "".join("&%s=%s" % kv for kv in kw.items()))
 
         def whole(name, m, reps, k0=0):

@@ -3,6 +3,7 @@
 #define CAIRN_API_INT_H
 
 #include "api/api.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
 
@@ -37,6 +38,23 @@ int api_str(struct api_call *c, const char *key, bool required, const char **out
 int api_int64(struct api_call *c, const char *key, bool required, int64_t *out);
 /* Who is calling, for audit records: the X-Cairn-User header, else the
  * request's user_id field, else "". */
+/* An artifact path made safe (core/path.h's path_clean_rel); refused with
+ * MLflow's terse "Invalid path" (its validate_path_is_safe). */
+int api_path(const char *p, bool allow_empty, struct buf *out);
+/* An artifact download as MLflow answers it: MLflow's Content-Type for the
+ * name (api_artifact_type: text/plain for its text extensions and MLmodel,
+ * else Python's mimetypes table, else application/octet-stream) and
+ * Content-Disposition: attachment; filename=<base name>. Takes fd. */
+const char *api_artifact_type(const char *path);
+struct http_resp;
+int api_send_artifact(struct http_resp *resp, int fd, uint64_t size, const char *path);
+/* Answer with the file at rel (checked: api_path) under an artifact root
+ * served here (mlflow-artifacts:/...; another root is 400, a missing file
+ * 404), as api_send_artifact does; c->raw is set. */
+struct api_call;
+int api_send_under(struct api_call *c, const char *root_uri, const char *rel);
+/* MLflow's message for a query-string value of the wrong type (returns CAIRN_EINVALID). */
+int api_invalid_query(const char *key, const char *value);
 const char *api_user(struct api_call *c);
 /* Array of strings from the body, or repeated query keys; *out is owned (free the array only). */
 int api_str_list(struct api_call *c, const char *key, const char ***out, size_t *n);

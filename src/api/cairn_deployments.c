@@ -14,7 +14,7 @@ static int dc_report(struct api_call *c)
 	if ((rc = api_str(c, "name", true, &name)) < 0 || (rc = api_str(c, "metrics", true, &metrics)) < 0)
 		return rc;
 	if (!info)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'info'");
+		return cjson_missing("info");
 	if ((rc = dep_report(c->st, name, info, metrics)))
 		return rc;
 	c->reply = json_object();

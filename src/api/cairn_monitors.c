@@ -26,7 +26,7 @@ static int mc_create(struct api_call *c)
 	if ((rc = name_arg(c, &name)))
 		return rc;
 	if (!spec)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'spec'");
+		return cjson_missing("spec");
 	if ((rc = mon_create(c->st, name, spec, api_user(c), &m)))
 		return rc;
 	return reply_monitor(c, m);

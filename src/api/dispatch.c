@@ -87,13 +87,31 @@ int api_str(struct api_call *c, const char *key, bool required, const char **out
 	if (json_object_get(c->body, key))
 		return cjson_get_str(c->body, key, required, out);
 	q = http_req_query(c->req, key);
-	if (q) {
+	if (q && (*q || !required)) {
 		*out = q;
 		return 1;
 	}
 	if (required)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%s'", key);
+		return cjson_missing(key);
 	return 0;
+}
+
+int api_path(const char *p, bool allow_empty, struct buf *out)
+{
+	int rc = path_clean_rel(p, strlen(p), allow_empty, out);
+
+	if (rc == CAIRN_EINVALID || (!rc && strchr(out->ptr, '#'))) /* MLflow refuses '#' too */
+		return cairn_error_set(CAIRN_EINVALID, "Invalid path");
+	return rc;
+}
+
+int api_invalid_query(const char *key, const char *value)
+{
+	json_t *v = cjson_string(value);
+	int rc = v ? cjson_invalid(key, v) : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+
+	json_decref(v);
+	return rc;
 }
 
 int api_int64(struct api_call *c, const char *key, bool required, int64_t *out)
@@ -105,12 +123,11 @@ int api_int64(struct api_call *c, const char *key, bool required, int64_t *out)
 	q = http_req_query(c->req, key);
 	if (q) {
 		if (cjson_parse_int64(q, out))
-			return cairn_error_set(CAIRN_EINVALID,
-					       "Invalid value '%.40s' for parameter '%s': expected an integer", q, key);
+			return api_invalid_query(key, q);
 		return 1;
 	}
 	if (required)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%s'", key);
+		return cjson_missing(key);
 	return 0;
 }
 
@@ -160,8 +177,7 @@ int api_str_list(struct api_call *c, const char *key, const char ***out, size_t 
 		json_array_foreach(arr, i, e) {
 			if (!json_is_string(e)) {
 				free(a.v);
-				return cairn_error_set(CAIRN_EINVALID,
-						       "Invalid value for parameter '%s': expected a list of strings", key);
+				return cjson_invalid(key, arr);
 			}
 			list_add(&a, json_string_value(e));
 		}
@@ -459,8 +475,8 @@ int api_page_args(struct api_call *c, const char *view_key, struct trk_page *pg,
 	if ((rc = api_int64(c, "max_results", false, &pg->max_results)) < 0)
 		return rc;
 	if (rc == 1 && pg->max_results < 1)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied: it must "
-						      "be at least 1", (long long)pg->max_results);
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied. It must "
+						      "be a positive integer", (long long)pg->max_results);
 	if ((rc = api_str(c, "page_token", false, &pg->page_token)) < 0 ||
 	    (rc = api_str(c, "filter", false, &pg->filter)) < 0 ||
 	    (view_key && ((rc = api_str(c, view_key, false, &view)) < 0 || (rc = trk_parse_view(view, &pg->view)) < 0)))

@@ -26,7 +26,7 @@ static int split_rest(struct api_call *c, struct buf *id, const char **sub)
 	size_t n = strcspn(rest, "/");
 
 	if (!n)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	buf_put(id, rest, n);
 	*sub = rest[n] ? rest + n + 1 : "";
 	return buf_error(id);
@@ -75,13 +75,16 @@ static int lm_search(struct api_call *c)
 	    (rc = cjson_get_array(c->body, "order_by", false, &ob)) < 0 ||
 	    (rc = cjson_get_array(c->body, "datasets", false, &datasets)) < 0)
 		return rc;
-	if (rc == 1 && max < 1)
-		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied",
-				       (long long)max);
-	if (json_array_size(datasets))
-		return cairn_error_set(CAIRN_EINVALID, "Searching logged models by 'datasets' is not supported");
+	/* 0 is MLflow's default (50); a negative count is refused */
+	if (max < 0)
+		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results' supplied. It must "
+						      "be a positive integer", (long long)max);
 	if ((rc = api_str_list(c, "experiment_ids", &exps, &nexp)))
 		return rc;
+	if (!nexp) {
+		rc = cjson_missing("experiment_ids");
+		goto out;
+	}
 	order = ccalloc(json_array_size(ob) + 1, sizeof(*order));
 	if (!order) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -115,8 +118,8 @@ static int lm_search(struct api_call *c)
 		order[norder++] = cstrdup(b.ptr);
 		buf_release(&b);
 	}
-	if ((rc = trk_logged_model_search(c->st, exps, nexp, filter, (const char *const *)order, norder, max, token,
-					  &list, &next)))
+	if ((rc = trk_logged_model_search(c->st, exps, nexp, filter, datasets, (const char *const *)order, norder, max,
+					  token, &list, &next)))
 		goto out;
 	c->reply = json_object();
 	cjson_set_repeated(c->reply, "models", list);
@@ -142,7 +145,7 @@ static int lm_list_artifacts(struct api_call *c, const char *model_id)
 
 	if ((rc = api_str(c, "artifact_directory_path", false, &p)) < 0)
 		return rc;
-	if ((rc = path_clean_rel(p, strlen(p), true, &sub)))
+	if ((rc = api_path(p, true, &sub)))
 		goto out;
 	if ((rc = trk_logged_model_get(c->st, model_id, &m)))
 		goto out;
@@ -163,6 +166,37 @@ out:
 	return rc;
 }
 
+/* GET /ajax-api/2.0/mlflow/logged-models/<id>/artifacts/files?artifact_file_path=P
+ * (MLflow's UI route, on the ajax prefix only): one file of the model's
+ * artifacts, as /get-artifact sends it */
+static int lm_artifact_file(struct api_call *c, const char *model_id)
+{
+	const char *p = NULL, *uri;
+	struct buf checked = BUF_INIT;
+	json_t *m = NULL;
+	int rc;
+
+	if (strcmp(c->req->prefix, "/ajax-api/2.0"))
+		return no_endpoint(c);
+	if ((rc = api_str(c, "artifact_file_path", false, &p)) < 0)
+		return rc;
+	if (!p || !*p) { /* MLflow's BAD_REQUEST, a 400 */
+		c->raw = true;
+		buf_clear(&c->resp->body);
+		return http_resp_json_text(c->resp, 400, "{\"error_code\":\"BAD_REQUEST\",\"message\":\"Request must "
+							 "include the \\\"artifact_file_path\\\" query parameter.\"}");
+	}
+	/* the path is judged before the model is looked up, as MLflow does */
+	rc = api_path(p, false, &checked);
+	buf_release(&checked);
+	if (!rc && !(rc = trk_logged_model_get(c->st, model_id, &m))) {
+		uri = json_string_value(json_object_get(json_object_get(m, "info"), "artifact_uri"));
+		rc = api_send_under(c, uri ? uri : "", p);
+	}
+	json_decref(m);
+	return rc;
+}
+
 /* GET /mlflow/logged-models/<id>[/artifacts/directories] */
 static int lm_get(struct api_call *c)
 {
@@ -175,6 +209,8 @@ static int lm_get(struct api_call *c)
 		goto out;
 	if (!strcmp(sub, "artifacts/directories"))
 		rc = lm_list_artifacts(c, id.ptr);
+	else if (!strcmp(sub, "artifacts/files"))
+		rc = lm_artifact_file(c, id.ptr);
 	else if (*sub)
 		rc = no_endpoint(c);
 	else if (!(rc = trk_logged_model_get(c->st, id.ptr, &m)))

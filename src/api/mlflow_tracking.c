@@ -107,11 +107,11 @@ static int exp_restore(struct api_call *c)
 
 static int exp_set_tag(struct api_call *c)
 {
-	const char *id = NULL, *key = NULL, *value = NULL;
+	const char *id = NULL, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	int rc;
 
 	if ((rc = api_str(c, "experiment_id", true, &id)) < 0 || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	return trk_experiment_set_tag(c->st, id, key, value);
 }
@@ -139,7 +139,7 @@ static int run_id_arg(struct api_call *c, const char **out)
 	if ((!*out || !**out) && (rc = api_str(c, "run_uuid", false, out)) < 0)
 		return rc;
 	if (!*out || !**out)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	return 0;
 }
 
@@ -239,12 +239,12 @@ static int log_metric(struct api_call *c)
 
 static int log_param(struct api_call *c)
 {
-	const char *id, *key = NULL, *value = NULL;
+	const char *id, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	json_t *arr;
 	int rc;
 
 	if ((rc = run_id_arg(c, &id)) || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	arr = json_pack("[{s:s, s:s}]", "key", key, "value", value);
 	rc = trk_log_batch(c->st, id, NULL, arr, NULL);
@@ -254,12 +254,12 @@ static int log_param(struct api_call *c)
 
 static int set_tag(struct api_call *c)
 {
-	const char *id, *key = NULL, *value = NULL;
+	const char *id, *key = NULL, *value = ""; /* MLflow: value optional, "" */
 	json_t *arr;
 	int rc;
 
 	if ((rc = run_id_arg(c, &id)) || (rc = api_str(c, "key", true, &key)) < 0 ||
-	    (rc = api_str(c, "value", true, &value)) < 0)
+	    (rc = api_str(c, "value", false, &value)) < 0)
 		return rc;
 	arr = json_pack("[{s:s, s:s}]", "key", key, "value", value);
 	rc = trk_log_batch(c->st, id, NULL, NULL, arr);
@@ -338,7 +338,19 @@ static int search_datasets(struct api_call *c)
 	json_t *list = NULL;
 	int rc;
 
-	if ((rc = api_str_list(c, "experiment_ids", &ids, &n)) || (rc = trk_search_datasets(c->st, ids, n, &list)))
+	if ((rc = api_str_list(c, "experiment_ids", &ids, &n)))
+		goto out;
+	/* MLflow's limits (server/handlers.py search_datasets_impl) */
+	if (!n) {
+		rc = cairn_error_set(CAIRN_EINVALID, "SearchDatasets request must specify at least one experiment_id.");
+		goto out;
+	}
+	if (n > 20) {
+		rc = cairn_error_set(CAIRN_EINVALID, "SearchDatasets request cannot specify more than 20 experiment_ids. "
+						     "Received %zu experiment_ids.", n);
+		goto out;
+	}
+	if ((rc = trk_search_datasets(c->st, ids, n, &list)))
 		goto out;
 	c->reply = json_object();
 	if (json_array_size(list))
@@ -378,6 +390,7 @@ struct series_args {
 	size_t n;
 	const char *key;
 	int64_t start, end, max;
+	bool has_start, has_end; /* given in the request */
 };
 
 static int series_args(struct api_call *c, const char *ids_key, bool key_required, bool range,
@@ -387,8 +400,8 @@ static int series_args(struct api_call *c, const char *ids_key, bool key_require
 
 	if ((rc = api_str_list(c, ids_key, &a->ids, &a->n)) ||
 	    (rc = api_str(c, "metric_key", key_required, &a->key)) < 0 ||
-	    (range && ((rc = api_int64(c, "start_step", false, &a->start)) < 0 ||
-		       (rc = api_int64(c, "end_step", false, &a->end)) < 0)) ||
+	    (range && ((rc = api_int64(c, "start_step", false, &a->start)) < 0 || ((a->has_start = rc), 0) ||
+		       (rc = api_int64(c, "end_step", false, &a->end)) < 0 || ((a->has_end = rc), 0))) ||
 	    (rc = api_int64(c, "max_results", false, &a->max)) < 0)
 		return rc;   /* every failure above is negative */
 	return 0;
@@ -404,14 +417,24 @@ static int series_reply(struct api_call *c, struct series_args *a, int rc, const
 	return 0;
 }
 
+/* MLflow's step sampling; cairn_envelope=true: cairn's min/max-preserving
+ * sampling instead (its web UI asks for it) */
 static int metric_bulk_interval(struct api_call *c)
 {
 	struct series_args a = { .start = -1, .end = -1, .max = 2500 };
+	const char *envelope = NULL;
 	json_t *list = NULL;
 	int rc = series_args(c, "run_ids", true, true, &a);
 
-	if (!rc)
+	if (!rc && (rc = api_str(c, "cairn_envelope", false, &envelope)) > 0) {
+		rc = strcmp(envelope, "true") && strcmp(envelope, "false") ? api_invalid_query("cairn_envelope", envelope)
+									  : 0;
+	}
+	if (!rc && envelope && !strcmp(envelope, "true"))
 		rc = trk_metric_history_bulk_interval(c->st, a.ids, a.n, a.key, a.start, a.end, a.max, &list);
+	else if (!rc)
+		rc = trk_metric_history_bulk_steps(c->st, a.ids, a.n, a.key, a.has_start, a.has_end, a.start, a.end,
+						   a.max, &list);
 	return series_reply(c, &a, rc, "metrics", list);
 }
 

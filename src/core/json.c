@@ -38,31 +38,53 @@ int cjson_parse_object(const char *data, size_t n, json_t **out)
 	return 0;
 }
 
+/* MLflow's server answers a bad request field in these words, which clients
+ * and tests match: "Missing value for required parameter 'name'. See the API
+ * docs ..." and "Invalid value 31 for parameter 'run_id' supplied:  Hint:
+ * Value was of type 'int'. See ..." (the value as Python's json.dumps, the
+ * type by Python's name; the two spaces are MLflow's). */
+int cjson_missing(const char *path)
+{
+	return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%.200s'." CJSON_API_DOCS, path);
+}
+
+const char *cjson_py_type(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "dict";
+	case JSON_ARRAY: return "list";
+	case JSON_STRING: return "str";
+	case JSON_INTEGER: return "int";
+	case JSON_REAL: return "float";
+	case JSON_TRUE:
+	case JSON_FALSE: return "bool";
+	default: return "NoneType";
+	}
+}
+
+int cjson_invalid(const char *path, const json_t *v)
+{
+	char *dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	int rc = cairn_error_set(CAIRN_EINVALID, "Invalid value %.500s for parameter '%.200s' supplied:  Hint: Value "
+						"was of type '%s'." CJSON_API_DOCS, dump ? dump : "?", path, cjson_py_type(v));
+
+	free(dump);
+	return rc;
+}
+
+/* A required field that is absent, null or "" is missing, as for MLflow
+ * (protobuf cannot tell an empty string from none). */
 static json_t *field(json_t *obj, const char *key, bool required, int *rc)
 {
 	json_t *v = obj ? json_object_get(obj, key) : NULL;
 
 	*rc = 0;
-	if (!v || json_is_null(v)) {
+	if (!v || json_is_null(v) || (required && json_is_string(v) && !json_string_length(v))) {
 		if (required)
-			*rc = cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%s'", key);
+			*rc = cjson_missing(key);
 		return NULL;
 	}
 	return v;
-}
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "object";
-	case JSON_ARRAY: return "array";
-	case JSON_STRING: return "string";
-	case JSON_INTEGER: return "integer";
-	case JSON_REAL: return "number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "boolean";
-	default: return "null";
-	}
 }
 
 int cjson_get_str(json_t *obj, const char *key, bool required, const char **out)
@@ -73,9 +95,7 @@ int cjson_get_str(json_t *obj, const char *key, bool required, const char **out)
 	if (!v)
 		return rc;
 	if (!json_is_string(v))
-		return cairn_error_set(CAIRN_EINVALID,
-				       "Invalid value for parameter '%s': expected a string, got %s",
-				       key, type_name(v));
+		return cjson_invalid(key, v);
 	*out = json_string_value(v);
 	return 1;
 }
@@ -142,9 +162,7 @@ int cjson_get_int64(json_t *obj, const char *key, bool required, int64_t *out)
 	}
 	if (json_is_string(v) && cjson_parse_int64(json_string_value(v), out) == 0)
 		return 1;
-	return cairn_error_set(CAIRN_EINVALID,
-			       "Invalid value for parameter '%s': expected an integer, got %s",
-			       key, type_name(v));
+	return cjson_invalid(key, v);
 }
 
 int cjson_get_double(json_t *obj, const char *key, bool required, double *out)
@@ -160,9 +178,7 @@ int cjson_get_double(json_t *obj, const char *key, bool required, double *out)
 	}
 	if (json_is_string(v) && cjson_parse_double(json_string_value(v), out) == 0)
 		return 1;
-	return cairn_error_set(CAIRN_EINVALID,
-			       "Invalid value for parameter '%s': expected a number, got %s",
-			       key, type_name(v));
+	return cjson_invalid(key, v);
 }
 
 int cjson_get_bool(json_t *obj, const char *key, bool required, bool *out)
@@ -183,9 +199,7 @@ int cjson_get_bool(json_t *obj, const char *key, bool required, bool *out)
 			return 1;
 		}
 	}
-	return cairn_error_set(CAIRN_EINVALID,
-			       "Invalid value for parameter '%s': expected a boolean, got %s",
-			       key, type_name(v));
+	return cjson_invalid(key, v);
 }
 
 int cjson_get_array(json_t *obj, const char *key, bool required, json_t **out)
@@ -196,9 +210,7 @@ int cjson_get_array(json_t *obj, const char *key, bool required, json_t **out)
 	if (!v)
 		return rc;
 	if (!json_is_array(v))
-		return cairn_error_set(CAIRN_EINVALID,
-				       "Invalid value for parameter '%s': expected an array, got %s",
-				       key, type_name(v));
+		return cjson_invalid(key, v);
 	*out = v;
 	return 1;
 }

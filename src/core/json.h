@@ -19,7 +19,18 @@
 /* Parse `n` bytes as one JSON object (an empty body is an empty object). */
 int cjson_parse_object(const char *data, size_t n, json_t **out);
 
-/* Field accessors. `required`: absence (or JSON null) is an error.
+/* What MLflow's server appends to its messages about request fields. */
+#define CJSON_API_DOCS " See the API docs for more information about request parameters."
+/* Record MLflow's message for a missing required field / a field of the
+ * wrong type (path names it: "run_id", "metrics[0].timestamp"); both return
+ * CAIRN_EINVALID. */
+int cjson_missing(const char *path);
+int cjson_invalid(const char *path, const json_t *v);
+/* Python's name for the type of v after json.loads ("dict", "list", "str",
+ * "int", "float", "bool", "NoneType"): what MLflow's messages name. */
+const char *cjson_py_type(const json_t *v);
+
+/* Field accessors. `required`: absence (or JSON null, or "") is an error.
  * When absent and optional they return 0 and leave *out untouched; they
  * return 1 when the value was present and stored. */
 int cjson_get_str(json_t *obj, const char *key, bool required, const char **out);

@@ -433,7 +433,9 @@ static enum MHD_Result send_resp(struct http_server *s, struct MHD_Connection *c
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				resp->content_type ? resp->content_type : "application/json");
+	/* as MLflow's server, on every answer */
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "SAMEORIGIN");
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
 	origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
@@ -820,8 +822,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 					  "query arguments in %zu bytes, more than the %zu KiB request head limit allows\"}",
 					  nargs, len, s->cfg.max_head >> 10);
 			int mn = snprintf(msg, sizeof(msg),
-					  "HTTP/1.1 414 URI Too Long\r\nContent-Type: application/json\r\nContent-Length: "
-					  "%d\r\nConnection: close\r\n\r\n%s", bn, body);
+					  "HTTP/1.1 414 URI Too Long\r\nContent-Type: application/json\r\nX-Content-Type-Options: "
+					  "nosniff\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bn, body);
 			if (ci && mn > 0 && (size_t)mn < sizeof(msg)) {
 				(void)!send(ci->connect_fd, msg, (size_t)mn, MSG_NOSIGNAL | MSG_DONTWAIT);
 				shutdown(ci->connect_fd, SHUT_RDWR);

@@ -1,5 +1,6 @@
 /* registry.c - registered models, model versions, tags, aliases and stages over the store. */
 #include "registry/reg_int.h"
+#include "tracking/logged_model.h"
 #include "tracking/search.h"
 #include "core/path.h"
 #include "core/util.h"
@@ -18,8 +19,7 @@ static const char *const stages[] = { "None", "Staging", "Production", "Archived
 static int check_name(const char *name, const char *what)
 {
 	if (!name || !*name)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter '%s'. See the API docs "
-						      "for more information about request parameters.", what);
+		return cjson_missing(what);
 	if (strlen(name) > REG_MAX_NAME)
 		return cairn_error_set(CAIRN_EINVALID, "Registered model name exceeds the maximum length of %d",
 				       REG_MAX_NAME);
@@ -265,12 +265,14 @@ static int version_row(struct store *st, struct store_stmt *q, json_t **out)
 	cjson_set(o, "version", json_string(v));
 	cjson_set(o, "creation_timestamp", json_integer(store_col_int64(q, 2)));
 	cjson_set(o, "last_updated_timestamp", json_integer(store_col_int64(q, 3)));
-	set_text(o, "description", q, 4);
+	/* MLflow sends description, run_id and run_link as "" when unset, in
+	 * every answer that holds a model version */
+	cjson_set(o, "description", cjson_string(store_col_is_null(q, 4) ? "" : store_col_text(q, 4)));
 	set_text(o, "user_id", q, 5);
 	cjson_set(o, "current_stage", cjson_string(store_col_text(q, 6)));
 	set_text(o, "source", q, 7);
-	set_text(o, "run_id", q, 8);
-	set_text(o, "run_link", q, 9);
+	cjson_set(o, "run_id", cjson_string(store_col_is_null(q, 8) ? "" : store_col_text(q, 8)));
+	cjson_set(o, "run_link", cjson_string(store_col_is_null(q, 9) ? "" : store_col_text(q, 9)));
 	cjson_set(o, "status", cjson_string(store_col_text(q, 10)));
 	set_text(o, "status_message", q, 11);
 	set_text(o, "model_id", q, 12);
@@ -822,9 +824,40 @@ int reg__alias_version(struct store *st, int64_t id, const char *alias, int64_t 
 	return rc;
 }
 
+/* MLflow keeps an alias whose version was deleted, and asking for it is 404
+ * "Model Version (name=N, version=V) not found"; cairn drops the alias with
+ * its version, so the audit log tells: the alias's last record is its
+ * set_alias to V (no delete_alias, nor delete_model or rename of the model
+ * since) and V is gone. Else rc, the alias's "not found", stands. */
+static int alias_of_deleted_version(struct store *st, const char *name, const char *alias, int rc)
+{
+	struct store_stmt *q;
+	int64_t ver = 0;
+	int step;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+	if (store_prepare(st, "SELECT a.version FROM registry_audit a WHERE a.id = (SELECT max(id) FROM registry_audit "
+			      "WHERE model = ?1 AND ((alias = ?2 AND action IN ('set_alias', 'delete_alias')) OR "
+			      "action IN ('delete_model', 'rename'))) AND a.action = 'set_alias' AND NOT EXISTS "
+			      "(SELECT 1 FROM model_versions v JOIN registered_models m ON m.id = v.model "
+			      "WHERE m.name = ?1 AND v.version = a.version)", &q))
+		return cairn_error_set(rc, "%s", msg);
+	store_bind_text(q, 1, name);
+	store_bind_text(q, 2, alias);
+	step = store_step(q);
+	if (step == STORE_ROW)
+		ver = store_col_int64(q, 0);
+	store_reset(q);
+	if (step != STORE_ROW)
+		return step < 0 ? step : cairn_error_set(rc, "%s", msg);
+	return cairn_error_set(CAIRN_ENOTFOUND, "Model Version (name=%.256s, version=%lld) not found", name,
+			       (long long)ver);
+}
+
 int reg_version_by_alias(struct store *st, const char *name, const char *alias, json_t **out)
 {
-	int64_t id, ver;
+	int64_t id = 0, ver;
 	int rc;
 
 	if (!alias || !*alias)
@@ -833,6 +866,8 @@ int reg_version_by_alias(struct store *st, const char *name, const char *alias, 
 		return rc;
 	if (!(rc = reg__model_id(st, name, &id)) && !(rc = reg__alias_version(st, id, alias, &ver)))
 		rc = reg__load_version(st, id, ver, out);
+	if (rc == CAIRN_EINVALID && id)
+		rc = alias_of_deleted_version(st, name, alias, rc);
 	store_rollback(st);
 	return rc;
 }
@@ -1084,6 +1119,14 @@ static int check_local_source(struct store *st, const char *source, const char *
 		goto out;
 	}
 refuse:
+	/* with a run (model) MLflow names the source as the absolute path it resolved */
+	buf_clear(&src);
+	buf_clear(&dir);
+	if ((run_id || model_id) && !local_path(source, &src)) {
+		buf_printf(&dir, "/%s", src.ptr);
+		if (!buf_error(&dir))
+			source = dir.ptr;
+	}
 	rc = cairn_error_set(CAIRN_EINVALID, "Invalid model version source: '%.300s'. To use a local path as a model "
 					    "version source, the %s request parameter has to be specified and the local "
 					    "path has to be contained within the artifact directory of the %s specified "
@@ -1109,6 +1152,11 @@ static int check_source(struct store *st, const char *source, const char *run_id
 	struct buf dec = BUF_INIT;
 	int rc;
 
+	/* MLflow looks at a local source first: without its run, or outside the
+	 * run's folder, it is refused as a local path whatever else it holds
+	 * ("..%2fetc" too); one inside is still checked below */
+	if (!prompt && source_is_local(source) && (rc = check_local_source(st, source, run_id, model_id)))
+		goto out;
 	if ((rc = path_unquote_all(source, strlen(source), &dec)))
 		goto out;
 	for (size_t i = 0; i < dec.len; i++)
@@ -1120,12 +1168,8 @@ static int check_source(struct store *st, const char *source, const char *run_id
 		rc = bad_source(source);
 		goto out;
 	}
-	if (prompt)
+	if (prompt || source_is_local(source))
 		goto out;
-	if (source_is_local(source)) {
-		rc = check_local_source(st, source, run_id, model_id);
-		goto out;
-	}
 	{
 		struct slice p = uri_path(dec.ptr);
 		bool sep = true;
@@ -1257,6 +1301,10 @@ int reg_version_create(struct store *st, const struct reg_version_new *v, json_t
 		if ((rc = upsert_version_tag(st, id, ver, k, val)))
 			goto out;
 	}
+	/* MLflow records the version on the logged model named by model_id */
+	if (!is_prompt && v->model_id && *v->model_id &&
+	    (rc = trk__logged_model_add_version(st, v->model_id, v->name, ver)))
+		goto out;
 	if ((rc = reg__audit(st, v->user, "create_version", v->name, ver, NULL,
 			     json_pack("{s:s,s:s?}", "source", v->source, "run_id", run_id))))
 		goto out;

@@ -172,21 +172,6 @@ static double jreal(const json_t *v)
 	return d;
 }
 
-/* Python's type name of a JSON value. */
-static const char *py_type(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "dict";
-	case JSON_ARRAY: return "list";
-	case JSON_STRING: return "str";
-	case JSON_INTEGER: return "int";
-	case JSON_REAL: return "float";
-	case JSON_TRUE:
-	case JSON_FALSE: return "bool";
-	default: return "NoneType";
-	}
-}
-
 /* repr() of a JSON value as Python sees it after json.loads. */
 static void py_repr_json(struct buf *b, const json_t *v)
 {
@@ -692,7 +677,7 @@ static void prob_message(struct buf *b, int p, const json_t *v, bool with_class)
 		break;
 	case P_TYPE_FLOAT:
 		cls = "TypeError";
-		buf_printf(&m, "float() argument must be a string or a real number, not '%s'", py_type(v));
+		buf_printf(&m, "float() argument must be a string or a real number, not '%s'", cjson_py_type(v));
 		break;
 	case P_SEQ:
 		buf_puts(&m, "setting an array element with a sequence.");
@@ -701,7 +686,7 @@ static void prob_message(struct buf *b, int p, const json_t *v, bool with_class)
 	case P_TYPE_INT:
 		cls = "TypeError";
 		buf_printf(&m, "int() argument must be a string, a bytes-like object or a real number, not '%s'",
-			   py_type(v));
+			   cjson_py_type(v));
 		break;
 	case P_STR_INT:
 		buf_puts(&m, "invalid literal for int() with base 10: ");
@@ -1435,7 +1420,7 @@ static int dec_split(struct dec *d, const json_t *split)
 		if (json_is_array(split))
 			return bad(d, "Invalid input. Dataframe split format must be a dictionary. Got list.");
 		return bad(d, "Invalid input. Dataframe split format must be a dictionary. Got type <class '%s'>.",
-			   py_type(split));
+			   cjson_py_type(split));
 	}
 	data = json_object_get(split, "data");
 	cols = json_object_get(split, "columns");
@@ -1646,7 +1631,7 @@ static int dec_records(struct dec *d, const json_t *recs)
 		if (json_is_object(recs))
 			return bad(d, "Invalid input. Dataframe records format must be a list of records. Got dictionary.");
 		return bad(d, "Invalid input. Dataframe records format must be a list of records. Got type <class '%s'>.",
-			   py_type(recs));
+			   cjson_py_type(recs));
 	}
 	n = json_array_size(recs);
 	rec = json_array_get(recs, 0);
@@ -1666,7 +1651,7 @@ static int dec_records(struct dec *d, const json_t *recs)
 	json_array_foreach(recs, i, rec)
 		if (!json_is_object(rec))
 			return bad(d, "Invalid input. Provided dataframe_records field is not a valid dataframe representation "
-				   "in 'records' format. Error: ''%s' object has no attribute 'keys''", py_type(rec));
+				   "in 'records' format. Error: ''%s' object has no attribute 'keys''", cjson_py_type(rec));
 	positional = !d->in->names;
 	if ((rc = dec_alloc(d, n, SENT_NAN)))
 		return rc;
@@ -1877,7 +1862,7 @@ static int unnamed_refuses(struct dec *d, const json_t *v)
 {
 	return bad(d, "Invalid input. Failed to parse input data. This model contains an un-named  model signature "
 		   "which expects a single n-dimensional array or a single value as input, however, an input of type "
-		   "<class '%s'> was found.", py_type(v));
+		   "<class '%s'> was found.", cjson_py_type(v));
 }
 
 /* A whole array (the tensor, the unnamed columns, or rows for a model without signature). */
@@ -2190,7 +2175,7 @@ static int dec_instance_rows(struct dec *d, const json_t *list)
 	json_array_foreach(list, i, item)
 		if (!json_is_object(item))
 			return bad(d, "Invalid input. Ensure that the input is a valid JSON-formatted string.\nError: "
-				   "AttributeError(\"'%s' object has no attribute 'items'\")", py_type(item));
+				   "AttributeError(\"'%s' object has no attribute 'items'\")", cjson_py_type(item));
 	if (!(cnt = ccalloc(d->ncols, sizeof(*cnt))))
 		return oom();
 	if ((rc = dec_alloc(d, n, 0)))
@@ -2745,7 +2730,7 @@ static json_t *param_scalar(const struct mlparam *p, json_t *v, struct buf *err)
 			return json_incref(v);
 		buf_puts(err, "Failed to enforce schema of ");
 		py_repr_json(err, v);
-		buf_printf(err, " with type 'object'. Expected data to be dictionary, got %s", py_type(v));
+		buf_printf(err, " with type 'object'. Expected data to be dictionary, got %s", cjson_py_type(v));
 		return NULL;
 	}
 	if (p->type == MLTYPE_DATETIME) {
@@ -2753,7 +2738,7 @@ static json_t *param_scalar(const struct mlparam *p, json_t *v, struct buf *err)
 			return json_incref(v);
 		buf_puts(err, "Failed to convert value `");
 		py_str_json(err, v);
-		buf_printf(err, "` from type `<class '%s'>` to `%s`", py_type(v), param_type_str(p->type));
+		buf_printf(err, "` from type `<class '%s'>` to `%s`", cjson_py_type(v), param_type_str(p->type));
 		return NULL;
 	}
 	if (json_is_array(v) || json_is_object(v)) {
@@ -2779,7 +2764,7 @@ static json_t *param_scalar(const struct mlparam *p, json_t *v, struct buf *err)
 	}
 	if (ok)
 		return json_incref(v);
-	buf_printf(err, "Can not safely convert `<class '%s'>` to `%s` for value `", py_type(v), param_type_str(p->type));
+	buf_printf(err, "Can not safely convert `<class '%s'>` to `%s` for value `", cjson_py_type(v), param_type_str(p->type));
 	py_str_json(err, v);
 	buf_putc(err, '`');
 	return NULL;
@@ -2823,7 +2808,7 @@ static json_t *param_validate(const struct mlparam *p, const char *spec, json_t 
 
 		if (!json_is_array(v) || param_ndim(v) != 1) {
 			buf_printf(err, "Value must be a 1D array with shape (-1,) for param %s, received %s with ndim %zu",
-				   spec, py_type(v), param_ndim(v));
+				   spec, cjson_py_type(v), param_ndim(v));
 			return NULL;
 		}
 		if (!(out = json_array()))
@@ -2887,7 +2872,7 @@ static int dec_params(struct dec *d, json_t *params)
 	if (!in->params)   /* MLflow ignores params when the signature declares none */
 		return 0;
 	if (params && !json_is_null(params) && !json_is_object(params)) {
-		rc = bad(d, "Parameters must be a dictionary. Got type '%s'.", py_type(params));
+		rc = bad(d, "Parameters must be a dictionary. Got type '%s'.", cjson_py_type(params));
 		d->out->error_code = INVALID_PARAMETER_VALUE;
 		return rc;
 	}
@@ -3059,7 +3044,7 @@ static int dec_json(struct dec *d, const char *body, size_t len)
 		rc = json_is_array(doc)
 			? bad(d, "Invalid input. " REQUIRED_INPUT_FORMAT ". Received a list.")
 			: bad(d, "Invalid input. " REQUIRED_INPUT_FORMAT ". Received unexpected input type '<class '%s'>.",
-			      py_type(doc));
+			      cjson_py_type(doc));
 		goto out;
 	}
 	if (json_object_get(doc, "messages") || json_object_get(doc, "prompt") || json_object_get(doc, "input")) {
@@ -3798,7 +3783,7 @@ int serve_decode_json_row(const struct serve_input *in, const char *text, size_t
 		goto out;
 	if (!json_is_object(doc)) {
 		rc = cairn_error_set(CAIRN_EINVALID, "expected a JSON object ({\"column\": value, ...}), got '%s'",
-				     py_type(doc));
+				     cjson_py_type(doc));
 		goto out;
 	}
 	if (!(list = json_array()) || json_array_append(list, doc)) {

@@ -2,11 +2,14 @@
 #include "tracking/trk_int.h"
 #include "core/fault.h"
 #include "tracking/search.h"
+#include "core/path.h"
 #include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <strings.h>
 
 #define EXP_COLS "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time"
 
@@ -116,6 +119,38 @@ out:
 	return rc;
 }
 
+/* The artifact location as MLflow stores it (utils/uri.py
+ * resolve_uri_if_local): a relative local path, plain or file:, is made
+ * absolute against the server's working folder ("runs/x" ->
+ * "/srv/runs/x", "file:x" -> "file:///srv/x"), "." and empty components
+ * dropped as pathlib does; anything else is kept as given. */
+static int absolute_location(const char *loc, struct buf *out)
+{
+	size_t n = path_uri_scheme_len(loc);
+	bool file = n == 5 && !strncasecmp(loc, "file:", 5);
+	const char *p = file ? loc + 5 : loc;
+	char cwd[4096];
+
+	if ((n && !file) || p[0] == '/') {
+		buf_puts(out, loc);
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return cairn_error_set(CAIRN_EIO, "cannot resolve the artifact location '%.200s': no working folder", loc);
+	buf_printf(out, "%s%s", file ? "file://" : "", strcmp(cwd, "/") ? cwd : "");
+	while (*p) {
+		size_t c = strcspn(p, "/");
+		if (c && !(c == 1 && p[0] == '.')) {
+			buf_putc(out, '/');
+			buf_put(out, p, c);
+		}
+		p += c + (p[c] == '/');
+	}
+	if (!out->len)
+		buf_putc(out, '/');
+	return 0;
+}
+
 int trk_experiment_create(struct store *st, const char *name, const char *artifact_location,
 			  json_t *tags, char **id_out)
 {
@@ -153,10 +188,11 @@ int trk_experiment_create(struct store *st, const char *name, const char *artifa
 	if (rc)
 		goto out;
 	if (artifact_location && *artifact_location)
-		buf_puts(&loc, artifact_location);
+		rc = absolute_location(artifact_location, &loc);
 	else
 		buf_printf(&loc, "mlflow-artifacts:/%lld", (long long)id);
-	if ((rc = store_prepare(st, "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", &q)))
+	if (rc || (rc = buf_error(&loc)) ||
+	    (rc = store_prepare(st, "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", &q)))
 		goto out;
 	store_bind_text(q, 1, loc.ptr);
 	store_bind_int64(q, 2, id);
@@ -190,7 +226,7 @@ int trk_experiment_get(struct store *st, const char *id, json_t **out)
 	int rc;
 
 	if (!id || !*id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_id'");
+		return cjson_missing("experiment_id");
 	if ((rc = trk__parse_exp_id(id, &n)))
 		return rc;
 	return exp_load(st, "e.experiment_id = ?", NULL, n, out);
@@ -199,7 +235,7 @@ int trk_experiment_get(struct store *st, const char *id, json_t **out)
 int trk_experiment_get_by_name(struct store *st, const char *name, json_t **out)
 {
 	if (!name || !*name)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_name'");
+		return cjson_missing("experiment_name");
 	return exp_load(st, "e.name = ?", name, 0, out);
 }
 

@@ -54,7 +54,7 @@ static int parse_status(json_t *v, const char **out)
 	int64_t n = -1;
 
 	if (!v || json_is_null(v))
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'status'");
+		return cjson_missing("status");
 	if (json_is_integer(v)) {
 		n = json_integer_value(v);
 	} else if (json_is_string(v)) {
@@ -122,7 +122,7 @@ static int check_model(struct store *st, const char *model_id, bool any)
 	int rc;
 
 	if (!model_id || !*model_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	if ((rc = store_prepare(st, "SELECT lifecycle_stage FROM logged_models WHERE model_id = ?", &q)))
 		return rc;
 	store_bind_text(q, 1, model_id);
@@ -271,7 +271,7 @@ int trk_logged_model_create(struct store *st, const char *experiment_id, const c
 
 	*out = NULL;
 	if (!experiment_id || !*experiment_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'experiment_id'");
+		return cjson_missing("experiment_id");
 	if ((rc = trk__parse_exp_id(experiment_id, &exp)) || (rc = validate_name(name)) ||
 	    (rc = kv_validate("param", params, TRK_MAX_PARAM_VALUE)) ||
 	    (rc = kv_validate("tag", tags, TRK_MAX_TAG_VALUE)))
@@ -344,7 +344,7 @@ int trk_logged_model_get(struct store *st, const char *model_id, json_t **out)
 	int rc;
 
 	if (!model_id || !*model_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'model_id'");
+		return cjson_missing("model_id");
 	if ((rc = store_begin_read(st)))
 		return rc;
 	rc = model_load(st, model_id, out);
@@ -420,6 +420,53 @@ static int put_kvs(struct store *st, const char *model_id, const char *table, co
 	return trk__commit_or_rollback(st, rc);
 }
 
+int trk__logged_model_add_version(struct store *st, const char *model_id, const char *name, int64_t version)
+{
+	struct store_stmt *q;
+	json_t *list = NULL, *e, *tags = NULL;
+	char *text = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = check_model(st, model_id, false)))
+		return rc;
+	if ((rc = store_prepare(st, "SELECT value FROM logged_model_tags WHERE model_id = ? AND key = "
+				    "'mlflow.modelVersions'", &q)))
+		return rc;
+	store_bind_text(q, 1, model_id);
+	rc = store_step(q);
+	if (rc == STORE_ROW)
+		list = json_loads(store_col_text(q, 0), 0, NULL);
+	store_reset(q);
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	json_array_foreach(list, i, e)
+		if (json_is_object(e) && json_is_string(json_object_get(e, "name")) &&
+		    !strcmp(json_string_value(json_object_get(e, "name")), name) &&
+		    json_is_integer(json_object_get(e, "version")) &&
+		    json_integer_value(json_object_get(e, "version")) == version)
+			goto out;
+	json_array_append_new(list, json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version));
+	/* Python's json.dumps: ", " and ": " between items, ASCII only */
+	if (!(text = json_dumps(list, JSON_ENSURE_ASCII)) ||
+	    !(tags = json_pack("[{s:s, s:s}]", "key", "mlflow.modelVersions", "value", text))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!(rc = kv_put(st, "logged_model_tags", model_id, tags)))
+		rc = touch(st, model_id);
+out:
+	free(text);
+	json_decref(tags);
+	json_decref(list);
+	return rc;
+}
+
 int trk_logged_model_set_tags(struct store *st, const char *model_id, json_t *tags)
 {
 	return put_kvs(st, model_id, "logged_model_tags", "tag", tags, TRK_MAX_TAG_VALUE);
@@ -436,7 +483,7 @@ int trk_logged_model_delete_tag(struct store *st, const char *model_id, const ch
 	int rc;
 
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'tag_key'");
+		return cjson_missing("tag_key");
 	if ((rc = store_begin_write(st)))
 		return rc;
 	if ((rc = check_model(st, model_id, false)))
@@ -453,10 +500,52 @@ out:
 	return trk__commit_or_rollback(st, rc);
 }
 
-int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
-			    const char *const *order_by, size_t n_order, int64_t max_results, const char *page_token,
-			    json_t **out, char **next)
+/* WITH lm_scope: the metric rows of the datasets (a name, and the digest or
+ * none: MLflow's handler passes an absent digest as None, which its store
+ * compares as IS NULL, so a name alone matches only rows without a digest);
+ * scope_bind binds it. */
+static int scope_sql(json_t *datasets, struct buf *sql)
 {
+	size_t i;
+	json_t *d;
+
+	buf_puts(sql, "WITH lm_scope AS (SELECT * FROM logged_model_metrics WHERE ");
+	json_array_foreach(datasets, i, d) {
+		const char *name = NULL, *digest = NULL;
+		int rc;
+		if (!json_is_object(d))
+			return cjson_invalid("datasets", datasets);
+		if ((rc = cjson_get_str(d, "dataset_name", false, &name)) < 0 ||
+		    (rc = cjson_get_str(d, "dataset_digest", false, &digest)) < 0)
+			return rc;
+		if (!name || !*name)
+			return cairn_error_set(CAIRN_EINVALID, "`dataset_name` in the `datasets` clause must be specified.");
+		buf_puts(sql, i ? " OR (dataset_name = ? AND dataset_digest IS ?)" : "(dataset_name = ? AND dataset_digest IS ?)");
+	}
+	buf_puts(sql, ") ");
+	return buf_error(sql);
+}
+
+static void scope_bind(struct store_stmt *q, json_t *datasets, int *idx)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(datasets, i, d) {
+		const char *digest = json_string_value(json_object_get(d, "dataset_digest"));
+		store_bind_text(q, (*idx)++, json_string_value(json_object_get(d, "dataset_name")));
+		if (digest && *digest)
+			store_bind_text(q, (*idx)++, digest);
+		else
+			store_bind_null(q, (*idx)++);
+	}
+}
+
+int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
+			    json_t *datasets, const char *const *order_by, size_t n_order, int64_t max_results,
+			    const char *page_token, json_t **out, char **next)
+{
+	bool scoped = json_array_size(datasets) > 0;
 	struct search_sql s;
 	struct buf sql = BUF_INIT;
 	struct store_stmt *q;
@@ -474,17 +563,26 @@ int trk_logged_model_search(struct store *st, const char *const *experiment_ids,
 	if (page_token && (rc = trk_page_token_decode(page_token, &offset)))
 		return rc;
 	search_sql_init(&s);
-	if ((rc = search_compile_logged_models(filter, order_by, n_order, &s)))
+	if ((rc = (scoped ? search_compile_logged_models_scoped : search_compile_logged_models)(filter, order_by,
+												 n_order, &s)))
+		goto done;
+	if (scoped && (rc = scope_sql(datasets, &sql)))
 		goto done;
 	buf_puts(&sql, "SELECT " LM_COLS " FROM logged_models lm WHERE lm.experiment_id IN ");
 	if ((rc = trk__sql_exp_in(&sql, experiment_ids, n_exp)))
 		goto done;
+	/* with datasets, a model needs a metric on one of them (MLflow joins on
+	 * them when no metric clause does) */
+	if (scoped)
+		buf_puts(&sql, " AND EXISTS (SELECT 1 FROM lm_scope d WHERE d.model_id = lm.model_id)");
 	buf_printf(&sql, " AND lm.lifecycle_stage = 'active' AND (%s) ORDER BY %s LIMIT ? OFFSET ?", s.where.ptr,
 		   s.order.ptr);
 	if ((rc = buf_error(&sql)) || (rc = store_begin_read(st)))
 		goto done;
 	if ((rc = store_prepare(st, sql.ptr, &q)))
 		goto rollback;
+	if (scoped)
+		scope_bind(q, datasets, &idx);
 	trk__bind_exp_in(q, experiment_ids, n_exp, &idx);
 	trk__bind_search(q, &s, &idx);
 	store_bind_int64(q, idx++, max_results + 1);
@@ -526,7 +624,7 @@ static int run_active(struct store *st, const char *run_id)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	rc = trk__run_lifecycle(st, run_id, &stage, NULL);
 	if (!rc && strcmp(stage.ptr, "active"))
 		rc = cairn_error_set(CAIRN_EINVALID, "The run %.80s must be in the 'active' state. Current state is %s.",

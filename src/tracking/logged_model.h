@@ -27,11 +27,13 @@ int trk_logged_model_delete(struct store *st, const char *model_id);
 int trk_logged_model_set_tags(struct store *st, const char *model_id, json_t *tags);
 int trk_logged_model_delete_tag(struct store *st, const char *model_id, const char *key);
 int trk_logged_model_log_params(struct store *st, const char *model_id, json_t *params);
-/* order_by: "<field_name> ASC|DESC" strings (search.h). *out: array of
- * LoggedModel; *next: NULL or a page token (free()). max_results 0: 50. */
+/* order_by: "<field_name> ASC|DESC" strings (search.h). datasets (NULL or
+ * MLflow's [{dataset_name, dataset_digest?}]): only models with a metric on
+ * one of them, and metrics.<key> read from those metrics alone. *out: array
+ * of LoggedModel; *next: NULL or a page token (free()). max_results 0: 50. */
 int trk_logged_model_search(struct store *st, const char *const *experiment_ids, size_t n_exp, const char *filter,
-			    const char *const *order_by, size_t n_order, int64_t max_results, const char *page_token,
-			    json_t **out, char **next);
+			    json_t *datasets, const char *const *order_by, size_t n_order, int64_t max_results,
+			    const char *page_token, json_t **out, char **next);
 
 /* LogOutputs: models is an array of {model_id, step}. */
 int trk_log_outputs(struct store *st, const char *run_id, json_t *models);
@@ -42,6 +44,11 @@ int trk_log_model_inputs(struct store *st, const char *run_id, json_t *models);
  * model_id into logged_model_metrics (no-op without one, or for an unknown model). */
 int trk__logged_model_metric(struct store *st, const char *run_id, json_t *m, double v, int is_nan, int64_t ts,
 			     int64_t step);
+/* Inside a caller's write transaction: add {"name": name, "version": version}
+ * to the mlflow.modelVersions tag of the logged model (a JSON list, as
+ * MLflow's set_model_versions_tags writes it) unless it is there already;
+ * an unknown or deleted model is RESOURCE_DOES_NOT_EXIST. */
+int trk__logged_model_add_version(struct store *st, const char *model_id, const char *name, int64_t version);
 /* Inside a read: add inputs.model_inputs and outputs.model_outputs of a run. */
 int trk__run_model_io(struct store *st, const char *run_id, json_t *inputs, json_t *outputs);
 

@@ -1,5 +1,6 @@
-/* metric.c - metric history, paged, and min/max-preserving server-side
- * sampling (get-history-bulk-interval): from the points, read in step order
+/* metric.c - metric history, paged; get-history-bulk-interval with MLflow's
+ * step sampling (the default) or cairn's min/max-preserving one
+ * (cairn_envelope=true): from the points, read in step order
  * (the order of the metrics table's key), or for a whole long series from its
  * step buckets cached in metric_pyramids (pyramid.h), which need not read them. */
 #include "tracking/trk_int.h"
@@ -22,9 +23,9 @@ int trk_metric_history(struct store *st, const char *run_id, const char *key, in
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+		return cjson_missing("metric_key");
 	if (max_results < 0 || max_results > TRK_MAX_HISTORY_PAGE)
 		return cairn_error_set(CAIRN_EINVALID, "Invalid value %lld for parameter 'max_results': it must be "
 						      "between 1 and %d", (long long)max_results, TRK_MAX_HISTORY_PAGE);
@@ -77,12 +78,12 @@ out:
 static int range_check(size_t n_runs, const char *key, int64_t start_step, int64_t end_step, const char *what)
 {
 	if (!n_runs)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_ids'");
+		return cjson_missing("run_ids");
 	if (n_runs > 100)
-		return cairn_error_set(CAIRN_EINVALID, "%s request must specify at most 100 run_ids. Received %zu run_ids.",
-				       what, n_runs);
+		return cairn_error_set(CAIRN_EINVALID, "%s request must specify at most 100 run_ids. Received %zu run_ids."
+						      CJSON_API_DOCS, what, n_runs);
 	if (!key || !*key)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'metric_key'");
+		return cjson_missing("metric_key");
 	if ((start_step < 0) != (end_step < 0))
 		return cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
 						       "specified.");
@@ -451,6 +452,202 @@ out:
 	json_decref(jkey);
 	json_decref(jrun);
 	free(pts);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* ---- MLflow's own step sampling (store/tracking/abstract_store.py
+ * get_metric_history_bulk_interval), the default answer ---- */
+
+struct steps {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int steps_add(struct steps *s, int64_t step)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		int64_t *v = crealloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory sampling steps");
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = step;
+	return 0;
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* first index of a sorted v[0..n) whose value is >= x (> x when after) */
+static size_t steps_bisect(const struct steps *s, int64_t x, bool after)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->v[mid] < x || (after && s->v[mid] == x))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The steps to answer with: every step of the runs (one list, sorted, no
+ * duplicates) in [start, end] (no range: 0 to the highest step), up to
+ * max_results of them evenly spaced by MLflow's float arithmetic plus the
+ * last, and each run's lowest and highest step that fall in the range. */
+static int sample_steps(struct store *st, const char *const *run_ids, size_t n_runs, const char *key, bool range,
+			int64_t start, int64_t end, int64_t max_results, struct steps *out)
+{
+	struct steps all = { 0 };
+	struct buf sql = BUF_INIT;
+	struct store_stmt *q;
+	size_t lo, hi;
+	int rc;
+
+	buf_puts(&sql, "SELECT DISTINCT step FROM metrics WHERE key = ? AND run_uuid IN (");
+	for (size_t r = 0; r < n_runs; r++)
+		buf_puts(&sql, r ? ", ?" : "?");
+	buf_puts(&sql, ") ORDER BY step");
+	if ((rc = buf_error(&sql)) || (rc = store_prepare(st, sql.ptr, &q)))
+		goto out;
+	store_bind_text(q, 1, key);
+	for (size_t r = 0; r < n_runs; r++)
+		store_bind_text(q, (int)r + 2, run_ids[r]);
+	while ((rc = store_step(q)) == STORE_ROW)
+		if ((rc = steps_add(&all, store_col_int64(q, 0))))
+			break;
+	store_reset(q);
+	if (rc < 0)
+		goto out;
+	if (!range) {
+		start = 0;
+		end = all.n ? all.v[all.n - 1] : 0;
+	}
+	lo = steps_bisect(&all, start, false);
+	hi = steps_bisect(&all, end, true);
+	if (hi - lo <= (size_t)max_results) {
+		for (size_t i = lo; i < hi; i++)
+			if ((rc = steps_add(out, all.v[i])))
+				goto out;
+	} else {
+		double interval = (double)(hi - lo) / (double)max_results;
+		for (int64_t i = 0; i < max_results; i++) {
+			size_t idx = lo + (size_t)((double)i * interval);
+			if (idx < hi && (rc = steps_add(out, all.v[idx])))
+				goto out;
+		}
+		if ((rc = steps_add(out, all.v[hi - 1])))
+			goto out;
+	}
+	if ((rc = store_prepare(st, "SELECT min(step), max(step) FROM metrics WHERE run_uuid = ? AND key = ?", &q)))
+		goto out;
+	for (size_t r = 0; r < n_runs && !rc; r++) {
+		store_bind_text(q, 1, run_ids[r]);
+		store_bind_text(q, 2, key);
+		rc = store_step(q);
+		if (rc == STORE_ROW && !store_col_is_null(q, 0)) {
+			rc = 0;
+			for (int c = 0; c < 2 && !rc; c++) {
+				int64_t s = store_col_int64(q, c);
+				if (s >= start && s <= end)
+					rc = steps_add(out, s);
+			}
+		}
+		rc = rc < 0 ? rc : 0;
+		store_reset(q);
+	}
+	if (rc)
+		goto out;
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_step);
+	lo = 0;
+	for (size_t i = 0; i < out->n; i++)
+		if (!lo || out->v[lo - 1] != out->v[i])
+			out->v[lo++] = out->v[i];
+	out->n = lo;
+out:
+	free(all.v);
+	buf_release(&sql);
+	return rc;
+}
+
+int trk_metric_history_bulk_steps(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+				  bool has_start, bool has_end, int64_t start_step, int64_t end_step,
+				  int64_t max_results, json_t **out)
+{
+	struct steps steps = { 0 };
+	struct store_stmt *q;
+	json_t *arr = NULL;
+	bool range = has_start && has_end;
+	int rc;
+
+	*out = NULL;
+	rc = range_check(n_runs, key, -1, -1, "GetMetricHistoryBulkInterval");
+	if (!rc && has_start != has_end)
+		rc = cairn_error_set(CAIRN_EINVALID, "If either start step or end step are specified, both must be "
+						     "specified.");
+	if (!rc && range && start_step > end_step)
+		rc = cairn_error_set(CAIRN_EINVALID, "end_step must be greater than start_step. Found start_step=%lld "
+						     "and end_step=%lld.", (long long)start_step, (long long)end_step);
+	if (!rc && (max_results < 1 || max_results > 2500))
+		rc = cairn_error_set(CAIRN_EINVALID, "max_results must be between 1 and 2500." CJSON_API_DOCS);
+	if (rc)
+		return rc;
+	if (!(arr = json_array()))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = store_begin_read(st)))
+		goto fail;
+	if ((rc = sample_steps(st, run_ids, n_runs, key, range, start_step, end_step, max_results, &steps)) ||
+	    !steps.n)
+		goto out;
+	if ((rc = store_prepare(st, "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND key = ? "
+				    "AND step BETWEEN ? AND ? ORDER BY step, timestamp, value", &q)))
+		goto out;
+	/* per run in run_ids' order, every point at a sampled step, at most
+	 * MLflow's 25,000 a run */
+	for (size_t r = 0; r < n_runs && !rc; r++) {
+		size_t got = 0;
+		store_bind_text(q, 1, run_ids[r]);
+		store_bind_text(q, 2, key);
+		store_bind_int64(q, 3, steps.v[0]);
+		store_bind_int64(q, 4, steps.v[steps.n - 1]);
+		while (got < 25000 && (rc = store_step(q)) == STORE_ROW) {
+			int64_t s = store_col_int64(q, 0);
+			json_t *m;
+			if (!bsearch(&s, steps.v, steps.n, sizeof(*steps.v), cmp_step))
+				continue;
+			m = json_object();
+			cjson_set(m, "key", cjson_string(key));
+			cjson_set(m, "value", cjson_double(store_col_int64(q, 3) ? NAN : store_col_double(q, 2)));
+			cjson_set(m, "timestamp", json_integer(store_col_int64(q, 1)));
+			cjson_set(m, "step", json_integer(s));
+			cjson_set(m, "run_id", cjson_string(run_ids[r]));
+			if (!m || json_array_append_new(arr, m)) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+			got++;
+		}
+		rc = rc < 0 ? rc : 0;
+		store_reset(q);
+	}
+out:
+	store_rollback(st);
+fail:
+	free(steps.v);
 	if (rc) {
 		json_decref(arr);
 		return rc;

@@ -190,7 +190,7 @@ int trk_run_get(struct store *st, const char *run_id, json_t **out)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if ((rc = store_begin_read(st)))
 		return rc;
 	rc = run_load(st, run_id, out);
@@ -339,7 +339,7 @@ int trk_run_update(struct store *st, const char *run_id, const char *status, int
 
 	*info_out = NULL;
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if (status && (rc = validate_status(status)))
 		return rc;
 	if ((rc = store_begin_write(st)))
@@ -381,7 +381,7 @@ static int run_set_stage(struct store *st, const char *run_id, const char *to)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if ((rc = store_begin_write(st)))
 		return rc;
 	if ((rc = trk__run_lifecycle(st, run_id, &stage, NULL)))
@@ -413,6 +413,19 @@ int trk_run_restore(struct store *st, const char *run_id)
 }
 
 /* Validate everything in a batch before touching the database. */
+/* MLflow's check that entry i of a batch's array has key: absent, null and ""
+ * are missing, named "metrics[0].timestamp" */
+static int require_at(json_t *e, const char *array, size_t i, const char *key)
+{
+	json_t *v = json_object_get(e, key);
+	char path[64];
+
+	if (v && !json_is_null(v) && !(json_is_string(v) && !json_string_length(v)))
+		return 0;
+	snprintf(path, sizeof(path), "%s[%zu].%s", array, i, key);
+	return cjson_missing(path);
+}
+
 static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 {
 	size_t nm = json_array_size(metrics), np = json_array_size(params), nt = json_array_size(tags);
@@ -441,7 +454,9 @@ static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 		int64_t x;
 		if (!json_is_object(e))
 			return cairn_error_set(CAIRN_EINVALID, "Invalid value for parameter 'metrics': expected objects");
-		if ((rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_double(e, "value", true, &v)) < 0 ||
+		if ((rc = require_at(e, "metrics", i, "key")) || (rc = require_at(e, "metrics", i, "value")) ||
+		    (rc = require_at(e, "metrics", i, "timestamp")) ||
+		    (rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_double(e, "value", true, &v)) < 0 ||
 		    (rc = cjson_get_int64(e, "timestamp", true, &x)) < 0)
 			return rc;
 		if (x < 0)
@@ -456,7 +471,7 @@ static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 		const char *k = NULL, *v = NULL;
 		if (!json_is_object(e))
 			return cairn_error_set(CAIRN_EINVALID, "Invalid value for parameter 'params': expected objects");
-		if ((rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_str(e, "value", false, &v)) < 0)
+		if ((rc = require_at(e, "params", i, "key")) || (rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_str(e, "value", false, &v)) < 0)
 			return rc;
 		if ((rc = trk_validate_key("param", k)))
 			return rc;
@@ -470,7 +485,7 @@ static int batch_validate(json_t *metrics, json_t *params, json_t *tags)
 		const char *k = NULL, *v = NULL;
 		if (!json_is_object(e))
 			return cairn_error_set(CAIRN_EINVALID, "Invalid value for parameter 'tags': expected objects");
-		if ((rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_str(e, "value", false, &v)) < 0)
+		if ((rc = require_at(e, "tags", i, "key")) || (rc = cjson_get_str(e, "key", true, &k)) < 0 || (rc = cjson_get_str(e, "value", false, &v)) < 0)
 			return rc;
 		if ((rc = trk_validate_key("tag", k)))
 			return rc;
@@ -602,7 +617,7 @@ int trk_log_batch(struct store *st, const char *run_id, json_t *metrics, json_t 
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if ((rc = batch_validate(metrics, params, tags)))
 		return rc;
 	if ((rc = store_begin_write(st)))
@@ -643,7 +658,7 @@ int trk_delete_tag(struct store *st, const char *run_id, const char *key)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if ((rc = store_begin_write(st)))
 		return rc;
 	if ((rc = check_active(st, run_id)))
@@ -666,7 +681,7 @@ static int put_input(struct store *st, const char *run_id, int64_t exp, json_t *
 	int rc;
 
 	if (!json_is_object(ds))
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'datasets[].dataset'");
+		return cjson_missing("datasets[].dataset");
 	if ((rc = cjson_get_str(ds, "name", true, &name)) < 0 || (rc = cjson_get_str(ds, "digest", true, &digest)) < 0 ||
 	    (rc = cjson_get_str(ds, "source_type", false, &stype)) < 0 || (rc = cjson_get_str(ds, "source", false, &src)) < 0 ||
 	    (rc = cjson_get_str(ds, "schema", false, &schema)) < 0 || (rc = cjson_get_str(ds, "profile", false, &profile)) < 0 ||
@@ -750,7 +765,7 @@ int trk_log_inputs(struct store *st, const char *run_id, json_t *datasets)
 	int rc;
 
 	if (!run_id || !*run_id)
-		return cairn_error_set(CAIRN_EINVALID, "Missing value for required parameter 'run_id'");
+		return cjson_missing("run_id");
 	if ((rc = store_begin_write(st)))
 		return rc;
 	if ((rc = trk__run_lifecycle(st, run_id, &stage, &exp)))

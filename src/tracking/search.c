@@ -277,15 +277,19 @@ static const struct tiebreak logged_ties[] = {
 };
 
 /* A metric's latest value: greatest timestamp, then step; among equals a
- * number before NaN, the greatest number first. */
-static const struct grammar logged_grammar = {
-	K_LOGGED, logged_entities, N(logged_entities), logged_attrs, N(logged_attrs),
-	{ "logged_model_tags", "t", "t.model_id = lm.model_id" },
-	{ "logged_model_params", "p", "p.model_id = lm.model_id" }, OPS_LIST,
-	"x", " FROM logged_model_metrics x WHERE x.model_id = lm.model_id AND x.key = ? "
-	     "ORDER BY x.timestamp DESC, x.step DESC, x.is_nan, x.value DESC LIMIT 1",
-	NULL, NULL, 0, logged_ties, N(logged_ties),
-};
+ * number before NaN, the greatest number first; read from table (all of a
+ * model's metrics, or lm_scope: those of a `datasets` filter, which the
+ * caller's SQL defines in a WITH clause). */
+#define LOGGED_GRAMMAR(table) { \
+	K_LOGGED, logged_entities, N(logged_entities), logged_attrs, N(logged_attrs), \
+	{ "logged_model_tags", "t", "t.model_id = lm.model_id" }, \
+	{ "logged_model_params", "p", "p.model_id = lm.model_id" }, OPS_LIST, \
+	"x", " FROM " table " x WHERE x.model_id = lm.model_id AND x.key = ? " \
+	     "ORDER BY x.timestamp DESC, x.step DESC, x.is_nan, x.value DESC LIMIT 1", \
+	NULL, NULL, 0, logged_ties, N(logged_ties), \
+}
+static const struct grammar logged_grammar = LOGGED_GRAMMAR("logged_model_metrics");
+static const struct grammar logged_scoped_grammar = LOGGED_GRAMMAR("lm_scope");
 
 struct parser {
 	const char *s;              /* the text: a whole filter, or one order_by entry */
@@ -1683,4 +1687,10 @@ int search_compile_logged_models(const char *filter, const char *const *order_by
 				 struct search_sql *out)
 {
 	return compile(&logged_grammar, filter, order_by, n_order, out);
+}
+
+int search_compile_logged_models_scoped(const char *filter, const char *const *order_by, size_t n_order,
+					struct search_sql *out)
+{
+	return compile(&logged_scoped_grammar, filter, order_by, n_order, out);
 }

@@ -131,7 +131,7 @@ int search_compile_model_versions(const char *filter, const char *const *order_b
  * satisfies only !=); params.<key>, tags.<key> (as string attributes). status
  * compares MLflow's short names READY, PENDING, FAILED, UNSPECIFIED (the
  * stored LOGGED_MODEL_* names and 0-3 are taken as those). The request's
- * `datasets` filter is not supported here.
+ * `datasets` filter is search_compile_logged_models_scoped's.
  * order_by entries are "<field_name> [ASC|DESC]" (ASC by default), made by
  * the API layer from MLflow's {field_name, ascending} objects; field_name is
  * taken verbatim (no quoting): an attribute key above or metrics.<key>
@@ -141,5 +141,10 @@ int search_compile_model_versions(const char *filter, const char *const *order_b
  * "lm.creation_time DESC" and "lm.model_id ASC" unless those were ordered on. */
 int search_compile_logged_models(const char *filter, const char *const *order_by, size_t n_order,
 				 struct search_sql *out);
+/* The same with every metrics.<key> (in the filter and in order_by) read from
+ * lm_scope, the metric rows of the request's `datasets`, which the caller's
+ * SQL defines in a WITH clause. */
+int search_compile_logged_models_scoped(const char *filter, const char *const *order_by, size_t n_order,
+					struct search_sql *out);
 
 #endif

@@ -88,7 +88,17 @@ int trk_search_datasets(struct store *st, const char *const *experiment_ids, siz
  * every point. */
 int trk_metric_history(struct store *st, const char *run_id, const char *key, int64_t max_results,
 		       const char *page_token, struct buf *out);
-/* Sample one key across runs into at most max_results points per run (every
+/* GetMetricHistoryBulkInterval as MLflow answers it (the default): the union
+ * of the runs' steps in [start_step, end_step] (neither given: 0 to the
+ * highest step; one alone is refused), up to max_results of them evenly spaced plus the last, and
+ * every run's lowest and highest step in the range; then per run, in run_ids'
+ * order, each point at those steps by (step, timestamp, value), at most
+ * 25,000 a run. Value extremes are not kept. *out: array of MetricWithRunId. */
+int trk_metric_history_bulk_steps(struct store *st, const char *const *run_ids, size_t n_runs, const char *key,
+				  bool has_start, bool has_end, int64_t start_step, int64_t end_step,
+				  int64_t max_results, json_t **out);
+/* cairn's envelope sampling (cairn_envelope=true; the web UI asks for it):
+ * sample one key across runs into at most max_results points per run (every
  * point when they fit): about half evenly spaced, the rest each step bucket's
  * lowest and highest point, so spikes survive (the rule: pyramid.h). A whole
  * series is sampled from its step buckets, kept after the first request that

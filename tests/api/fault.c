@@ -452,7 +452,7 @@ static int act_bulk(uint64_t n)
 	struct answer a;
 	int succeeded;
 
-	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10}", run_id);
+	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10,\"cairn_envelope\":\"true\"}", run_id);
 	a = call("GET", "/mlflow/metrics/get-history-bulk-interval", body);
 	succeeded = a.status == 200;
 	if (!succeeded) {
@@ -479,7 +479,7 @@ static void check_bulk(bool succeeded)
 				   "WHERE run_uuid = '%s' AND p.gen <> l.gen", run_id);
 	cr_assert_eq(count(sql), 0, "a pyramid of another generation was kept");
 	/* whatever was kept answers as the points do */
-	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10}", run_id);
+	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10,\"cairn_envelope\":\"true\"}", run_id);
 	r = ok("GET", "/mlflow/metrics/get-history-bulk-interval", body);
 	bulk_points(r, got, sizeof(got));
 	json_decref(r);
@@ -492,6 +492,49 @@ static void check_bulk(bool succeeded)
 Test(api_fault, bulk_interval_keeping_a_pyramid)
 {
 	struct scenario sc = { "get-history-bulk-interval", prep_bulk, act_bulk, check_bulk };
+
+	bulk_ref[0] = 0;
+	sweep(&sc, FAULT_ALL);
+	trk__set_pyramid_min(TRK_PYRAMID_MIN_POINTS);
+}
+
+/* MLflow's step sampling (the default answer): a failed call is a clean
+ * error, a successful one always the same points, and it writes nothing. */
+static int act_steps(uint64_t n)
+{
+	char body[256], got[8192];
+	struct answer a;
+	int succeeded;
+
+	snprintf(body, sizeof(body), "{\"run_ids\":[\"%s\"],\"metric_key\":\"m\",\"max_results\":10}", run_id);
+	a = call("GET", "/mlflow/metrics/get-history-bulk-interval", body);
+	succeeded = a.status == 200;
+	if (!succeeded) {
+		clean_error(&a, "get-history-bulk-interval", n);
+	} else {
+		fault_hold(true);
+		bulk_points(a.body, got, sizeof(got));
+		if (!bulk_ref[0])
+			snprintf(bulk_ref, sizeof(bulk_ref), "%s", got);
+		cr_assert_str_eq(got, bulk_ref, "call %llu failing: a wrong answer", (unsigned long long)n);
+		fault_hold(false);
+	}
+	json_decref(a.body);
+	return succeeded;
+}
+
+static void check_steps(bool succeeded)
+{
+	char sql[256];
+
+	(void)succeeded;
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM metric_pyramids WHERE run_uuid = '%s'", run_id);
+	cr_assert_eq(count(sql), 0, "MLflow's sampling keeps no pyramid");
+}
+
+Test(api_fault, bulk_interval_mlflow_steps)
+{
+	struct scenario sc = { "get-history-bulk-interval (steps)", prep_bulk, act_steps, check_steps };
 
 	bulk_ref[0] = 0;
 	sweep(&sc, FAULT_ALL);

@@ -2,7 +2,8 @@
 
 MLflow samples *steps*: up to max_results evenly spaced steps from the union of the runs'
 steps in [start_step, end_step], plus every run's first and last step.  It does not keep
-value extremes; cairn's min/max-preserving buckets are checked by the cairn_only tests.
+value extremes; cairn answers the same by default, and with `cairn_envelope=true` (what its
+web UI asks for) keeps each step bucket's min and max value: the cairn_only tests.
 """
 
 import pytest
@@ -20,6 +21,9 @@ def _log(client, rid, key, values, first_step=0, stride=1):
 
 
 def _get(api, run_ids, key, **extra):
+    """The sampled points; envelope=True asks for cairn's min/max-preserving sampling."""
+    if extra.pop("envelope", False):
+        extra["cairn_envelope"] = "true"
     r = api.get(PATH, dict({"run_ids": run_ids, "metric_key": key}, **extra))
     assert r.status_code == 200, r.text[:500]
     return r.json().get("metrics", [])
@@ -139,7 +143,7 @@ def test_sampling_keeps_bucket_extremes(api, client, exp_id):
     for s, v in list(spikes.items()) + list(dips.items()):
         values[s] = v
     _log(client, rid, "spiky", values)
-    pts = _get(api, [rid], "spiky", max_results=k)
+    pts = _get(api, [rid], "spiky", max_results=k, envelope=True)
     got = {p["step"]: p["value"] for p in pts}
     for s, v in list(spikes.items()) + list(dips.items()):
         assert got.get(s) == v, f"extreme at step {s} ({v}) lost in sampling"
@@ -154,7 +158,7 @@ def test_sampling_keeps_extremes_within_range(api, client, exp_id):
     values[1234] = 999.0
     values[1567] = -999.0
     _log(client, rid, "w", values)
-    pts = _get(api, [rid], "w", start_step=1000, end_step=1999, max_results=20)
+    pts = _get(api, [rid], "w", start_step=1000, end_step=1999, max_results=20, envelope=True)
     got = {p["step"]: p["value"] for p in pts}
     assert got.get(1234) == 999.0 and got.get(1567) == -999.0
     assert all(1000 <= s <= 1999 for s in got)
@@ -205,7 +209,7 @@ def test_long_series_sample_follows_every_write(api, client, exp_id):
         assert r.status_code == 200, r.text
 
     def whole(max_results=2500):
-        pts = _get(api, [rid], "big", max_results=max_results)
+        pts = _get(api, [rid], "big", max_results=max_results, envelope=True)
         steps = [p["step"] for p in pts]
         assert steps == sorted(steps) and len(pts) <= max_results
         return {p["step"]: p["value"] for p in pts}
@@ -232,7 +236,7 @@ def test_long_series_sample_follows_every_write(api, client, exp_id):
     assert max(got) == n + 10 and got.get(2_345) == -77.0
     assert whole() == got and count() == n + 2
     # a zoomed range reads its points: every one when they fit
-    pts = _get(api, [rid], "big", start_step=11_000, end_step=11_999, max_results=2500)
+    pts = _get(api, [rid], "big", start_step=11_000, end_step=11_999, max_results=2500, envelope=True)
     assert [p["step"] for p in pts] == list(range(11_000, 12_000))
     assert {p["step"]: p["value"] for p in pts}[11_234] == 500.0
 
@@ -263,3 +267,81 @@ def test_get_history_bulk_the_ui_route(api, client, exp_id):
         r = api.get(path, params)
         assert_error(r, 400, "INVALID_PARAMETER_VALUE")
         assert r.json()["message"] == msg
+
+
+def _mlflow_steps(histories, max_results, start=None, end=None):
+    """MLflow's rule (store/tracking/abstract_store.py get_metric_history_bulk_interval),
+    over {run: [steps...]}: the sorted union of steps in [start, end] (no range: 0 to the
+    highest step), max_results of them at int(i * n / max_results) plus the last when there
+    are more, and each run's lowest and highest step that lie in the range."""
+    runs = [sorted(h) for h in histories.values()]
+    ends = {s for r in runs if r for s in (min(r), max(r))}
+    every = sorted({s for r in runs for s in r})
+    if start is None:
+        start, end = 0, (every[-1] if every else 0)
+    ends = {s for s in ends if start <= s <= end}
+    inside = [s for s in every if start <= s <= end]
+    if len(inside) <= max_results:
+        picked = set(inside)
+    else:
+        interval = len(inside) / max_results
+        picked = {inside[int(i * interval)] for i in range(max_results) if int(i * interval) < len(inside)}
+        picked.add(inside[-1])
+    return sorted(picked | ends)
+
+
+def test_steps_are_mlflows_exactly(api, client, exp_id):
+    """The default answer is MLflow's step sampling, point for point: per run in run_ids order,
+    every point (several at one step too) at the chosen steps by (step, timestamp, value);
+    negative steps are left out when no range is given, as MLflow leaves them out."""
+    a = client.create_run(exp_id).info.run_id
+    b = client.create_run(exp_id).info.run_id
+    sa = [-7, -3] + list(range(0, 997, 1)) + [1500]          # a spread with a gap and negatives
+    sb = list(range(5, 2000, 7))
+    client.log_batch(a, metrics=[Metric("x", float(s % 13), 10 + i, s) for i, s in enumerate(sa)]
+                     + [Metric("x", -1.0, 5, 500), Metric("x", 99.0, 5, 500)])   # three points at step 500
+    client.log_batch(b, metrics=[Metric("x", float(s), 20, s) for s in sb])
+    hist = {a: sa, b: sb}
+    for kw in [dict(max_results=37), dict(max_results=1), dict(max_results=2500),
+               dict(max_results=50, start_step=-5, end_step=300), dict(max_results=10, start_step=990, end_step=1600),
+               dict(max_results=3, start_step=2001, end_step=3000)]:
+        pts = _get(api, [b, a], "x", **kw)
+        want = _mlflow_steps(hist, kw["max_results"], kw.get("start_step"), kw.get("end_step"))
+        runs = [p["run_id"] for p in pts]
+        assert runs == sorted(runs, key=lambda r: 0 if r == b else 1), kw       # b's points first
+        for rid in (a, b):
+            got = [p["step"] for p in pts if p["run_id"] == rid]
+            assert sorted(set(got)) == [s for s in want if s in set(hist[rid])], (kw, rid)
+        at500 = [(p["timestamp"], p["value"]) for p in pts if p["run_id"] == a and p["step"] == 500]
+        if 500 in want:
+            assert at500 == sorted(at500) and len(at500) == 3, at500
+
+
+def test_envelope_flag_is_checked(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    _log(client, rid, "f", range(10))
+    r = api.get(PATH, {"run_ids": [rid], "metric_key": "f", "cairn_envelope": "false"})
+    assert r.status_code == 200 and len(r.json()["metrics"]) == 10, r.text
+
+
+@pytest.mark.cairn_only
+def test_envelope_must_be_true_or_false(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    assert_error(api.get(PATH, {"run_ids": [rid], "metric_key": "f", "cairn_envelope": "yes"}), 400,
+                 "INVALID_PARAMETER_VALUE")
+
+
+def test_messages_are_mlflows(api, client, exp_id):
+    rid = client.create_run(exp_id).info.run_id
+    docs = " See the API docs for more information about request parameters."
+    for params, msg in [({"metric_key": "m", "max_results": 0}, "max_results must be between 1 and 2500." + docs),
+                        ({"metric_key": "m", "start_step": 1}, "If either start step or end step are specified, "
+                                                               "both must be specified."),
+                        ({"metric_key": "m", "start_step": 5, "end_step": 1},
+                         "end_step must be greater than start_step. Found start_step=5 and end_step=1."),
+                        ({}, "Missing value for required parameter 'metric_key'." + docs)]:
+        body = assert_error(api.get(PATH, dict({"run_ids": [rid]}, **params)), 400, "INVALID_PARAMETER_VALUE")
+        assert body["message"] == msg, params
+    body = assert_error(api.get(PATH, {"run_ids": [rid] * 101, "metric_key": "m"}), 400)
+    assert body["message"] == ("GetMetricHistoryBulkInterval request must specify at most 100 run_ids. "
+                               "Received 101 run_ids." + docs)

@@ -159,12 +159,14 @@ export const api = {
       max_results: "25000",
       ...(pageToken ? { page_token: pageToken } : {}),
     }),
-  /** At most maxResults points per run, the min and max of every step bucket kept. */
+  /** At most maxResults points per run, the min and max of every step bucket kept (cairn_envelope:
+   * cairn's sampling; without it the server samples steps as MLflow does and drops extremes). */
   metricSampled: (runIds: string[], key: string, maxResults: number, range?: [number, number]) =>
     call<{ metrics?: Metric[] }>("GET", M + "/metrics/get-history-bulk-interval", undefined, {
       run_ids: runIds,
       metric_key: key,
       max_results: String(maxResults),
+      cairn_envelope: "true",
       ...(range ? { start_step: String(Math.max(0, Math.floor(range[0]))), end_step: String(Math.ceil(range[1])) } : {}),
     }),
   /** How many points each run has in a step range: whether a sample holds them all (cairn's API). */
