@@ -61,7 +61,7 @@ def test_models_log_profile_csv(target, uniq, tmp_path):
     # an artifact of the model's run, inside the model directory
     stored = target.api.artifact(f"{tree_path(run)}/{ARTIFACT}")
     assert stored.status_code == 200
-    prof = stored.json()
+    prof = json.loads(stored.content)  # bytes: MLflow (so cairn) serves .json as text/plain, no charset
     assert prof["kind"] == "cairn.profile" and prof["dataset"]["rows"] == 1000
     assert prof["source"]["file"] == "reference.csv" and len(prof["columns"]) == 20
     # the same profile `cairn profile` makes

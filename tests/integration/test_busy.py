@@ -138,7 +138,7 @@ def test_long_series_sample_while_another_process_holds_the_lock(busy_server):
     api = base + "/api/2.0/mlflow/"
     exp = requests.post(api + "experiments/create", json={"name": "busy-bulk"}, timeout=10).json()["experiment_id"]
     run = _long_series(api, exp)
-    params = {"run_ids": run, "metric_key": "m", "max_results": 500}
+    params = {"run_ids": run, "metric_key": "m", "max_results": 500, "cairn_envelope": "true"}  # the step buckets
     db = sqlite3.connect(os.path.join(root, "cairn.db"), isolation_level=None, timeout=0)
     db.execute("BEGIN IMMEDIATE")
     try:
